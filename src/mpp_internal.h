@@ -1,0 +1,36 @@
+/*  The one private header every unit in src/ includes: system headers, the
+ *  public headers, and small helpers shared by all units. */
+#ifndef MPP_INTERNAL_H
+#define MPP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include "mpprof/mpprof.h"
+#include "mpprof/wire.h"
+
+#define MPP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Grows *arr (of elements of size elem) so it holds at least `need`. */
+int mpp_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* strdup that returns NULL for NULL. */
+char *mpp_strdup(const char *s);
+
+/* Monotonic and realtime clocks in nanoseconds. */
+int64_t mpp_now_mono_ns(void);
+int64_t mpp_now_real_ns(void);
+
+static inline void
+mpp_cost_add(mpp_cost_t *dst, const mpp_cost_t *src)
+{
+    dst->ncalls += src->ncalls;
+    dst->pcalls += src->pcalls;
+    dst->tt_ns += src->tt_ns;
+    dst->ct_ns += src->ct_ns;
+}
+
+#endif

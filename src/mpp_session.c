@@ -1,0 +1,586 @@
+/*  The session model (see mpp_session.h). */
+#include "mpp_session.h"
+#include "mpp_map.h"
+
+#include <string.h>
+
+static const char *const s_cat_names[MPP_CAT_COUNT] = {
+    "pickle", "unpickle", "lock_wait", "ipc_wait", "startup",
+};
+
+const char *
+mpp_cat_name(mpp_cat_t cat)
+{
+    return (unsigned)cat < MPP_CAT_COUNT ? s_cat_names[cat] : "?";
+}
+
+const char *
+mpp_exit_kind_name(uint32_t kind)
+{
+    static const char *const names[] = {"running", "ok", "exit", "signal",
+                                        "lost"};
+    return kind < MPP_ARRAY_SIZE(names) ? names[kind] : "?";
+}
+
+mpp_session_t *
+mpp_session_new(void)
+{
+    mpp_session_t *self = calloc(1, sizeof(*self));
+    if (self == NULL) {
+        return NULL;
+    }
+    self->func_ix = mpp_map_new();
+    self->mpprof_version = mpp_strdup(MPPROF_VERSION_STRING);
+    if (self->func_ix == NULL || self->mpprof_version == NULL) {
+        mpp_session_destroy(&self);
+    }
+    return self;
+}
+
+static void
+s_thread_fini(mpp_thread_t *t)
+{
+    free(t->name);
+    free(t->stats);
+    free(t->edges);
+    free(t->spans);
+    mpp_map_destroy(&t->stat_ix);
+    mpp_map_destroy(&t->edge_ix);
+}
+
+static void
+s_proc_fini(mpp_proc_t *p)
+{
+    free(p->name);
+    free(p->start_method);
+    free(p->python);
+    for (size_t i = 0; i < p->argc; i++) {
+        free(p->argv[i]);
+    }
+    free(p->argv);
+    for (size_t i = 0; i < p->nthreads; i++) {
+        s_thread_fini(&p->threads[i]);
+    }
+    free(p->threads);
+    free(p->fidmap);
+}
+
+void
+mpp_session_destroy(mpp_session_t **self_p)
+{
+    if (self_p == NULL || *self_p == NULL) {
+        return;
+    }
+    mpp_session_t *self = *self_p;
+    free(self->mpprof_version);
+    free(self->python);
+    for (size_t i = 0; i < self->ncommand; i++) {
+        free(self->command[i]);
+    }
+    free(self->command);
+    for (size_t i = 0; i < self->nfuncs; i++) {
+        free(self->funcs[i].file);
+        free(self->funcs[i].name);
+    }
+    free(self->funcs);
+    for (size_t i = 0; i < self->nprocs; i++) {
+        s_proc_fini(&self->procs[i]);
+    }
+    free(self->procs);
+    mpp_map_destroy(&self->func_ix);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Copies a string vector; on failure frees what it made. */
+static int
+s_copy_argv(char ***dst, size_t *dstc, const char *const *src, size_t n)
+{
+    char **v = calloc(n ? n : 1, sizeof(*v));
+    if (v == NULL) {
+        return MPP_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i] = strdup(src[i] ? src[i] : "");
+        if (v[i] == NULL) {
+            while (i-- > 0) {
+                free(v[i]);
+            }
+            free(v);
+            return MPP_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < *dstc; i++) {
+        free((*dst)[i]);
+    }
+    free(*dst);
+    *dst = v;
+    *dstc = n;
+    return 0;
+}
+
+int
+mpp_session_set_command(mpp_session_t *self, char *const *argv, size_t argc)
+{
+    return s_copy_argv(&self->command, &self->ncommand,
+                       (const char *const *)argv, argc);
+}
+
+static uint64_t
+s_func_hash(const char *file, int32_t line, const char *name)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = file; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    }
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = name; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    }
+    return h ^ ((uint64_t)(uint32_t)line * 0x9e3779b97f4a7c15ULL);
+}
+
+int64_t
+mpp_session_intern(mpp_session_t *self, const char *file, int32_t line,
+                   const char *name)
+{
+    file = file ? file : "";
+    name = name ? name : "";
+    /* Hash collisions probe the next key: no deletions, so this finds
+     * every earlier insertion. */
+    for (uint64_t key = s_func_hash(file, line, name);; key++) {
+        uint32_t ix;
+        if (!mpp_map_get(self->func_ix, key, &ix)) {
+            break;
+        }
+        const mpp_func_t *f = &self->funcs[ix];
+        if (f->line == line && strcmp(f->file, file) == 0 &&
+            strcmp(f->name, name) == 0) {
+            return ix;
+        }
+    }
+    if (self->nfuncs >= UINT32_MAX - 1 ||
+        mpp_grow((void **)&self->funcs, &self->capfuncs, self->nfuncs + 1,
+                 sizeof(*self->funcs)) != 0) {
+        return MPP_ENOMEM;
+    }
+    mpp_func_t *f = &self->funcs[self->nfuncs];
+    f->file = strdup(file);
+    f->name = strdup(name);
+    f->line = line;
+    if (f->file == NULL || f->name == NULL) {
+        free(f->file);
+        free(f->name);
+        return MPP_ENOMEM;
+    }
+    uint64_t key = s_func_hash(file, line, name);
+    uint32_t ignored;
+    while (mpp_map_get(self->func_ix, key, &ignored)) {
+        key++;
+    }
+    if (mpp_map_put(self->func_ix, key, (uint32_t)self->nfuncs) != 0) {
+        free(f->file);
+        free(f->name);
+        return MPP_ENOMEM;
+    }
+    return (int64_t)self->nfuncs++;
+}
+
+ssize_t
+mpp_session_proc_index(const mpp_session_t *self, int64_t pid)
+{
+    /* Newest first: with pid reuse the live incarnation is the last one. */
+    for (size_t i = self->nprocs; i-- > 0;) {
+        if (self->procs[i].pid == pid) {
+            return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+mpp_proc_t *
+mpp_session_proc(mpp_session_t *self, int64_t pid, bool create)
+{
+    ssize_t ix = mpp_session_proc_index(self, pid);
+    if (ix >= 0) {
+        return &self->procs[ix];
+    }
+    if (!create || mpp_grow((void **)&self->procs, &self->capprocs,
+                            self->nprocs + 1, sizeof(*self->procs)) != 0) {
+        return NULL;
+    }
+    mpp_proc_t *p = &self->procs[self->nprocs++];
+    memset(p, 0, sizeof(*p));
+    p->pid = pid;
+    return p;
+}
+
+mpp_thread_t *
+mpp_proc_thread(mpp_proc_t *proc, uint64_t tid, bool create)
+{
+    for (size_t i = 0; i < proc->nthreads; i++) {
+        if (proc->threads[i].tid == tid) {
+            return &proc->threads[i];
+        }
+    }
+    if (!create || mpp_grow((void **)&proc->threads, &proc->capthreads,
+                            proc->nthreads + 1, sizeof(*proc->threads)) != 0) {
+        return NULL;
+    }
+    mpp_thread_t *t = &proc->threads[proc->nthreads];
+    memset(t, 0, sizeof(*t));
+    t->tid = tid;
+    t->stat_ix = mpp_map_new();
+    t->edge_ix = mpp_map_new();
+    if (t->stat_ix == NULL || t->edge_ix == NULL) {
+        s_thread_fini(t);
+        return NULL;
+    }
+    proc->nthreads++;
+    return t;
+}
+
+int
+mpp_thread_set_stat(mpp_thread_t *t, uint32_t func, const mpp_cost_t *c)
+{
+    uint32_t ix;
+    if (mpp_map_get(t->stat_ix, func, &ix)) {
+        t->stats[ix].cost = *c;
+        return 0;
+    }
+    if (mpp_grow((void **)&t->stats, &t->capstats, t->nstats + 1,
+                 sizeof(*t->stats)) != 0 ||
+        mpp_map_put(t->stat_ix, func, (uint32_t)t->nstats) != 0) {
+        return MPP_ENOMEM;
+    }
+    t->stats[t->nstats].func = func;
+    t->stats[t->nstats].cost = *c;
+    t->nstats++;
+    return 0;
+}
+
+int
+mpp_thread_set_edge(mpp_thread_t *t, uint32_t caller, uint32_t callee,
+                    const mpp_cost_t *c)
+{
+    uint64_t key = (uint64_t)caller << 32 | callee;
+    uint32_t ix;
+    if (mpp_map_get(t->edge_ix, key, &ix)) {
+        t->edges[ix].cost = *c;
+        return 0;
+    }
+    if (mpp_grow((void **)&t->edges, &t->capedges, t->nedges + 1,
+                 sizeof(*t->edges)) != 0 ||
+        mpp_map_put(t->edge_ix, key, (uint32_t)t->nedges) != 0) {
+        return MPP_ENOMEM;
+    }
+    mpp_edge_t *e = &t->edges[t->nedges++];
+    e->caller = caller;
+    e->callee = callee;
+    e->cost = *c;
+    return 0;
+}
+
+int
+mpp_thread_add_span(mpp_thread_t *t, const mpp_span_t *span)
+{
+    if (mpp_grow((void **)&t->spans, &t->capspans, t->nspans + 1,
+                 sizeof(*t->spans)) != 0) {
+        return MPP_ENOMEM;
+    }
+    t->spans[t->nspans++] = *span;
+    return 0;
+}
+
+static int
+s_set_str(char **dst, const char *src)
+{
+    if (src == NULL) {
+        return 0;
+    }
+    char *s = strdup(src);
+    if (s == NULL) {
+        return MPP_ENOMEM;
+    }
+    free(*dst);
+    *dst = s;
+    return 0;
+}
+
+static int
+s_map_fid(mpp_proc_t *p, uint32_t fid, uint32_t func)
+{
+    if (fid >= p->nfidmap) {
+        size_t n = p->nfidmap ? p->nfidmap : 64;
+        while (n <= fid) {
+            n *= 2;
+        }
+        uint32_t *m = realloc(p->fidmap, n * sizeof(*m));
+        if (m == NULL) {
+            return MPP_ENOMEM;
+        }
+        memset(m + p->nfidmap, 0xff, (n - p->nfidmap) * sizeof(*m));
+        p->fidmap = m;
+        p->nfidmap = n;
+    }
+    p->fidmap[fid] = func;
+    return 0;
+}
+
+static uint32_t
+s_lookup_fid(const mpp_proc_t *p, uint32_t fid)
+{
+    return fid < p->nfidmap ? p->fidmap[fid] : UINT32_MAX;
+}
+
+static int
+s_apply_thread(mpp_proc_t *p, const mpp_wthread_t *wt)
+{
+    int rc = 0;
+    mpp_thread_t *t = mpp_proc_thread(p, wt->tid, true);
+    if (t == NULL) {
+        return MPP_ENOMEM;
+    }
+    if (wt->name && (rc = s_set_str(&t->name, wt->name)) != 0) {
+        return rc;
+    }
+    memcpy(t->cat, wt->cat, sizeof(t->cat));
+    for (size_t i = 0; i < wt->nstats; i++) {
+        uint32_t f = s_lookup_fid(p, wt->stats[i].fid);
+        if (f == UINT32_MAX) {
+            rc = MPP_EPROTO;
+            continue;
+        }
+        if (mpp_thread_set_stat(t, f, &wt->stats[i].cost) != 0) {
+            return MPP_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < wt->nedges; i++) {
+        uint32_t a = s_lookup_fid(p, wt->edges[i].caller);
+        uint32_t b = s_lookup_fid(p, wt->edges[i].callee);
+        if (a == UINT32_MAX || b == UINT32_MAX) {
+            rc = MPP_EPROTO;
+            continue;
+        }
+        if (mpp_thread_set_edge(t, a, b, &wt->edges[i].cost) != 0) {
+            return MPP_ENOMEM;
+        }
+    }
+    return rc;
+}
+
+static int
+s_apply_data(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m)
+{
+    int rc = 0;
+    for (size_t i = 0; i < m->nfuncs; i++) {
+        const mpp_wfunc_t *wf = &m->funcs[i];
+        int64_t f = mpp_session_intern(self, wf->file, wf->line, wf->name);
+        if (f < 0 || s_map_fid(p, wf->fid, (uint32_t)f) != 0) {
+            return MPP_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < m->nthreads; i++) {
+        int r = s_apply_thread(p, &m->threads[i]);
+        if (r == MPP_ENOMEM) {
+            return r;
+        }
+        rc = rc ? rc : r;
+    }
+    for (size_t i = 0; i < m->nspans; i++) {
+        const mpp_wspan_t *ws = &m->spans[i];
+        mpp_thread_t *t = mpp_proc_thread(p, ws->tid, true);
+        mpp_span_t s = {
+            .cat = ws->cat < MPP_CAT_COUNT ? ws->cat : 0,
+            .func = s_lookup_fid(p, ws->fid),
+            .start_ns = ws->start_ns,
+            .dur_ns = ws->dur_ns,
+            .bytes = ws->bytes,
+        };
+        if (t == NULL || mpp_thread_add_span(t, &s) != 0) {
+            return MPP_ENOMEM;
+        }
+    }
+    return rc;
+}
+
+int
+mpp_session_apply(mpp_session_t *self, const mpp_msg_t *m)
+{
+    mpp_proc_t *p = mpp_session_proc(self, m->pid, true);
+    if (p == NULL) {
+        return MPP_ENOMEM;
+    }
+    p->messages++;
+    int rc = 0;
+    switch (m->type) {
+    case MPP_MSG_HELLO:
+        p->hello = true;
+        p->ppid = m->ppid;
+        p->start_ns = m->start_ns;
+        if ((rc = s_set_str(&p->start_method, m->start_method)) != 0 ||
+            (rc = s_set_str(&p->python, m->python)) != 0 ||
+            (rc = s_set_str(&p->name, m->name)) != 0) {
+            return rc;
+        }
+        if (m->argv && (rc = s_copy_argv(&p->argv, &p->argc, m->argv,
+                                         m->argc)) != 0) {
+            return rc;
+        }
+        break;
+    case MPP_MSG_DATA:
+        if ((rc = s_set_str(&p->name, m->name)) != 0) {
+            return rc;
+        }
+        p->wall_ns = m->wall_ns;
+        p->cpu_ns = m->cpu_ns;
+        p->dropped = m->dropped;
+        p->mem_bytes = m->mem_bytes;
+        rc = s_apply_data(self, p, m);
+        break;
+    case MPP_MSG_BYE:
+        p->wall_ns = m->wall_ns;
+        p->cpu_ns = m->cpu_ns;
+        p->dropped = m->dropped;
+        p->exit_kind = m->exit_kind;
+        p->exit_code = m->exit_code;
+        break;
+    default:
+        return MPP_EPROTO;
+    }
+    return rc;
+}
+
+uint64_t
+mpp_proc_calls(const mpp_proc_t *proc)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < proc->nthreads; i++) {
+        const mpp_thread_t *t = &proc->threads[i];
+        for (size_t j = 0; j < t->nstats; j++) {
+            n += t->stats[j].cost.ncalls;
+        }
+    }
+    return n;
+}
+
+void
+mpp_proc_cats(const mpp_proc_t *proc, mpp_catval_t out[MPP_CAT_COUNT])
+{
+    memset(out, 0, sizeof(mpp_catval_t) * MPP_CAT_COUNT);
+    for (size_t i = 0; i < proc->nthreads; i++) {
+        for (int c = 0; c < MPP_CAT_COUNT; c++) {
+            out[c].ns += proc->threads[i].cat[c].ns;
+            out[c].count += proc->threads[i].cat[c].count;
+            out[c].bytes += proc->threads[i].cat[c].bytes;
+        }
+    }
+}
+
+static int
+s_edge_cmp(const void *a, const void *b)
+{
+    const mpp_edge_t *x = a, *y = b;
+    if (x->callee != y->callee) {
+        return x->callee < y->callee ? -1 : 1;
+    }
+    if (x->caller != y->caller) {
+        return x->caller < y->caller ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Adds one process's threads into the view; `seen` marks functions already
+ * counted for this process so nprocs counts processes, not threads. */
+static int
+s_view_add_proc(mpp_view_t *v, const mpp_proc_t *p, mpp_map_t *edges,
+                size_t *capedges, uint8_t *seen)
+{
+    memset(seen, 0, v->nfuncs);
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        for (int c = 0; c < MPP_CAT_COUNT; c++) {
+            v->cat[c].ns += t->cat[c].ns;
+            v->cat[c].count += t->cat[c].count;
+            v->cat[c].bytes += t->cat[c].bytes;
+        }
+        for (size_t j = 0; j < t->nstats; j++) {
+            const mpp_fstat_t *s = &t->stats[j];
+            if (s->func >= v->nfuncs) {
+                continue;
+            }
+            mpp_cost_add(&v->func[s->func], &s->cost);
+            v->total_calls += s->cost.ncalls;
+            v->total_tt_ns += s->cost.tt_ns;
+            if (!seen[s->func] && s->cost.ncalls > 0) {
+                seen[s->func] = 1;
+                v->nprocs[s->func]++;
+            }
+        }
+        for (size_t j = 0; j < t->nedges; j++) {
+            const mpp_edge_t *e = &t->edges[j];
+            uint64_t key = (uint64_t)e->caller << 32 | e->callee;
+            uint32_t ix;
+            if (mpp_map_get(edges, key, &ix)) {
+                mpp_cost_add(&v->edges[ix].cost, &e->cost);
+                continue;
+            }
+            if (mpp_grow((void **)&v->edges, capedges, v->nedges + 1,
+                         sizeof(*v->edges)) != 0 ||
+                mpp_map_put(edges, key, (uint32_t)v->nedges) != 0) {
+                return MPP_ENOMEM;
+            }
+            v->edges[v->nedges++] = *e;
+        }
+    }
+    return 0;
+}
+
+mpp_view_t *
+mpp_view_new(const mpp_session_t *session, ssize_t proc)
+{
+    mpp_view_t *v = calloc(1, sizeof(*v));
+    mpp_map_t *edges = mpp_map_new();
+    size_t n = session->nfuncs;
+    uint8_t *seen = calloc(n ? n : 1, 1);
+    size_t capedges = 0;
+    int rc = MPP_ENOMEM;
+    if (v == NULL || edges == NULL || seen == NULL) {
+        goto done;
+    }
+    v->nfuncs = n;
+    v->func = calloc(n ? n : 1, sizeof(*v->func));
+    v->nprocs = calloc(n ? n : 1, sizeof(*v->nprocs));
+    if (v->func == NULL || v->nprocs == NULL) {
+        goto done;
+    }
+    rc = 0;
+    for (size_t i = 0; i < session->nprocs && rc == 0; i++) {
+        if (proc < 0 || (size_t)proc == i) {
+            rc = s_view_add_proc(v, &session->procs[i], edges, &capedges,
+                                 seen);
+        }
+    }
+    if (rc == 0 && v->nedges > 1) {
+        qsort(v->edges, v->nedges, sizeof(*v->edges), s_edge_cmp);
+    }
+done:
+    mpp_map_destroy(&edges);
+    free(seen);
+    if (rc != 0) {
+        mpp_view_destroy(&v);
+    }
+    return v;
+}
+
+void
+mpp_view_destroy(mpp_view_t **self_p)
+{
+    if (self_p && *self_p) {
+        free((*self_p)->func);
+        free((*self_p)->nprocs);
+        free((*self_p)->edges);
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
