@@ -20,6 +20,10 @@ int mpp_grow(void **arr, size_t *cap, size_t need, size_t elem);
 /* strdup that returns NULL for NULL. */
 char *mpp_strdup(const char *s);
 
+/* Length of the UTF-8 sequence at p (n > 0 bytes); *valid says whether it
+ * is well-formed, else the length is the invalid part one U+FFFD replaces. */
+size_t mpp_utf8_seq(const unsigned char *p, size_t n, bool *valid);
+
 /* Monotonic and realtime clocks in nanoseconds. */
 int64_t mpp_now_mono_ns(void);
 int64_t mpp_now_real_ns(void);

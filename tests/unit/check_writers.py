@@ -1,0 +1,354 @@
+"""Checks mpprof's output files with their real consumers.
+
+test_writers.c writes a file and an expectation (JSON), then runs
+
+    check_writers.py KIND FILE [EXPECT]
+
+and asserts exit status 0.  KIND is one of:
+
+  pstats     FILE loads with pstats.Stats and holds exactly the expected
+             dict; its bytes equal marshal.dumps(marshal.load(FILE), 2);
+             pyprof2calltree converts it, when installed.
+  callgrind  FILE is well-formed callgrind (one part) as KCachegrind reads
+             it, its self costs and calls match, and callgrind_annotate
+             agrees on self and inclusive totals.
+  parts      FILE is the per-process callgrind file: one part per process,
+             compression re-defined in each, self costs summing to the
+             merged ones.
+  json       FILE parses with json.loads, has every design.md key, and
+             EXPECT (a partial document) is a subset of it.
+  text       FILE (a text report) contains every row pstats.print_stats
+             prints for EXPECT (a pstats file).
+
+Expectations for pstats/callgrind/parts:
+  {"functions": [[file, line, name, cc, nc, tt_ns, ct_ns,
+                  [[cfile, cline, cname, nc, cc, tt_ns, ct_ns], ...],
+                  recursive], ...],
+   "pids": [pid, ...]}
+"""
+
+import io
+import json
+import marshal
+import os
+import pstats
+import re
+import shutil
+import subprocess
+import sys
+
+
+class CheckError(Exception):
+    pass
+
+
+def fail(msg):
+    raise CheckError(msg)
+
+
+def expect_eq(what, got, want):
+    if got != want:
+        fail("%s: got %r, want %r" % (what, got, want))
+
+
+def load_expect(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def cg_names(funcs):
+    """Callgrind names: ':line' appended where a name repeats in a file."""
+    seen = {}
+    for f in funcs:
+        seen.setdefault((f[0], f[2]), []).append(f[1])
+    names = {}
+    for f in funcs:
+        clash = len(seen[(f[0], f[2])]) > 1
+        names[(f[0], f[1], f[2])] = f[2] + (":%d" % f[1] if clash else "")
+    return names
+
+
+# ---- pstats ---------------------------------------------------------------
+
+def check_pstats(path, exp):
+    want = {}
+    for f in exp["functions"]:
+        callers = {(c[0], c[1], c[2]): (c[3], c[4], c[5] / 1e9, c[6] / 1e9)
+                   for c in f[7]}
+        want[(f[0], f[1], f[2])] = (f[3], f[4], f[5] / 1e9, f[6] / 1e9,
+                                    callers)
+    st = pstats.Stats(path)
+    for key in sorted(set(want) | set(st.stats), key=repr):
+        expect_eq("stats[%r]" % (key,), st.stats.get(key), want.get(key))
+    funcs = exp["functions"]
+    expect_eq("total_calls", st.total_calls, sum(f[4] for f in funcs))
+    expect_eq("prim_calls", st.prim_calls, sum(f[3] for f in funcs))
+    # The consumer's own printing paths must work on the file too.
+    st.stream = io.StringIO()
+    st.sort_stats("cumulative").print_stats()
+    st.print_callers()
+    st.print_callees()
+    with open(path, "rb") as f:
+        raw = f.read()
+    if marshal.dumps(marshal.loads(raw), 2) != raw:
+        fail("bytes differ from marshal.dumps(stats, 2)")
+    # pyprof2calltree looks up every caller as a key of the dict, and runs
+    # under whatever Python it was installed for; it is optional.
+    exe = shutil.which("pyprof2calltree")
+    if exe is not None:
+        run = subprocess.run([exe, "-i", path, "-o", path + ".p2c"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if run.returncode != 0:
+            fail("pyprof2calltree failed: %s"
+                 % run.stderr.decode("utf-8", "replace"))
+
+
+# ---- callgrind ------------------------------------------------------------
+
+HEADER_KEYS = ("version", "creator", "cmd", "part", "pid", "thread", "desc",
+               "positions", "event", "events", "summary", "totals")
+
+
+def parse_callgrind(path):
+    """Parses like KCachegrind: a list of parts, each with per-function
+    self costs and calls, enforcing the rules the writer must respect."""
+    with open(path, "rb") as f:
+        lines = f.read().decode("utf-8", "replace").split("\n")
+    if lines[0] != "# callgrind format":
+        fail("first line is %r" % lines[0])
+    parts = []
+    part = None
+    fn = None
+    pending_call = None
+    last_was_cfl = False
+    cfl = None
+
+    def new_part():
+        nonlocal part
+        part = {"header": {}, "fl": {}, "fn": {}, "self": {}, "calls": {},
+                "events": 0}
+        parts.append(part)
+
+    def name(kind, text):
+        m = re.match(r"^\((\d+)\)(?: (.*))?$", text)
+        if not m:
+            fail("uncompressed name %s=%r" % (kind, text))
+        table = part[kind]
+        if m.group(2) is not None:
+            if m.group(1) in table:
+                fail("%s id %s defined twice in a part" % (kind, m.group(1)))
+            table[m.group(1)] = m.group(2)
+        elif m.group(1) not in table:
+            fail("%s id %s used before it was defined in this part"
+                 % (kind, m.group(1)))
+        return table[m.group(1)]
+
+    new_part()
+    for no, line in enumerate(lines[1:], 2):
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-z]+): ?(.*)$", line)
+        if m and m.group(1) in HEADER_KEYS:
+            key, val = m.groups()
+            # KCachegrind's prepareNewPart(): these keys start a new part
+            # once the current one has its events: line.
+            if key in ("part", "pid", "thread", "events", "positions") \
+                    and part["events"]:
+                new_part()
+            part["header"].setdefault(key, []).append(val)
+            part["events"] += key == "events"
+            continue
+        if pending_call is not None:
+            nums = line.split()
+            if len(nums) != 2 or not all(n.isdigit() for n in nums):
+                fail("line %d: call cost line %r" % (no, line))
+            key = (fn, pending_call[0])
+            calls, incl = part["calls"].get(key, (0, 0))
+            part["calls"][key] = (calls + pending_call[1], incl + int(nums[1]))
+            pending_call = None
+            continue
+        m = re.match(r"^(fl|fn|cfl|cfn|calls)=(.*)$", line)
+        if m:
+            key, val = m.groups()
+            if key == "cfn" and not last_was_cfl:
+                fail("line %d: cfn= without a cfl= right before it" % no)
+            last_was_cfl = key == "cfl"
+            if key == "fl":
+                fl = name("fl", val)
+            elif key == "fn":
+                fn = (fl, name("fn", val))
+            elif key == "cfl":
+                cfl = name("fl", val)
+            elif key == "cfn":
+                callee = (cfl, name("fn", val))
+            else:
+                pending_call = (callee, int(val.split()[0]))
+            continue
+        nums = line.split()
+        if len(nums) != 2 or not all(n.isdigit() for n in nums) or fn is None:
+            fail("line %d: bad cost line %r" % (no, line))
+        part["self"][fn] = part["self"].get(fn, 0) + int(nums[1])
+    for p in parts:
+        expect_eq("events: lines in a part", p["events"], 1)
+        expect_eq("events", p["header"]["events"], ["ns"])
+        total = sum(p["self"].values())
+        expect_eq("summary", p["header"].get("summary"), [str(total)])
+    return parts
+
+
+def annotate(path, inclusive):
+    """Runs callgrind_annotate; returns {"file:name": cost}."""
+    exe = shutil.which("callgrind_annotate")
+    if exe is None:
+        print("check_writers: callgrind_annotate not found, skipped",
+              file=sys.stderr)
+        return None
+    # From "/", so that it strips no directory prefix from file names.
+    run = subprocess.run(
+        [exe, "--inclusive=%s" % ("yes" if inclusive else "no"),
+         "--threshold=100", "--auto=no", os.path.abspath(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+    if run.returncode != 0:
+        fail("callgrind_annotate failed: %s"
+             % run.stderr.decode("utf-8", "replace"))
+    out = run.stdout.decode("utf-8", "replace")
+    lines = out.split("\n")
+    start = [i for i, l in enumerate(lines) if l.endswith(" file:function")]
+    if not start:
+        fail("callgrind_annotate printed no function table:\n" + out)
+    totals = {}
+    for line in lines[start[0] + 2:]:
+        m = re.match(r"^\s*([\d,]+) \(\s*[\d.]+%\)  (.*)$", line)
+        if m:
+            totals[m.group(2)] = int(m.group(1).replace(",", ""))
+    return totals
+
+
+def check_callgrind(path, exp, parts_file):
+    funcs = exp["functions"]
+    names = cg_names(funcs)
+    parts = parse_callgrind(path)
+    if parts_file:
+        expect_eq("parts", len(parts), len(exp["pids"]))
+        for i, (p, pid) in enumerate(zip(parts, exp["pids"]), 1):
+            expect_eq("part number", p["header"].get("part"), [str(i)])
+            expect_eq("pid", p["header"].get("pid"), [str(pid)])
+    else:
+        expect_eq("parts", len(parts), 1)
+    got_self = {}
+    got_calls = {}
+    for p in parts:
+        for k, v in p["self"].items():
+            got_self[k] = got_self.get(k, 0) + v
+        for k, (c, incl) in p["calls"].items():
+            c0, i0 = got_calls.get(k, (0, 0))
+            got_calls[k] = (c0 + c, i0 + incl)
+    want_self = {(f[0], names[tuple(f[:3])]): f[5] for f in funcs}
+    expect_eq("self costs", got_self, want_self)
+    want_calls = {}
+    for f in funcs:
+        for c in f[7]:
+            caller = (c[0], names[tuple(c[:3])])
+            want_calls[(caller, (f[0], names[tuple(f[:3])]))] = (c[3], c[6])
+    expect_eq("calls", got_calls, want_calls)
+
+    selfs = annotate(path, False)
+    if selfs is None:
+        return
+    want = {"%s:%s" % k: v for k, v in want_self.items()}
+    expect_eq("callgrind_annotate self", selfs, want)
+    if parts_file:
+        return
+    incl = annotate(path, True)
+    for f in funcs:
+        if f[8]:
+            continue  # recursion makes callers' sums exceed cumtime
+        key = "%s:%s" % (f[0], names[tuple(f[:3])])
+        expect_eq("callgrind_annotate inclusive %s" % key, incl.get(key), f[6])
+
+
+# ---- json and text --------------------------------------------------------
+
+TOP_KEYS = {"mpprof_version", "python", "command", "wall_s", "exit_status",
+            "processes", "categories", "functions", "integrity"}
+PROC_KEYS = {"pid", "ppid", "name", "start_method", "wall_s", "cpu_s", "exit",
+             "calls", "threads", "categories"}
+CAT_KEYS = {"pickle_s", "unpickle_s", "lock_wait_s", "ipc_wait_s",
+            "startup_s"}
+FUNC_KEYS = {"file", "line", "name", "ncalls", "pcalls", "tottime_s",
+             "cumtime_s", "processes"}
+INTEGRITY_KEYS = {"messages", "rejected", "seq_gaps", "processes_lost"}
+
+
+def has_keys(what, obj, keys):
+    missing = keys - set(obj)
+    if missing:
+        fail("%s lacks %s" % (what, sorted(missing)))
+
+
+def subset(what, got, want):
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            fail("%s: got %r, want an object" % (what, got))
+        for k, v in want.items():
+            if k not in got:
+                fail("%s: no key %r" % (what, k))
+            subset("%s.%s" % (what, k), got[k], v)
+    elif isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            fail("%s: got %r, want %r" % (what, got, want))
+        for i, (g, w) in enumerate(zip(got, want)):
+            subset("%s[%d]" % (what, i), g, w)
+    elif type(got) is not type(want) or got != want:
+        fail("%s: got %r, want %r" % (what, got, want))
+
+
+def check_json(path, exp):
+    with open(path, "rb") as f:
+        doc = json.loads(f.read())
+    has_keys("report", doc, TOP_KEYS)
+    has_keys("categories", doc["categories"], CAT_KEYS)
+    has_keys("integrity", doc["integrity"], INTEGRITY_KEYS)
+    for p in doc["processes"]:
+        has_keys("process", p, PROC_KEYS)
+        has_keys("process categories", p["categories"], CAT_KEYS)
+        if not re.match(r"^(ok|exit:-?\d+|signal:\d+|lost)$", p["exit"]):
+            fail("exit %r" % p["exit"])
+    for fn in doc["functions"]:
+        has_keys("function", fn, FUNC_KEYS)
+    subset("report", doc, exp)
+
+
+def check_text(path, prof):
+    with open(path, encoding="utf-8") as f:
+        text = f.read().split("\n")
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats()
+    rows = out.getvalue().split("\n")
+    start = [i for i, r in enumerate(rows) if "ncalls  tottime" in r][0]
+    for row in rows[start:]:
+        if row.strip() and row not in text:
+            fail("pstats row %r is not in the report" % row)
+
+
+def main(argv):
+    kind, path = argv[1], argv[2]
+    try:
+        if kind == "pstats":
+            check_pstats(path, load_expect(argv[3]))
+        elif kind in ("callgrind", "parts"):
+            check_callgrind(path, load_expect(argv[3]), kind == "parts")
+        elif kind == "json":
+            check_json(path, load_expect(argv[3]))
+        elif kind == "text":
+            check_text(path, argv[3])
+        else:
+            fail("unknown kind %r" % kind)
+    except CheckError as e:
+        print("check_writers %s %s: %s" % (kind, path, e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
