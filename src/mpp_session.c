@@ -205,7 +205,13 @@ mpp_session_proc(mpp_session_t *self, int64_t pid, bool create)
     if (ix >= 0) {
         return &self->procs[ix];
     }
-    if (!create || mpp_grow((void **)&self->procs, &self->capprocs,
+    return create ? mpp_session_add_proc(self, pid) : NULL;
+}
+
+mpp_proc_t *
+mpp_session_add_proc(mpp_session_t *self, int64_t pid)
+{
+    if (mpp_grow((void **)&self->procs, &self->capprocs,
                             self->nprocs + 1, sizeof(*self->procs)) != 0) {
         return NULL;
     }

@@ -116,7 +116,11 @@ int64_t mpp_session_intern(mpp_session_t *self, const char *file,
  * out of memory.  Pointers are invalidated by the next added process. */
 mpp_proc_t *mpp_session_proc(mpp_session_t *self, int64_t pid, bool create);
 
-/* Index of the process with `pid`, or -1. */
+/* Appends a new process even if `pid` is known: with pid reuse, a new
+ * incarnation is a different process.  NULL when out of memory. */
+mpp_proc_t *mpp_session_add_proc(mpp_session_t *self, int64_t pid);
+
+/* Index of the newest process with `pid`, or -1. */
 ssize_t mpp_session_proc_index(const mpp_session_t *self, int64_t pid);
 
 /* Same for threads of a process. */

@@ -39,7 +39,8 @@
 /* Larger frames are rejected unread. */
 #define MPP_WIRE_MAX_MSG (64u * 1024u * 1024u)
 #define MPP_WIRE_MAX_STR 4096u
-#define MPP_TOKEN_LEN 32 /* hex characters */
+#define MPP_TOKEN_LEN 32 /* hex characters the launcher generates */
+#define MPP_WIRE_MAX_TOKEN 64 /* longest token the decoder accepts */
 
 typedef enum {
     MPP_MSG_HELLO = 1,
@@ -169,9 +170,14 @@ void mpp_buf_init(mpp_buf_t *buf);
 void mpp_buf_fini(mpp_buf_t *buf);
 int mpp_buf_append(mpp_buf_t *buf, const void *data, size_t len);
 
-/*  Appends the msgpack encoding of `msg` to `out`.  Returns 0, or
- *  -MPP_EINVAL for a message that cannot be encoded (unknown type, NULL
- *  token), or MPP_ENOMEM.  On failure `out` keeps its previous length. */
+/*  Appends the msgpack encoding of `msg` to `out`.  Returns 0;
+ *  MPP_EINVAL for a message that cannot be encoded (unknown type, NULL or
+ *  over-long token, span category or exit kind out of range, NULL array
+ *  with a non-zero count); MPP_ETOOBIG when the encoding would exceed
+ *  MPP_WIRE_MAX_MSG (split the batch); or MPP_ENOMEM.  On failure `out`
+ *  keeps its previous length.  Strings longer than MPP_WIRE_MAX_STR are
+ *  cut at a UTF-8 boundary; a NULL optional string is left out and decodes
+ *  as NULL. */
 int mpp_wire_encode(const mpp_msg_t *msg, mpp_buf_t *out);
 
 /*  Decodes exactly one message from `data`.  On success fills `*out`
