@@ -1,0 +1,67 @@
+"""mpprof's hook into every Python process that `mpprof run` starts.
+
+The launcher puts this directory first on PYTHONPATH and sets
+MPPROF_ENDPOINT and MPPROF_SESSION; children inherit both, so spawn,
+forkserver and subprocess Pythons load this file too.  It runs the
+sitecustomize it shadows, then starts the C collector.  Whatever goes
+wrong here, the program runs on unprofiled after one warning line.
+"""
+
+
+def _mpprof_chain():
+    # Run the next sitecustomize on sys.path (Debian ships one) as module
+    # `sitecustomize`, exactly as site.py would have without us.
+    import importlib.machinery
+    import importlib.util
+    import os
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [p for p in sys.path
+            if os.path.abspath(p or os.curdir) != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sitecustomize"] = module
+    spec.loader.exec_module(module)
+
+
+def _mpprof_start():
+    import os
+    import sys
+
+    if not (os.environ.get("MPPROF_ENDPOINT")
+            and os.environ.get("MPPROF_SESSION")):
+        return
+    import signal
+    ours = started = False
+    try:
+        from mpprof import _collector
+
+        # Pool.terminate() ends workers with SIGTERM: the handler sends the
+        # last batch, then dies by the signal.  It goes in before start(),
+        # so no SIGTERM can end a process the aggregator already knows
+        # without a word.  A handler of the user's, installed before or
+        # after, takes precedence.
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _collector.on_signal)
+            ours = True
+        _collector.start()
+        started = True
+        # multiprocessing's fork children end with os._exit, which skips
+        # every exit handler: the wrapper sends the last batch first.
+        os._exit = _collector.os_exit
+        os.register_at_fork(after_in_child=_collector.after_fork_child)
+        _collector.enable()
+    except Exception as exc:
+        if ours and not started:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        sys.stderr.write("mpprof: warning: pid %d runs unprofiled: %s\n"
+                         % (os.getpid(), exc))
+
+
+try:
+    _mpprof_chain()
+finally:
+    _mpprof_start()

@@ -1,28 +1,146 @@
-/*  The report: a text summary for people (printed at the end of `run` and
- *  saved as report.txt) and the `report --json` document whose keys
- *  design.md fixes.  Both read a view (all processes, or the one chosen
- *  with opts->proc) and share the function ranking below.
+/*  The analysis the text and JSON reports and `compare` share: function
+ *  ranking, thread time, process roles, category roots and call sites
+ *  (terms defined in mpp_report_priv.h), and process lookup.
  */
-#include "mpp_output.h"
+#include "mpp_report_priv.h"
+#include "mpp_map.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
-#define S_TEXT_LIMIT 30 /* function rows when opts->limit is 0 */
+/* ---- category roots and wrappers ---------------------------------------- */
 
-/* ---- shared helpers ---------------------------------------------------- */
+#define S_MP "multiprocessing/"
 
-/* One function row of the report; qsort needs everything in the row. */
-typedef struct {
-    const mpp_func_t *fn;
-    mpp_cost_t cost;
-    uint32_t nprocs;
-} s_row_t;
+/*  Roots by category.  Builtins carry cProfile's labels exactly; Python
+ *  functions match by file suffix and name, whatever the install prefix.
+ *  Lock types are named as the user made them: threading.Lock is a
+ *  _thread.lock, and every multiprocessing Lock, RLock, Semaphore and
+ *  Condition is a _multiprocessing.SemLock underneath. */
+static const mpp_rep_root_t s_roots[] = {
+    {MPP_CAT_LOCK_WAIT, "~", "<method 'acquire' of '_thread.lock' objects>",
+     "Lock.acquire", "threading.Lock"},
+    {MPP_CAT_LOCK_WAIT, "~", "<method '__enter__' of '_thread.lock' objects>",
+     "with Lock", "threading.Lock"},
+    {MPP_CAT_LOCK_WAIT, "~", "<method 'acquire' of '_thread.RLock' objects>",
+     "RLock.acquire", "threading.RLock"},
+    {MPP_CAT_LOCK_WAIT, "~",
+     "<method '__enter__' of '_thread.RLock' objects>", "with RLock",
+     "threading.RLock"},
+    {MPP_CAT_LOCK_WAIT, "~",
+     "<method 'acquire' of '_multiprocessing.SemLock' objects>",
+     "SemLock.acquire", "multiprocessing lock"},
+    {MPP_CAT_LOCK_WAIT, "~",
+     "<method '__enter__' of '_multiprocessing.SemLock' objects>",
+     "with SemLock", "multiprocessing lock"},
+    {MPP_CAT_LOCK_WAIT, "threading.py", "wait", "Condition.wait",
+     "threading.Condition"},
+    {MPP_CAT_PICKLE, S_MP "reduction.py", "dumps", "ForkingPickler.dumps",
+     NULL},
+    {MPP_CAT_PICKLE, "~", "<method 'dump' of '_pickle.Pickler' objects>",
+     "Pickler.dump", NULL},
+    {MPP_CAT_PICKLE, "~", "<built-in method _pickle.dumps>", "pickle.dumps",
+     NULL},
+    {MPP_CAT_PICKLE, "~", "<built-in method _pickle.dump>", "pickle.dump",
+     NULL},
+    {MPP_CAT_UNPICKLE, "~", "<built-in method _pickle.loads>", "pickle.loads",
+     NULL},
+    {MPP_CAT_UNPICKLE, "~", "<built-in method _pickle.load>", "pickle.load",
+     NULL},
+    {MPP_CAT_UNPICKLE, "~", "<method 'load' of '_pickle.Unpickler' objects>",
+     "Unpickler.load", NULL},
+    {MPP_CAT_IPC_WAIT, S_MP "connection.py", "_recv_bytes",
+     "Connection._recv_bytes", NULL},
+    {MPP_CAT_IPC_WAIT, S_MP "connection.py", "_send_bytes",
+     "Connection._send_bytes", NULL},
+    {MPP_CAT_IPC_WAIT, S_MP "connection.py", "_recv", "Connection._recv",
+     NULL},
+    {MPP_CAT_IPC_WAIT, S_MP "connection.py", "_send", "Connection._send",
+     NULL},
+    {MPP_CAT_IPC_WAIT, S_MP "connection.py", "poll", "Connection.poll",
+     NULL},
+    {MPP_CAT_IPC_WAIT, S_MP "connection.py", "wait", "connection.wait",
+     NULL},
+};
+
+/* Wrappers: (file suffix, name) of the plumbing a site is lifted through. */
+static const char *const s_wrappers[][2] = {
+    {S_MP "connection.py", "send"},
+    {S_MP "connection.py", "recv"},
+    {S_MP "connection.py", "send_bytes"},
+    {S_MP "connection.py", "recv_bytes"},
+    {S_MP "connection.py", "recv_bytes_into"},
+    {S_MP "queues.py", "put"},
+    {S_MP "queues.py", "get"},
+    {S_MP "queues.py", "put_nowait"},
+    {S_MP "queues.py", "get_nowait"},
+    {S_MP "queues.py", "empty"},
+    {S_MP "connection.py", "_poll"},
+    {S_MP "synchronize.py", "__enter__"},
+    {S_MP "pool.py", "get"},
+    {S_MP "pool.py", "wait"},
+    {"threading.py", "__enter__"},
+    {"threading.py", "_acquire_restore"},
+    {"threading.py", "_is_owned"},
+    {"threading.py", "_wait_for_tstate_lock"},
+};
+
+/* `file` is `suffix` or ends in "/" + suffix. */
+static bool
+s_file_is(const char *file, const char *suffix)
+{
+    size_t n = strlen(file), k = strlen(suffix);
+    return n >= k && strcmp(file + n - k, suffix) == 0 &&
+           (n == k || file[n - k - 1] == '/');
+}
+
+const mpp_rep_root_t *
+mpp_rep_root(const mpp_func_t *f)
+{
+    bool builtin = strcmp(f->file, "~") == 0;
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_roots); i++) {
+        const mpp_rep_root_t *r = &s_roots[i];
+        if (strcmp(r->name, f->name) == 0 &&
+            (strcmp(r->file, "~") == 0 ? builtin
+                                       : s_file_is(f->file, r->file))) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static bool
+s_is_wrapper(const mpp_func_t *f)
+{
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_wrappers); i++) {
+        if (strcmp(s_wrappers[i][1], f->name) == 0 &&
+            s_file_is(f->file, s_wrappers[i][0])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *
+mpp_rep_cat_title(int cat)
+{
+    static const char *const titles[MPP_CAT_COUNT] = {
+        "pickling", "unpickling", "lock wait", "IPC wait", "start-up",
+    };
+    return cat >= 0 && cat < MPP_CAT_COUNT ? titles[cat] : "?";
+}
+
+bool
+mpp_rep_is_wait(int cat)
+{
+    return cat == MPP_CAT_LOCK_WAIT || cat == MPP_CAT_IPC_WAIT;
+}
+
+/* ---- function rows ------------------------------------------------------ */
 
 /* Ties fall back to (file, line, name) so the order is deterministic. */
 static int
-s_by_key(const s_row_t *x, const s_row_t *y)
+s_by_key(const mpp_rep_row_t *x, const mpp_rep_row_t *y)
 {
     int c = strcmp(x->fn->file, y->fn->file);
     if (c != 0) {
@@ -44,7 +162,7 @@ s_by_key(const s_row_t *x, const s_row_t *y)
 static int
 s_by_cumulative(const void *a, const void *b)
 {
-    const s_row_t *x = a, *y = b;
+    const mpp_rep_row_t *x = a, *y = b;
     S_DESC(x->cost.ct_ns, y->cost.ct_ns);
     S_DESC(x->cost.tt_ns, y->cost.tt_ns);
     return s_by_key(x, y);
@@ -53,7 +171,7 @@ s_by_cumulative(const void *a, const void *b)
 static int
 s_by_tottime(const void *a, const void *b)
 {
-    const s_row_t *x = a, *y = b;
+    const mpp_rep_row_t *x = a, *y = b;
     S_DESC(x->cost.tt_ns, y->cost.tt_ns);
     S_DESC(x->cost.ct_ns, y->cost.ct_ns);
     return s_by_key(x, y);
@@ -62,20 +180,18 @@ s_by_tottime(const void *a, const void *b)
 static int
 s_by_calls(const void *a, const void *b)
 {
-    const s_row_t *x = a, *y = b;
+    const mpp_rep_row_t *x = a, *y = b;
     S_DESC(x->cost.ncalls, y->cost.ncalls);
     S_DESC(x->cost.ct_ns, y->cost.ct_ns);
     return s_by_key(x, y);
 }
 
-/*  The functions the view saw called, ranked by `sort`.  Returns NULL on
- *  allocation failure; *nrows may be 0. */
-static s_row_t *
-s_rows(const mpp_session_t *s, const mpp_view_t *v, mpp_sort_t sort,
-       size_t *nrows)
+mpp_rep_row_t *
+mpp_rep_rows(const mpp_session_t *s, const mpp_view_t *v, mpp_sort_t sort,
+             size_t *nrows)
 {
     size_t n = v->nfuncs < s->nfuncs ? v->nfuncs : s->nfuncs, k = 0;
-    s_row_t *rows = malloc((n ? n : 1) * sizeof(*rows));
+    mpp_rep_row_t *rows = malloc((n ? n : 1) * sizeof(*rows));
     if (rows == NULL) {
         return NULL;
     }
@@ -95,9 +211,11 @@ s_rows(const mpp_session_t *s, const mpp_view_t *v, mpp_sort_t sort,
     return rows;
 }
 
+/* ---- processes and threads ---------------------------------------------- */
+
 /* "ok", "exit:N", "signal:N" or "lost"; no BYE at all counts as lost. */
-static void
-s_exit_str(const mpp_proc_t *p, char *buf, size_t size)
+void
+mpp_rep_exit_str(const mpp_proc_t *p, char *buf, size_t size)
 {
     switch (p->exit_kind) {
     case MPP_EXIT_OK:
@@ -115,14 +233,14 @@ s_exit_str(const mpp_proc_t *p, char *buf, size_t size)
     }
 }
 
-static bool
-s_proc_lost(const mpp_proc_t *p)
+bool
+mpp_rep_proc_lost(const mpp_proc_t *p)
 {
     return p->exit_kind == MPP_EXIT_LOST || p->exit_kind == MPP_EXIT_RUNNING;
 }
 
-static uint64_t
-s_thread_calls(const mpp_thread_t *t)
+uint64_t
+mpp_rep_thread_calls(const mpp_thread_t *t)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < t->nstats; i++) {
@@ -132,8 +250,8 @@ s_thread_calls(const mpp_thread_t *t)
 }
 
 /* The session's Python version, else the first one a process reported. */
-static const char *
-s_python(const mpp_session_t *s)
+const char *
+mpp_rep_python(const mpp_session_t *s)
 {
     if (s->python != NULL) {
         return s->python;
@@ -146,461 +264,438 @@ s_python(const mpp_session_t *s)
     return NULL;
 }
 
-/* ---- text -------------------------------------------------------------- */
-
-/*  Prints untrusted text (names come from the profiled program): invalid
- *  UTF-8 becomes U+FFFD and control characters '?', so a name can neither
- *  garble the terminal nor differ from what pstats shows. */
-static void
-s_txt_n(FILE *out, const char *text, size_t n)
+int64_t
+mpp_rep_cat_ns(const mpp_catval_t cat[MPP_CAT_COUNT])
 {
-    const unsigned char *p = (const unsigned char *)text;
-    bool valid;
-    for (size_t i = 0, k; i < n; i += k) {
-        k = mpp_utf8_seq(p + i, n - i, &valid);
-        if (!valid) {
-            fputs("\xef\xbf\xbd", out);
-        }
-        else if (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)) {
-            fputc('?', out);
-        }
-        else {
-            fwrite(p + i, 1, k, out);
-        }
-    }
-}
-
-static void
-s_txt(FILE *out, const char *text)
-{
-    text = text ? text : "?";
-    s_txt_n(out, text, strlen(text));
-}
-
-/* Left-aligned text in a column of `width` bytes (at least). */
-static void
-s_txt_col(FILE *out, const char *text, int width)
-{
-    const char *t = text ? text : "?";
-    s_txt(out, t);
-    for (int i = (int)strlen(t); i < width; i++) {
-        fputc(' ', out);
-    }
-}
-
-static double
-s_sec(int64_t ns)
-{
-    return (double)ns / 1e9;
-}
-
-/* pstats.func_std_string: builtins ("~", 0) as {name}, else file:line(f). */
-static void
-s_txt_func(FILE *out, const mpp_func_t *f)
-{
-    size_t n = strlen(f->name);
-    if (strcmp(f->file, "~") == 0 && f->line == 0) {
-        if (n >= 2 && f->name[0] == '<' && f->name[n - 1] == '>') {
-            fputc('{', out);
-            s_txt_n(out, f->name + 1, n - 2);
-            fputc('}', out);
-        }
-        else {
-            s_txt(out, f->name);
-        }
-        return;
-    }
-    s_txt(out, f->file);
-    fprintf(out, ":%" PRId32 "(", f->line);
-    s_txt(out, f->name);
-    fputc(')', out);
-}
-
-static void
-s_txt_header(const mpp_session_t *s, const mpp_view_t *v, FILE *out)
-{
-    uint64_t pcalls = 0;
-    for (size_t f = 0; f < v->nfuncs; f++) {
-        pcalls += v->func[f].pcalls;
-    }
-    fprintf(out, "mpprof %s:", s->mpprof_version ? s->mpprof_version
-                                                 : MPPROF_VERSION_STRING);
-    for (size_t i = 0; i < s->ncommand; i++) {
-        fputc(' ', out);
-        s_txt(out, s->command[i]);
-    }
-    fputs("\n  python ", out);
-    s_txt(out, s_python(s) ? s_python(s) : "unknown");
-    fprintf(out, ", wall %.3f s, exit status %" PRId32 "\n",
-            s_sec(s->wall_ns), s->exit_status);
-    fprintf(out,
-            "  %zu process%s, %" PRIu64 " function calls (%" PRIu64
-            " primitive calls)\n",
-            s->nprocs, s->nprocs == 1 ? "" : "es", v->total_calls, pcalls);
-}
-
-static void
-s_txt_categories(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
-                 FILE *out)
-{
-    int64_t wall = 0;
-    for (size_t i = 0; i < s->nprocs; i++) {
-        if (proc < 0 || (size_t)proc == i) {
-            wall += s->procs[i].wall_ns > 0 ? s->procs[i].wall_ns : 0;
-        }
-    }
-    fprintf(out,
-            "\nWhere the time went (%s, %% of %.3f s summed process "
-            "wall time)\n",
-            proc < 0 ? "all processes" : "this process", s_sec(wall));
-    fprintf(out, "  %-12s %10s %7s %10s %12s\n", "category", "seconds", "%",
-            "count", "bytes");
+    int64_t ns = 0;
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
-        const mpp_catval_t *cv = &v->cat[c];
-        double pct = wall > 0 ? 100.0 * (double)cv->ns / (double)wall : 0;
-        fprintf(out, "  %-12s %10.3f %6.1f%% %10" PRIu64 " %12" PRIu64 "\n",
-                mpp_cat_name((mpp_cat_t)c), s_sec((int64_t)cv->ns), pct,
-                cv->count, cv->bytes);
+        ns += (int64_t)cat[c].ns;
     }
+    return ns;
 }
 
-static void
-s_txt_processes(const mpp_session_t *s, ssize_t proc, FILE *out)
+int64_t
+mpp_rep_thread_ns(const mpp_thread_t *t)
 {
-    fprintf(out, "\nProcesses\n%8s %8s  %-20s %-10s %9s %9s %12s %7s  %s\n",
-            "pid", "ppid", "name", "start", "wall s", "cpu s", "calls",
-            "threads", "exit");
+    int64_t tt = 0, cat = mpp_rep_cat_ns(t->cat);
+    for (size_t i = 0; i < t->nstats; i++) {
+        tt += t->stats[i].cost.tt_ns;
+    }
+    return tt > cat ? tt : cat;
+}
+
+int64_t
+mpp_rep_proc_thread_ns(const mpp_proc_t *p)
+{
+    int64_t ns = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        ns += mpp_rep_thread_ns(&p->threads[i]);
+    }
+    return ns;
+}
+
+bool
+mpp_rep_is_main(const mpp_proc_t *p)
+{
+    return p->start_method != NULL && strcmp(p->start_method, "main") == 0;
+}
+
+/*  The fork server's children inherit its command line, so only a process
+ *  not itself started by the fork server counts as the server.  The
+ *  semaphore tracker is the resource tracker's name before Python 3.8. */
+bool
+mpp_rep_is_helper(const mpp_proc_t *p)
+{
+    bool forked = p->start_method != NULL &&
+                  strcmp(p->start_method, "forkserver") == 0;
+    for (size_t i = 0; i < p->argc; i++) {
+        const char *a = p->argv[i];
+        if (a != NULL && (strstr(a, "resource_tracker") != NULL ||
+                          strstr(a, "semaphore_tracker") != NULL ||
+                          (!forked && strstr(a, "forkserver") != NULL))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+mpp_rep_is_worker(const mpp_proc_t *p)
+{
+    return !mpp_rep_is_main(p) && !mpp_rep_is_helper(p);
+}
+
+static bool
+s_selected(ssize_t proc, size_t i)
+{
+    return proc < 0 || (size_t)proc == i;
+}
+
+static bool
+s_has_workers(const mpp_session_t *s, ssize_t proc)
+{
     for (size_t i = 0; i < s->nprocs; i++) {
-        if (proc >= 0 && (size_t)proc != i) {
+        if (s_selected(proc, i) && mpp_rep_is_worker(&s->procs[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->has_workers = s_has_workers(s, proc);
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (!s_selected(proc, i)) {
             continue;
         }
         const mpp_proc_t *p = &s->procs[i];
-        char exit[32];
-        s_exit_str(p, exit, sizeof(exit));
-        fprintf(out, "%8" PRId64 " %8" PRId64 "  ", p->pid, p->ppid);
-        s_txt_col(out, p->name, 20);
-        fputc(' ', out);
-        s_txt_col(out, p->start_method, 10);
-        fprintf(out, " %9.3f %9.3f %12" PRIu64 " %7zu  %s\n",
-                s_sec(p->wall_ns), s_sec(p->cpu_ns), mpp_proc_calls(p),
-                p->nthreads, exit);
-    }
-}
-
-static const char *
-s_sort_name(mpp_sort_t sort)
-{
-    return sort == MPP_SORT_TOTTIME ? "internal time"
-           : sort == MPP_SORT_CALLS ? "call count"
-                                    : "cumulative time";
-}
-
-/* The function table exactly as pstats.print_stats lays it out. */
-static void
-s_txt_functions(const s_row_t *rows, size_t nrows, size_t limit,
-                mpp_sort_t sort, ssize_t proc, FILE *out)
-{
-    size_t shown = nrows < limit ? nrows : limit;
-    fprintf(out, "\nFunctions (%s), ordered by %s",
-            proc < 0 ? "all processes merged" : "this process",
-            s_sort_name(sort));
-    if (shown < nrows) {
-        fprintf(out, "; %zu of %zu shown", shown, nrows);
-    }
-    fputs("\n\n   ncalls  tottime  percall  cumtime  percall "
-          "filename:lineno(function)\n",
-          out);
-    for (size_t i = 0; i < shown; i++) {
-        const mpp_cost_t *c = &rows[i].cost;
-        char calls[48];
-        if (c->ncalls != c->pcalls) {
-            snprintf(calls, sizeof(calls), "%" PRIu64 "/%" PRIu64, c->ncalls,
-                     c->pcalls);
-        }
-        else {
-            snprintf(calls, sizeof(calls), "%" PRIu64, c->ncalls);
-        }
-        fprintf(out, "%9s %8.3f ", calls, s_sec(c->tt_ns));
-        if (c->ncalls > 0) {
-            fprintf(out, "%8.3f ", s_sec(c->tt_ns) / (double)c->ncalls);
-        }
-        else {
-            fputs("         ", out);
-        }
-        fprintf(out, "%8.3f ", s_sec(c->ct_ns));
-        if (c->pcalls > 0) {
-            fprintf(out, "%8.3f ", s_sec(c->ct_ns) / (double)c->pcalls);
-        }
-        else {
-            fputs("         ", out);
-        }
-        s_txt_func(out, rows[i].fn);
-        fputc('\n', out);
-    }
-}
-
-/* Said only when something was lost, so a clean run stays quiet. */
-static void
-s_txt_integrity(const mpp_session_t *s, FILE *out)
-{
-    const mpp_integrity_t *in = &s->integrity;
-    size_t lost = 0;
-    for (size_t i = 0; i < s->nprocs; i++) {
-        lost += s_proc_lost(&s->procs[i]);
-    }
-    if (in->rejected == 0 && in->seq_gaps == 0 && in->processes_lost == 0 &&
-        in->dropped_events == 0 && lost == 0) {
-        return;
-    }
-    fprintf(out,
-            "\nIntegrity: %" PRIu64 " messages, %" PRIu64 " rejected, %" PRIu64
-            " sequence gaps, %" PRIu64 " dropped events, %" PRIu64
-            " processes lost",
-            in->messages, in->rejected, in->seq_gaps, in->dropped_events,
-            in->processes_lost > lost ? in->processes_lost : (uint64_t)lost);
-    const char *sep = " (ended without final data:";
-    for (size_t i = 0; i < s->nprocs; i++) {
-        if (s_proc_lost(&s->procs[i])) {
-            fprintf(out, "%s %" PRId64 " ", sep, s->procs[i].pid);
-            s_txt(out, s->procs[i].name);
-            sep = ",";
+        mpp_catval_t pc[MPP_CAT_COUNT];
+        bool idle = out->has_workers && mpp_rep_is_main(p);
+        mpp_proc_cats(p, pc);
+        out->thread_ns += mpp_rep_proc_thread_ns(p);
+        for (int c = 0; c < MPP_CAT_COUNT; c++) {
+            out->cat[c].ns += pc[c].ns;
+            out->cat[c].count += pc[c].count;
+            out->cat[c].bytes += pc[c].bytes;
+            if (idle && mpp_rep_is_wait(c)) {
+                out->main_wait_ns += (int64_t)pc[c].ns;
+            }
+            else {
+                out->lead_ns[c] += (int64_t)pc[c].ns;
+                out->lead_procs[c] += pc[c].ns > 0;
+            }
         }
     }
-    fputs(lost ? ")\n" : "\n", out);
-}
-
-int
-mpp_report_text(const mpp_session_t *s, const mpp_report_opts_t *o,
-                FILE *out)
-{
-    mpp_report_opts_t def = {MPP_SORT_CUMULATIVE, 0, -1};
-    o = o ? o : &def;
-    if (s == NULL || out == NULL ||
-        (o->proc >= 0 && (size_t)o->proc >= s->nprocs)) {
-        return MPP_EINVAL;
-    }
-    mpp_view_t *v = mpp_view_new(s, o->proc);
-    size_t nrows = 0;
-    s_row_t *rows = v ? s_rows(s, v, o->sort, &nrows) : NULL;
-    if (rows == NULL) {
-        mpp_view_destroy(&v);
-        return MPP_ENOMEM;
-    }
-    s_txt_header(s, v, out);
-    s_txt_categories(s, v, o->proc, out);
-    s_txt_processes(s, o->proc, out);
-    s_txt_functions(rows, nrows, o->limit ? o->limit : S_TEXT_LIMIT, o->sort,
-                    o->proc, out);
-    s_txt_integrity(s, out);
-    free(rows);
-    mpp_view_destroy(&v);
-    return ferror(out) ? -EIO : 0;
-}
-
-/* ---- JSON -------------------------------------------------------------- */
-
-/*  A JSON string: quotes, backslashes and control characters escaped,
- *  invalid UTF-8 as \ufffd, so json.loads accepts any name.  NULL is
- *  written as null. */
-static void
-s_json_str(FILE *out, const char *text)
-{
-    if (text == NULL) {
-        fputs("null", out);
-        return;
-    }
-    const unsigned char *p = (const unsigned char *)text;
-    size_t n = strlen(text);
-    fputc('"', out);
-    bool valid;
-    for (size_t i = 0, k; i < n; i += k) {
-        unsigned char c = p[i];
-        k = mpp_utf8_seq(p + i, n - i, &valid);
-        if (!valid) {
-            fputs("\\ufffd", out);
-        }
-        else if (k > 1) {
-            fwrite(p + i, 1, k, out);
-        }
-        else if (c == '"' || c == '\\') {
-            fprintf(out, "\\%c", c);
-        }
-        else if (c == '\n') {
-            fputs("\\n", out);
-        }
-        else if (c == '\t') {
-            fputs("\\t", out);
-        }
-        else if (c == '\r') {
-            fputs("\\r", out);
-        }
-        else if (c < 0x20) {
-            fprintf(out, "\\u%04x", c);
-        }
-        else {
-            fputc(c, out);
-        }
-    }
-    fputc('"', out);
-}
-
-/*  Seconds printed from the integer nanoseconds, so the decimal is exact
- *  and json.loads gives the same float as ns / 1e9 in Python. */
-static void
-s_json_secs(FILE *out, int64_t ns)
-{
-    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
-    char frac[16];
-    snprintf(frac, sizeof(frac), "%09" PRIu64, mag % 1000000000u);
-    for (int i = 8; i > 0 && frac[i] == '0'; i--) {
-        frac[i] = '\0';
-    }
-    fprintf(out, "%s%" PRIu64 ".%s", ns < 0 ? "-" : "", mag / 1000000000u,
-            frac);
-}
-
-static void
-s_json_cats(FILE *out, const mpp_catval_t cat[MPP_CAT_COUNT])
-{
-    fputc('{', out);
+    out->cat_ns = mpp_rep_cat_ns(out->cat);
+    out->lead_cat = -1;
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
-        fprintf(out, "%s\"%s_s\": ", c ? ", " : "",
-                mpp_cat_name((mpp_cat_t)c));
-        s_json_secs(out, (int64_t)cat[c].ns);
-    }
-    fputc('}', out);
-}
-
-/* Extra key "thread_list": "threads" is already the count. */
-static void
-s_json_threads(FILE *out, const mpp_proc_t *p)
-{
-    fputs(", \"thread_list\": [", out);
-    for (size_t i = 0; i < p->nthreads; i++) {
-        const mpp_thread_t *t = &p->threads[i];
-        fprintf(out, "%s{\"tid\": %" PRIu64 ", \"name\": ", i ? ", " : "",
-                t->tid);
-        s_json_str(out, t->name);
-        fprintf(out, ", \"calls\": %" PRIu64 ", \"categories\": ",
-                s_thread_calls(t));
-        s_json_cats(out, t->cat);
-        fputc('}', out);
-    }
-    fputc(']', out);
-}
-
-static void
-s_json_proc(FILE *out, const mpp_proc_t *p)
-{
-    mpp_catval_t cat[MPP_CAT_COUNT];
-    char exit[32];
-    mpp_proc_cats(p, cat);
-    s_exit_str(p, exit, sizeof(exit));
-    fprintf(out, "{\"pid\": %" PRId64 ", \"ppid\": %" PRId64 ", \"name\": ",
-            p->pid, p->ppid);
-    s_json_str(out, p->name);
-    fputs(", \"start_method\": ", out);
-    s_json_str(out, p->start_method);
-    fputs(", \"wall_s\": ", out);
-    s_json_secs(out, p->wall_ns);
-    fputs(", \"cpu_s\": ", out);
-    s_json_secs(out, p->cpu_ns);
-    fprintf(out,
-            ", \"exit\": \"%s\", \"calls\": %" PRIu64 ", \"threads\": %zu"
-            ", \"dropped_events\": %" PRIu64 ", \"categories\": ",
-            exit, mpp_proc_calls(p), p->nthreads, p->dropped);
-    s_json_cats(out, cat);
-    s_json_threads(out, p);
-    fputc('}', out);
-}
-
-static void
-s_json_func(FILE *out, const s_row_t *r)
-{
-    fputs("{\"file\": ", out);
-    s_json_str(out, r->fn->file);
-    fprintf(out, ", \"line\": %" PRId32 ", \"name\": ", r->fn->line);
-    s_json_str(out, r->fn->name);
-    fprintf(out, ", \"ncalls\": %" PRIu64 ", \"pcalls\": %" PRIu64,
-            r->cost.ncalls, r->cost.pcalls);
-    fputs(", \"tottime_s\": ", out);
-    s_json_secs(out, r->cost.tt_ns);
-    fputs(", \"cumtime_s\": ", out);
-    s_json_secs(out, r->cost.ct_ns);
-    fprintf(out, ", \"processes\": %" PRIu32 "}", r->nprocs);
-}
-
-static void
-s_json_top(FILE *out, const mpp_session_t *s)
-{
-    fputs("{\n  \"mpprof_version\": ", out);
-    s_json_str(out, s->mpprof_version ? s->mpprof_version
-                                      : MPPROF_VERSION_STRING);
-    fputs(",\n  \"python\": ", out);
-    s_json_str(out, s_python(s));
-    fputs(",\n  \"command\": [", out);
-    for (size_t i = 0; i < s->ncommand; i++) {
-        fputs(i ? ", " : "", out);
-        s_json_str(out, s->command[i]);
-    }
-    fputs("],\n  \"wall_s\": ", out);
-    s_json_secs(out, s->wall_ns);
-    fprintf(out, ",\n  \"exit_status\": %" PRId32, s->exit_status);
-}
-
-/* Functions are all listed unless opts->limit asks for fewer. */
-int
-mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
-                FILE *out)
-{
-    mpp_report_opts_t def = {MPP_SORT_CUMULATIVE, 0, -1};
-    o = o ? o : &def;
-    if (s == NULL || out == NULL ||
-        (o->proc >= 0 && (size_t)o->proc >= s->nprocs)) {
-        return MPP_EINVAL;
-    }
-    mpp_view_t *v = mpp_view_new(s, o->proc);
-    size_t nrows = 0;
-    s_row_t *rows = v ? s_rows(s, v, o->sort, &nrows) : NULL;
-    if (rows == NULL) {
-        mpp_view_destroy(&v);
-        return MPP_ENOMEM;
-    }
-    size_t shown = o->limit && o->limit < nrows ? o->limit : nrows;
-    const mpp_integrity_t *in = &s->integrity;
-
-    s_json_top(out, s);
-    fputs(",\n  \"processes\": [", out);
-    bool first = true;
-    for (size_t i = 0; i < s->nprocs; i++) {
-        if (o->proc < 0 || (size_t)o->proc == i) {
-            fputs(first ? "\n    " : ",\n    ", out);
-            s_json_proc(out, &s->procs[i]);
-            first = false;
+        int lead = out->lead_cat;
+        if (out->lead_ns[c] > 0 &&
+            (lead < 0 || out->lead_ns[c] > out->lead_ns[lead])) {
+            out->lead_cat = c;
         }
     }
-    fputs(first ? "],\n  \"categories\": " : "\n  ],\n  \"categories\": ",
-          out);
-    s_json_cats(out, v->cat);
-    fputs(",\n  \"functions\": [", out);
-    for (size_t i = 0; i < shown; i++) {
-        fputs(i ? ",\n    " : "\n    ", out);
-        s_json_func(out, &rows[i]);
-    }
-    fputs(shown ? "\n  ],\n" : "],\n", out);
-    fprintf(out,
-            "  \"integrity\": {\"messages\": %" PRIu64
-            ", \"rejected\": %" PRIu64 ", \"seq_gaps\": %" PRIu64
-            ", \"processes_lost\": %" PRIu64
-            ", \"dropped_events\": %" PRIu64 "}\n}\n",
-            in->messages, in->rejected, in->seq_gaps, in->processes_lost,
-            in->dropped_events);
-    free(rows);
-    mpp_view_destroy(&v);
-    return ferror(out) ? -EIO : 0;
 }
 
-/* ---- process lookup ---------------------------------------------------- */
+/* ---- call sites --------------------------------------------------------- */
+
+#define S_END UINT32_MAX      /* the end of a list of edges */
+#define S_BUSY (UINT32_MAX - 1) /* a lift in progress: a cycle */
+#define S_LIFT_MAX 8            /* wrapper levels a site is lifted through */
+
+/* A site of one thread, remembered so its spans can find it. */
+typedef struct {
+    uint32_t cat, caller, orig, callee;
+    uint64_t count;
+    size_t gix; /* index in mpp_rep_sites_t.site */
+} s_tsite_t;
+
+typedef struct {
+    const mpp_session_t *s;
+    mpp_rep_sites_t *out;
+    const mpp_rep_root_t **root; /* per function */
+    uint8_t *wrap;               /* per function */
+    mpp_map_t *ix[MPP_CAT_COUNT];
+    /* This thread's callers of each function: callee -> first edge, then
+     * next[edge] until S_END; and the lifts done so far. */
+    mpp_map_t *callers;
+    uint32_t *next;
+    size_t capnext;
+    mpp_map_t *lifted;
+    s_tsite_t *ts;
+    size_t nts, capts;
+} s_sites_t;
+
+static int
+s_site_get(s_sites_t *st, uint32_t cat, uint32_t caller, uint32_t callee,
+           int64_t pid, size_t *gix)
+{
+    mpp_rep_sites_t *out = st->out;
+    uint64_t key = (uint64_t)caller << 32 | callee;
+    uint32_t ix;
+    if (!mpp_map_get(st->ix[cat], key, &ix)) {
+        if (out->n >= UINT32_MAX ||
+            mpp_grow((void **)&out->site, &out->cap, out->n + 1,
+                     sizeof(*out->site)) != 0 ||
+            mpp_map_put(st->ix[cat], key, (uint32_t)out->n) != 0) {
+            return MPP_ENOMEM;
+        }
+        ix = (uint32_t)out->n++;
+        memset(&out->site[ix], 0, sizeof(out->site[ix]));
+        out->site[ix].cat = cat;
+        out->site[ix].caller = caller;
+        out->site[ix].callee = callee;
+    }
+    mpp_rep_site_t *site = &out->site[ix];
+    if (site->npids == 0 || site->pids[site->npids - 1] != pid) {
+        if (mpp_grow((void **)&site->pids, &site->cappids, site->npids + 1,
+                     sizeof(*site->pids)) != 0) {
+            return MPP_ENOMEM;
+        }
+        site->pids[site->npids++] = pid;
+    }
+    *gix = ix;
+    return 0;
+}
+
+/*  The function a site at `f` is lifted to: through a wrapper to the one
+ *  function all its callers (lifted in turn) come down to; the wrapper
+ *  itself when they differ, so no call is attributed to a guess.  Results
+ *  are remembered per thread, which also bounds the work on odd graphs,
+ *  and a cycle of wrappers stops at the wrapper. */
+static uint32_t
+s_lift_at(s_sites_t *st, const mpp_thread_t *t, uint32_t f, int depth)
+{
+    uint32_t ix, to = MPP_REP_NOFUNC;
+    if (depth >= S_LIFT_MAX || f >= st->s->nfuncs || !st->wrap[f] ||
+        !mpp_map_get(st->callers, f, &ix)) {
+        return f;
+    }
+    if (mpp_map_get(st->lifted, f, &to)) {
+        return to == S_BUSY ? f : to;
+    }
+    if (mpp_map_put(st->lifted, f, S_BUSY) != 0) {
+        return f; /* out of memory: no lift, still a right answer */
+    }
+    for (to = MPP_REP_NOFUNC; ix != S_END; ix = st->next[ix]) {
+        uint32_t c = s_lift_at(st, t, t->edges[ix].caller, depth + 1);
+        if (to != MPP_REP_NOFUNC && c != to) {
+            to = f;
+            break;
+        }
+        to = c;
+    }
+    /* A failed put leaves S_BUSY, which later reads take as "no lift". */
+    (void)mpp_map_put(st->lifted, f, to);
+    return to;
+}
+
+static uint32_t
+s_lift(s_sites_t *st, const mpp_thread_t *t, uint32_t f)
+{
+    return s_lift_at(st, t, f, 0);
+}
+
+static int
+s_thread_callers(s_sites_t *st, const mpp_thread_t *t)
+{
+    mpp_map_destroy(&st->callers);
+    mpp_map_destroy(&st->lifted);
+    if ((st->callers = mpp_map_new()) == NULL ||
+        (st->lifted = mpp_map_new()) == NULL ||
+        mpp_grow((void **)&st->next, &st->capnext, t->nedges + 1,
+                 sizeof(*st->next)) != 0) {
+        return MPP_ENOMEM;
+    }
+    for (size_t i = 0; i < t->nedges && i < S_BUSY; i++) {
+        const mpp_edge_t *e = &t->edges[i];
+        uint32_t head;
+        if (e->caller == e->callee || e->caller >= st->s->nfuncs) {
+            continue;
+        }
+        st->next[i] = mpp_map_get(st->callers, e->callee, &head) ? head
+                                                                  : S_END;
+        if (mpp_map_put(st->callers, e->callee, (uint32_t)i) != 0) {
+            return MPP_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* A root reached from another root of its category is nested: the outer
+ * call already counts its time. */
+static bool
+s_nested(const s_sites_t *st, uint32_t caller, uint32_t cat)
+{
+    return caller < st->s->nfuncs && st->root[caller] != NULL &&
+           (uint32_t)st->root[caller]->cat == cat;
+}
+
+static int
+s_thread_edges(s_sites_t *st, const mpp_thread_t *t, int64_t pid,
+               bool skip_waits)
+{
+    st->nts = 0;
+    for (size_t i = 0; i < t->nedges; i++) {
+        const mpp_edge_t *e = &t->edges[i];
+        const mpp_rep_root_t *r =
+            e->callee < st->s->nfuncs ? st->root[e->callee] : NULL;
+        if (r == NULL || e->caller >= st->s->nfuncs ||
+            (skip_waits && mpp_rep_is_wait(r->cat))) {
+            continue;
+        }
+        uint32_t cat = (uint32_t)r->cat;
+        uint32_t caller = s_lift(st, t, e->caller);
+        size_t gix;
+        if (s_nested(st, caller, cat)) {
+            continue;
+        }
+        if (s_site_get(st, cat, caller, e->callee, pid, &gix) != 0 ||
+            mpp_grow((void **)&st->ts, &st->capts, st->nts + 1,
+                     sizeof(*st->ts)) != 0) {
+            return MPP_ENOMEM;
+        }
+        st->out->site[gix].count += e->cost.ncalls;
+        st->out->site[gix].ns += e->cost.ct_ns;
+        st->ts[st->nts++] = (s_tsite_t){cat, caller, e->caller, e->callee,
+                                        e->cost.ncalls, gix};
+    }
+    return 0;
+}
+
+/*  A span names the function running when it began: the caller of the
+ *  root, or the root itself, depending on where the collector noticed.
+ *  Either way it joins this thread's edge site with the most calls that
+ *  fits; a span of a root that no edge reached is left out (its bytes
+ *  stay in the category totals). */
+static int
+s_thread_spans(s_sites_t *st, const mpp_thread_t *t, int64_t pid,
+               bool skip_waits)
+{
+    for (size_t i = 0; i < t->nspans; i++) {
+        const mpp_span_t *sp = &t->spans[i];
+        uint32_t f = sp->func;
+        if (sp->cat >= MPP_CAT_COUNT || sp->cat == MPP_CAT_STARTUP ||
+            f >= st->s->nfuncs || (skip_waits && mpp_rep_is_wait(sp->cat))) {
+            continue;
+        }
+        bool is_root = st->root[f] != NULL;
+        const s_tsite_t *best = NULL;
+        for (size_t k = 0; k < st->nts; k++) {
+            const s_tsite_t *ts = &st->ts[k];
+            bool fits = is_root ? ts->callee == f
+                                : ts->orig == f || ts->caller == f;
+            if (ts->cat == sp->cat && fits &&
+                (best == NULL || ts->count > best->count)) {
+                best = ts;
+            }
+        }
+        if (best != NULL) {
+            st->out->site[best->gix].bytes += sp->bytes;
+            continue;
+        }
+        uint32_t caller = s_lift(st, t, f);
+        size_t gix;
+        if (is_root || s_nested(st, caller, sp->cat)) {
+            continue;
+        }
+        if (s_site_get(st, sp->cat, caller, MPP_REP_NOFUNC, pid, &gix) != 0) {
+            return MPP_ENOMEM;
+        }
+        mpp_rep_site_t *site = &st->out->site[gix];
+        site->count++;
+        site->ns += sp->dur_ns;
+        site->bytes += sp->bytes;
+    }
+    return 0;
+}
+
+static int
+s_site_cmp(const void *a, const void *b)
+{
+    const mpp_rep_site_t *x = a, *y = b;
+    if (x->cat != y->cat) {
+        return x->cat < y->cat ? -1 : 1;
+    }
+    S_DESC(x->ns, y->ns);
+    S_DESC(x->count, y->count);
+    if (x->caller != y->caller) {
+        return x->caller < y->caller ? -1 : 1;
+    }
+    return x->callee < y->callee ? -1 : x->callee > y->callee;
+}
+
+static int
+s_sites_init(s_sites_t *st, const mpp_session_t *s, mpp_rep_sites_t *out)
+{
+    size_t n = s->nfuncs ? s->nfuncs : 1;
+    st->s = s;
+    st->out = out;
+    st->root = calloc(n, sizeof(*st->root));
+    st->wrap = calloc(n, 1);
+    if (st->root == NULL || st->wrap == NULL) {
+        return MPP_ENOMEM;
+    }
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        if ((st->ix[c] = mpp_map_new()) == NULL) {
+            return MPP_ENOMEM;
+        }
+    }
+    for (size_t f = 0; f < s->nfuncs; f++) {
+        st->root[f] = mpp_rep_root(&s->funcs[f]);
+        st->wrap[f] = st->root[f] == NULL && s_is_wrapper(&s->funcs[f]);
+    }
+    return 0;
+}
+
+static void
+s_sites_fini(s_sites_t *st)
+{
+    free(st->root);
+    free(st->wrap);
+    free(st->ts);
+    free(st->next);
+    mpp_map_destroy(&st->callers);
+    mpp_map_destroy(&st->lifted);
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        mpp_map_destroy(&st->ix[c]);
+    }
+}
+
+int
+mpp_rep_sites(const mpp_session_t *s, ssize_t proc, bool skip_main_waits,
+              mpp_rep_sites_t *out)
+{
+    s_sites_t st = {0};
+    memset(out, 0, sizeof(*out));
+    int rc = s_sites_init(&st, s, out);
+    bool workers = s_has_workers(s, proc);
+    for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
+        const mpp_proc_t *p = &s->procs[i];
+        bool skip = skip_main_waits && workers && mpp_rep_is_main(p);
+        if (!s_selected(proc, i)) {
+            continue;
+        }
+        for (size_t j = 0; j < p->nthreads && rc == 0; j++) {
+            const mpp_thread_t *t = &p->threads[j];
+            if ((rc = s_thread_callers(&st, t)) == 0 &&
+                (rc = s_thread_edges(&st, t, p->pid, skip)) == 0) {
+                rc = s_thread_spans(&st, t, p->pid, skip);
+            }
+        }
+    }
+    s_sites_fini(&st);
+    if (rc != 0) {
+        return rc;
+    }
+    if (out->n > 1) {
+        qsort(out->site, out->n, sizeof(*out->site), s_site_cmp);
+    }
+    /* first[c] is the first site of category c or later. */
+    size_t k = 0;
+    for (uint32_t c = 0; c <= MPP_CAT_COUNT; c++) {
+        while (k < out->n && out->site[k].cat < c) {
+            k++;
+        }
+        out->first[c] = k;
+    }
+    return 0;
+}
+
+void
+mpp_rep_sites_free(mpp_rep_sites_t *sites)
+{
+    for (size_t i = 0; i < sites->n; i++) {
+        free(sites->site[i].pids);
+    }
+    free(sites->site);
+    memset(sites, 0, sizeof(*sites));
+}
+
+/* ---- process lookup ----------------------------------------------------- */
 
 ssize_t
 mpp_report_find_proc(const mpp_session_t *s, const char *spec)

@@ -1,3 +1,439 @@
-/* STUB: replaced by the launcher unit. */
-#include <stdio.h>
-int main(void) { fputs("mpprof: not built yet\n", stderr); return 2; }
+/*  The mpprof command line: subcommands, --help, --version, and the
+ *  `report` and `compare` subcommands (see mpp_launcher.h).
+ *
+ *  Every error is one line on stderr; a usage error adds a pointer to
+ *  --help and exits 2.
+ */
+#include "mpp_launcher.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+static const char s_usage[] =
+    "usage: mpprof run [-o DIR] [--python PATH] [--interval MS] [-q]\n"
+    "                  (SCRIPT | -m MODULE | -c CODE) [ARGS...]\n"
+    "       mpprof report PROFILE [--json] [--sort cumulative|tottime|calls]"
+    "\n"
+    "                     [--limit N] [--process PID|NAME]\n"
+    "       mpprof compare BASELINE PARALLEL [--json]\n"
+    "       mpprof --version | --help\n";
+
+static const char s_help[] =
+    "\n"
+    "Profile a Python program and every process it starts: the parent,\n"
+    "multiprocessing workers (fork, spawn, forkserver) and subprocess\n"
+    "Pythons, merged into one profile.\n"
+    "\n"
+    "run options (they end at SCRIPT, -m or -c; the rest goes to the "
+    "target):\n"
+    "  -o, --output DIR  where to write the profile (default: "
+    "./mpprof-out)\n"
+    "  --python PATH     the Python to run (default: python3 from PATH)\n"
+    "  --interval MS     how often each process sends its data "
+    "(default: 100)\n"
+    "  -q, --quiet       do not print the report at the end\n"
+    "  --                end of options: the next argument is the script\n"
+    "\n"
+    "report options:\n"
+    "  --json            JSON instead of text\n"
+    "  --sort KEY        cumulative (default), tottime or calls\n"
+    "  --limit N         show the N top functions (default: 30)\n"
+    "  --process P       only the process with pid or name P\n"
+    "\n"
+    "PROFILE, BASELINE and PARALLEL are an output directory of run or its\n"
+    "session.mpprof file.  The output directory holds profile.prof "
+    "(pstats),\n"
+    "callgrind.out (KCachegrind), session.mpprof and report.txt.\n"
+    "\n"
+    "run exits with the target's exit status (128+N when it was killed by\n"
+    "signal N).\n";
+
+void
+mpp_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mpprof: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int __attribute__((format(printf, 1, 2)))
+s_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mpprof: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\nTry 'mpprof --help'.\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+static bool
+s_is(const char *arg, const char *a, const char *b)
+{
+    return strcmp(arg, a) == 0 || (b != NULL && strcmp(arg, b) == 0);
+}
+
+/*  Matches argv[*i] against an option with a value, written "-o V",
+ *  "-oV", "--output V" or "--output=V" (either spelling may be NULL).
+ *  Returns 1 with *value set and *i on the value's index, 0 when
+ *  argv[*i] is another option, -1 when the value is missing (reported). */
+static int
+s_opt_value(int argc, char **argv, int *i, const char *shortopt,
+            const char *longopt, const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = longopt != NULL ? strlen(longopt) : 0;
+
+    if (shortopt != NULL && a[0] == '-' && a[1] == shortopt[1] &&
+        a[1] != '-') {
+        if (a[2] != '\0') {
+            *value = a + 2;
+            return 1;
+        }
+    }
+    else if (longopt != NULL && strncmp(a, longopt, n) == 0 &&
+             a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    else if (longopt == NULL || strcmp(a, longopt) != 0) {
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        s_usage_error("option '%s' needs a value", a);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+/* Parses a whole decimal number in [min, max]. */
+static bool
+s_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* ---- run -------------------------------------------------------------- */
+
+/*  Builds the command that follows the options: ["-m", MODULE, ARGS...],
+ *  ["-c", CODE, ARGS...] or [SCRIPT, ARGS...]. */
+static char **
+s_make_command(const char *flag, const char *value, char **rest,
+               size_t nrest, size_t *n)
+{
+    char **cmd = calloc(nrest + 3, sizeof(*cmd));
+    size_t k = 0;
+    if (cmd == NULL) {
+        return NULL;
+    }
+    if (flag != NULL) {
+        cmd[k++] = (char *)flag;
+        cmd[k++] = (char *)value;
+    }
+    for (size_t j = 0; j < nrest; j++) {
+        cmd[k++] = rest[j];
+    }
+    *n = k;
+    return cmd;
+}
+
+static int
+s_cmd_run(int argc, char **argv)
+{
+    mpp_run_opts_t o = {
+        .outdir = "mpprof-out", .python = "python3", .interval_ms = 100,
+        .kind = MPP_TARGET_SCRIPT,
+    };
+    const char *interval = NULL, *module = NULL, *code = NULL;
+    int i, m;
+
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            break;
+        }
+        if ((m = s_opt_value(argc, argv, &i, "-m", NULL, &module)) ||
+            (m = s_opt_value(argc, argv, &i, "-c", NULL, &code))) {
+            if (m < 0) {
+                return 2;
+            }
+            i++;
+            break;
+        }
+        if ((m = s_opt_value(argc, argv, &i, "-o", "--output",
+                             &o.outdir)) ||
+            (m = s_opt_value(argc, argv, &i, NULL, "--python",
+                             &o.python)) ||
+            (m = s_opt_value(argc, argv, &i, NULL, "--interval",
+                             &interval))) {
+            if (m < 0) {
+                return 2;
+            }
+            continue;
+        }
+        if (s_is(a, "-q", "--quiet")) {
+            o.quiet = true;
+            continue;
+        }
+        if (s_is(a, "-h", "--help")) {
+            fputs(s_usage, stdout);
+            fputs(s_help, stdout);
+            return 0;
+        }
+        return s_usage_error("unknown option '%s' for run", a);
+    }
+
+    long ms = o.interval_ms;
+    if (interval != NULL && !s_parse_long(interval, 1, 3600000, &ms)) {
+        return s_usage_error("--interval needs milliseconds from 1 to "
+                             "3600000, not '%s'", interval);
+    }
+    o.interval_ms = (int)ms;
+    if (o.outdir[0] == '\0') {
+        return s_usage_error("--output needs a directory");
+    }
+    if (module == NULL && code == NULL && i >= argc) {
+        return s_usage_error("run needs a SCRIPT, -m MODULE or -c CODE");
+    }
+    size_t nrest = (size_t)(argc - i);
+    char **cmd;
+    if (module != NULL) {
+        o.kind = MPP_TARGET_MODULE;
+        cmd = s_make_command("-m", module, argv + i, nrest, &o.ncommand);
+    }
+    else if (code != NULL) {
+        o.kind = MPP_TARGET_CODE;
+        cmd = s_make_command("-c", code, argv + i, nrest, &o.ncommand);
+    }
+    else {
+        cmd = s_make_command(NULL, NULL, argv + i, nrest, &o.ncommand);
+    }
+    if (cmd == NULL) {
+        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+        return 2;
+    }
+    o.command = cmd;
+    int status = mpp_run(&o);
+    free(cmd);
+    return status;
+}
+
+/* ---- report ----------------------------------------------------------- */
+
+static bool
+s_parse_sort(const char *s, mpp_sort_t *out)
+{
+    /* pstats' own spellings are accepted too. */
+    if (s_is(s, "cumulative", "cumtime")) {
+        *out = MPP_SORT_CUMULATIVE;
+    }
+    else if (s_is(s, "tottime", "time")) {
+        *out = MPP_SORT_TOTTIME;
+    }
+    else if (s_is(s, "calls", "ncalls")) {
+        *out = MPP_SORT_CALLS;
+    }
+    else {
+        return false;
+    }
+    return true;
+}
+
+static int
+s_cmd_report(int argc, char **argv)
+{
+    const char *profile = NULL, *sort = NULL, *limit = NULL;
+    const char *process = NULL;
+    mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE, .proc = -1};
+    bool json = false, endopts = false;
+    int m;
+
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!endopts && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--") == 0) {
+                endopts = true;
+                continue;
+            }
+            if (strcmp(a, "--json") == 0) {
+                json = true;
+                continue;
+            }
+            if (s_is(a, "-h", "--help")) {
+                fputs(s_usage, stdout);
+                fputs(s_help, stdout);
+                return 0;
+            }
+            if ((m = s_opt_value(argc, argv, &i, NULL, "--sort", &sort)) ||
+                (m = s_opt_value(argc, argv, &i, NULL, "--limit",
+                                 &limit)) ||
+                (m = s_opt_value(argc, argv, &i, NULL, "--process",
+                                 &process))) {
+                if (m < 0) {
+                    return 2;
+                }
+                continue;
+            }
+            return s_usage_error("unknown option '%s' for report", a);
+        }
+        if (profile != NULL) {
+            return s_usage_error("unexpected argument '%s'", a);
+        }
+        profile = a;
+    }
+    if (profile == NULL) {
+        return s_usage_error("report needs a PROFILE (an output directory "
+                             "or a session.mpprof file)");
+    }
+    if (sort != NULL && !s_parse_sort(sort, &ro.sort)) {
+        return s_usage_error("--sort must be cumulative, tottime or calls, "
+                             "not '%s'", sort);
+    }
+    long n;
+    if (limit != NULL) {
+        if (!s_parse_long(limit, 1, 1000000000L, &n)) {
+            return s_usage_error("--limit needs a positive number, not "
+                                 "'%s'", limit);
+        }
+        ro.limit = (size_t)n;
+    }
+
+    mpp_session_t *s = NULL;
+    int rc = mpp_sessfile_load(profile, &s);
+    if (rc != 0) {
+        mpp_say("cannot read '%s': %s", profile, mpp_strerror(rc));
+        return 1;
+    }
+    int status = 0;
+    if (process != NULL &&
+        (ro.proc = mpp_report_find_proc(s, process)) < 0) {
+        mpp_say("no process '%s' in '%s'", process, profile);
+        status = 1;
+    }
+    if (status == 0) {
+        rc = json ? mpp_report_json(s, &ro, stdout)
+                  : mpp_report_text(s, &ro, stdout);
+        if (rc == 0 && fflush(stdout) != 0) {
+            rc = -errno;
+        }
+        if (rc != 0) {
+            mpp_say("cannot write the report: %s", mpp_strerror(rc));
+            status = 1;
+        }
+    }
+    mpp_session_destroy(&s);
+    return status;
+}
+
+/* ---- compare ---------------------------------------------------------- */
+
+static int
+s_cmd_compare(int argc, char **argv)
+{
+    const char *paths[2] = {NULL, NULL};
+    mpp_session_t *sessions[2] = {NULL, NULL};
+    size_t npaths = 0;
+    bool json = false, endopts = false;
+
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!endopts && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--") == 0) {
+                endopts = true;
+            }
+            else if (strcmp(a, "--json") == 0) {
+                json = true;
+            }
+            else if (s_is(a, "-h", "--help")) {
+                fputs(s_usage, stdout);
+                fputs(s_help, stdout);
+                return 0;
+            }
+            else {
+                return s_usage_error("unknown option '%s' for compare", a);
+            }
+            continue;
+        }
+        if (npaths == 2) {
+            return s_usage_error("unexpected argument '%s'", a);
+        }
+        paths[npaths++] = a;
+    }
+    if (npaths != 2) {
+        return s_usage_error("compare needs a BASELINE and a PARALLEL "
+                             "profile");
+    }
+    int status = 0, rc;
+    for (size_t k = 0; k < 2 && status == 0; k++) {
+        if ((rc = mpp_sessfile_load(paths[k], &sessions[k])) != 0) {
+            mpp_say("cannot read '%s': %s", paths[k], mpp_strerror(rc));
+            status = 1;
+        }
+    }
+    if (status == 0) {
+        rc = json ? mpp_compare_json(sessions[0], sessions[1], stdout)
+                  : mpp_compare_text(sessions[0], sessions[1], stdout);
+        if (rc == 0 && fflush(stdout) != 0) {
+            rc = -errno;
+        }
+        if (rc != 0) {
+            mpp_say("cannot compare '%s' with '%s': %s", paths[0], paths[1],
+                    mpp_strerror(rc));
+            status = 1;
+        }
+    }
+    mpp_session_destroy(&sessions[0]);
+    mpp_session_destroy(&sessions[1]);
+    return status;
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(s_usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (s_is(cmd, "-h", "--help") || strcmp(cmd, "help") == 0) {
+        fputs(s_usage, stdout);
+        fputs(s_help, stdout);
+        return 0;
+    }
+    if (s_is(cmd, "-V", "--version")) {
+        printf("mpprof %s\n", MPPROF_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0) {
+        return s_cmd_run(argc, argv);
+    }
+    if (strcmp(cmd, "report") == 0) {
+        return s_cmd_report(argc, argv);
+    }
+    if (strcmp(cmd, "compare") == 0) {
+        return s_cmd_compare(argc, argv);
+    }
+    if (cmd[0] == '-') {
+        return s_usage_error("unknown option '%s'", cmd);
+    }
+    return s_usage_error("unknown command '%s'", cmd);
+}

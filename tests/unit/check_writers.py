@@ -15,10 +15,15 @@ and asserts exit status 0.  KIND is one of:
   parts      FILE is the per-process callgrind file: one part per process,
              compression re-defined in each, self costs summing to the
              merged ones.
-  json       FILE parses with json.loads, has every design.md key, and
-             EXPECT (a partial document) is a subset of it.
+  json       FILE parses with json.loads, has every design.md key and
+             the call sites the report adds, and EXPECT (a partial
+             document) is a subset of it.
   text       FILE (a text report) contains every row pstats.print_stats
              prints for EXPECT (a pstats file).
+  compare    FILE parses with json.loads, has every design.md key of
+             `compare --json`, its numbers agree with their definitions
+             (the lost_s parts add up to the gap), and EXPECT is a
+             subset of it.
 
 Expectations for pstats/callgrind/parts:
   {"functions": [[file, line, name, cc, nc, tt_ns, ct_ns,
@@ -278,6 +283,9 @@ CAT_KEYS = {"pickle_s", "unpickle_s", "lock_wait_s", "ipc_wait_s",
 FUNC_KEYS = {"file", "line", "name", "ncalls", "pcalls", "tottime_s",
              "cumtime_s", "processes"}
 INTEGRITY_KEYS = {"messages", "rejected", "seq_gaps", "processes_lost"}
+SITE_CATS = {"lock_wait", "pickle"}
+SITE_KEYS = {"file", "line", "name", "process_pids", "count", "seconds",
+             "bytes"}
 
 
 def has_keys(what, obj, keys):
@@ -316,6 +324,13 @@ def check_json(path, exp):
             fail("exit %r" % p["exit"])
     for fn in doc["functions"]:
         has_keys("function", fn, FUNC_KEYS)
+    has_keys("sites", doc["sites"], SITE_CATS)
+    for cat, sites in doc["sites"].items():
+        for site in sites:
+            has_keys("%s site" % cat, site, SITE_KEYS)
+        secs = [site["seconds"] for site in sites]
+        if secs != sorted(secs, reverse=True):
+            fail("%s sites are not ordered by time: %r" % (cat, secs))
     subset("report", doc, exp)
 
 
@@ -331,6 +346,36 @@ def check_text(path, prof):
             fail("pstats row %r is not in the report" % row)
 
 
+CMP_KEYS = {"baseline", "parallel", "speedup", "ideal_speedup",
+            "efficiency", "lost_s"}
+LOST_KEYS = {"pickle", "unpickle", "lock_wait", "ipc_wait", "startup",
+             "imbalance", "other"}
+
+
+def check_compare(path, exp):
+    with open(path, "rb") as f:
+        doc = json.loads(f.read())
+    has_keys("compare", doc, CMP_KEYS)
+    has_keys("baseline", doc["baseline"], {"wall_s", "processes"})
+    has_keys("parallel", doc["parallel"], {"wall_s", "processes", "workers"})
+    has_keys("lost_s", doc["lost_s"], LOST_KEYS)
+    base, par = doc["baseline"]["wall_s"], doc["parallel"]["wall_s"]
+    ideal = doc["ideal_speedup"]
+    # The writer divides nanoseconds, this the seconds printed from them.
+    if abs(doc["speedup"] - base / par) > 1e-12 * base / par:
+        fail("speedup %r is not %r / %r" % (doc["speedup"], base, par))
+    expect_eq("ideal_speedup", ideal, float(doc["parallel"]["workers"]))
+    expect_eq("efficiency", doc["efficiency"], doc["speedup"] / ideal)
+    gap = par - base / ideal
+    parts = sum(doc["lost_s"][k] for k in LOST_KEYS)
+    if abs(parts - gap) > 1e-9:
+        fail("lost_s parts add up to %r, the gap is %r" % (parts, gap))
+    for fn in doc.get("functions", []):
+        has_keys("function", fn, {"file", "line", "name", "baseline_s",
+                                  "parallel_s", "delta_s"})
+    subset("compare", doc, exp)
+
+
 def main(argv):
     kind, path = argv[1], argv[2]
     try:
@@ -342,6 +387,8 @@ def main(argv):
             check_json(path, load_expect(argv[3]))
         elif kind == "text":
             check_text(path, argv[3])
+        elif kind == "compare":
+            check_compare(path, load_expect(argv[3]))
         else:
             fail("unknown kind %r" % kind)
     except CheckError as e:

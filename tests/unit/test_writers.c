@@ -322,6 +322,34 @@ s_slurp(const char *path, size_t *len)
     return buf;
 }
 
+/*  Every line the report lays out fits in 100 characters; only the
+ *  function table, which must equal pstats' own rows, may be longer. */
+static void
+s_check_width(const char *txt)
+{
+    bool table = false;
+    for (const char *line = txt; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line), cols = 0;
+        for (size_t i = 0; i < n; i++) {
+            cols += ((unsigned char)line[i] & 0xc0) != 0x80;
+        }
+        if (strncmp(line, "   ncalls  tottime", 18) == 0) {
+            table = true;
+        }
+        else if (n == 0) {
+            table = false;
+        }
+        if (!table && cols > 100) {
+            MPP_FAIL("line of %zu characters: %.*s", cols, (int)n, line);
+        }
+        if (n > 0 && line[n - 1] == ' ') {
+            MPP_FAIL("trailing space: %.*s", (int)n, line);
+        }
+        line += n + (end != NULL);
+    }
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 /*  A tiny dict, byte for byte: what marshal.dumps(stats, 2) writes.  It
@@ -485,14 +513,33 @@ MPP_TEST(text_report)
                        "/src/app/main.py:10(fact)\n"));
     ASSERT(strstr(txt, "3000000000    1.500    0.000    1.500    0.000 "
                        "{built-in method builtins.len}\n"));
-    ASSERT(strstr(txt, "  lock_wait         0.200    5.7%          3"));
+    /* Thread time: 0.800000010 + 0.030 + 2.200 s; the main process's
+     * lock wait is idle time, so IPC wait leads. */
+    ASSERT(strstr(txt, "\nWhere the time went (all processes, 3.030 "
+                       "thread-seconds):\n  compute 87%, pickle <1% (15 ms, "
+                       "1.0 kB), unpickle 1% (40 ms, 2.0 kB), lock wait 7% "
+                       "(200 ms),\n  IPC wait 3% (100 ms), start-up 2% "
+                       "(50 ms)\nLeading cost: IPC wait \xe2\x80\x94 100 ms "
+                       "in 1 process\nThe main process waited 200 ms "));
+    ASSERT(strstr(txt, "\n  and check for tasks of uneven size that leave "
+                       "workers idle.\n\nProcesses\n"));
     ASSERT(strstr(txt, "     101      100  ForkPoolWorker-1     fork       "
-                       "    1.500     1.000   3000000007       1  "
+                       "    1.500     1.000 3000000007       1  "
                        "signal:9\n"));
     ASSERT(strstr(txt, "  lost\n"));
-    ASSERT(strstr(txt, "Integrity: 12 messages, 2 rejected, 1 sequence gaps"
-                       ", 0 dropped events, 1 processes lost (ended without "
-                       "final data: 102 ForkPoolWorker-2)\n"));
+    ASSERT(strstr(txt, "    100  MainProcess              0.830    0.615    "
+                       "0.015    0.000    0.200    0.000    0.000\n"));
+    ASSERT(strstr(txt, "    100  Thread-1                            3    "
+                       "0.015    0.015    0.000    0.000    0.000    "
+                       "0.000\n"));
+    ASSERT(strstr(txt, "    0.200          3         -  threading.Lock     "
+                       "    100       main.py:1(<module>)\n\nTop pickling "
+                       "sites (function \xe2\x86\x92 pickler; time includes "
+                       "callees; bytes as measured)\n  none measured\n"));
+    ASSERT(strstr(txt, "\nIntegrity: 12 messages, 2 rejected, 1 sequence "
+                       "gaps, 0 dropped events, 1 processes lost (ended\n  "
+                       "without final data: 102 ForkPoolWorker-2)\n"));
+    s_check_width(txt);
 
     /* A limit and one process. */
     mpp_report_opts_t o = {MPP_SORT_CALLS, 2, 0};
@@ -501,8 +548,259 @@ MPP_TEST(text_report)
     ASSERT(strstr(txt, "ordered by call count; 2 of 6 shown\n"));
     ASSERT(strstr(txt, "ForkPoolWorker-1") == NULL);
     ASSERT(strstr(txt, ")\n      5/1    0.300 "));
+    /* Alone, the main process's own lock wait is its leading cost. */
+    ASSERT(strstr(txt, "\nWhere the time went (this process, 0.830 "
+                       "thread-seconds):\n"));
+    ASSERT(strstr(txt, "\nLeading cost: lock wait \xe2\x80\x94 200 ms in 1 "
+                       "process; top site: main.py:<module> \xe2\x86\x92 "
+                       "Lock.acquire (3 calls)\n"));
+    s_check_width(txt);
     ASSERT(strstr(txt, "(fact)\n        3    0.170    0.057    0.225    "
                        "0.075 /src/app/work.py:5(work)\n\n"));
+    mpp_session_destroy(&s);
+}
+
+/*  A Pool run as the collector reports it: the parent's main thread
+ *  waits in map(), its task thread pickles and its result thread reads;
+ *  two workers read tasks and write results through SimpleQueue; a
+ *  resource tracker idles.  Sites are found through the multiprocessing
+ *  wrappers (Connection.send, SimpleQueue.get, ApplyResult.get/wait).
+ *  Spans carry bytes; one names the wrapper, one the root, one a function
+ *  with no edge at all. */
+#define S_LIB "/usr/lib/python3.11/"
+#define S_MPL S_LIB "multiprocessing/"
+
+typedef struct {
+    uint32_t main, map, get, wait, ewait, cwait, acq, tasks, send, dumps,
+        pdump, sendb, results, recv, recvb_, loads, worker, qget, qput, sem,
+        recvbytes, helper, save, work, sync;
+} s_pool_fns_t;
+
+static s_pool_fns_t
+s_pool_fns(mpp_session_t *s)
+{
+    s_pool_fns_t f;
+    f.main = s_fn(s, "/app/main.py", 5, "main");
+    f.map = s_fn(s, S_MPL "pool.py", 362, "map");
+    f.get = s_fn(s, S_MPL "pool.py", 767, "get");
+    f.wait = s_fn(s, S_MPL "pool.py", 764, "wait");
+    f.ewait = s_fn(s, S_LIB "threading.py", 611, "wait");
+    f.cwait = s_fn(s, S_LIB "threading.py", 295, "wait");
+    f.acq = s_fn(s, "~", 0, "<method 'acquire' of '_thread.lock' objects>");
+    f.tasks = s_fn(s, S_MPL "pool.py", 528, "_handle_tasks");
+    f.send = s_fn(s, S_MPL "connection.py", 202, "send");
+    f.dumps = s_fn(s, S_MPL "reduction.py", 51, "dumps");
+    f.pdump = s_fn(s, "~", 0, "<method 'dump' of '_pickle.Pickler' objects>");
+    f.sendb = s_fn(s, S_MPL "connection.py", 414, "_send_bytes");
+    f.results = s_fn(s, S_MPL "pool.py", 579, "_handle_results");
+    f.recv = s_fn(s, S_MPL "connection.py", 246, "recv");
+    f.recvb_ = s_fn(s, S_MPL "connection.py", 429, "_recv_bytes");
+    f.loads = s_fn(s, "~", 0, "<built-in method _pickle.loads>");
+    f.worker = s_fn(s, S_MPL "pool.py", 114, "worker");
+    f.qget = s_fn(s, S_MPL "queues.py", 364, "get");
+    f.qput = s_fn(s, S_MPL "queues.py", 373, "put");
+    f.sem = s_fn(s, "~", 0,
+                 "<method '__enter__' of '_multiprocessing.SemLock' objects>");
+    f.recvbytes = s_fn(s, S_MPL "connection.py", 208, "recv_bytes");
+    f.helper = s_fn(s, "/app/main.py", 40, "helper");
+    f.save = s_fn(s, "/app/main.py", 30, "custom_save");
+    f.work = s_fn(s, "/app/main.py", 20, "work");
+    f.sync = s_fn(s, S_MPL "synchronize.py", 94, "__enter__");
+    return f;
+}
+
+static void
+s_span(mpp_thread_t *t, uint32_t cat, uint32_t func, int64_t dur,
+       uint64_t bytes)
+{
+    mpp_span_t sp = {cat, func, 1700000000000000000LL, dur, bytes};
+    ASSERT_EQ(mpp_thread_add_span(t, &sp), 0);
+}
+
+/* One worker: `lock` ms on the queue's lock, 40 ms reading, `dumps` ms
+ * pickling results. */
+static void
+s_pool_worker(mpp_session_t *s, const s_pool_fns_t *f, int64_t pid,
+              int64_t lock, int64_t dumps, bool helper)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "ForkPoolWorker-%d", (int)(pid - 200));
+    mpp_proc_t *p = s_proc(s, pid, 200, name, "fork", 1000 * MS, 700 * MS,
+                           MPP_EXIT_OK, 0);
+    mpp_thread_t *t = s_thread(p, 1, "MainThread");
+    s_stat(t, f->worker, 1, 1, 5 * MS, 700 * MS);
+    s_stat(t, f->work, 2, 2, 500 * MS, 500 * MS);
+    s_edge(t, f->worker, f->qget, 3, 3, 3 * MS, 80 * MS);
+    s_edge(t, f->qget, f->sync, 3, 3, 0, lock * MS);
+    s_edge(t, f->sync, f->sem, helper ? 3 : 5, 3, lock * MS, lock * MS);
+    s_edge(t, f->qget, f->recvbytes, 3, 3, MS, 41 * MS);
+    s_edge(t, f->recvbytes, f->recvb_, 3, 3, 40 * MS, 40 * MS);
+    s_edge(t, f->qget, f->loads, 2, 2, 6 * MS, 6 * MS);
+    s_edge(t, f->worker, f->work, 2, 2, 500 * MS, 500 * MS);
+    s_edge(t, f->worker, f->qput, 2, 2, MS, 12 * MS);
+    s_edge(t, f->qput, f->dumps, helper ? 3 : 2, 2, MS, dumps * MS);
+    t->cat[MPP_CAT_LOCK_WAIT] = (mpp_catval_t){(uint64_t)lock * MS, 3, 0};
+    t->cat[MPP_CAT_IPC_WAIT] = (mpp_catval_t){40 * MS, 3, 0};
+    t->cat[MPP_CAT_UNPICKLE] = (mpp_catval_t){6 * MS, 2, 500};
+    t->cat[MPP_CAT_PICKLE] =
+        (mpp_catval_t){(uint64_t)(dumps + 2 * helper) * MS, 3, 364};
+    if (helper) {
+        /* A second caller keeps SimpleQueue.put as the site; a span with
+         * no edge makes a site of its own. */
+        s_edge(t, f->helper, f->qput, 1, 1, MS, 5 * MS);
+        s_span(t, MPP_CAT_PICKLE, f->qput, 4 * MS, 300);
+        s_span(t, MPP_CAT_PICKLE, f->save, 2 * MS, 64);
+    }
+    else {
+        /* Two wrappers that both come down to worker(): still lifted. */
+        s_edge(t, f->qput, f->sync, 2, 2, 0, 0);
+        s_span(t, MPP_CAT_PICKLE, f->qput, 4 * MS, 200);
+    }
+}
+
+static mpp_session_t *
+s_build_pool(void)
+{
+    mpp_session_t *s = mpp_session_new();
+    ASSERT(s != NULL);
+    char *argv[] = {"pool.py"};
+    ASSERT_EQ(mpp_session_set_command(s, argv, 1), 0);
+    s->wall_ns = 1100 * MS;
+    s_pool_fns_t f = s_pool_fns(s);
+
+    mpp_proc_t *p = s_proc(s, 200, 1, "MainProcess", "main", 1100 * MS,
+                           300 * MS, MPP_EXIT_OK, 0);
+    mpp_thread_t *t = s_thread(p, 1, "MainThread");
+    s_stat(t, f.main, 1, 1, 100 * MS, 1000 * MS);
+    s_stat(t, f.acq, 2, 2, 900 * MS, 900 * MS);
+    s_edge(t, f.main, f.map, 1, 1, MS, 900 * MS);
+    s_edge(t, f.map, f.get, 1, 1, MS, 900 * MS);
+    s_edge(t, f.get, f.wait, 1, 1, MS, 900 * MS);
+    s_edge(t, f.wait, f.ewait, 1, 1, MS, 900 * MS);
+    s_edge(t, f.ewait, f.cwait, 1, 1, MS, 900 * MS);
+    s_edge(t, f.cwait, f.acq, 2, 2, 900 * MS, 900 * MS);
+    t->cat[MPP_CAT_LOCK_WAIT] = (mpp_catval_t){900 * MS, 2, 0};
+
+    t = s_thread(p, 2, "Thread-2 (_handle_tasks)");
+    s_stat(t, f.tasks, 1, 1, 10 * MS, 110 * MS);
+    s_stat(t, f.pdump, 4, 4, 70 * MS, 70 * MS);
+    s_edge(t, f.tasks, f.send, 4, 4, MS, 100 * MS);
+    s_edge(t, f.send, f.dumps, 4, 4, 10 * MS, 80 * MS);
+    s_edge(t, f.dumps, f.pdump, 4, 4, 70 * MS, 70 * MS);
+    s_edge(t, f.send, f.sendb, 4, 4, 20 * MS, 20 * MS);
+    t->cat[MPP_CAT_PICKLE] = (mpp_catval_t){80 * MS, 4, 4000};
+    t->cat[MPP_CAT_IPC_WAIT] = (mpp_catval_t){20 * MS, 4, 0};
+    for (int i = 0; i < 3; i++) {
+        s_span(t, MPP_CAT_PICKLE, f.send, 20 * MS, 1000);
+    }
+    s_span(t, MPP_CAT_PICKLE, f.dumps, 20 * MS, 1000);
+
+    t = s_thread(p, 3, "Thread-3 (_handle_results)");
+    s_stat(t, f.results, 1, 1, 5 * MS, 713 * MS);
+    s_stat(t, f.recvb_, 5, 5, 700 * MS, 700 * MS);
+    s_edge(t, f.results, f.recv, 5, 5, MS, 708 * MS);
+    s_edge(t, f.recv, f.recvb_, 5, 5, 700 * MS, 700 * MS);
+    s_edge(t, f.recv, f.loads, 4, 4, 8 * MS, 8 * MS);
+    t->cat[MPP_CAT_IPC_WAIT] = (mpp_catval_t){700 * MS, 5, 0};
+    t->cat[MPP_CAT_UNPICKLE] = (mpp_catval_t){8 * MS, 4, 900};
+
+    s_pool_worker(s, &f, 201, 30, 15, true);
+    s_pool_worker(s, &f, 202, 10, 10, false);
+    p = s_proc(s, 203, 200, "resource_tracker", "spawn", 1100 * MS, MS,
+               MPP_EXIT_OK, 0);
+    char *targv[] = {"python3", "-c",
+                     "from multiprocessing.resource_tracker import main"};
+    p->argv = calloc(3, sizeof(char *));
+    for (size_t i = 0; i < 3; i++) {
+        p->argv[i] = strdup(targv[i]);
+    }
+    p->argc = 3;
+    return s;
+}
+
+#define S_SITE(file, line, name, pids, count, secs, bytes, via)               \
+    "{\"file\": \"" file "\", \"line\": " #line ", \"name\": \"" name         \
+    "\", \"process_pids\": " pids ", \"count\": " #count                      \
+    ", \"seconds\": " #secs ", \"bytes\": " #bytes ", \"via\": " via "}"
+#define S_POOL S_MPL "pool.py"
+
+static const char s_expect_sites[] =
+    "{\"thread_s\": 2.818, \"categories\": {\"pickle_s\": 0.107, "
+    "\"unpickle_s\": 0.02, \"lock_wait_s\": 0.94, \"ipc_wait_s\": 0.8, "
+    "\"startup_s\": 0.0}, \"sites\": {\"lock_wait\": ["
+    S_SITE(S_POOL, 362, "map", "[200]", 1, 0.9, 0, "\"Condition.wait\"") ", "
+    S_SITE(S_POOL, 114, "worker", "[201, 202]", 8, 0.04, 0,
+           "\"with SemLock\"")
+    "], \"pickle\": ["
+    S_SITE(S_POOL, 528, "_handle_tasks", "[200]", 4, 0.08, 4000,
+           "\"ForkingPickler.dumps\"") ", "
+    S_SITE(S_MPL "queues.py", 373, "put", "[201]", 3, 0.015, 300,
+           "\"ForkingPickler.dumps\"") ", "
+    S_SITE(S_POOL, 114, "worker", "[202]", 2, 0.01, 200,
+           "\"ForkingPickler.dumps\"") ", "
+    S_SITE("/app/main.py", 30, "custom_save", "[201]", 1, 0.002, 64, "null")
+    "], \"unpickle\": ["
+    S_SITE(S_POOL, 114, "worker", "[201, 202]", 4, 0.012, 0,
+           "\"pickle.loads\"") ", "
+    S_SITE(S_POOL, 579, "_handle_results", "[200]", 4, 0.008, 0,
+           "\"pickle.loads\"")
+    "], \"ipc_wait\": ["
+    S_SITE(S_POOL, 579, "_handle_results", "[200]", 5, 0.7, 0,
+           "\"Connection._recv_bytes\"") ", "
+    S_SITE(S_POOL, 114, "worker", "[201, 202]", 6, 0.08, 0,
+           "\"Connection._recv_bytes\"") ", "
+    S_SITE(S_POOL, 528, "_handle_tasks", "[200]", 4, 0.02, 0,
+           "\"Connection._send_bytes\"")
+    "]}}";
+
+MPP_TEST(sites)
+{
+    mpp_session_t *s = s_build_pool();
+    s_write_text(s_path("sites.exp"), s_expect_sites);
+    ASSERT_EQ(s_write(S_JSON, s, NULL, s_path("sites.json")), 0);
+    s_check("json", s_path("sites.json"), s_path("sites.exp"));
+    size_t len;
+    const char *txt = s_slurp(s_path("sites.json"), &len);
+    ASSERT(strstr(txt, "\"lock_type\": \"threading.Condition\""));
+    ASSERT(strstr(txt, "\"lock_type\": \"multiprocessing lock\""));
+
+    /* One process: only its own sites. */
+    mpp_report_opts_t o = {MPP_SORT_CUMULATIVE, 0, 1};
+    s_write_text(s_path("sites_a.exp"),
+                 "{\"sites\": {\"lock_wait\": ["
+                 S_SITE(S_POOL, 114, "worker", "[201]", 3, 0.03, 0,
+                        "\"with SemLock\"")
+                 "], \"pickle\": ["
+                 S_SITE(S_MPL "queues.py", 373, "put", "[201]", 3, 0.015,
+                        300, "\"ForkingPickler.dumps\"") ", "
+                 S_SITE("/app/main.py", 30, "custom_save", "[201]", 1,
+                        0.002, 64, "null")
+                 "]}}");
+    ASSERT_EQ(s_write(S_JSON, s, &o, s_path("sites_a.json")), 0);
+    s_check("json", s_path("sites_a.json"), s_path("sites_a.exp"));
+
+    ASSERT_EQ(s_write(S_TEXT, s, NULL, s_path("sites.txt")), 0);
+    txt = s_slurp(s_path("sites.txt"), &len);
+    s_check_width(txt);
+    /* The parent's waits (0.9 + 0.02 + 0.7 s) are idle, so pickling in
+     * the parent and both workers leads. */
+    ASSERT(strstr(txt, "\nLeading cost: pickling \xe2\x80\x94 107 ms in 3 "
+                       "processes; top site: pool.py:_handle_tasks "
+                       "\xe2\x86\x92\n  ForkingPickler.dumps (4 calls, "
+                       "4.0 kB)\nThe main process waited 1.62 s "));
+    ASSERT(strstr(txt, "\nHint: send less per task"));
+    ASSERT(strstr(txt, "    0.900          1         -  threading.Condition"
+                       "    200       pool.py:362(map)\n    0.040       "
+                       "   8         -  multiprocessing lock   2 procs   "
+                       "pool.py:114(worker)\n"));
+    ASSERT(strstr(txt, "    0.080          4    4.0 kB  ForkingPickler.dumps"
+                       "   200       pool.py:528(_handle_tasks)\n"));
+    ASSERT(strstr(txt, "    0.002          1      64 B  ?                 "
+                       "     201       main.py:30(custom_save)\n"));
+    ASSERT(strstr(txt, "\nTop IPC-wait sites "));
+    ASSERT(strstr(txt, "    200  Thread-3 (_handle_results)          6    "
+                       "0.000    0.000    0.008    0.000    0.700    "
+                       "0.000\n"));
     mpp_session_destroy(&s);
 }
 
@@ -533,6 +831,7 @@ main(void)
     MPP_RUN(json_report);
     MPP_RUN(escaping);
     MPP_RUN(text_report);
+    MPP_RUN(sites);
     MPP_RUN(find_proc);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s_dir);

@@ -1,0 +1,220 @@
+/*  The collector's function registry; see mpp_funcs.h. */
+#include "mpp_funcs.h"
+
+#include <string.h>
+
+enum { S_UNSENT = 0, S_TAKEN = 1, S_SENT = 2 };
+
+typedef struct {
+    char *file;
+    char *name;
+    int32_t line;
+} s_def_t;
+
+typedef struct {
+    const void *key; /* NULL marks an empty slot */
+    uint32_t fid;
+} s_slot_t;
+
+struct mpp_funcs {
+    s_def_t *defs;  /* indexed by id */
+    uint8_t *state; /* S_* per id */
+    uint32_t ndefs;
+    size_t capdefs;
+    s_slot_t *slots; /* key -> id, power-of-two size, linear probing */
+    size_t nslots;
+    size_t nkeys;
+    size_t mem; /* bytes of strings; arrays are counted from their caps */
+};
+
+static inline size_t
+s_hash(const void *key, size_t mask)
+{
+    /* Pointers are aligned, so the low bits carry nothing; a Fibonacci
+     * multiply spreads the rest. */
+    uint64_t h = (uint64_t)(uintptr_t)key * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> 32) & mask;
+}
+
+mpp_funcs_t *
+mpp_funcs_new(void)
+{
+    mpp_funcs_t *self = calloc(1, sizeof(*self));
+    if (self == NULL) {
+        return NULL;
+    }
+    self->nslots = 256;
+    self->slots = calloc(self->nslots, sizeof(*self->slots));
+    if (self->slots == NULL) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+mpp_funcs_destroy(mpp_funcs_t **self_p)
+{
+    mpp_funcs_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    for (uint32_t i = 0; i < self->ndefs; i++) {
+        free(self->defs[i].file);
+        free(self->defs[i].name);
+    }
+    free(self->defs);
+    free(self->state);
+    free(self->slots);
+    free(self);
+    *self_p = NULL;
+}
+
+static char *
+s_copy(const char *s, size_t *mem)
+{
+    char *copy = strdup(s ? s : "?");
+    if (copy != NULL) {
+        *mem += strlen(copy) + 1;
+    }
+    return copy;
+}
+
+uint32_t
+mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
+              const char *name)
+{
+    if (self->ndefs == MPP_NOFID) {
+        return MPP_NOFID;
+    }
+    size_t cap = self->capdefs;
+    if (mpp_grow((void **)&self->defs, &cap, self->ndefs + 1,
+                 sizeof(*self->defs)) < 0) {
+        return MPP_NOFID;
+    }
+    /* Both arrays share one capacity, so grow the second to match. */
+    if (cap != self->capdefs) {
+        uint8_t *state = realloc(self->state, cap);
+        if (state == NULL) {
+            /* defs keeps its larger block; capdefs still describes state,
+             * so the next call simply retries. */
+            return MPP_NOFID;
+        }
+        self->state = state;
+        self->capdefs = cap;
+    }
+    s_def_t *def = &self->defs[self->ndefs];
+    def->file = s_copy(file, &self->mem);
+    def->name = s_copy(name, &self->mem);
+    if (def->file == NULL || def->name == NULL) {
+        free(def->file);
+        free(def->name);
+        return MPP_NOFID;
+    }
+    def->line = line;
+    self->state[self->ndefs] = S_UNSENT;
+    return self->ndefs++;
+}
+
+uint32_t
+mpp_funcs_find(const mpp_funcs_t *self, const void *key)
+{
+    size_t mask = self->nslots - 1;
+    for (size_t i = s_hash(key, mask);; i = (i + 1) & mask) {
+        const s_slot_t *slot = &self->slots[i];
+        if (slot->key == key) {
+            return slot->fid;
+        }
+        if (slot->key == NULL) {
+            return MPP_NOFID;
+        }
+    }
+}
+
+static void
+s_insert(s_slot_t *slots, size_t nslots, const void *key, uint32_t fid)
+{
+    size_t mask = nslots - 1;
+    size_t i = s_hash(key, mask);
+    while (slots[i].key != NULL && slots[i].key != key) {
+        i = (i + 1) & mask;
+    }
+    slots[i].key = key;
+    slots[i].fid = fid;
+}
+
+int
+mpp_funcs_bind(mpp_funcs_t *self, const void *key, uint32_t fid)
+{
+    /* Keep the load under one half so probes stay short. */
+    if (2 * (self->nkeys + 1) > self->nslots) {
+        size_t nslots = self->nslots * 2;
+        s_slot_t *slots = calloc(nslots, sizeof(*slots));
+        if (slots == NULL) {
+            return MPP_ENOMEM;
+        }
+        for (size_t i = 0; i < self->nslots; i++) {
+            if (self->slots[i].key != NULL) {
+                s_insert(slots, nslots, self->slots[i].key,
+                         self->slots[i].fid);
+            }
+        }
+        free(self->slots);
+        self->slots = slots;
+        self->nslots = nslots;
+    }
+    s_insert(self->slots, self->nslots, key, fid);
+    self->nkeys++;
+    return 0;
+}
+
+uint32_t
+mpp_funcs_count(const mpp_funcs_t *self)
+{
+    return self->ndefs;
+}
+
+void
+mpp_funcs_get(const mpp_funcs_t *self, uint32_t fid, mpp_wfunc_t *out)
+{
+    const s_def_t *def = &self->defs[fid];
+    out->fid = fid;
+    out->line = def->line;
+    out->file = def->file;
+    out->name = def->name;
+}
+
+bool
+mpp_funcs_take(mpp_funcs_t *self, uint32_t fid)
+{
+    if (self->state[fid] != S_UNSENT) {
+        return false;
+    }
+    self->state[fid] = S_TAKEN;
+    return true;
+}
+
+void
+mpp_funcs_settle(mpp_funcs_t *self, const mpp_wfunc_t *taken, size_t n,
+                 bool sent)
+{
+    for (size_t i = 0; i < n; i++) {
+        self->state[taken[i].fid] = sent ? S_SENT : S_UNSENT;
+    }
+}
+
+void
+mpp_funcs_unsend_all(mpp_funcs_t *self)
+{
+    if (self->ndefs > 0) {
+        memset(self->state, S_UNSENT, self->ndefs);
+    }
+}
+
+size_t
+mpp_funcs_mem(const mpp_funcs_t *self)
+{
+    return sizeof(*self) + self->mem +
+           self->capdefs * (sizeof(*self->defs) + 1) +
+           self->nslots * sizeof(*self->slots);
+}

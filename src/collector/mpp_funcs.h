@@ -1,0 +1,53 @@
+/*  The collector's function registry: one process-wide id per function.
+ *
+ *  A definition (file, line, name) is copied once as C strings when a
+ *  function is first seen, so nothing here refers to a Python object.  Ids
+ *  are dense and never reused; a fork child keeps them (the code objects'
+ *  cached ids must stay valid) and only forgets which ones it has sent.
+ *
+ *  C functions have no place to cache an id, so they are found by a key
+ *  (their PyMethodDef pointer, as cProfile keys them) in an open-addressing
+ *  table.  Nothing here needs Python, so it also works after finalization.
+ */
+#ifndef MPP_FUNCS_H
+#define MPP_FUNCS_H
+
+#include "mpp_internal.h"
+
+#define MPP_NOFID UINT32_MAX
+
+typedef struct mpp_funcs mpp_funcs_t;
+
+/* Returns NULL when out of memory. */
+mpp_funcs_t *mpp_funcs_new(void);
+void mpp_funcs_destroy(mpp_funcs_t **self_p);
+
+/*  Adds a definition (the strings are copied) and returns its id, or
+ *  MPP_NOFID when out of memory.  NULL strings are stored as "?". */
+uint32_t mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
+                       const char *name);
+
+/* The id bound to `key`, or MPP_NOFID. */
+uint32_t mpp_funcs_find(const mpp_funcs_t *self, const void *key);
+
+/* Binds `key` to `fid`.  Returns 0 or MPP_ENOMEM. */
+int mpp_funcs_bind(mpp_funcs_t *self, const void *key, uint32_t fid);
+
+uint32_t mpp_funcs_count(const mpp_funcs_t *self);
+
+/* The definition of a known id, borrowed from the registry. */
+void mpp_funcs_get(const mpp_funcs_t *self, uint32_t fid, mpp_wfunc_t *out);
+
+/*  Delivery state of definitions.  A DATA message takes the definitions
+ *  its entries refer to and that were not sent before (mpp_funcs_take),
+ *  then commits them as sent once the message is out, or gives them back
+ *  when sending failed, so the next message carries them again. */
+bool mpp_funcs_take(mpp_funcs_t *self, uint32_t fid);
+void mpp_funcs_settle(mpp_funcs_t *self, const mpp_wfunc_t *taken, size_t n,
+                      bool sent);
+void mpp_funcs_unsend_all(mpp_funcs_t *self);
+
+/* Bytes of memory the registry holds. */
+size_t mpp_funcs_mem(const mpp_funcs_t *self);
+
+#endif

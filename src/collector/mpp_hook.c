@@ -1,0 +1,338 @@
+/*  The profile hook; see mpp_hook.h. */
+#include "mpp_hook.h"
+
+/* The object a thread's hook receives; it owns nothing the GC must see. */
+typedef struct {
+    PyObject_HEAD
+    mpp_tstate_t *thread;
+    mpp_hookcfg_t cfg;
+} mpp_ref_t;
+
+/* ---- naming functions (cold: once per function) ------------------------ */
+
+static const char *
+s_utf8(PyObject *s)
+{
+    const char *text = NULL;
+    if (s != NULL && PyUnicode_Check(s)) {
+        text = PyUnicode_AsUTF8(s);
+    }
+    if (text == NULL) {
+        PyErr_Clear();
+        text = "?";
+    }
+    return text;
+}
+
+static uint32_t
+s_register_code(mpp_ref_t *ref, PyCodeObject *code)
+{
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    uint32_t fid = mpp_funcs_add(ref->cfg.core->funcs,
+                                 s_utf8(mpp_code_filename(code)),
+                                 mpp_code_firstlineno(code),
+                                 s_utf8(mpp_code_name(code)));
+    if (fid == MPP_NOFID) {
+        ref->thread->dropped++;
+    }
+    else if (mpp_code_set_extra(code, ref->cfg.code_index,
+                                (void *)(uintptr_t)(fid + 1)) < 0) {
+        /* Out of memory: the next call registers the function again,
+         * under a new id with the same name, which the aggregator merges
+         * by name.  Nothing is lost but memory. */
+        ref->thread->dropped++;
+    }
+    mpp_exc_restore(&exc);
+    return fid;
+}
+
+/*  The name cProfile gives a C function, so that profiles compare and merge
+ *  with cProfile's: "<method 'acquire' of '_thread.lock' objects>" (the
+ *  repr of what the type of __self__ has under that name), else
+ *  "<built-in method time.sleep>", or for functions without __self__
+ *  "<mod.name>" and "<name>" for builtins. */
+static PyObject *
+s_cfunc_label(PyObject *func)
+{
+    const char *ml_name = mpp_cfunc_def(func)->ml_name;
+    PyObject *self = mpp_cfunc_self(func);
+    PyObject *mod = mpp_cfunc_module(func);
+
+    if (self == NULL) {
+        PyObject *modname = NULL;
+        if (mod != NULL && PyUnicode_Check(mod)) {
+            modname = Py_NewRef(mod);
+        }
+        else if (mod != NULL && PyModule_Check(mod)) {
+            modname = PyModule_GetNameObject(mod);
+            if (modname == NULL) {
+                PyErr_Clear();
+            }
+        }
+        if (modname != NULL) {
+            PyObject *label = NULL;
+            if (PyUnicode_CompareWithASCIIString(modname, "builtins") != 0) {
+                label = PyUnicode_FromFormat("<%U.%s>", modname, ml_name);
+            }
+            Py_DECREF(modname);
+            if (label != NULL) {
+                return label;
+            }
+            PyErr_Clear();
+        }
+        return PyUnicode_FromFormat("<%s>", ml_name);
+    }
+
+    PyObject *name = PyUnicode_FromString(ml_name);
+    if (name != NULL) {
+        PyObject *attr = mpp_type_lookup(Py_TYPE(self), name);
+        Py_XINCREF(attr);
+        Py_DECREF(name);
+        if (attr != NULL) {
+            PyObject *label = PyObject_Repr(attr);
+            Py_DECREF(attr);
+            if (label != NULL) {
+                return label;
+            }
+        }
+    }
+    PyErr_Clear();
+    if (mod != NULL && PyUnicode_Check(mod)) {
+        return PyUnicode_FromFormat("<built-in method %S.%s>", mod, ml_name);
+    }
+    return PyUnicode_FromFormat("<built-in method %s>", ml_name);
+}
+
+static uint32_t
+s_register_cfunc(mpp_ref_t *ref, PyObject *func)
+{
+    mpp_funcs_t *funcs = ref->cfg.core->funcs;
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    PyObject *label = s_cfunc_label(func);
+    uint32_t fid = mpp_funcs_add(funcs, "~", 0, s_utf8(label));
+    Py_XDECREF(label);
+    if (fid == MPP_NOFID ||
+        mpp_funcs_bind(funcs, mpp_cfunc_def(func), fid) < 0) {
+        ref->thread->dropped++;
+    }
+    mpp_exc_restore(&exc);
+    return fid;
+}
+
+/* ---- the hot path ------------------------------------------------------ */
+
+static inline uint32_t
+s_code_fid(mpp_ref_t *ref, PyCodeObject *code)
+{
+    void *extra = mpp_code_get_extra(code, ref->cfg.code_index);
+    if (MPP_LIKELY(extra != NULL)) {
+        return (uint32_t)((uintptr_t)extra - 1);
+    }
+    return s_register_code(ref, code);
+}
+
+/* The PyCFunction objects whose calls are profiled: what cProfile does. */
+static inline bool
+s_is_profiled_cfunc(const mpp_ref_t *ref, PyObject *func)
+{
+    if (!PyCFunction_Check(func)) {
+        return false;
+    }
+    const PyMethodDef *ml = mpp_cfunc_def(func);
+    return ml < ref->cfg.own || ml >= ref->cfg.ownend;
+}
+
+static void
+s_flush(mpp_core_t *core)
+{
+    mpp_hook_refresh_name(core);
+    (void)mpp_core_flush(core);
+}
+
+static int
+s_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    mpp_ref_t *ref = (mpp_ref_t *)obj;
+    mpp_tstate_t *t = ref->thread;
+    mpp_core_t *core = ref->cfg.core;
+    int64_t now;
+    uint32_t fid;
+
+    if (MPP_UNLIKELY(core->hot != 0)) {
+        mpp_core_after_fork(core, t);
+        if (core->hot & MPP_CORE_DONE) {
+            return 0;
+        }
+    }
+    switch (what) {
+    case PyTrace_CALL:
+        fid = s_code_fid(ref, mpp_frame_code(frame));
+        now = mpp_clock_read(&core->clock);
+        mpp_tstate_enter(t, fid, now);
+        break;
+    case PyTrace_RETURN:
+        if (mpp_tstate_idle(t)) {
+            return 0;
+        }
+        now = mpp_clock_read(&core->clock);
+        mpp_tstate_leave(t, now);
+        break;
+    case PyTrace_C_CALL:
+        if (!s_is_profiled_cfunc(ref, arg)) {
+            return 0;
+        }
+        fid = mpp_funcs_find(core->funcs, mpp_cfunc_def(arg));
+        if (MPP_UNLIKELY(fid == MPP_NOFID)) {
+            fid = s_register_cfunc(ref, arg);
+        }
+        now = mpp_clock_read(&core->clock);
+        mpp_tstate_enter(t, fid, now);
+        break;
+    case PyTrace_C_RETURN:
+    case PyTrace_C_EXCEPTION:
+        if (mpp_tstate_idle(t) || !s_is_profiled_cfunc(ref, arg)) {
+            return 0;
+        }
+        now = mpp_clock_read(&core->clock);
+        mpp_tstate_leave(t, now);
+        break;
+    default:
+        return 0;
+    }
+    if (MPP_UNLIKELY(now >= core->deadline)) {
+        s_flush(core);
+    }
+    return 0;
+}
+
+/* ---- the per-thread object and installation ---------------------------- */
+
+static void
+s_ref_dealloc(PyObject *self)
+{
+    mpp_ref_t *ref = (mpp_ref_t *)self;
+    PyTypeObject *type = Py_TYPE(self);
+
+    /* This runs when the thread's state is cleared: at thread exit, in a
+     * fork child for the threads that did not survive, and at
+     * finalization.  The core outlives all of them. */
+    if (ref->thread != NULL) {
+        mpp_core_release_thread(ref->cfg.core, ref->thread);
+        ref->thread = NULL;
+    }
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+PyDoc_STRVAR(s_ref_doc, "One thread's profile state, passed to the C hook.");
+
+static PyType_Slot s_ref_slots[] = {
+    {Py_tp_dealloc, s_ref_dealloc},
+    {Py_tp_doc, (void *)s_ref_doc},
+    {0, NULL},
+};
+
+static PyType_Spec s_ref_spec = {
+    .name = "mpprof._collector.ThreadProfile",
+    .basicsize = sizeof(mpp_ref_t),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+             Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = s_ref_slots,
+};
+
+PyObject *
+mpp_hook_type_new(PyObject *module)
+{
+    return PyType_FromModuleAndSpec(module, &s_ref_spec, NULL);
+}
+
+int
+mpp_hook_install(PyTypeObject *type, const mpp_hookcfg_t *cfg,
+                 const char *thread_name)
+{
+    if (mpp_current_profile_obj(s_hook) != NULL) {
+        return 0;
+    }
+    mpp_ref_t *ref = (mpp_ref_t *)type->tp_alloc(type, 0);
+    if (ref == NULL) {
+        return -1;
+    }
+    ref->cfg = *cfg;
+    ref->thread = mpp_core_add_thread(
+        cfg->core, (uint64_t)PyThread_get_thread_native_id(), thread_name);
+    if (ref->thread == NULL) {
+        Py_DECREF(ref);
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyEval_SetProfile(s_hook, (PyObject *)ref);
+    Py_DECREF(ref);
+    if (mpp_current_profile_obj(s_hook) == NULL) {
+        /* An audit hook refused; PyEval_SetProfile reported it. */
+        PyErr_SetString(PyExc_RuntimeError, "cannot install the profiler");
+        return -1;
+    }
+    return 0;
+}
+
+void
+mpp_hook_replay(PyObject *frame, PyObject *event, PyObject *arg)
+{
+    PyObject *obj = mpp_current_profile_obj(s_hook);
+    int what;
+
+    if (obj == NULL || !PyFrame_Check(frame) || !PyUnicode_Check(event)) {
+        return;
+    }
+    /* Returns need no replay: with nothing on the stack they are ignored
+     * anyway. */
+    if (PyUnicode_CompareWithASCIIString(event, "call") == 0) {
+        what = PyTrace_CALL;
+    }
+    else if (PyUnicode_CompareWithASCIIString(event, "c_call") == 0) {
+        what = PyTrace_C_CALL;
+    }
+    else {
+        return;
+    }
+    (void)s_hook(obj, (PyFrameObject *)frame, what, arg);
+}
+
+mpp_tstate_t *
+mpp_hook_current(void)
+{
+    mpp_ref_t *ref = (mpp_ref_t *)mpp_current_profile_obj(s_hook);
+    return ref != NULL ? ref->thread : NULL;
+}
+
+void
+mpp_hook_refresh_name(mpp_core_t *core)
+{
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    /* sys.modules and the instance attribute are read directly, so no
+     * Python code (a property, an import) runs inside the hook. */
+    PyObject *modules = PySys_GetObject("modules");
+    PyObject *mod = NULL;
+    if (modules != NULL && PyDict_Check(modules)) {
+        mod = PyDict_GetItemString(modules, "multiprocessing.process");
+    }
+    if (mod != NULL) {
+        PyObject *proc = PyObject_GetAttrString(mod, "_current_process");
+        PyObject *name = NULL;
+        if (proc != NULL) {
+            name = PyObject_GetAttrString(proc, "_name");
+        }
+        if (name != NULL && PyUnicode_Check(name)) {
+            const char *text = PyUnicode_AsUTF8(name);
+            if (text != NULL) {
+                mpp_core_set_name(core, text);
+            }
+        }
+        Py_XDECREF(name);
+        Py_XDECREF(proc);
+    }
+    mpp_exc_restore(&exc);
+}

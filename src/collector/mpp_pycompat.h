@@ -1,0 +1,198 @@
+/*  Everything in the collector that depends on the Python version.
+ *
+ *  This is the only file with PY_VERSION_HEX checks.  The collector needs
+ *  a few private or unstable CPython calls (per-code-object extra slots,
+ *  the thread state's profile object, the raw type lookup cProfile uses to
+ *  name C methods); each is wrapped here in a static inline function, so a
+ *  new Python release means editing this file and nothing else.
+ *
+ *  Python 3.12 and later are meant to move to sys.monitoring; until then
+ *  the legacy profile hook used by 3.11 still works there.
+ */
+#ifndef MPP_PYCOMPAT_H
+#define MPP_PYCOMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+#if PY_VERSION_HEX < 0x030B0000
+#error "the mpprof collector needs Python 3.11 or later"
+#endif
+
+/* ---- pending exceptions ------------------------------------------------ */
+
+/*  The profile hook must never raise, so it stashes any pending exception
+ *  around every call that might set one and puts it back afterwards. */
+typedef struct {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc;
+#else
+    PyObject *type;
+    PyObject *value;
+    PyObject *tb;
+#endif
+} mpp_exc_t;
+
+static inline void
+mpp_exc_save(mpp_exc_t *saved)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    saved->exc = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&saved->type, &saved->value, &saved->tb);
+#endif
+}
+
+/* Drops whatever the calls in between raised and restores the saved one. */
+static inline void
+mpp_exc_restore(mpp_exc_t *saved)
+{
+    PyErr_Clear();
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(saved->exc);
+#else
+    PyErr_Restore(saved->type, saved->value, saved->tb);
+#endif
+}
+
+/* ---- code objects ------------------------------------------------------ */
+
+/*  A per-interpreter slot in every code object, where the collector caches
+ *  the function id.  The slot holds a plain integer, so no free function is
+ *  needed.  Returns -1 when the interpreter has no slot left. */
+static inline Py_ssize_t
+mpp_code_extra_index(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyUnstable_Eval_RequestCodeExtraIndex(NULL);
+#else
+    return _PyEval_RequestCodeExtraIndex(NULL);
+#endif
+}
+
+/*  Returns the cached value, or NULL when none is set.  Never raises for a
+ *  real code object and an index from mpp_code_extra_index().
+ *
+ *  This runs at every Python call, so for the versions whose layout is
+ *  known it reads the slot directly: co_extra points to a size followed by
+ *  the slots (CPython's private _PyCodeObjectExtra, unchanged from 3.6 to
+ *  3.13).  That saves a call and a type check per event. */
+#if PY_VERSION_HEX < 0x030E0000
+typedef struct {
+    Py_ssize_t size;
+    void *slots[1];
+} mpp_code_extra_t;
+#endif
+
+static inline void *
+mpp_code_get_extra(PyCodeObject *code, Py_ssize_t index)
+{
+#if PY_VERSION_HEX < 0x030E0000
+    const mpp_code_extra_t *extra = (const mpp_code_extra_t *)code->co_extra;
+    if (extra == NULL || extra->size <= index) {
+        return NULL;
+    }
+    return extra->slots[index];
+#else
+    void *extra = NULL;
+    (void)PyUnstable_Code_GetExtra((PyObject *)code, index, &extra);
+    return extra;
+#endif
+}
+
+/* Returns 0, or -1 with an exception set (out of memory). */
+static inline int
+mpp_code_set_extra(PyCodeObject *code, Py_ssize_t index, void *extra)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyUnstable_Code_SetExtra((PyObject *)code, index, extra);
+#else
+    return _PyCode_SetExtra((PyObject *)code, index, extra);
+#endif
+}
+
+/*  The code object a frame runs, as a borrowed reference: the frame keeps
+ *  it alive for as long as the hook looks at it, which saves the hot path
+ *  a reference count round trip on the caller's side. */
+static inline PyCodeObject *
+mpp_frame_code(PyFrameObject *frame)
+{
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    Py_DECREF(code);
+    return code;
+}
+
+static inline PyObject *
+mpp_code_filename(PyCodeObject *code)
+{
+    return code->co_filename;
+}
+
+static inline PyObject *
+mpp_code_name(PyCodeObject *code)
+{
+    return code->co_name;
+}
+
+static inline int
+mpp_code_firstlineno(PyCodeObject *code)
+{
+    return code->co_firstlineno;
+}
+
+/* ---- C functions ------------------------------------------------------- */
+
+static inline PyMethodDef *
+mpp_cfunc_def(PyObject *func)
+{
+    return ((PyCFunctionObject *)func)->m_ml;
+}
+
+static inline PyObject *
+mpp_cfunc_self(PyObject *func)
+{
+    return ((PyCFunctionObject *)func)->m_self;
+}
+
+static inline PyObject *
+mpp_cfunc_module(PyObject *func)
+{
+    return ((PyCFunctionObject *)func)->m_module;
+}
+
+/*  The attribute `name` as found on the type's MRO, without invoking any
+ *  descriptor: what cProfile shows for a C method is the repr of exactly
+ *  this object.  Returns a borrowed reference or NULL, never raises. */
+static inline PyObject *
+mpp_type_lookup(PyTypeObject *type, PyObject *name)
+{
+    return _PyType_Lookup(type, name);
+}
+
+/* ---- thread state ------------------------------------------------------ */
+
+/*  The object the current thread's profile function was installed with,
+ *  if that function is `hook`; otherwise NULL.  Borrowed. */
+static inline PyObject *
+mpp_current_profile_obj(Py_tracefunc hook)
+{
+    PyThreadState *tstate = PyThreadState_Get();
+    if (tstate->c_profilefunc != hook) {
+        return NULL;
+    }
+    return tstate->c_profileobj;
+}
+
+/* ---- module slots ------------------------------------------------------ */
+
+/*  One collector per process: its tables, on_exit handler and fork state
+ *  are process-wide, so a second interpreter must not load it. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define MPP_MOD_EXTRA_SLOTS                                                   \
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#else
+#define MPP_MOD_EXTRA_SLOTS
+#endif
+
+#endif

@@ -1,0 +1,184 @@
+/*  Per-thread profile tables: the cold paths; see mpp_tstate.h. */
+#include "mpp_tstate.h"
+
+#include <string.h>
+
+#define S_STACK_START 256
+#define S_EHASH_START 64
+
+mpp_tstate_t *
+mpp_tstate_new(struct mpp_core *core, uint64_t tid, const char *name)
+{
+    mpp_tstate_t *self = calloc(1, sizeof(*self));
+    if (self == NULL) {
+        return NULL;
+    }
+    self->core = core;
+    self->tid = tid;
+    self->name = strdup(name ? name : "?");
+    self->stack = malloc(S_STACK_START * sizeof(*self->stack));
+    self->ehash = calloc(S_EHASH_START, sizeof(*self->ehash));
+    if (self->name == NULL || self->stack == NULL || self->ehash == NULL) {
+        mpp_tstate_destroy(&self);
+        return NULL;
+    }
+    self->capstack = S_STACK_START;
+    self->emask = S_EHASH_START - 1;
+    return self;
+}
+
+void
+mpp_tstate_destroy(mpp_tstate_t **self_p)
+{
+    mpp_tstate_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    free(self->stack);
+    free(self->slot);
+    free(self->stats);
+    free(self->edges);
+    free(self->ehash);
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+mpp_tstate_clear(mpp_tstate_t *self)
+{
+    if (self->slot != NULL) {
+        memset(self->slot, 0, self->nslot * sizeof(*self->slot));
+    }
+    memset(self->ehash, 0, ((size_t)self->emask + 1) * sizeof(*self->ehash));
+    self->nstats = 0;
+    self->nedges = 0;
+    self->depth = 0;
+    self->lost = 0;
+    self->dropped = 0;
+}
+
+void
+mpp_tstate_unwind(mpp_tstate_t *self, int64_t now)
+{
+    self->lost = 0;
+    while (self->depth > 0) {
+        mpp_tstate_leave(self, now);
+    }
+}
+
+size_t
+mpp_tstate_mem(const mpp_tstate_t *self)
+{
+    return sizeof(*self) + strlen(self->name) + 1 +
+           (size_t)self->capstack * sizeof(*self->stack) +
+           (size_t)self->nslot * sizeof(*self->slot) +
+           (size_t)self->capstats * sizeof(*self->stats) +
+           (size_t)self->capedges * sizeof(*self->edges) +
+           ((size_t)self->emask + 1) * sizeof(*self->ehash);
+}
+
+bool
+mpp_tstate_make_room(mpp_tstate_t *self)
+{
+    /* Once a push failed, every deeper call is lost too, so the returns
+     * that follow can be matched by counting alone. */
+    if (self->lost > 0) {
+        self->lost++;
+        return false;
+    }
+    size_t cap = self->capstack;
+    if (cap >= UINT32_MAX / 2 ||
+        mpp_grow((void **)&self->stack, &cap, cap + 1,
+                 sizeof(*self->stack)) < 0) {
+        self->lost = 1;
+        self->dropped++;
+        return false;
+    }
+    self->capstack = (uint32_t)cap;
+    return true;
+}
+
+uint32_t
+mpp_tstate_add_stat(mpp_tstate_t *self, uint32_t fid)
+{
+    if (fid >= self->nslot) {
+        /* Size the index for the ids that exist by now, not just this
+         * one, so it grows a few times in a thread's life, not per id. */
+        size_t nslot = self->nslot ? self->nslot : 64;
+        while (nslot <= fid) {
+            nslot *= 2;
+        }
+        uint32_t *slot = NULL;
+        if (nslot <= UINT32_MAX) {
+            slot = realloc(self->slot, nslot * sizeof(*slot));
+        }
+        if (slot == NULL) {
+            self->dropped++;
+            return 0;
+        }
+        memset(slot + self->nslot, 0,
+               (nslot - self->nslot) * sizeof(*slot));
+        self->slot = slot;
+        self->nslot = (uint32_t)nslot;
+    }
+    size_t cap = self->capstats;
+    if (mpp_grow((void **)&self->stats, &cap, (size_t)self->nstats + 1,
+                 sizeof(*self->stats)) < 0) {
+        self->dropped++;
+        return 0;
+    }
+    self->capstats = (uint32_t)cap;
+    mpp_ts_stat_t *s = &self->stats[self->nstats];
+    memset(s, 0, sizeof(*s));
+    s->fid = fid;
+    self->slot[fid] = ++self->nstats;
+    return self->nstats;
+}
+
+static void
+s_ehash_put(uint32_t *ehash, uint32_t emask, const mpp_ts_edge_t *e,
+            uint32_t ei)
+{
+    uint32_t h = mpp_ts_edge_hash(e->caller, e->callee) & emask;
+    while (ehash[h] != 0) {
+        h = (h + 1) & emask;
+    }
+    ehash[h] = ei;
+}
+
+uint32_t
+mpp_tstate_add_edge(mpp_tstate_t *self, uint32_t caller, uint32_t callee)
+{
+    /* Keep the hash at most half full; rebuild it at twice the size. */
+    if (2 * ((size_t)self->nedges + 1) > (size_t)self->emask + 1) {
+        size_t size = 2 * ((size_t)self->emask + 1);
+        uint32_t *ehash = NULL;
+        if (size <= UINT32_MAX) {
+            ehash = calloc(size, sizeof(*ehash));
+        }
+        if (ehash == NULL) {
+            self->dropped++;
+            return 0;
+        }
+        for (uint32_t i = 0; i < self->nedges; i++) {
+            s_ehash_put(ehash, (uint32_t)(size - 1), &self->edges[i], i + 1);
+        }
+        free(self->ehash);
+        self->ehash = ehash;
+        self->emask = (uint32_t)(size - 1);
+    }
+    size_t cap = self->capedges;
+    if (mpp_grow((void **)&self->edges, &cap, (size_t)self->nedges + 1,
+                 sizeof(*self->edges)) < 0) {
+        self->dropped++;
+        return 0;
+    }
+    self->capedges = (uint32_t)cap;
+    mpp_ts_edge_t *e = &self->edges[self->nedges];
+    memset(e, 0, sizeof(*e));
+    e->caller = caller;
+    e->callee = callee;
+    s_ehash_put(self->ehash, self->emask, e, ++self->nedges);
+    return self->nedges;
+}

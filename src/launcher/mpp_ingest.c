@@ -1,0 +1,216 @@
+/*  Frame validation and merging (see mpp_launcher.h).
+ *
+ *  Nothing here knows about ZeroMQ, so tests can feed frames directly.  A
+ *  frame is trusted for nothing: it is decoded by the wire unit, which
+ *  bounds every length, then checked for the session token, a sane pid
+ *  and type, and its sequence number, before the session model sees it.
+ */
+#include "mpp_launcher.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/*  Compares the token in constant time over its expected length, so the
+ *  time taken does not tell a guesser how many leading characters were
+ *  right.  The length itself is not secret. */
+static bool
+s_token_equal(const char *got, const char *want)
+{
+    if (got == NULL || strnlen(got, MPP_TOKEN_LEN + 1) != MPP_TOKEN_LEN) {
+        return false;
+    }
+    unsigned diff = 0;
+    for (size_t i = 0; i < MPP_TOKEN_LEN; i++) {
+        diff |= (unsigned)((unsigned char)got[i] ^ (unsigned char)want[i]);
+    }
+    return diff == 0;
+}
+
+/*  A HELLO with seq 0 for a pid we already know is either a replay or a
+ *  new process behind the same pid (the pid was reused, or the process
+ *  exec'd another Python).  A replay repeats the recorded start time; a
+ *  new incarnation has its own. */
+static bool
+s_is_new_incarnation(const mpp_proc_t *p, const mpp_msg_t *m)
+{
+    return m->type == MPP_MSG_HELLO && m->seq == 0 && p->next_seq > 0 &&
+           (!p->hello || m->start_ns != p->start_ns);
+}
+
+/*  Starts a new incarnation of a known pid.  The session model has no way
+ *  yet to add a second process with the same pid, so the new one is
+ *  merged into the old record: its sequence restarts and it counts as
+ *  running again.  Its HELLO then overwrites the identity fields. */
+static void
+s_begin_incarnation(mpp_proc_t *p)
+{
+    p->next_seq = 0;
+    p->exit_kind = MPP_EXIT_RUNNING;
+    p->exit_code = 0;
+}
+
+static int
+s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m)
+{
+    if (!s_token_equal(m->token, token)) {
+        return MPP_ETOKEN;
+    }
+    /* Pids end up in kill(); 0 and negative values would address process
+     * groups, so only plain positive pids get in. */
+    if (m->pid <= 0 || m->pid > INT_MAX) {
+        return MPP_EPROTO;
+    }
+    if (m->type < MPP_MSG_HELLO || m->type > MPP_MSG_BYE) {
+        return MPP_EPROTO;
+    }
+    /* Keeps next_seq = seq + 1 from wrapping around to 0. */
+    if (m->seq == UINT64_MAX) {
+        return MPP_EPROTO;
+    }
+    mpp_proc_t *p = mpp_session_proc(s, m->pid, false);
+    uint64_t expected = 0;
+    if (p != NULL) {
+        if (s_is_new_incarnation(p, m)) {
+            s_begin_incarnation(p);
+        }
+        expected = p->next_seq;
+    }
+    /* A first message that is not a HELLO is fine: the HELLO may have
+     * been lost, and the later messages are still worth having. */
+    if (m->seq < expected) {
+        return MPP_EREPLAY;
+    }
+    s->integrity.seq_gaps += m->seq - expected;
+    return 0;
+}
+
+int
+mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
+                 size_t len)
+{
+    mpp_msg_t m;
+    int rc;
+
+    s->integrity.messages++;
+    if (len > MPP_WIRE_MAX_MSG) {
+        s->integrity.rejected++;
+        return MPP_ETOOBIG;
+    }
+    rc = mpp_wire_decode(data, len, &m);
+    if (rc != 0) {
+        s->integrity.rejected++;
+        return rc < 0 ? rc : MPP_EPROTO;
+    }
+    rc = s_check(s, token, &m);
+    if (rc == 0) {
+        rc = mpp_session_apply(s, &m);
+        /* MPP_EPROTO from apply means some entries named a function the
+         * process never defined: those were skipped, the rest of the
+         * message was applied, so the message counts as accepted. */
+        if (rc == MPP_EPROTO) {
+            rc = 0;
+        }
+        /* Even a message that ran out of memory half-way was consumed;
+         * advancing the sequence keeps the next one from looking like a
+         * gap. */
+        mpp_proc_t *p = mpp_session_proc(s, m.pid, false);
+        if (p != NULL) {
+            p->next_seq = m.seq + 1;
+        }
+    }
+    if (rc != 0) {
+        s->integrity.rejected++;
+    }
+    mpp_msg_clear(&m);
+    return rc;
+}
+
+bool
+mpp_ingest_streaming(const mpp_proc_t *p)
+{
+    return p->exit_kind == MPP_EXIT_RUNNING;
+}
+
+/*  Sets the exit of the process the launcher itself waited for: its
+ *  status is known exactly even when its BYE never came. */
+static void
+s_set_wait_status(mpp_proc_t *p, int ws)
+{
+    if (WIFEXITED(ws)) {
+        p->exit_code = WEXITSTATUS(ws);
+        p->exit_kind = p->exit_code == 0 ? MPP_EXIT_OK : MPP_EXIT_CODE;
+    }
+    else if (WIFSIGNALED(ws)) {
+        p->exit_code = WTERMSIG(ws);
+        p->exit_kind = MPP_EXIT_SIGNAL;
+    }
+    else {
+        p->exit_kind = MPP_EXIT_LOST;
+    }
+}
+
+/* Prints a name from the wire without its control characters, so the
+ * note stays one line whatever a process called itself. */
+static void
+s_put_clean(FILE *out, const char *str)
+{
+    for (const unsigned char *c = (const unsigned char *)str; *c; c++) {
+        fputc(*c < 0x20 || *c == 0x7f ? '?' : *c, out);
+    }
+}
+
+/* At most this many processes are named in the note; the rest counted. */
+#define S_NOTE_NAMES 8
+
+size_t
+mpp_ingest_finish(mpp_session_t *s, int64_t target_pid, int wait_status,
+                  FILE *note)
+{
+    ssize_t target = mpp_session_proc_index(s, target_pid);
+    size_t named[S_NOTE_NAMES];
+    size_t nlost = 0;
+
+    s->integrity.dropped_events = 0;
+    for (size_t i = 0; i < s->nprocs; i++) {
+        mpp_proc_t *p = &s->procs[i];
+        s->integrity.dropped_events += p->dropped;
+        if (!mpp_ingest_streaming(p)) {
+            continue;
+        }
+        if (target >= 0 && (size_t)target == i) {
+            s_set_wait_status(p, wait_status);
+        }
+        else {
+            p->exit_kind = MPP_EXIT_LOST;
+        }
+        if (nlost < S_NOTE_NAMES) {
+            named[nlost] = i;
+        }
+        nlost++;
+    }
+    s->integrity.processes_lost += nlost;
+    if (nlost == 0 || note == NULL) {
+        return nlost;
+    }
+
+    fprintf(note, "mpprof: note: %zu process%s sent no final report, so "
+            "the profile misses %s last moments:", nlost,
+            nlost == 1 ? "" : "es", nlost == 1 ? "its" : "their");
+    size_t shown = nlost < S_NOTE_NAMES ? nlost : S_NOTE_NAMES;
+    for (size_t k = 0; k < shown; k++) {
+        const mpp_proc_t *p = &s->procs[named[k]];
+        fprintf(note, "%s pid %" PRId64, k ? "," : "", p->pid);
+        if (p->name != NULL) {
+            fputs(" (", note);
+            s_put_clean(note, p->name);
+            fputc(')', note);
+        }
+    }
+    if (nlost > shown) {
+        fprintf(note, " and %zu more", nlost - shown);
+    }
+    fputc('\n', note);
+    return nlost;
+}

@@ -1,0 +1,411 @@
+/*  `mpprof run`: validate, set up the session, spawn the target, wait for
+ *  it and its stragglers, write the outputs (see mpp_launcher.h).
+ *
+ *  Every failure before the target starts is one line and status 2 (127
+ *  when the interpreter cannot be executed), and leaves nothing behind:
+ *  the output directory is only created once there is something to put
+ *  in it.  After the target has run, its exit status is what mpprof
+ *  returns, unless the target succeeded and writing the profile failed.
+ */
+#include "mpp_launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define S_SOCK_NAME "agg.sock"
+
+typedef struct {
+    const mpp_run_opts_t *o;
+    mpp_pyenv_t py;
+    mpp_session_t *session;
+    mpp_sigs_t sigs;
+    char *sessdir;   /* private 0700 directory holding the socket */
+    char *endpoint;  /* "ipc://<sessdir>/agg.sock" */
+    char token[MPP_TOKEN_LEN + 1];
+    mpp_agg_t *agg;
+    char **envp;
+    char **argv;
+    pid_t pid;
+    int wait_status;
+} s_run_t;
+
+/* ---- before the target ------------------------------------------------ */
+
+static int
+s_validate(s_run_t *r)
+{
+    const mpp_run_opts_t *o = r->o;
+    if (o->kind == MPP_TARGET_SCRIPT) {
+        int fd = open(o->command[0], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            mpp_say("cannot open script '%s': %s", o->command[0],
+                    strerror(errno));
+            return 2;
+        }
+        close(fd);
+    }
+    int rc = mpp_outdir_check(o->outdir);
+    if (rc != 0) {
+        mpp_say("cannot write to output directory '%s': %s", o->outdir,
+                mpp_strerror(rc));
+        return 2;
+    }
+    return mpp_pyenv_probe(&r->py, o->python);
+}
+
+/*  Fills `out` with 32 random hex characters.  The token only has to be
+ *  unguessable by other local users, who cannot reach the 0700 session
+ *  directory anyway; it mainly keeps strays from other sessions out. */
+static int
+s_make_token(char out[MPP_TOKEN_LEN + 1])
+{
+    unsigned char raw[MPP_TOKEN_LEN / 2];
+    size_t got = 0;
+    while (got < sizeof(raw)) {
+        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    if (got < sizeof(raw)) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, raw, sizeof(raw)) : -1;
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (n != (ssize_t)sizeof(raw)) {
+            return -EIO;
+        }
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    }
+    return 0;
+}
+
+/*  Makes the private session directory under $TMPDIR, or /tmp when
+ *  TMPDIR is unset or so long that the socket path would not fit in a
+ *  sockaddr_un. */
+static int
+s_make_sessdir(s_run_t *r)
+{
+    const char *bases[] = {getenv("TMPDIR"), "/tmp"};
+    size_t limit = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+    int rc = -ENOENT;
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(bases); i++) {
+        const char *base = bases[i];
+        if (base == NULL || base[0] != '/' ||
+            strlen(base) + sizeof("/mpprof-XXXXXX/" S_SOCK_NAME) > limit) {
+            continue;
+        }
+        char *tmpl = NULL;
+        if (asprintf(&tmpl, "%s/mpprof-XXXXXX", base) < 0) {
+            return -ENOMEM;
+        }
+        if (mkdtemp(tmpl) != NULL) {
+            r->sessdir = tmpl;
+            if (asprintf(&r->endpoint, "ipc://%s/" S_SOCK_NAME, tmpl) < 0) {
+                r->endpoint = NULL;
+                return -ENOMEM;
+            }
+            return 0;
+        }
+        rc = -errno;
+        free(tmpl);
+    }
+    return rc;
+}
+
+static void
+s_remove_sessdir(s_run_t *r)
+{
+    if (r->sessdir == NULL) {
+        return;
+    }
+    char *sock = NULL;
+    if (asprintf(&sock, "%s/" S_SOCK_NAME, r->sessdir) >= 0) {
+        unlink(sock);
+        free(sock);
+    }
+    rmdir(r->sessdir);
+    free(r->sessdir);
+    r->sessdir = NULL;
+}
+
+/*  The target's argv: the interpreter, then what followed the options.
+ *  A script whose name starts with '-' is put after "--", or Python would
+ *  take it for one of its own options. */
+static char **
+s_make_argv(const mpp_run_opts_t *o)
+{
+    char **argv = calloc(o->ncommand + 3, sizeof(*argv));
+    size_t k = 0;
+    if (argv != NULL) {
+        argv[k++] = (char *)o->python;
+        if (o->kind == MPP_TARGET_SCRIPT && o->command[0][0] == '-') {
+            argv[k++] = "--";
+        }
+        memcpy(argv + k, o->command, o->ncommand * sizeof(*argv));
+    }
+    return argv;
+}
+
+static int
+s_setup(s_run_t *r)
+{
+    int rc;
+    r->session = mpp_session_new();
+    r->argv = s_make_argv(r->o);
+    if (r->session == NULL || r->argv == NULL ||
+        mpp_session_set_command(r->session, r->o->command,
+                                r->o->ncommand) != 0 ||
+        (r->session->python = strdup(r->py.version)) == NULL) {
+        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+        return 2;
+    }
+    /* Signals first, so that every thread started below inherits the
+     * blocked mask. */
+    if ((rc = mpp_sigs_init(&r->sigs)) != 0) {
+        mpp_say("cannot set up signal handling: %s", mpp_strerror(rc));
+        return 2;
+    }
+    if ((rc = s_make_token(r->token)) != 0 ||
+        (rc = s_make_sessdir(r)) != 0) {
+        mpp_say("cannot create a session directory: %s", mpp_strerror(rc));
+        return 2;
+    }
+    r->agg = mpp_agg_new(r->endpoint, r->token, r->session, &rc);
+    if (r->agg == NULL || (rc = mpp_agg_start(r->agg)) != 0) {
+        mpp_say("cannot listen on %s: %s", r->endpoint, mpp_strerror(rc));
+        return 2;
+    }
+    r->envp = mpp_pyenv_environ(&r->py, r->endpoint, r->token,
+                                r->o->interval_ms);
+    if (r->envp == NULL) {
+        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+        return 2;
+    }
+    return 0;
+}
+
+/* ---- the target and its stragglers ------------------------------------ */
+
+static int
+s_run_target(s_run_t *r)
+{
+    /* The child keeps the terminal's process group: a Ctrl-C reaches it
+     * directly, exactly as when Python runs without mpprof. */
+    mpp_spawn_opts_t so = {
+        .path = r->py.path, .argv = r->argv, .envp = r->envp,
+        .stdout_fd = -1, .stderr_fd = -1, .sigmask = &r->sigs.saved,
+    };
+    int64_t t0 = mpp_now_mono_ns();
+    r->session->start_ns = mpp_now_real_ns();
+    int rc = mpp_spawn(&so, &r->pid);
+    if (rc != 0) {
+        mpp_say("cannot run '%s': %s", r->o->python, mpp_strerror(rc));
+        return 127;
+    }
+    rc = mpp_wait_target(&r->sigs, r->pid, &r->wait_status);
+    r->session->wall_ns = mpp_now_mono_ns() - t0;
+    if (rc != 0) {
+        mpp_say("cannot wait for the target: %s", mpp_strerror(rc));
+        return 2;
+    }
+    r->session->exit_status = mpp_exit_status(r->wait_status);
+    return 0;
+}
+
+/*  Lets the aggregator collect the stragglers.  It bounds its own wait;
+ *  a new signal (a second Ctrl-C) cuts it short. */
+static void
+s_collect(s_run_t *r)
+{
+    mpp_agg_target_ended(r->agg);
+    for (;;) {
+        struct pollfd pfd[2] = {
+            {mpp_agg_done_fd(r->agg), POLLIN, 0},
+            {r->sigs.fd, POLLIN, 0},
+        };
+        int n = poll(pfd, 2, -1);
+        if (n < 0 && errno != EINTR) {
+            break;
+        }
+        if (n > 0 && pfd[0].revents != 0) {
+            break;
+        }
+        if (n > 0 && pfd[1].revents != 0 && mpp_sigs_drain(&r->sigs) > 0) {
+            mpp_agg_hurry(r->agg);
+        }
+    }
+    mpp_agg_join(r->agg);
+    mpp_ingest_finish(r->session, r->pid, r->wait_status, stderr);
+}
+
+/* ---- outputs ---------------------------------------------------------- */
+
+typedef struct {
+    const mpp_session_t *s;
+    const mpp_view_t *v;
+    mpp_report_opts_t ro;
+} s_out_t;
+
+static int
+s_put_pstats(const void *arg, FILE *f)
+{
+    const s_out_t *c = arg;
+    return mpp_pstats_write(c->s, c->v, f);
+}
+
+static int
+s_put_callgrind(const void *arg, FILE *f)
+{
+    const s_out_t *c = arg;
+    return mpp_callgrind_write(c->s, c->v, f);
+}
+
+static int
+s_put_parts(const void *arg, FILE *f)
+{
+    const s_out_t *c = arg;
+    return mpp_callgrind_write_parts(c->s, f);
+}
+
+static int
+s_put_session(const void *arg, FILE *f)
+{
+    const s_out_t *c = arg;
+    return mpp_sessfile_write(c->s, f);
+}
+
+static int
+s_put_report(const void *arg, FILE *f)
+{
+    const s_out_t *c = arg;
+    return mpp_report_text(c->s, &c->ro, f);
+}
+
+/*  The files of an output directory.  callgrind.parts holds one part per
+ *  process; KCachegrind loads every callgrind.out* beside the file it
+ *  opens, so that name must not start with callgrind.out. */
+static const struct {
+    const char *name;
+    mpp_write_fn fn;
+    bool announced; /* named in the closing "profile written" line */
+} s_outputs[] = {
+    {"profile.prof", s_put_pstats, true},
+    {"callgrind.out", s_put_callgrind, true},
+    {"callgrind.parts", s_put_parts, false},
+    {"session.mpprof", s_put_session, true},
+    {"report.txt", s_put_report, true},
+};
+
+/* Returns 0 when every file was written, else 1 (each failure said). */
+static int
+s_write_outputs(s_run_t *r)
+{
+    const mpp_session_t *s = r->session;
+    const char *dir = r->o->outdir;
+    char written[256] = "";
+    int failed = 0, rc;
+
+    if (s->nprocs == 0) {
+        if (s->integrity.rejected > 0) {
+            mpp_say("no valid profile data was received (%" PRIu64
+                    " messages rejected); nothing was written",
+                    s->integrity.rejected);
+        }
+        else {
+            mpp_say("no profile data was received from the target "
+                    "(is it a Python program?); nothing was written");
+        }
+        return 1;
+    }
+    if ((rc = mpp_outdir_create(dir)) != 0) {
+        mpp_say("cannot create output directory '%s': %s", dir,
+                mpp_strerror(rc));
+        return 1;
+    }
+    mpp_view_t *view = mpp_view_new(s, -1);
+    s_out_t c = {.s = s, .v = view,
+                 .ro = {.sort = MPP_SORT_CUMULATIVE, .limit = 0, .proc = -1}};
+    if (view == NULL) {
+        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+        return 1;
+    }
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
+        rc = mpp_outdir_write(dir, s_outputs[i].name, s_outputs[i].fn, &c);
+        if (rc != 0) {
+            failed = 1;
+            /* pstats refuses an empty profile; say why in user terms. */
+            const char *why = rc == MPP_EINVAL && c.v->total_calls == 0
+                                  ? "no function calls were recorded"
+                                  : mpp_strerror(rc);
+            mpp_say("cannot write %s/%s: %s", dir, s_outputs[i].name, why);
+        }
+        else if (s_outputs[i].announced) {
+            size_t n = strlen(written);
+            snprintf(written + n, sizeof(written) - n, "%s%s",
+                     n ? ", " : "", s_outputs[i].name);
+        }
+    }
+    mpp_outdir_sync(dir);
+    /* -q leaves stderr to the target and to real problems. */
+    if (!r->o->quiet) {
+        mpp_report_text(s, &c.ro, stderr);
+    }
+    if (!r->o->quiet && written[0] != '\0') {
+        size_t n = strlen(dir);
+        mpp_say("profile written to %s%s (%s)", dir,
+                n && dir[n - 1] == '/' ? "" : "/", written);
+    }
+    mpp_view_destroy(&view);
+    return failed;
+}
+
+/* ---- the sequence ----------------------------------------------------- */
+
+static void
+s_cleanup(s_run_t *r)
+{
+    mpp_agg_destroy(&r->agg);
+    s_remove_sessdir(r);
+    free(r->endpoint);
+    mpp_sigs_fini(&r->sigs);
+    mpp_env_free(&r->envp);
+    free(r->argv);
+    mpp_session_destroy(&r->session);
+    mpp_pyenv_fini(&r->py);
+}
+
+int
+mpp_run(const mpp_run_opts_t *o)
+{
+    s_run_t r = {.o = o, .sigs = {.fd = -1}};
+    int status = s_validate(&r);
+    if (status == 0) {
+        status = s_setup(&r);
+    }
+    if (status == 0) {
+        status = s_run_target(&r);
+    }
+    if (status == 0) {
+        s_collect(&r);
+        status = r.session->exit_status;
+        if (s_write_outputs(&r) != 0 && status == 0) {
+            status = 1;
+        }
+    }
+    s_cleanup(&r);
+    return status;
+}

@@ -1,0 +1,177 @@
+/*  Private to the report and compare writers (mpp_report*.c,
+ *  mpp_compare.c): the analysis they share and the escaping helpers of
+ *  each output format.
+ *
+ *  Terms used throughout:
+ *
+ *  - Thread time.  The model has no thread wall time, so a thread's time
+ *    is the larger of the sum of its functions' own times (everything the
+ *    profile hook saw, as cProfile's total) and the sum of its categories
+ *    (which may include time outside any profiled function, e.g. start-up).
+ *    "Thread-seconds" are these summed over threads; percentages of "where
+ *    the time went" use them as the denominator, and "compute" is thread
+ *    time outside the five categories.
+ *
+ *  - Category roots.  Functions whose call starts a category, recognised
+ *    by name (lock.acquire, ForkingPickler.dumps, Connection._recv_bytes,
+ *    ...).  A call site is a caller -> root edge; its time is the edge's
+ *    cumulative time, its count the edge's calls.
+ *
+ *  - Wrappers.  Thin multiprocessing/threading plumbing (Connection.send,
+ *    SimpleQueue.get, ApplyResult.wait, ...) between the user's function
+ *    and a root.  A site's caller is lifted through a wrapper to the
+ *    wrapper's caller when, in that thread, all the wrapper's callers
+ *    (lifted in turn) are one function, so the site names
+ *    pool.py:_handle_tasks rather than connection.py:send; with several
+ *    the split is unknown and the wrapper stays the site.
+ */
+#ifndef MPP_REPORT_PRIV_H
+#define MPP_REPORT_PRIV_H
+
+#include <stdio.h>
+
+#include "mpp_output.h"
+
+#define MPP_REP_NOFUNC UINT32_MAX
+
+/* ---- analysis (mpp_report.c) ------------------------------------------- */
+
+typedef struct {
+    int cat;           /* mpp_cat_t */
+    const char *file;  /* "~" for builtins, else a path suffix */
+    const char *name;
+    const char *label; /* short name for people: "ForkingPickler.dumps" */
+    const char *what;  /* lock type for lock waits, else NULL */
+} mpp_rep_root_t;
+
+/* The root entry `f` matches, or NULL. */
+const mpp_rep_root_t *mpp_rep_root(const mpp_func_t *f);
+
+/* One function row; the rows are ranked like pstats.sort_stats. */
+typedef struct {
+    const mpp_func_t *fn;
+    mpp_cost_t cost;
+    uint32_t nprocs;
+} mpp_rep_row_t;
+
+/* The functions the view saw called, ranked by `sort`; NULL when out of
+ * memory, *nrows may be 0. */
+mpp_rep_row_t *mpp_rep_rows(const mpp_session_t *s, const mpp_view_t *v,
+                            mpp_sort_t sort, size_t *nrows);
+
+void mpp_rep_exit_str(const mpp_proc_t *p, char *buf, size_t size);
+bool mpp_rep_proc_lost(const mpp_proc_t *p);
+uint64_t mpp_rep_thread_calls(const mpp_thread_t *t);
+const char *mpp_rep_python(const mpp_session_t *s);
+
+/* Sum of the category times of one thread or process. */
+int64_t mpp_rep_cat_ns(const mpp_catval_t cat[MPP_CAT_COUNT]);
+
+/* Thread time as defined above; for a process, summed over threads. */
+int64_t mpp_rep_thread_ns(const mpp_thread_t *t);
+int64_t mpp_rep_proc_thread_ns(const mpp_proc_t *p);
+
+/*  Process roles, as `compare` counts workers: the main process is the
+ *  one the launcher started (start_method "main"); helpers are the
+ *  multiprocessing resource tracker and the fork server itself (not the
+ *  children it forks, which inherit its command line). */
+bool mpp_rep_is_main(const mpp_proc_t *p);
+bool mpp_rep_is_helper(const mpp_proc_t *p);
+bool mpp_rep_is_worker(const mpp_proc_t *p);
+
+/* True for the waiting categories (lock wait, IPC wait). */
+bool mpp_rep_is_wait(int cat);
+
+/*  Where the time went, over all processes (proc < 0) or one.
+ *  main_wait_ns is the lock and IPC wait of the main process when the
+ *  view also holds workers: the parent waiting for results while workers
+ *  compute, which is idle rather than lost, so the leading cost leaves it
+ *  out.  lead_cat is the category with the most time once that is left
+ *  out, or -1 when no category has any time. */
+typedef struct {
+    int64_t thread_ns;
+    int64_t cat_ns;
+    mpp_catval_t cat[MPP_CAT_COUNT];
+    int64_t main_wait_ns;
+    int64_t lead_ns[MPP_CAT_COUNT];    /* cat[c].ns less main waits */
+    uint32_t lead_procs[MPP_CAT_COUNT]; /* cat_procs less the main one */
+    int lead_cat;
+    bool has_workers;
+} mpp_rep_time_t;
+
+void mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out);
+
+/*  A call site of a category: caller -> root, merged over threads and
+ *  processes.  callee is MPP_REP_NOFUNC for a site only spans know of.
+ *  Count and time come from edges (spans only when no edge matches);
+ *  bytes come from spans, the only carrier of sizes. */
+typedef struct {
+    uint32_t cat;
+    uint32_t caller;
+    uint32_t callee;
+    uint64_t count;
+    int64_t ns;
+    uint64_t bytes;
+    int64_t *pids; /* ascending order of first appearance */
+    size_t npids, cappids;
+} mpp_rep_site_t;
+
+/* Sites grouped by category, each group ordered by time, most first:
+ * group c is site[first[c]] .. site[first[c + 1] - 1]. */
+typedef struct {
+    mpp_rep_site_t *site;
+    size_t n, cap;
+    size_t first[MPP_CAT_COUNT + 1];
+} mpp_rep_sites_t;
+
+/*  Collects the sites of all processes (proc < 0) or one.  With
+ *  skip_main_waits, lock and IPC waits of the main process are left out
+ *  when workers exist, as for the leading cost.  Returns 0 or
+ *  MPP_ENOMEM; *out must be freed with mpp_rep_sites_free either way. */
+int mpp_rep_sites(const mpp_session_t *s, ssize_t proc, bool skip_main_waits,
+                  mpp_rep_sites_t *out);
+void mpp_rep_sites_free(mpp_rep_sites_t *sites);
+
+/* People's names of the categories: "pickling", "lock wait", ... */
+const char *mpp_rep_cat_title(int cat);
+
+/* ---- text helpers (mpp_report_text.c) ---------------------------------- */
+
+/*  Writes safe text into buf (see mpp_rep_txt), at most `cols` characters
+ *  (code points), ending in an ellipsis when cut; buf must hold
+ *  4 * cols + 4 bytes.  Returns the characters written. */
+size_t mpp_rep_clip(char *buf, size_t size, const char *text, size_t cols);
+
+/*  A short function name for tables: "pool.py:528(_handle_tasks)", the
+ *  directory dropped, or "{built-in method ...}"; with line false,
+ *  "pool.py:_handle_tasks".  Not yet made safe: pass it to mpp_rep_clip. */
+void mpp_rep_short_func(char *buf, size_t size, const mpp_func_t *f,
+                        bool line);
+
+/* The callee of a site as people know it, "?" when only spans know it. */
+const char *mpp_rep_site_via(const mpp_session_t *s,
+                             const mpp_rep_site_t *site);
+
+/*  Prints safe text as a paragraph: words wrap before column 100 and
+ *  continuation lines are indented by `indent` spaces; leading spaces
+ *  stay.  MPP_REP_NBSP joins words that must stay on one line (safe text
+ *  never holds it: control characters become '?'). */
+#define MPP_REP_NBSP "\x1f"
+void mpp_rep_para(FILE *out, const char *text, int indent);
+
+/* A one-sentence hint for a leading category, or NULL. */
+const char *mpp_rep_hint(int cat);
+
+/* ---- JSON helpers (mpp_report_json.c) ---------------------------------- */
+
+/* A JSON string; NULL as null; invalid UTF-8 as \ufffd. */
+void mpp_rep_json_str(FILE *out, const char *text);
+
+/* Seconds from integer nanoseconds, printed exactly. */
+void mpp_rep_json_secs(FILE *out, int64_t ns);
+
+/* The shortest decimal that reads back as the same double; null when the
+ * number is not finite (JSON has no NaN). */
+void mpp_rep_json_num(FILE *out, double x);
+
+#endif

@@ -1,0 +1,661 @@
+"""Integration tests of the collector on its own, without the launcher.
+
+Each test runs a target script from collector_targets/ in a fresh Python
+with the shim on PYTHONPATH, the way `mpprof run` would, and checks either
+the collector's own snapshot (against cProfile on the same script), the
+program's behaviour (exit status, output, signals, exit time), or the
+messages it sends (a small ZeroMQ PULL socket bound here through ctypes,
+decoded by a minimal msgpack reader, so the test needs only the standard
+library and libzmq).
+
+Environment: MPPROF_SRC (repository root), MPPROF_PYSHIM (the built pyshim
+directory; default: the directory of MPPROF_BIN + /pyshim, else
+$MPPROF_SRC/build/pyshim), MPPROF_PYTHON (the Python the collector was
+built for; default: this one).
+"""
+import ctypes
+import ctypes.util
+import glob
+import importlib.util
+import marshal
+import os
+import pstats
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = os.path.join(HERE, "collector_targets")
+SRC = os.path.abspath(os.environ.get("MPPROF_SRC")
+                      or os.path.join(HERE, os.pardir, os.pardir))
+PYTHON = os.environ.get("MPPROF_PYTHON") or sys.executable
+TOKEN = "0123456789abcdef0123456789abcdef"
+TIMEOUT = 120
+
+
+def _find_pyshim():
+    candidates = []
+    if os.environ.get("MPPROF_PYSHIM"):
+        candidates.append(os.environ["MPPROF_PYSHIM"])
+    if os.environ.get("MPPROF_BIN"):
+        candidates.append(os.path.join(
+            os.path.dirname(os.path.abspath(os.environ["MPPROF_BIN"])),
+            "pyshim"))
+    candidates.append(os.path.join(SRC, "build", "pyshim"))
+    for path in candidates:
+        if glob.glob(os.path.join(path, "mpprof", "_collector*.so")):
+            return os.path.abspath(path)
+    raise RuntimeError("no built collector in any of %s; set MPPROF_PYSHIM"
+                       % candidates)
+
+
+PYSHIM = _find_pyshim()
+
+
+def target(name):
+    return os.path.join(TARGETS, name)
+
+
+# ---- running targets ---------------------------------------------------------
+
+class Run:
+    def __init__(self, proc, out, err, seconds):
+        self.rc = proc.returncode
+        self.out = out
+        self.err = err
+        self.seconds = seconds
+
+    def err_without_mpprof(self):
+        return "".join(line for line in self.err.splitlines(True)
+                       if not line.startswith("mpprof: "))
+
+
+def base_env():
+    env = dict(os.environ)
+    for name in list(env):
+        if name.startswith("MPPROF_") or name == "PYTHONPATH":
+            del env[name]
+    return env
+
+
+def shim_env(endpoint, **extra):
+    env = base_env()
+    env["PYTHONPATH"] = PYSHIM
+    env["MPPROF_ENDPOINT"] = endpoint
+    env["MPPROF_SESSION"] = TOKEN
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run(args, env, timeout=TIMEOUT, cwd=None, preexec_fn=None):
+    start = time.monotonic()
+    proc = subprocess.Popen([PYTHON] + list(args), env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=preexec_fn)
+    out, err = proc.communicate(timeout=timeout)
+    return Run(proc, out, err, time.monotonic() - start)
+
+
+class TempDirTest(unittest.TestCase):
+    def setUp(self):
+        # Short: ipc:// paths are limited to ~100 bytes.
+        self.tmp = tempfile.mkdtemp(prefix="mppc")
+        # An endpoint where nothing listens; the linger bound keeps exit
+        # quick.
+        self.nowhere = "ipc://" + os.path.join(self.tmp, "nobody")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def snapshot_run(self, script, *args, **extra):
+        out = os.path.join(self.tmp, "snap")
+        extra.setdefault("MPPROF_LINGER_MS", 100)
+        env = shim_env(self.nowhere, MPPROF_SNAPSHOT_OUT=out, **extra)
+        r = run([script] + list(args), env)
+        self.assertEqual(r.rc, 0, r.err)
+        with open(out, "rb") as f:
+            return marshal.load(f), r
+
+    def cprofile_run(self, script, *args):
+        out = os.path.join(self.tmp, "cprof")
+        r = run(["-m", "cProfile", "-o", out, script] + list(args),
+                base_env())
+        self.assertEqual(r.rc, 0, r.err)
+        return pstats.Stats(out).stats
+
+
+# ---- receiving messages ------------------------------------------------------
+
+def _msgpack_unpack(data):
+    """Decodes one msgpack document (the subset the wire format uses)."""
+    def need(pos, n):
+        if pos + n > len(data):
+            raise ValueError("truncated msgpack")
+
+    def uint(pos, n):
+        need(pos, n)
+        return int.from_bytes(data[pos:pos + n], "big"), pos + n
+
+    def sint(pos, n):
+        need(pos, n)
+        return int.from_bytes(data[pos:pos + n], "big", signed=True), pos + n
+
+    def raw(pos, n):
+        need(pos, n)
+        return data[pos:pos + n], pos + n
+
+    def seq(pos, n, pairs):
+        items = []
+        for _ in range(n * (2 if pairs else 1)):
+            item, pos = obj(pos)
+            items.append(item)
+        if pairs:
+            return dict(zip(items[0::2], items[1::2])), pos
+        return items, pos
+
+    def obj(pos):
+        need(pos, 1)
+        b = data[pos]
+        pos += 1
+        if b <= 0x7f:
+            return b, pos
+        if b >= 0xe0:
+            return b - 0x100, pos
+        if 0x80 <= b <= 0x8f:
+            return seq(pos, b & 0x0f, True)
+        if 0x90 <= b <= 0x9f:
+            return seq(pos, b & 0x0f, False)
+        if 0xa0 <= b <= 0xbf:
+            s, pos = raw(pos, b & 0x1f)
+            return s.decode(), pos
+        if b in (0xc0, 0xc2, 0xc3):
+            return {0xc0: None, 0xc2: False, 0xc3: True}[b], pos
+        if b in (0xc4, 0xc5, 0xc6):
+            n, pos = uint(pos, {0xc4: 1, 0xc5: 2, 0xc6: 4}[b])
+            return raw(pos, n)
+        if b == 0xca:
+            need(pos, 4)
+            return struct.unpack(">f", data[pos:pos + 4])[0], pos + 4
+        if b == 0xcb:
+            need(pos, 8)
+            return struct.unpack(">d", data[pos:pos + 8])[0], pos + 8
+        if 0xcc <= b <= 0xcf:
+            return uint(pos, 1 << (b - 0xcc))
+        if 0xd0 <= b <= 0xd3:
+            return sint(pos, 1 << (b - 0xd0))
+        if b in (0xd9, 0xda, 0xdb):
+            n, pos = uint(pos, {0xd9: 1, 0xda: 2, 0xdb: 4}[b])
+            s, pos = raw(pos, n)
+            return s.decode(), pos
+        if b in (0xdc, 0xdd):
+            n, pos = uint(pos, 2 if b == 0xdc else 4)
+            return seq(pos, n, False)
+        if b in (0xde, 0xdf):
+            n, pos = uint(pos, 2 if b == 0xde else 4)
+            return seq(pos, n, True)
+        raise ValueError("unexpected msgpack byte 0x%02x" % b)
+
+    value, end = obj(0)
+    if end != len(data):
+        raise ValueError("trailing bytes")
+    return value
+
+
+HELLO, DATA, BYE = 1, 2, 3
+EXIT_OK, EXIT_CODE, EXIT_SIGNAL = 1, 2, 3
+
+
+class Message:
+    def __init__(self, frame):
+        doc = _msgpack_unpack(frame)
+        (self.magic, self.version, self.token, self.pid, self.seq,
+         self.type, self.body) = doc
+
+
+class Pull:
+    """A ZeroMQ PULL socket through ctypes, bound to an ipc endpoint."""
+    ZMQ_PULL = 7
+    ZMQ_RCVTIMEO = 27
+    ZMQ_LINGER = 17
+
+    def __init__(self, endpoint):
+        name = ctypes.util.find_library("zmq") or "libzmq.so.5"
+        z = self.z = ctypes.CDLL(name, use_errno=True)
+        z.zmq_ctx_new.restype = ctypes.c_void_p
+        z.zmq_socket.restype = ctypes.c_void_p
+        z.zmq_socket.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        z.zmq_setsockopt.argtypes = [ctypes.c_void_p, ctypes.c_int,
+                                     ctypes.c_void_p, ctypes.c_size_t]
+        z.zmq_bind.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        z.zmq_msg_init.argtypes = [ctypes.c_void_p]
+        z.zmq_msg_recv.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                   ctypes.c_int]
+        z.zmq_msg_data.restype = ctypes.c_void_p
+        z.zmq_msg_data.argtypes = [ctypes.c_void_p]
+        z.zmq_msg_size.restype = ctypes.c_size_t
+        z.zmq_msg_size.argtypes = [ctypes.c_void_p]
+        z.zmq_msg_close.argtypes = [ctypes.c_void_p]
+        z.zmq_close.argtypes = [ctypes.c_void_p]
+        z.zmq_ctx_term.argtypes = [ctypes.c_void_p]
+        self.ctx = z.zmq_ctx_new()
+        self.sock = z.zmq_socket(self.ctx, self.ZMQ_PULL)
+        timeout = ctypes.c_int(100)
+        z.zmq_setsockopt(self.sock, self.ZMQ_RCVTIMEO,
+                         ctypes.byref(timeout), ctypes.sizeof(timeout))
+        if z.zmq_bind(self.sock, endpoint.encode()) != 0:
+            raise OSError(ctypes.get_errno(), "zmq_bind " + endpoint)
+        self.messages = []
+
+    def poll(self):
+        """Receives for up to 100 ms; returns whether a frame came."""
+        msg = ctypes.create_string_buffer(64)  # sizeof(zmq_msg_t)
+        self.z.zmq_msg_init(msg)
+        try:
+            if self.z.zmq_msg_recv(msg, self.sock, 0) < 0:
+                return False
+            frame = ctypes.string_at(self.z.zmq_msg_data(msg),
+                                     self.z.zmq_msg_size(msg))
+        finally:
+            self.z.zmq_msg_close(msg)
+        self.messages.append(Message(frame))
+        return True
+
+    def close(self):
+        zero = ctypes.c_int(0)
+        self.z.zmq_setsockopt(self.sock, self.ZMQ_LINGER,
+                              ctypes.byref(zero), ctypes.sizeof(zero))
+        self.z.zmq_close(self.sock)
+        self.z.zmq_ctx_term(self.ctx)
+
+
+class MessageTest(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.endpoint = "ipc://" + os.path.join(self.tmp, "pull")
+        self.pull = Pull(self.endpoint)
+
+    def tearDown(self):
+        self.pull.close()
+        super().tearDown()
+
+    def run_and_receive(self, args, quiet=1.0, **extra):
+        """Runs a target while receiving; returns (Run, {pid: [Message]})."""
+        env = shim_env(self.endpoint, **extra)
+        start = time.monotonic()
+        proc = subprocess.Popen([PYTHON] + list(args), env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        # Pipes are drained by a thread so a chatty target cannot block.
+        import threading
+        captured = {}
+
+        def drain():
+            captured["out"], captured["err"] = proc.communicate()
+        drainer = threading.Thread(target=drain)
+        drainer.start()
+        last = time.monotonic()
+        while True:
+            if self.pull.poll():
+                last = time.monotonic()
+            elif proc.poll() is not None and time.monotonic() - last > quiet:
+                break
+            if time.monotonic() - start > TIMEOUT:
+                proc.kill()
+                self.fail("target did not finish")
+        drainer.join()
+        r = Run(proc, captured["out"], captured["err"],
+                time.monotonic() - start)
+        by_pid = {}
+        for m in self.pull.messages:
+            self.assertEqual(m.magic, "mpp")
+            self.assertEqual(m.token, TOKEN)
+            by_pid.setdefault(m.pid, []).append(m)
+        return r, by_pid
+
+    def check_stream(self, pid, msgs):
+        """Every incarnation: HELLO first, seq 0.. with no gap, BYE last,
+        and every function id defined before (or in) its first use."""
+        self.assertEqual([m.seq for m in msgs], list(range(len(msgs))),
+                         "pid %d" % pid)
+        self.assertEqual(msgs[0].type, HELLO, "pid %d" % pid)
+        self.assertEqual(msgs[-1].type, BYE, "pid %d" % pid)
+        self.assertTrue(all(m.type == DATA for m in msgs[1:-1]))
+        defined = set()
+        for m in msgs:
+            if m.type != DATA:
+                continue
+            defined.update(f[0] for f in m.body.get("funcs", []))
+            for tid, name, stats, edges, cats in m.body.get("threads", []):
+                for s in stats:
+                    self.assertIn(s[0], defined, "pid %d" % pid)
+                for e in edges:
+                    self.assertIn(e[0], defined)
+                    self.assertIn(e[1], defined)
+
+    @staticmethod
+    def final_calls(msgs, name):
+        """ncalls of every function called `name` in one process, from the
+        last value each (thread, function) reported."""
+        defs = {}
+        latest = {}
+        for m in msgs:
+            if m.type != DATA:
+                continue
+            for fid, file, line, fname in m.body.get("funcs", []):
+                defs[fid] = fname
+            for tid, tname, stats, edges, cats in m.body.get("threads", []):
+                for fid, ncalls, pcalls, tt, ct in stats:
+                    latest[(tid, fid)] = ncalls
+        return sum(n for (tid, fid), n in latest.items()
+                   if defs.get(fid) == name)
+
+
+# ---- the tests ---------------------------------------------------------------
+
+def _target_rows(stats, path):
+    return {k: v for k, v in stats.items() if k[0] == path}
+
+
+class CountsMatchCProfile(TempDirTest):
+    """ncalls, primitive calls and callers equal cProfile's, function by
+    function: recursion, mutual recursion, generators, exceptions through
+    frames, builtins, classes."""
+
+    def test_calls(self):
+        path = target("calls.py")
+        ours, _ = self.snapshot_run(path)
+        theirs = self.cprofile_run(path)
+        mine = _target_rows(ours, path)
+        truth = _target_rows(theirs, path)
+        self.assertGreater(len(truth), 25)
+        self.assertEqual(sorted(mine), sorted(truth))
+        for key, (cc, nc, tt, ct, callers) in truth.items():
+            with self.subTest(function=key[2], line=key[1]):
+                self.assertEqual(mine[key][:2], (cc, nc))
+                if key[2] == "<module>":
+                    continue  # cProfile's own exec() calls it
+                self.assertEqual(
+                    {c: v[:2] for c, v in mine[key][4].items()},
+                    {c: v[:2] for c, v in callers.items()})
+        # Builtins called from the target's functions: same names, same
+        # counts per caller.
+        for key, row in theirs.items():
+            if key[0] != "~":
+                continue
+            want = {c: v[:2] for c, v in row[4].items()
+                    if c[0] == path and c[2] != "<module>"}
+            if not want:
+                continue
+            with self.subTest(builtin=key[2]):
+                self.assertIn(key, ours)
+                got = {c: v[:2] for c, v in ours[key][4].items()
+                       if c[0] == path and c[2] != "<module>"}
+                self.assertEqual(got, want)
+
+    def test_deep_recursion(self):
+        path = target("deep.py")
+        ours, r = self.snapshot_run(path, "25000")
+        row = ours[(path, 4, "down")]
+        self.assertEqual(row[:2], (1, 25001))
+        # The edge down->down: its first call is not recursive for the
+        # edge, exactly as cProfile counts sub-entries.
+        self.assertEqual(row[4][(path, 4, "down")][:2], (25000, 1))
+
+    def test_threads(self):
+        path = target("threads.py")
+        ours, r = self.snapshot_run(path)
+        self.assertEqual(r.out, "[9900, 39800, 89700]\n")
+        rows = _target_rows(ours, path)
+        self.assertEqual(rows[(path, 14, "worker")][:2], (3, 3))
+        self.assertEqual(rows[(path, 10, "step")][:2], (610, 610))
+        work = rows[(path, 6, "work")]
+        self.assertEqual(work[:2], (4, 4))
+        self.assertEqual({c[2]: v[:2] for c, v in work[4].items()},
+                         {"main": (1, 1), "worker": (3, 3)})
+        # The thread's first frame (Thread.run) is not lost to the
+        # installer.
+        worker = rows[(path, 14, "worker")]
+        self.assertEqual([c[2] for c in worker[4]], ["run"])
+
+
+class TestClock(TempDirTest):
+    """MPPROF_TEST_CLOCK=1 advances 1000 ns per read, one read per event:
+    every time is exact, and equals cProfile's with the same clock."""
+
+    EXPECTED = {  # name: (cc, nc, tt, ct) in units of 1000 ns
+        "top": (1, 1, 4, 15),
+        "mid": (1, 1, 3, 5),
+        "leaf": (3, 3, 3, 3),
+        "rec": (1, 3, 5, 5),
+    }
+
+    def test_exact_times(self):
+        path = target("clocktree.py")
+        ours, _ = self.snapshot_run(path, MPPROF_TEST_CLOCK=1)
+        rows = {k[2]: v for k, v in _target_rows(ours, path).items()}
+        for name, (cc, nc, tt, ct) in self.EXPECTED.items():
+            with self.subTest(function=name):
+                got = rows[name]
+                self.assertEqual(got[:2], (cc, nc))
+                self.assertAlmostEqual(got[2], tt * 1e-6, delta=1e-12)
+                self.assertAlmostEqual(got[3], ct * 1e-6, delta=1e-12)
+        rec_self = {c[2]: v for c, v in rows["rec"][4].items()}["rec"]
+        self.assertEqual(rec_self[:2], (2, 1))
+        self.assertAlmostEqual(rec_self[2], 3e-6, delta=1e-12)
+        self.assertAlmostEqual(rec_self[3], 3e-6, delta=1e-12)
+
+        # The same tree under cProfile, with a timer that also steps
+        # 1000 ns per read: every number must agree.
+        import cProfile
+        spec = importlib.util.spec_from_file_location("clocktree", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        ticks = [0]
+
+        def timer():
+            ticks[0] += 1000
+            return ticks[0]
+        prof = cProfile.Profile(timer, 1e-9)
+        prof.runcall(module.top)
+        prof.create_stats()
+        for key, (cc, nc, tt, ct, callers) in prof.stats.items():
+            if key[0] != path:
+                continue
+            with self.subTest(cprofile=key[2]):
+                got = rows[key[2]]
+                self.assertEqual(got[:2], (cc, nc))
+                self.assertAlmostEqual(got[2], tt, delta=1e-12)
+                self.assertAlmostEqual(got[3], ct, delta=1e-12)
+                for caller, value in callers.items():
+                    mine = {c[2]: v for c, v in got[4].items()}[caller[2]]
+                    self.assertEqual(mine[:2], value[:2])
+                    self.assertAlmostEqual(mine[2], value[2], delta=1e-12)
+                    self.assertAlmostEqual(mine[3], value[3], delta=1e-12)
+
+
+class ProgramUnchanged(TempDirTest):
+    """The shim changes nothing the program or its parent can see."""
+
+    CASES = ["ok", "exit3", "raise", "os_exit5", "fork_child",
+             "fork_threads", "user_sigterm", "print_sys", "thread_exit"]
+
+    def test_same_status_and_output(self):
+        script = target("behaviour.py")
+        for case in self.CASES:
+            with self.subTest(case=case):
+                plain = run([script, case], base_env())
+                shim = run([script, case],
+                           shim_env(self.nowhere, MPPROF_LINGER_MS=100))
+                self.assertEqual(shim.rc, plain.rc)
+                self.assertEqual(shim.out, plain.out)
+                self.assertEqual(shim.err_without_mpprof(), plain.err)
+
+    def test_sigterm_kills_by_signal(self):
+        r = run([target("behaviour.py"), "sigterm_self"],
+                shim_env(self.nowhere, MPPROF_LINGER_MS=100))
+        self.assertEqual(r.rc, -signal.SIGTERM)
+        self.assertEqual(r.out, "before\n")
+        self.assertEqual(r.err_without_mpprof(), "")
+
+    def test_ignored_sigterm_stays_ignored(self):
+        # A disposition set before Python starts (here SIG_IGN, inherited)
+        # is not replaced by the collector's handler.
+        def ignore():
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        r = run([target("behaviour.py"), "sigterm_self"],
+                shim_env(self.nowhere, MPPROF_LINGER_MS=100),
+                preexec_fn=ignore)
+        self.assertEqual(r.rc, 0)
+        self.assertEqual(r.out, "before\nafter\n")
+
+    def test_exit_is_quick_without_aggregator(self):
+        # Default linger (3 s): exit must not hang when nobody listens, and
+        # says so in exactly one line.
+        r = run([target("behaviour.py"), "ok"], shim_env(self.nowhere))
+        self.assertEqual(r.rc, 0)
+        self.assertLess(r.seconds, 5.0)
+        warnings = [l for l in r.err.splitlines() if l.startswith("mpprof:")]
+        self.assertEqual(len(warnings), 1, r.err)
+
+    def test_pool_terminate_does_not_hang(self):
+        r = run([target("pool.py"), "fork", "terminate"],
+                shim_env(self.nowhere, MPPROF_LINGER_MS=200), timeout=60)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(r.out, "328350\n")
+        self.assertLess(r.seconds, 20)
+
+    def test_not_started_without_environment(self):
+        env = base_env()
+        env["PYTHONPATH"] = PYSHIM
+        r = run(["-c", "import sys; print('mpprof._collector' in "
+                 "sys.modules, sys.getprofile())"], env)
+        self.assertEqual(r.out, "False None\n")
+        self.assertEqual(r.err, "")
+
+
+class Messages(MessageTest):
+    """What the collector sends: per-process streams and their lifecycle."""
+
+    def test_single_process_stream(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"), "exit3"])
+        self.assertEqual(r.rc, 3)
+        self.assertEqual(len(by_pid), 1)
+        (pid, msgs), = by_pid.items()
+        self.check_stream(pid, msgs)
+        hello, bye = msgs[0].body, msgs[-1].body
+        self.assertEqual(hello["start_method"], "main")
+        self.assertEqual(hello["ppid"], os.getpid())
+        self.assertEqual(hello["name"], "MainProcess")
+        self.assertEqual(hello["argv"][-2:],
+                         [target("behaviour.py"), "exit3"])
+        self.assertEqual(hello["python"], "%d.%d.%d" % sys.version_info[:3])
+        self.assertEqual((bye["exit_kind"], bye["exit_code"]), (EXIT_CODE, 3))
+        self.assertEqual(self.final_calls(msgs, "exit3"), 1)
+
+    def test_fork_children(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"),
+                                          "fork_child"])
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(len(by_pid), 2)
+        parent = min(by_pid, key=lambda p: by_pid[p][0].body["start_ns"])
+        child = [p for p in by_pid if p != parent][0]
+        for pid, msgs in by_pid.items():
+            self.check_stream(pid, msgs)
+        hello = by_pid[child][0].body
+        self.assertEqual(hello["start_method"], "fork")
+        self.assertEqual(hello["ppid"], parent)
+        bye = by_pid[child][-1].body
+        self.assertEqual((bye["exit_kind"], bye["exit_code"]), (EXIT_CODE, 7))
+        # The child's numbers start from zero at the fork.
+        self.assertEqual(self.final_calls(by_pid[child], "in_child"), 1)
+        self.assertEqual(self.final_calls(by_pid[child], "fork_child"), 0)
+        self.assertEqual(self.final_calls(by_pid[parent], "in_child"), 0)
+
+    def test_fork_from_thread_keeps_only_that_thread(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"),
+                                          "fork_threads"])
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(r.out, "child exit 0\n")
+        self.assertEqual(len(by_pid), 2)
+        child = [p for p, m in by_pid.items()
+                 if m[0].body["start_method"] == "fork"][0]
+        msgs = by_pid[child]
+        self.check_stream(child, msgs)
+        names = {t[1] for m in msgs if m.type == DATA
+                 for t in m.body.get("threads", [])}
+        self.assertEqual(names, {"forker"})
+        self.assertEqual(self.final_calls(msgs, "in_child"), 1)
+        self.assertEqual(self.final_calls(msgs, "spin"), 0)
+
+    def test_sigterm_sends_bye(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"),
+                                          "sigterm_self"])
+        self.assertEqual(r.rc, -signal.SIGTERM)
+        (pid, msgs), = by_pid.items()
+        self.check_stream(pid, msgs)
+        bye = msgs[-1].body
+        self.assertEqual((bye["exit_kind"], bye["exit_code"]),
+                         (EXIT_SIGNAL, signal.SIGTERM))
+
+    def check_pool(self, method, how):
+        r, by_pid = self.run_and_receive([target("pool.py"), method, how])
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(r.out, "328350\n")
+        for pid, msgs in by_pid.items():
+            self.check_stream(pid, msgs)
+        hellos = {pid: msgs[0].body for pid, msgs in by_pid.items()}
+        main = [p for p, h in hellos.items() if h["start_method"] == "main"]
+        self.assertEqual(len(main), 1)
+        # Every call of square() is in exactly one worker's stream.
+        self.assertEqual(sum(self.final_calls(m, "square")
+                             for m in by_pid.values()), 100)
+        return main[0], hellos, by_pid
+
+    def test_pool_fork_terminate(self):
+        main, hellos, by_pid = self.check_pool("fork", "terminate")
+        workers = [p for p, h in hellos.items() if p != main]
+        self.assertEqual(len(workers), 3)
+        for p in workers:
+            self.assertEqual(hellos[p]["start_method"], "fork")
+            self.assertEqual(hellos[p]["ppid"], main)
+            last = by_pid[p][-2].body  # the DATA before BYE
+            self.assertTrue(last["name"].startswith("ForkPoolWorker-"))
+
+    def test_pool_spawn_terminate_every_worker_says_bye(self):
+        # Workers often get SIGTERM while already exiting, after Python
+        # dropped its handler: the exit hold keeps the last batch.
+        for _ in range(3):
+            self.pull.messages.clear()
+            self.check_pool("spawn", "terminate")
+
+    def test_pool_spawn(self):
+        main, hellos, by_pid = self.check_pool("spawn", "close")
+        methods = sorted(h["start_method"] for p, h in hellos.items()
+                         if p != main)
+        # The resource tracker is an exec'd child; the workers are spawned.
+        self.assertEqual(methods.count("spawn"), 3)
+        for p, h in hellos.items():
+            if p != main:
+                self.assertEqual(h["ppid"], main)
+
+    def test_pool_forkserver(self):
+        main, hellos, by_pid = self.check_pool("forkserver", "terminate")
+        # The fork server is exec'd by the main process; the workers are
+        # its forks (and inherit its command line).
+        server = [p for p, h in hellos.items() if h["ppid"] == main and
+                  any("multiprocessing.forkserver" in a for a in h["argv"])]
+        self.assertEqual(len(server), 1)
+        self.assertEqual(hellos[server[0]]["start_method"], "forkserver")
+        workers = [p for p, h in hellos.items() if h["ppid"] == server[0]]
+        self.assertEqual(len(workers), 3)
+        for p in workers:
+            self.assertEqual(hellos[p]["start_method"], "forkserver")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

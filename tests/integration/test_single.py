@@ -1,0 +1,324 @@
+"""Single-process acceptance (issue: "single-process profiling agrees with
+cProfile"; design.md "Correctness" and "Output directory").
+
+For each target script in targets/ (recursion, generators, exceptions,
+builtins, threads, a CPU-bound one), run once under `mpprof run` and once
+under `python -m cProfile` (same Python), then check:
+
+  * every function defined in the target file has the same ncalls and
+    primitive calls as cProfile, and the same set of such functions exists;
+  * every caller->callee edge whose caller is in the target file and whose
+    callee is in the target file or a builtin has the same counts;
+  * functions that run only in worker threads (cProfile cannot see them)
+    are present with the counts the target itself observed;
+  * pstats.Stats(profile.prof).sort_stats("cumulative").print_stats(30) works;
+  * for the CPU-bound target, Stats.total_tt is within 10% of the wall time
+    the script measured itself;
+  * callgrind_annotate parses callgrind.out, and its inclusive cost per
+    non-recursive function agrees with pstats cumtime (2% or 1 ms);
+  * `mpprof report DIR --json` parses and its functions' ncalls/pcalls match
+    profile.prof; `mpprof report DIR` prints text;
+  * the target's stdout is the same as without the profiler, the output
+    directory holds the four documented files and nothing named
+    callgrind.out.*.
+
+Ground truth always comes from cProfile or from the target itself.
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpptest  # noqa: E402
+
+OUTPUT_FILES = ("profile.prof", "callgrind.out", "session.mpprof", "report.txt")
+
+
+def _fmt_key(k):
+    return "%s:%d(%s)" % (os.path.basename(k[0]), k[1], k[2])
+
+
+class _TargetCase:
+    """Mixin; subclasses set TARGET, ARGS and optionally CPU_BOUND."""
+    TARGET = None
+    ARGS = ()
+    CPU_BOUND = False
+    NEEDS_EXACT_BUILTINS = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.script = mpptest.target(cls.TARGET)
+        cls.run_ = mpptest.run([cls.script] + list(cls.ARGS))
+        cls.addClassCleanup(cls.run_.cleanup)
+        cls.cprof_proc, cls.cstats = mpptest.cprofile([cls.script] + list(cls.ARGS))
+        cls.plain = mpptest.run_python([cls.script] + list(cls.ARGS))
+        cls._stats = None
+
+    # -- helpers --
+    def need_run(self):
+        r = self.run_
+        if r.returncode != 0:
+            self.fail("mpprof run failed\n" + r.describe())
+        if not os.path.exists(r.path("profile.prof")):
+            self.fail("no profile.prof written\n" + r.describe())
+
+    @property
+    def stats(self):
+        self.need_run()
+        if self._stats is None:
+            type(self)._stats = mpptest.load_stats(self.run_)
+        return self._stats
+
+    def truth(self):
+        return self.run_.truth()
+
+    def thread_only(self):
+        return self.truth().get("thread_only", {})
+
+    def in_target(self, key):
+        return mpptest.same_file(key[0], self.TARGET)
+
+    # -- tests --
+    def test_exit_and_stdout_unchanged(self):
+        self.need_run()
+        self.assertEqual(self.plain.returncode, 0, self.plain.stderr)
+        strip = lambda s: [l for l in s.splitlines()
+                           if not l.startswith(mpptest.TRUTH_PREFIX)]
+        self.assertEqual(strip(self.run_.stdout), strip(self.plain.stdout),
+                         "the target printed something else under mpprof")
+
+    def test_output_files(self):
+        self.need_run()
+        names = sorted(os.listdir(self.run_.outdir))
+        for f in OUTPUT_FILES:
+            self.assertIn(f, names, "output dir lacks %s: %r" % (f, names))
+            self.assertGreater(os.path.getsize(self.run_.path(f)), 0, f)
+        bad = [n for n in names if n.startswith("callgrind.out.")]
+        self.assertEqual(bad, [], "KCachegrind would load these as parts")
+
+    def test_function_counts_match_cprofile(self):
+        mine = mpptest.file_functions(self.stats, self.TARGET)
+        ref = mpptest.file_functions(self.cstats, self.TARGET)
+        thread_only = self.thread_only()
+        self.assertTrue(ref, "cProfile saw no function of the target?")
+        problems = []
+        for ident, ck in sorted(ref.items()):
+            mk = mine.get(ident)
+            if mk is None:
+                problems.append("missing in mpprof: %s" % _fmt_key(ck))
+                continue
+            ccc, cnc = self.cstats.stats[ck][:2]
+            mcc, mnc = self.stats.stats[mk][:2]
+            if (mnc, mcc) != (cnc, ccc):
+                problems.append("%s: mpprof ncalls %d/%d, cProfile %d/%d" % (
+                    _fmt_key(ck), mnc, mcc, cnc, ccc))
+        for ident, mk in sorted(mine.items()):
+            if ident not in ref and ident[1] not in thread_only:
+                problems.append("only in mpprof: %s (ncalls %d)" % (
+                    _fmt_key(mk), self.stats.stats[mk][1]))
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_caller_counts_match_cprofile(self):
+        mine = self.stats.stats
+        thread_only = set(self.thread_only())
+        ref_by_norm = {mpptest.norm_key(k, self.TARGET): v
+                       for k, v in self.cstats.stats.items()}
+        mine_by_norm = {mpptest.norm_key(k, self.TARGET): v
+                        for k, v in mine.items()}
+        problems = []
+        checked = 0
+        for callee, v in sorted(ref_by_norm.items()):
+            if not (callee[0] == self.TARGET or callee[0] == "~"):
+                continue
+            if callee[2] in thread_only:
+                continue
+            ref_callers = {c: e for c, e in v[4].items()
+                           if self.in_target(c)}
+            if not ref_callers:
+                continue
+            mv = mine_by_norm.get(callee)
+            if mv is None:
+                problems.append("callee missing in mpprof: %s" % _fmt_key(callee))
+                continue
+            my_callers = {mpptest.norm_key(c, self.TARGET): e
+                          for c, e in mv[4].items() if self.in_target(c)}
+            for c, e in sorted(ref_callers.items()):
+                c = mpptest.norm_key(c, self.TARGET)
+                me = my_callers.pop(c, None)
+                checked += 1
+                if me is None:
+                    problems.append("edge missing: %s -> %s" % (
+                        _fmt_key(c), _fmt_key(callee)))
+                elif (me[0], me[1]) != (e[0], e[1]):
+                    problems.append("edge %s -> %s: mpprof %d/%d, cProfile %d/%d" % (
+                        _fmt_key(c), _fmt_key(callee), me[0], me[1], e[0], e[1]))
+            for c, me in sorted(my_callers.items()):
+                if c[2] in thread_only:
+                    continue
+                problems.append("edge only in mpprof: %s -> %s (%d)" % (
+                    _fmt_key(c), _fmt_key(callee), me[0]))
+        self.assertGreater(checked, 0)
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_thread_only_functions_present(self):
+        thread_only = self.thread_only()
+        if not thread_only:
+            self.skipTest("target runs no thread-only function")
+        for name, expected in sorted(thread_only.items()):
+            self.assertEqual(mpptest.ncalls(self.cstats, self.TARGET, name), 0,
+                             "cProfile saw %s: the target is not testing "
+                             "what it claims" % name)
+            self.assertEqual(mpptest.ncalls(self.stats, self.TARGET, name),
+                             expected, "thread-only function %s" % name)
+
+    def test_print_stats(self):
+        text = mpptest.print_stats_text(self.stats, 30)
+        self.assertIn("function calls", text)
+        self.assertIn(self.TARGET, text)
+
+    def test_report_json_matches_pstats(self):
+        self.need_run()
+        rep = mpptest.report_json(self.run_.outdir, ["--limit", "100000"])
+        funcs = rep.get("functions")
+        self.assertIsInstance(funcs, list)
+        self.assertTrue(funcs, "report --json lists no function")
+        by_key = {}
+        for f in funcs:
+            for field in ("file", "line", "name", "ncalls", "pcalls",
+                          "tottime_s", "cumtime_s"):
+                self.assertIn(field, f)
+            by_key[(f["file"], f["line"], f["name"])] = f
+        problems = []
+        for key, f in sorted(by_key.items()):
+            v = self.stats.stats.get(key)
+            if v is None:
+                problems.append("json function not in profile.prof: %r" % (key,))
+                continue
+            if (f["ncalls"], f["pcalls"]) != (v[1], v[0]):
+                problems.append("%s: json %d/%d, pstats %d/%d" % (
+                    _fmt_key(key), f["ncalls"], f["pcalls"], v[1], v[0]))
+            if abs(f["cumtime_s"] - v[3]) > max(1e-3, 0.01 * v[3]):
+                problems.append("%s: json cumtime %.6f, pstats %.6f" % (
+                    _fmt_key(key), f["cumtime_s"], v[3]))
+        self.assertEqual(problems, [], "\n".join(problems))
+        mine = mpptest.file_functions(self.stats, self.TARGET)
+        in_json = [k for k in by_key if self.in_target(k)]
+        self.assertEqual(len(in_json), len(mine),
+                         "report --json --limit 100000 should list every "
+                         "function of the target")
+        for key in ("mpprof_version", "python", "command", "wall_s",
+                    "exit_status", "processes", "categories", "integrity"):
+            self.assertTrue(key in rep, "report --json lacks %r" % key)
+        self.assertEqual(rep["exit_status"], 0)
+        self.assertEqual(len(rep["processes"]), 1, rep["processes"])
+        self.assertEqual(rep["integrity"].get("rejected"), 0)
+        self.assertEqual(rep["integrity"].get("processes_lost"), 0)
+
+    def test_report_text(self):
+        self.need_run()
+        p = mpptest.mpprof(["report", self.run_.outdir])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.strip(), "report printed nothing")
+        self.assertEqual(p.stderr.strip(), "")
+        p2 = mpptest.mpprof(["report", self.run_.path("session.mpprof")])
+        self.assertEqual(p2.returncode, 0, p2.stderr)
+        self.assertEqual(p2.stdout, p.stdout,
+                         "report DIR and report DIR/session.mpprof differ")
+
+    def test_callgrind_inclusive_matches_cumtime(self):
+        self.need_run()
+        path = self.run_.path("callgrind.out")
+        totals, incl = mpptest.callgrind_annotate(path, inclusive=True)
+        tt = self.stats.total_tt
+        self.assertGreater(totals, 0)
+        self.assertGreater(tt, 0)
+        # Unit of the first event, inferred from the totals (ns, us, ms...).
+        scale = totals / tt
+        units = [10 ** k for k in range(0, 13, 3)]
+        unit = min(units, key=lambda u: abs(scale / u - 1))
+        self.assertLess(abs(scale / unit - 1), 0.02,
+                        "callgrind totals %d vs pstats total_tt %.6f s: no "
+                        "plausible time unit" % (totals, tt))
+        problems = []
+        checked = 0
+        for (line, name), key in sorted(mpptest.file_functions(self.stats,
+                                                               self.TARGET).items()):
+            cc, nc, _tt, ct, callers = self.stats.stats[key]
+            if cc != nc or key in callers:
+                continue  # recursive: cumtime conventions differ
+            labels = mpptest.callgrind_match(incl, self.TARGET, name, line)
+            if len(labels) != 1:
+                problems.append("%s: callgrind_annotate labels %r" % (
+                    _fmt_key(key), labels))
+                continue
+            got = incl[labels[0]] / unit
+            checked += 1
+            if abs(got - ct) > max(0.02 * ct, 1e-3):
+                problems.append("%s: callgrind inclusive %.6f s, pstats "
+                                "cumtime %.6f s" % (_fmt_key(key), got, ct))
+        self.assertEqual(problems, [], "\n".join(problems))
+        self.assertGreater(checked, 0)
+
+    def test_total_time_matches_wall(self):
+        if not self.CPU_BOUND:
+            self.skipTest("only for the CPU-bound target")
+        wall = self.truth().get("wall_s")
+        self.assertIsNotNone(wall, "target printed no wall time")
+        tt = self.stats.total_tt
+        self.assertLess(abs(tt - wall), 0.10 * wall,
+                        "pstats total_tt %.3f s vs the script's own wall "
+                        "time %.3f s" % (tt, wall))
+
+
+class TestRecursion(_TargetCase, unittest.TestCase):
+    TARGET = "t_recursion.py"
+    ARGS = ("40",)
+
+
+class TestGenerators(_TargetCase, unittest.TestCase):
+    TARGET = "t_generators.py"
+    ARGS = ("50",)
+
+
+class TestExceptions(_TargetCase, unittest.TestCase):
+    TARGET = "t_exceptions.py"
+    ARGS = ("300",)
+
+
+class TestBuiltins(_TargetCase, unittest.TestCase):
+    TARGET = "t_builtins.py"
+    ARGS = ("200",)
+
+    def test_builtins_named_like_cprofile(self):
+        # The edges test covers counts; here: the builtin entries exist under
+        # cProfile's exact keys (what pstats, snakeviz and gprof2dot expect).
+        for name in ("<built-in method builtins.len>",
+                     "<built-in method builtins.sorted>",
+                     "<method 'upper' of 'str' objects>",
+                     "<method 'join' of 'str' objects>",
+                     "<method 'get' of 'dict' objects>"):
+            key = ("~", 0, name)
+            self.assertIn(key, self.cstats.stats)
+            self.assertIn(key, self.stats.stats, "builtin %s missing" % name)
+            # Totals include calls from interpreter startup, which differ;
+            # the calls made by the target's own functions must not.
+            from_target = lambda st: sum(
+                e[0] for c, e in st.stats[key][4].items() if self.in_target(c))
+            self.assertEqual(from_target(self.stats), from_target(self.cstats),
+                             name)
+
+
+class TestThreads(_TargetCase, unittest.TestCase):
+    TARGET = "t_threads.py"
+    ARGS = ("50",)
+
+
+class TestCpuBound(_TargetCase, unittest.TestCase):
+    TARGET = "t_cpu.py"
+    ARGS = ("300",)
+    CPU_BOUND = True
+
+
+if __name__ == "__main__":
+    mpptest.main()

@@ -1,0 +1,289 @@
+/*  Tests of the aggregator's frame validation (mpp_ingest.c), without
+ *  sockets: good frames, foreign tokens, replays, gaps, garbage, truncated
+ *  frames, new incarnations of a pid, and the end-of-run bookkeeping.
+ *
+ *  The ingest unit belongs to the launcher executable, which unit tests do
+ *  not link, so it is compiled into this test directly. */
+#include "launcher/mpp_ingest.c"
+
+#include "mpp_test.h"
+
+#include <sys/wait.h>
+
+#define TOKEN "0123456789abcdef0123456789abcdef"
+#define OTHER "0123456789abcdef0123456789abcdeF"
+
+static mpp_wfunc_t s_funcs[] = {
+    {0, 10, "/app/script.py", "work"},
+    {1, 0, "~", "<built-in method time.sleep>"},
+};
+
+static mpp_wstat_t s_stats[] = {
+    {0, {3, 3, 3000, 9000}},
+    {1, {3, 3, 6000, 6000}},
+};
+
+static mpp_wedge_t s_edges[] = {
+    {0, 1, {3, 3, 6000, 6000}},
+};
+
+static mpp_wthread_t s_threads[] = {
+    {.tid = 1, .name = "MainThread", .stats = s_stats, .nstats = 2,
+     .edges = s_edges, .nedges = 1},
+};
+
+static mpp_msg_t
+s_msg(int64_t pid, uint64_t seq, uint32_t type)
+{
+    mpp_msg_t m = {
+        .version = MPP_WIRE_VERSION,
+        .token = TOKEN,
+        .pid = pid,
+        .seq = seq,
+        .type = type,
+        .ppid = 1,
+        .start_method = "fork",
+        .python = "3.11.7",
+        .start_ns = 1000,
+        .name = "Worker",
+        .wall_ns = 5,
+        .cpu_ns = 4,
+    };
+    if (type == MPP_MSG_DATA) {
+        m.funcs = s_funcs;
+        m.nfuncs = MPP_ARRAY_SIZE(s_funcs);
+        m.threads = s_threads;
+        m.nthreads = MPP_ARRAY_SIZE(s_threads);
+    }
+    if (type == MPP_MSG_BYE) {
+        m.exit_kind = MPP_EXIT_OK;
+    }
+    return m;
+}
+
+/* Encodes `m` and feeds it to the ingest unit. */
+static int
+s_feed(mpp_session_t *s, const mpp_msg_t *m)
+{
+    mpp_buf_t b;
+    mpp_buf_init(&b);
+    ASSERT_EQ(mpp_wire_encode(m, &b), 0);
+    int rc = mpp_ingest_frame(s, TOKEN, b.data, b.len);
+    mpp_buf_fini(&b);
+    return rc;
+}
+
+static int
+s_feed3(mpp_session_t *s, int64_t pid, uint64_t seq, uint32_t type)
+{
+    mpp_msg_t m = s_msg(pid, seq, type);
+    return s_feed(s, &m);
+}
+
+MPP_TEST(good_frames)
+{
+    mpp_session_t *s = mpp_session_new();
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_HELLO), 0);
+    ASSERT_EQ(s_feed3(s, 100, 1, MPP_MSG_DATA), 0);
+    ASSERT_EQ(s_feed3(s, 100, 2, MPP_MSG_BYE), 0);
+    ASSERT_EQ(s->integrity.messages, 3);
+    ASSERT_EQ(s->integrity.rejected, 0);
+    ASSERT_EQ(s->integrity.seq_gaps, 0);
+    ASSERT_EQ(s->nprocs, 1);
+    mpp_proc_t *p = mpp_session_proc(s, 100, false);
+    ASSERT(p != NULL);
+    ASSERT_EQ(p->next_seq, 3);
+    ASSERT_EQ(p->exit_kind, MPP_EXIT_OK);
+    ASSERT(!mpp_ingest_streaming(p));
+    ASSERT_EQ(mpp_proc_calls(p), 6);
+    mpp_session_destroy(&s);
+}
+
+MPP_TEST(foreign_token)
+{
+    mpp_session_t *s = mpp_session_new();
+    mpp_msg_t m = s_msg(100, 0, MPP_MSG_HELLO);
+    m.token = OTHER;
+    ASSERT_EQ(s_feed(s, &m), MPP_ETOKEN);
+    m.token = TOKEN "0"; /* right prefix, wrong length */
+    ASSERT_EQ(s_feed(s, &m), MPP_ETOKEN);
+    m.token = "";
+    ASSERT_EQ(s_feed(s, &m), MPP_ETOKEN);
+    ASSERT_EQ(s->integrity.messages, 3);
+    ASSERT_EQ(s->integrity.rejected, 3);
+    ASSERT_EQ(s->nprocs, 0);
+    mpp_session_destroy(&s);
+}
+
+MPP_TEST(replay)
+{
+    mpp_session_t *s = mpp_session_new();
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_HELLO), 0);
+    ASSERT_EQ(s_feed3(s, 100, 1, MPP_MSG_DATA), 0);
+    ASSERT_EQ(s_feed3(s, 100, 1, MPP_MSG_DATA), MPP_EREPLAY);
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_DATA), MPP_EREPLAY);
+    /* A replayed HELLO repeats the recorded start time. */
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_HELLO), MPP_EREPLAY);
+    ASSERT_EQ(s->integrity.rejected, 3);
+    ASSERT_EQ(s->integrity.seq_gaps, 0);
+    ASSERT_EQ(mpp_proc_calls(mpp_session_proc(s, 100, false)), 6);
+    mpp_session_destroy(&s);
+}
+
+MPP_TEST(gap)
+{
+    mpp_session_t *s = mpp_session_new();
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_HELLO), 0);
+    ASSERT_EQ(s_feed3(s, 100, 4, MPP_MSG_DATA), 0);
+    ASSERT_EQ(s->integrity.seq_gaps, 3);
+    ASSERT_EQ(s_feed3(s, 100, 5, MPP_MSG_BYE), 0);
+    ASSERT_EQ(s->integrity.seq_gaps, 3);
+    /* A lost HELLO: the first message of a pid may be anything. */
+    ASSERT_EQ(s_feed3(s, 200, 2, MPP_MSG_DATA), 0);
+    ASSERT_EQ(s->integrity.seq_gaps, 5);
+    ASSERT_EQ(s->integrity.rejected, 0);
+    ASSERT_EQ(s->nprocs, 2);
+    mpp_session_destroy(&s);
+}
+
+MPP_TEST(garbage)
+{
+    static const unsigned char junk[][8] = {
+        {0}, {0xc1}, {0x93, 0xa3, 'm', 'p', 'p'}, {0xff, 0xff, 0xff, 0xff},
+        {0xdd, 0xff, 0xff, 0xff, 0xff}, {0x97, 0xa3, 'x', 'x', 'x'},
+    };
+    mpp_session_t *s = mpp_session_new();
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(junk); i++) {
+        ASSERT(mpp_ingest_frame(s, TOKEN, junk[i], sizeof(junk[i])) < 0);
+    }
+    ASSERT(mpp_ingest_frame(s, TOKEN, "", 0) < 0);
+    ASSERT_EQ(mpp_ingest_frame(s, TOKEN, "", (size_t)MPP_WIRE_MAX_MSG + 1),
+              MPP_ETOOBIG);
+    ASSERT_EQ(s->integrity.messages, MPP_ARRAY_SIZE(junk) + 2);
+    ASSERT_EQ(s->integrity.rejected, MPP_ARRAY_SIZE(junk) + 2);
+    ASSERT_EQ(s->nprocs, 0);
+
+    /* Random bytes: never accepted, never a crash. */
+    unsigned seed = 12345;
+    unsigned char buf[256];
+    for (int round = 0; round < 2000; round++) {
+        size_t n = (size_t)(rand_r(&seed) % (int)sizeof(buf));
+        for (size_t i = 0; i < n; i++) {
+            buf[i] = (unsigned char)rand_r(&seed);
+        }
+        ASSERT(mpp_ingest_frame(s, TOKEN, buf, n) < 0);
+    }
+    ASSERT_EQ(s->nprocs, 0);
+    mpp_session_destroy(&s);
+}
+
+MPP_TEST(truncated)
+{
+    mpp_session_t *s = mpp_session_new();
+    mpp_msg_t m = s_msg(100, 0, MPP_MSG_DATA);
+    mpp_buf_t b;
+    mpp_buf_init(&b);
+    ASSERT_EQ(mpp_wire_encode(&m, &b), 0);
+    for (size_t n = 0; n < b.len; n++) {
+        ASSERT(mpp_ingest_frame(s, TOKEN, b.data, n) < 0);
+    }
+    ASSERT_EQ(s->integrity.rejected, b.len);
+    ASSERT_EQ(s->nprocs, 0);
+    /* The whole frame, then with a trailing byte. */
+    ASSERT_EQ(mpp_ingest_frame(s, TOKEN, b.data, b.len), 0);
+    ASSERT_EQ(mpp_buf_append(&b, "", 1), 0);
+    ASSERT(mpp_ingest_frame(s, TOKEN, b.data, b.len) < 0);
+    mpp_buf_fini(&b);
+    mpp_session_destroy(&s);
+}
+
+MPP_TEST(bad_fields)
+{
+    mpp_session_t *s = mpp_session_new();
+    ASSERT_EQ(s_feed3(s, 0, 0, MPP_MSG_HELLO), MPP_EPROTO);
+    ASSERT_EQ(s_feed3(s, -1, 0, MPP_MSG_HELLO), MPP_EPROTO);
+    ASSERT_EQ(s_feed3(s, INT64_C(1) << 40, 0, MPP_MSG_HELLO), MPP_EPROTO);
+    ASSERT_EQ(s_feed3(s, 100, UINT64_MAX, MPP_MSG_DATA), MPP_EPROTO);
+    ASSERT_EQ(s->integrity.rejected, 4);
+    ASSERT_EQ(s->nprocs, 0);
+    mpp_session_destroy(&s);
+}
+
+MPP_TEST(new_incarnation)
+{
+    mpp_session_t *s = mpp_session_new();
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_HELLO), 0);
+    ASSERT_EQ(s_feed3(s, 100, 1, MPP_MSG_DATA), 0);
+    ASSERT_EQ(s_feed3(s, 100, 2, MPP_MSG_BYE), 0);
+    /* The pid comes back as another process: it starts at seq 0 again
+     * with its own start time, and streams until its own BYE. */
+    mpp_msg_t m = s_msg(100, 0, MPP_MSG_HELLO);
+    m.start_ns = 2000;
+    ASSERT_EQ(s_feed(s, &m), 0);
+    mpp_proc_t *p = mpp_session_proc(s, 100, false);
+    ASSERT(mpp_ingest_streaming(p));
+    ASSERT_EQ(p->start_ns, 2000);
+    ASSERT_EQ(s_feed3(s, 100, 1, MPP_MSG_DATA), 0);
+    ASSERT_EQ(s->integrity.rejected, 0);
+    ASSERT_EQ(s->integrity.seq_gaps, 0);
+    mpp_session_destroy(&s);
+}
+
+/* Reads what was written to `f` back as a string (caller frees). */
+static char *
+s_slurp(FILE *f)
+{
+    long n = ftell(f);
+    char *text = calloc((size_t)n + 1, 1);
+    rewind(f);
+    ASSERT(fread(text, 1, (size_t)n, f) == (size_t)n);
+    return text;
+}
+
+MPP_TEST(finish)
+{
+    mpp_session_t *s = mpp_session_new();
+    /* 100: the target, no BYE; 101: said BYE; 102, 103: no BYE. */
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_HELLO), 0);
+    ASSERT_EQ(s_feed3(s, 101, 0, MPP_MSG_HELLO), 0);
+    ASSERT_EQ(s_feed3(s, 101, 1, MPP_MSG_BYE), 0);
+    ASSERT_EQ(s_feed3(s, 102, 0, MPP_MSG_HELLO), 0);
+    mpp_msg_t m = s_msg(103, 0, MPP_MSG_DATA);
+    m.name = "Bad\nName";
+    ASSERT_EQ(s_feed(s, &m), 0);
+    FILE *note = tmpfile();
+    ASSERT(note != NULL);
+    /* Wait status of a process killed by SIGKILL. */
+    ASSERT_EQ(mpp_ingest_finish(s, 100, SIGKILL, note), 3);
+    ASSERT_EQ(s->integrity.processes_lost, 3);
+    ASSERT_EQ(mpp_session_proc(s, 100, false)->exit_kind, MPP_EXIT_SIGNAL);
+    ASSERT_EQ(mpp_session_proc(s, 100, false)->exit_code, SIGKILL);
+    ASSERT_EQ(mpp_session_proc(s, 101, false)->exit_kind, MPP_EXIT_OK);
+    ASSERT_EQ(mpp_session_proc(s, 102, false)->exit_kind, MPP_EXIT_LOST);
+    char *text = s_slurp(note);
+    fclose(note);
+    ASSERT(strstr(text, "3 processes") != NULL);
+    ASSERT(strstr(text, "pid 100 (Worker), pid 102 (Worker), pid 103 "
+                        "(Bad?Name)\n") != NULL);
+    ASSERT(strchr(text, '\n') == text + strlen(text) - 1);
+    free(text);
+    /* Nothing left to mark the second time. */
+    ASSERT_EQ(mpp_ingest_finish(s, 100, 0, NULL), 0);
+    ASSERT_EQ(s->integrity.processes_lost, 3);
+    mpp_session_destroy(&s);
+}
+
+int
+main(void)
+{
+    MPP_RUN(good_frames);
+    MPP_RUN(foreign_token);
+    MPP_RUN(replay);
+    MPP_RUN(gap);
+    MPP_RUN(garbage);
+    MPP_RUN(truncated);
+    MPP_RUN(bad_fields);
+    MPP_RUN(new_incarnation);
+    MPP_RUN(finish);
+    return mpp_test_done();
+}
