@@ -39,18 +39,6 @@ s_is_new_incarnation(const mpp_proc_t *p, const mpp_msg_t *m)
            (!p->hello || m->start_ns != p->start_ns);
 }
 
-/*  Starts a new incarnation of a known pid.  The session model has no way
- *  yet to add a second process with the same pid, so the new one is
- *  merged into the old record: its sequence restarts and it counts as
- *  running again.  Its HELLO then overwrites the identity fields. */
-static void
-s_begin_incarnation(mpp_proc_t *p)
-{
-    p->next_seq = 0;
-    p->exit_kind = MPP_EXIT_RUNNING;
-    p->exit_code = 0;
-}
-
 static int
 s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m)
 {
@@ -73,7 +61,12 @@ s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m)
     uint64_t expected = 0;
     if (p != NULL) {
         if (s_is_new_incarnation(p, m)) {
-            s_begin_incarnation(p);
+            /* A new process behind a known pid gets its own record; the
+             * session finds the newest record of a pid first. */
+            p = mpp_session_add_proc(s, m->pid);
+            if (p == NULL) {
+                return MPP_ENOMEM;
+            }
         }
         expected = p->next_seq;
     }

@@ -42,7 +42,7 @@ METHODS = ("fork", "spawn", "forkserver")
 class MpCase(unittest.TestCase):
     maxDiff = 6000
 
-    def run_scenario(self, scenario, method, n=N, timeout=240):
+    def run_scenario(self, scenario, method, n=N, timeout=120):
         d = mpptest.mktemp(self)
         truth_file = os.path.join(d, "truth.jsonl")
         r = mpptest.run([mpptest.target(TARGET), scenario, method, str(n)],

@@ -4,7 +4,7 @@
  *
  *  The ingest unit belongs to the launcher executable, which unit tests do
  *  not link, so it is compiled into this test directly. */
-#include "launcher/mpp_ingest.c"
+#include "mpp_launcher.h"
 
 #include "mpp_test.h"
 
