@@ -52,7 +52,10 @@ mpp_agg_new(const char *endpoint, const char *token, mpp_session_t *session,
             int *err)
 {
     mpp_agg_t *self = calloc(1, sizeof(*self));
-    int64_t maxmsg = MPP_WIRE_MAX_MSG;
+    /* One byte over the wire limit, so that a frame just too big still
+     * reaches mpp_ingest_frame and is counted as rejected; ZeroMQ drops a
+     * larger one unread, with its sender's connection. */
+    int64_t maxmsg = (int64_t)MPP_WIRE_MAX_MSG + 1;
 
     *err = -ENOMEM;
     if (self == NULL) {

@@ -7,6 +7,7 @@
  *    mpp_main.c    command line, subcommands, --help, --version, `report`
  *    mpp_run.c     the `run` sequence, from validation to exit status
  *    mpp_spawn.c   path lookup, spawning, signal forwarding, waiting
+ *    mpp_witness.c tells group signals from those aimed at mpprof alone
  *    mpp_pyenv.c   the target Python: probe, pyshim, environment
  *    mpp_agg.c     the aggregator thread: ZeroMQ PULL socket, stragglers
  *    mpp_ingest.c  frame validation and merging, without sockets (tested)
@@ -63,19 +64,50 @@ typedef struct {
  *  the negated errno of the failed exec (the child is then reaped). */
 int mpp_spawn(const mpp_spawn_opts_t *opts, pid_t *pid);
 
+/* ---- mpp_witness.c ---------------------------------------------------- */
+
+/*  A child in mpprof's process group that tells a signal sent to the
+ *  whole group from one sent to mpprof alone (see mpp_witness.c). */
+typedef struct {
+    pid_t pid; /* -1 when there is none */
+    int cmd;   /* mpprof -> witness */
+    int ack;   /* witness -> mpprof */
+} mpp_witness_t;
+
+/*  Starts the witness for the signals in `watched`, which the caller has
+ *  blocked.  Should mpprof die without stopping it, it removes the paths
+ *  in the NULL-terminated `files` (or NULL), in order.  Must run before
+ *  the launcher starts any thread.  Returns 0 or a negated errno (there
+ *  is then no witness). */
+int mpp_witness_start(mpp_witness_t *w, const sigset_t *watched,
+                      const char *const *files);
+
+/*  True when the witness has `signo` pending: it went to the whole
+ *  process group.  False when it did not, or when nobody can tell. */
+bool mpp_witness_saw(const mpp_witness_t *w, int signo);
+
+/* Has the witness discard its pending signals; waits for it, bounded. */
+void mpp_witness_clear(mpp_witness_t *w);
+
+/* Ends and reaps the witness. */
+void mpp_witness_stop(mpp_witness_t *w);
+
 /*  Signals that mpprof receives instead of dying from them: they are
  *  blocked in every thread and read from a signalfd. */
 typedef struct {
     int fd;            /* signalfd, -1 when not set up */
     sigset_t handled;  /* the blocked set */
     sigset_t saved;    /* the mask before, for children */
+    mpp_witness_t witness;
 } mpp_sigs_t;
 
 int mpp_sigs_init(mpp_sigs_t *sigs);
 void mpp_sigs_fini(mpp_sigs_t *sigs);
 
 /*  Waits for `pid`, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT that
- *  another process sent to mpprof.  Returns 0 and the wait status. */
+ *  another process sent to mpprof alone; one sent to the whole process
+ *  group or by the terminal reached the target already.  Returns 0 and
+ *  the wait status. */
 int mpp_wait_target(mpp_sigs_t *sigs, pid_t pid, int *status);
 
 /*  Reads pending signals without blocking; returns how many were
@@ -169,10 +201,22 @@ int mpp_outdir_create(const char *dir);
 /* Writes the content to an open stream; returns 0 or a negative code. */
 typedef int (*mpp_write_fn)(const void *arg, FILE *out);
 
-/*  Writes dir/name atomically: dir/.name.tmpXXXXXX, fsync, rename.  On
- *  failure the temporary file is removed and so is any older dir/name, so
- *  a stale file from an earlier run is never mistaken for this one.
- *  Returns 0 or a negative code (the writer's, or a negated errno). */
+/*  Writes the content to dir/.name.tmpXXXXXX and syncs it, without
+ *  touching dir/name.  Returns 0 and the temporary file's malloc'd path
+ *  in *tmp, or a negative code (the writer's, or a negated errno: a full
+ *  disk says ENOSPC, not EIO) with nothing left behind. */
+int mpp_outdir_stage(const char *dir, const char *name, mpp_write_fn fn,
+                     const void *arg, char **tmp);
+
+/*  Renames a staged file to dir/name, replacing any older one, and frees
+ *  *tmp.  Returns 0 or a negated errno (the staged file is removed). */
+int mpp_outdir_commit(const char *dir, const char *name, char **tmp);
+
+/* Removes a staged file that will not be committed; frees *tmp. */
+void mpp_outdir_discard(char **tmp);
+
+/*  Stages and commits one file: dir/name is replaced atomically, and on
+ *  failure it is left exactly as it was.  Returns 0 or a negative code. */
 int mpp_outdir_write(const char *dir, const char *name, mpp_write_fn fn,
                      const void *arg);
 

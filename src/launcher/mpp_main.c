@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char s_usage[] =
     "usage: mpprof run [-o DIR] [--python PATH] [--interval MS] [-q]\n"
@@ -124,6 +125,40 @@ s_parse_long(const char *s, long min, long max, long *out)
     }
     *out = v;
     return true;
+}
+
+/*  The writers report a failed stdout as -EIO from ferror(); stdio keeps
+ *  the unwritten bytes, so one more flush fails again and tells the real
+ *  cause (ENOSPC on a full disk, EPIPE on a closed pipe). */
+static int
+s_flush_stdout(int rc)
+{
+    if (rc != 0 && rc != -EIO) {
+        return rc;
+    }
+    errno = 0;
+    if (fflush(stdout) != 0) {
+        return errno != 0 ? -errno : -EIO;
+    }
+    return rc;
+}
+
+/*  Loads a PROFILE argument, saying in one line why it cannot be read.
+ *  A directory that is not an output directory gets its own words, since
+ *  the file that is missing is one the user never named. */
+static int
+s_load(const char *path, mpp_session_t **s)
+{
+    struct stat st;
+    int rc = mpp_sessfile_load(path, s);
+    if (rc == -ENOENT && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        mpp_say("cannot read '%s': a directory without session.mpprof, "
+                "so not an mpprof output directory", path);
+    }
+    else if (rc != 0) {
+        mpp_say("cannot read '%s': %s", path, mpp_strerror(rc));
+    }
+    return rc;
 }
 
 /* ---- run -------------------------------------------------------------- */
@@ -316,9 +351,8 @@ s_cmd_report(int argc, char **argv)
     }
 
     mpp_session_t *s = NULL;
-    int rc = mpp_sessfile_load(profile, &s);
+    int rc = s_load(profile, &s);
     if (rc != 0) {
-        mpp_say("cannot read '%s': %s", profile, mpp_strerror(rc));
         return 1;
     }
     int status = 0;
@@ -328,11 +362,8 @@ s_cmd_report(int argc, char **argv)
         status = 1;
     }
     if (status == 0) {
-        rc = json ? mpp_report_json(s, &ro, stdout)
-                  : mpp_report_text(s, &ro, stdout);
-        if (rc == 0 && fflush(stdout) != 0) {
-            rc = -errno;
-        }
+        rc = s_flush_stdout(json ? mpp_report_json(s, &ro, stdout)
+                                 : mpp_report_text(s, &ro, stdout));
         if (rc != 0) {
             mpp_say("cannot write the report: %s", mpp_strerror(rc));
             status = 1;
@@ -382,17 +413,14 @@ s_cmd_compare(int argc, char **argv)
     }
     int status = 0, rc;
     for (size_t k = 0; k < 2 && status == 0; k++) {
-        if ((rc = mpp_sessfile_load(paths[k], &sessions[k])) != 0) {
-            mpp_say("cannot read '%s': %s", paths[k], mpp_strerror(rc));
+        if (s_load(paths[k], &sessions[k]) != 0) {
             status = 1;
         }
     }
     if (status == 0) {
-        rc = json ? mpp_compare_json(sessions[0], sessions[1], stdout)
-                  : mpp_compare_text(sessions[0], sessions[1], stdout);
-        if (rc == 0 && fflush(stdout) != 0) {
-            rc = -errno;
-        }
+        rc = s_flush_stdout(
+            json ? mpp_compare_json(sessions[0], sessions[1], stdout)
+                 : mpp_compare_text(sessions[0], sessions[1], stdout));
         if (rc != 0) {
             mpp_say("cannot compare '%s' with '%s': %s", paths[0], paths[1],
                     mpp_strerror(rc));

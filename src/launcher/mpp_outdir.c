@@ -130,39 +130,51 @@ s_file_mode(void)
     return 0666 & ~mask;
 }
 
-int
-mpp_outdir_write(const char *dir, const char *name, mpp_write_fn fn,
-                 const void *arg)
+/*  A writer that fails on a full disk usually reports only ferror(), as
+ *  -EIO.  The cause is still in the stream: stdio keeps the unwritten
+ *  bytes, so flushing again fails again and sets errno to it. */
+static int
+s_stream_error(FILE *out, int rc)
 {
-    char *tmp = NULL, *final = NULL;
+    if (rc != -EIO && !(rc == 0 && ferror(out))) {
+        return rc;
+    }
+    errno = 0;
+    if (fflush(out) != 0 && errno != 0) {
+        return -errno;
+    }
+    return rc != 0 ? rc : -EIO;
+}
+
+int
+mpp_outdir_stage(const char *dir, const char *name, mpp_write_fn fn,
+                 const void *arg, char **tmp_out)
+{
+    char *tmp = NULL;
     int rc = 0;
 
+    *tmp_out = NULL;
     if (asprintf(&tmp, "%s/.%s.tmpXXXXXX", dir, name) < 0) {
-        return -ENOMEM;
-    }
-    if (asprintf(&final, "%s/%s", dir, name) < 0) {
-        free(tmp);
         return -ENOMEM;
     }
     int fd = mkstemp(tmp);
     if (fd < 0) {
         rc = -errno;
-        goto done;
+        free(tmp);
+        return rc;
     }
     FILE *out = fdopen(fd, "wb");
     if (out == NULL) {
         rc = -errno;
         close(fd);
         unlink(tmp);
-        goto done;
+        free(tmp);
+        return rc;
     }
     fchmod(fd, s_file_mode());
-    rc = fn(arg, out);
+    rc = s_stream_error(out, fn(arg, out));
     if (rc == 0 && fflush(out) != 0) {
         rc = -errno;
-    }
-    if (rc == 0 && ferror(out)) {
-        rc = -EIO;
     }
     if (rc == 0 && fsync(fd) != 0) {
         rc = -errno;
@@ -170,17 +182,53 @@ mpp_outdir_write(const char *dir, const char *name, mpp_write_fn fn,
     if (fclose(out) != 0 && rc == 0) {
         rc = -errno;
     }
-    if (rc == 0 && rename(tmp, final) != 0) {
-        rc = -errno;
-    }
     if (rc != 0) {
         unlink(tmp);
-        unlink(final);
+        free(tmp);
+        return rc;
     }
-done:
-    free(tmp);
+    *tmp_out = tmp;
+    return 0;
+}
+
+int
+mpp_outdir_commit(const char *dir, const char *name, char **tmp_p)
+{
+    char *final = NULL;
+    int rc = 0;
+
+    if (asprintf(&final, "%s/%s", dir, name) < 0) {
+        rc = -ENOMEM;
+    }
+    else if (rename(*tmp_p, final) != 0) {
+        rc = -errno;
+    }
     free(final);
+    if (rc != 0) {
+        unlink(*tmp_p);
+    }
+    free(*tmp_p);
+    *tmp_p = NULL;
     return rc;
+}
+
+void
+mpp_outdir_discard(char **tmp_p)
+{
+    if (*tmp_p != NULL) {
+        unlink(*tmp_p);
+        free(*tmp_p);
+        *tmp_p = NULL;
+    }
+}
+
+int
+mpp_outdir_write(const char *dir, const char *name, mpp_write_fn fn,
+                 const void *arg)
+{
+    char *tmp = NULL;
+    int rc = mpp_outdir_stage(dir, name, fn, arg, &tmp);
+    return rc != 0 ? rc : mpp_outdir_commit(dir, name, &tmp);
 }
 
 void

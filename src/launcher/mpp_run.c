@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ typedef struct {
     mpp_sigs_t sigs;
     char *sessdir;   /* private 0700 directory holding the socket */
     char *endpoint;  /* "ipc://<sessdir>/agg.sock" */
+    char *sockpath;  /* "<sessdir>/agg.sock" */
     char token[MPP_TOKEN_LEN + 1];
     mpp_agg_t *agg;
     char **envp;
@@ -184,6 +186,15 @@ s_setup(s_run_t *r)
         mpp_say("cannot create a session directory: %s", mpp_strerror(rc));
         return 2;
     }
+    /* The witness is forked before the aggregator starts any thread.
+     * Without one, every signal from another process is passed on. */
+    if (asprintf(&r->sockpath, "%s/" S_SOCK_NAME, r->sessdir) >= 0) {
+        const char *files[] = {r->sockpath, r->sessdir, NULL};
+        (void)mpp_witness_start(&r->sigs.witness, &r->sigs.handled, files);
+    }
+    else {
+        r->sockpath = NULL;
+    }
     r->agg = mpp_agg_new(r->endpoint, r->token, r->session, &rc);
     if (r->agg == NULL || (rc = mpp_agg_start(r->agg)) != 0) {
         mpp_say("cannot listen on %s: %s", r->endpoint, mpp_strerror(rc));
@@ -301,23 +312,66 @@ s_put_report(const void *arg, FILE *f)
 static const struct {
     const char *name;
     mpp_write_fn fn;
-    bool announced; /* named in the closing "profile written" line */
 } s_outputs[] = {
-    {"profile.prof", s_put_pstats, true},
-    {"callgrind.out", s_put_callgrind, true},
-    {"callgrind.parts", s_put_parts, false},
-    {"session.mpprof", s_put_session, true},
-    {"report.txt", s_put_report, true},
+    {"profile.prof", s_put_pstats},
+    {"callgrind.out", s_put_callgrind},
+    {"callgrind.parts", s_put_parts},
+    {"session.mpprof", s_put_session},
+    {"report.txt", s_put_report},
 };
 
-/* Returns 0 when every file was written, else 1 (each failure said). */
+/*  Stages every file, then renames them all into place: either the whole
+ *  new profile appears, or, on the first failure (a full disk, say), the
+ *  directory keeps whatever an earlier run left there, byte for byte, and
+ *  one line says why.  Returns 0 on success, else 1. */
+static int
+s_commit_outputs(const s_out_t *c, const char *dir)
+{
+    char *tmp[MPP_ARRAY_SIZE(s_outputs)] = {NULL};
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < MPP_ARRAY_SIZE(s_outputs) && rc == 0; i++) {
+        rc = mpp_outdir_stage(dir, s_outputs[i].name, s_outputs[i].fn, c,
+                              &tmp[i]);
+    }
+    if (rc != 0) {
+        i--;
+        /* pstats refuses an empty profile; say why in user terms. */
+        const char *why = rc == MPP_EINVAL && c->v->total_calls == 0
+                              ? "no function calls were recorded"
+                              : mpp_strerror(rc);
+        mpp_say("cannot write %s/%s: %s; nothing was written", dir,
+                s_outputs[i].name, why);
+        for (size_t k = 0; k < MPP_ARRAY_SIZE(s_outputs); k++) {
+            mpp_outdir_discard(&tmp[k]);
+        }
+        return 1;
+    }
+    /* Renames within one directory only fail when something else is very
+     * wrong; the files already renamed are complete and stay. */
+    for (i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
+        if (rc == 0) {
+            rc = mpp_outdir_commit(dir, s_outputs[i].name, &tmp[i]);
+            if (rc != 0) {
+                mpp_say("cannot write %s/%s: %s", dir, s_outputs[i].name,
+                        mpp_strerror(rc));
+            }
+        }
+        mpp_outdir_discard(&tmp[i]);
+    }
+    mpp_outdir_sync(dir);
+    return rc != 0;
+}
+
+/* Returns 0 when every file was written, else 1 (the failure said). */
 static int
 s_write_outputs(s_run_t *r)
 {
     const mpp_session_t *s = r->session;
     const char *dir = r->o->outdir;
-    char written[256] = "";
-    int failed = 0, rc;
+    struct stat st;
+    int rc;
 
     if (s->nprocs == 0) {
         if (s->integrity.rejected > 0) {
@@ -331,6 +385,7 @@ s_write_outputs(s_run_t *r)
         }
         return 1;
     }
+    bool existed = stat(dir, &st) == 0;
     if ((rc = mpp_outdir_create(dir)) != 0) {
         mpp_say("cannot create output directory '%s': %s", dir,
                 mpp_strerror(rc));
@@ -343,31 +398,20 @@ s_write_outputs(s_run_t *r)
         mpp_say("%s", mpp_strerror(MPP_ENOMEM));
         return 1;
     }
-    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
-        rc = mpp_outdir_write(dir, s_outputs[i].name, s_outputs[i].fn, &c);
-        if (rc != 0) {
-            failed = 1;
-            /* pstats refuses an empty profile; say why in user terms. */
-            const char *why = rc == MPP_EINVAL && c.v->total_calls == 0
-                                  ? "no function calls were recorded"
-                                  : mpp_strerror(rc);
-            mpp_say("cannot write %s/%s: %s", dir, s_outputs[i].name, why);
-        }
-        else if (s_outputs[i].announced) {
-            size_t n = strlen(written);
-            snprintf(written + n, sizeof(written) - n, "%s%s",
-                     n ? ", " : "", s_outputs[i].name);
-        }
+    int failed = s_commit_outputs(&c, dir);
+    if (failed && !existed) {
+        /* Only if it is still empty: a directory we made for nothing. */
+        rmdir(dir);
     }
-    mpp_outdir_sync(dir);
     /* -q leaves stderr to the target and to real problems. */
     if (!r->o->quiet) {
         mpp_report_text(s, &c.ro, stderr);
     }
-    if (!r->o->quiet && written[0] != '\0') {
+    if (!r->o->quiet && !failed) {
         size_t n = strlen(dir);
-        mpp_say("profile written to %s%s (%s)", dir,
-                n && dir[n - 1] == '/' ? "" : "/", written);
+        mpp_say("profile written to %s%s (profile.prof, callgrind.out, "
+                "session.mpprof, report.txt)", dir,
+                n && dir[n - 1] == '/' ? "" : "/");
     }
     mpp_view_destroy(&view);
     return failed;
@@ -381,6 +425,7 @@ s_cleanup(s_run_t *r)
     mpp_agg_destroy(&r->agg);
     s_remove_sessdir(r);
     free(r->endpoint);
+    free(r->sockpath);
     mpp_sigs_fini(&r->sigs);
     mpp_env_free(&r->envp);
     free(r->argv);
@@ -391,7 +436,7 @@ s_cleanup(s_run_t *r)
 int
 mpp_run(const mpp_run_opts_t *o)
 {
-    s_run_t r = {.o = o, .sigs = {.fd = -1}};
+    s_run_t r = {.o = o, .sigs = {.fd = -1, .witness = {-1, -1, -1}}};
     int status = s_validate(&r);
     if (status == 0) {
         status = s_setup(&r);

@@ -139,6 +139,8 @@ mpp_spawn(const mpp_spawn_opts_t *o, pid_t *pid)
 int
 mpp_sigs_init(mpp_sigs_t *sigs)
 {
+    sigs->witness.pid = -1;
+    sigs->witness.cmd = sigs->witness.ack = -1;
     sigemptyset(&sigs->handled);
     sigaddset(&sigs->handled, SIGINT);
     sigaddset(&sigs->handled, SIGTERM);
@@ -165,34 +167,64 @@ mpp_sigs_init(mpp_sigs_t *sigs)
     return 0;
 }
 
-/*  Reads every pending signal.  When `target` > 0, a signal that another
- *  process sent to mpprof is passed on to it.  One from the terminal
- *  (Ctrl-C, hang-up: si_code SI_KERNEL) is not: it went to the whole
- *  foreground process group, so the target already has it, and a second
- *  copy would interrupt its KeyboardInterrupt handling.  A kill aimed at
- *  the process group cannot be told apart from one aimed at mpprof, so
- *  it reaches the target twice.  Returns the number of signals other
+/*  Whether a signal that mpprof received should be passed on to the
+ *  target.  One from the terminal (Ctrl-C, hang-up: si_code SI_KERNEL)
+ *  went to the whole foreground process group, so the target has it, and
+ *  a second copy would interrupt its KeyboardInterrupt handling.  One
+ *  that another process sent to the whole group (kill -PGID) is the same
+ *  case, which only the witness can recognise; one sent to mpprof alone
+ *  must be passed on.  A target that left mpprof's process group gets
+ *  whatever mpprof got. */
+static bool
+s_should_forward(mpp_sigs_t *sigs, const struct signalfd_siginfo *si,
+                 pid_t target)
+{
+    if (si->ssi_code == SI_KERNEL) {
+        return false;
+    }
+    if (getpgid(target) != getpgrp()) {
+        return true;
+    }
+    return !mpp_witness_saw(&sigs->witness, (int)si->ssi_signo);
+}
+
+/* Signals read in one round before the witness is asked about them. */
+#define S_SIG_BATCH 8
+
+/*  Reads every pending signal.  When `target` > 0, those that should be
+ *  passed on (s_should_forward) are.  They are all read before any is
+ *  judged, and the witness is cleared after: clearing between two of them
+ *  would hide the second from it.  Returns the number of signals other
  *  than SIGCHLD and SIGPIPE. */
 static int
 s_read_signals(mpp_sigs_t *sigs, pid_t target)
 {
-    struct signalfd_siginfo si;
+    struct signalfd_siginfo si[S_SIG_BATCH];
     int count = 0;
     for (;;) {
-        ssize_t n = read(sigs->fd, &si, sizeof(si));
-        if (n < 0 && errno == EINTR) {
-            continue;
+        size_t n = 0;
+        while (n < S_SIG_BATCH) {
+            ssize_t r = read(sigs->fd, &si[n], sizeof(si[n]));
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r != (ssize_t)sizeof(si[n])) {
+                break;
+            }
+            if (si[n].ssi_signo != SIGCHLD && si[n].ssi_signo != SIGPIPE) {
+                n++;
+            }
         }
-        if (n != (ssize_t)sizeof(si)) {
+        if (n == 0) {
             return count;
         }
-        if (si.ssi_signo == SIGCHLD || si.ssi_signo == SIGPIPE) {
-            continue;
+        count += (int)n;
+        for (size_t i = 0; target > 0 && i < n; i++) {
+            if (s_should_forward(sigs, &si[i], target)) {
+                kill(target, (int)si[i].ssi_signo);
+            }
         }
-        count++;
-        if (target > 0 && si.ssi_code != SI_KERNEL) {
-            kill(target, (int)si.ssi_signo);
-        }
+        mpp_witness_clear(&sigs->witness);
     }
 }
 
@@ -210,6 +242,7 @@ mpp_sigs_fini(mpp_sigs_t *sigs)
          * SIGPIPE from the report; unblocking it would end mpprof with
          * the wrong status just before it returns the target's. */
         s_read_signals(sigs, 0);
+        mpp_witness_stop(&sigs->witness);
         close(sigs->fd);
         sigs->fd = -1;
         pthread_sigmask(SIG_SETMASK, &sigs->saved, NULL);

@@ -2,8 +2,9 @@
  *  sockets: good frames, foreign tokens, replays, gaps, garbage, truncated
  *  frames, new incarnations of a pid, and the end-of-run bookkeeping.
  *
- *  The ingest unit belongs to the launcher executable, which unit tests do
- *  not link, so it is compiled into this test directly. */
+ *  mpp_ingest.c belongs to the launcher executable, which no test can
+ *  link; CMakeLists.txt adds that one file to this test's sources, next to
+ *  mpp_core, so the code under test is the launcher's own. */
 #include "mpp_launcher.h"
 
 #include "mpp_test.h"
