@@ -14,7 +14,9 @@
  *    of the same name in one file (two __init__ methods) would merge;
  *    such names get ":<line>" appended.
  */
+#include "mpp_obuf.h"
 #include "mpp_output.h"
+#include "mpp_sort.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,7 +25,7 @@
 /* Ids and names shared by every part of one file. */
 typedef struct {
     const mpp_session_t *s;
-    FILE *out;
+    mpp_obuf_t ob;
     uint32_t *file_id;  /* per function: id of its file, from 1 */
     uint32_t nfiles;
     uint8_t *clash;     /* per function: name shared in its file */
@@ -31,19 +33,36 @@ typedef struct {
     uint8_t *fn_done;   /* per function: defined in the current part */
 } s_cg_t;
 
-/* A function as s_cg_init sorts it; qsort has no context argument. */
+/* A distinct file: its text and, once sorted, its id. */
 typedef struct {
-    const char *file;
-    const char *name;
-    uint32_t ix;
-} s_fkey_t;
+    const char *text; /* NULL: free slot */
+    uint64_t hash;
+    uint32_t id;
+} s_file_t;
+
+static uint64_t
+s_hash(const char *text)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        h = (h ^ *p) * 1099511628211ULL;
+    }
+    return h ^ (h >> 31);
+}
 
 static int
-s_by_file_name(const void *a, const void *b)
+s_by_text(const void *a, const void *b)
 {
-    const s_fkey_t *x = a, *y = b;
-    int c = strcmp(x->file, y->file);
-    return c ? c : strcmp(x->name, y->name);
+    const s_file_t *const *x = a, *const *y = b;
+    return strcmp((*x)->text, (*y)->text);
+}
+
+static int
+s_by_name(const void *a, const void *b, void *ctx)
+{
+    const mpp_session_t *s = ctx;
+    const mpp_kv_t *x = a, *y = b;
+    return strcmp(s->funcs[x->val].name, s->funcs[y->val].name);
 }
 
 static void
@@ -53,89 +72,215 @@ s_cg_fini(s_cg_t *cg)
     free(cg->clash);
     free(cg->fl_done);
     free(cg->fn_done);
+    mpp_ob_fini(&cg->ob);
 }
 
-/*  Numbers the distinct files and marks clashing names, over every
- *  function of the session so that a function keeps the same name in the
- *  merged file and in every part. */
+/*  The distinct files of the session in a hash table (kept at most half
+ *  full, so it stays as small as the set of files), each function's slot
+ *  in it in slot[].  Consecutive functions usually share a file, which
+ *  then costs one strcmp. */
+static int
+s_cg_files(const mpp_session_t *s, s_file_t **tab_p, size_t *cap_p,
+           size_t *nfiles_p, uint32_t *slot)
+{
+    size_t cap = 256, nfiles = 0;
+    s_file_t *tab = calloc(cap, sizeof(*tab));
+    if (tab == NULL) {
+        return MPP_ENOMEM;
+    }
+    for (size_t i = 0; i < s->nfuncs; i++) {
+        const char *file = s->funcs[i].file;
+        if (i > 0 && strcmp(file, tab[slot[i - 1]].text) == 0) {
+            slot[i] = slot[i - 1];
+            continue;
+        }
+        if ((nfiles + 1) * 2 > cap) {
+            s_file_t *t = calloc(2 * cap, sizeof(*t));
+            if (t == NULL) {
+                free(tab);
+                return MPP_ENOMEM;
+            }
+            for (size_t j = 0; j < cap; j++) {
+                if (tab[j].text != NULL) {
+                    size_t k = tab[j].hash & (2 * cap - 1);
+                    while (t[k].text != NULL) {
+                        k = (k + 1) & (2 * cap - 1);
+                    }
+                    t[k] = tab[j];
+                    tab[j].id = (uint32_t)k; /* where it went */
+                }
+            }
+            /* Earlier functions point at old slots: move them along. */
+            for (size_t j = 0; j < i; j++) {
+                slot[j] = tab[slot[j]].id;
+            }
+            free(tab);
+            tab = t;
+            cap *= 2;
+        }
+        uint64_t h = s_hash(file);
+        size_t k = h & (cap - 1);
+        while (tab[k].text != NULL &&
+               (tab[k].hash != h || strcmp(tab[k].text, file) != 0)) {
+            k = (k + 1) & (cap - 1);
+        }
+        if (tab[k].text == NULL) {
+            tab[k] = (s_file_t){file, h, 0};
+            nfiles++;
+        }
+        slot[i] = (uint32_t)k;
+    }
+    *tab_p = tab;
+    *cap_p = cap;
+    *nfiles_p = nfiles;
+    return 0;
+}
+
+/*  Numbers the distinct files in strcmp order and marks the names that
+ *  repeat within a file, over every function of the session so that a
+ *  function keeps the same name in the merged file and in every part.
+ *  Only the distinct files are sorted by text; repeated names are found
+ *  by sorting (file id, hash of the name) keys, then comparing the names
+ *  within each run of equal keys. */
+static int
+s_cg_number(s_cg_t *cg, const mpp_session_t *s)
+{
+    size_t n = s->nfuncs, cap = 0, nfiles = 0;
+    s_file_t *tab = NULL, **order = NULL;
+    uint32_t *slot = malloc((n ? n : 1) * sizeof(*slot));
+    mpp_kv_t *kv = malloc((n ? n : 1) * sizeof(*kv));
+    mpp_kv_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+    int rc = MPP_ENOMEM;
+    if (slot == NULL || kv == NULL || tmp == NULL ||
+        s_cg_files(s, &tab, &cap, &nfiles, slot) != 0) {
+        goto done;
+    }
+    order = malloc((nfiles ? nfiles : 1) * sizeof(*order));
+    if (order == NULL) {
+        goto done;
+    }
+    for (size_t j = 0, k = 0; j < cap; j++) {
+        if (tab[j].text != NULL) {
+            order[k++] = &tab[j];
+        }
+    }
+    qsort(order, nfiles, sizeof(*order), s_by_text);
+    for (size_t k = 0; k < nfiles; k++) {
+        order[k]->id = (uint32_t)k + 1;
+    }
+    cg->nfiles = (uint32_t)nfiles;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = tab[slot[i]].id;
+        cg->file_id[i] = id;
+        kv[i].key = (uint64_t)id << 32 | (uint32_t)s_hash(s->funcs[i].name);
+        kv[i].val = i;
+    }
+    mpp_sort_kv(kv, tmp, n);
+    for (size_t i = 0, end; i < n; i = end) {
+        for (end = i + 1; end < n && kv[end].key == kv[i].key; end++) {
+        }
+        /* Equal hashes in one file: sort the run by name, then equal
+         * neighbours clash. */
+        if (end - i > 2) {
+            qsort_r(kv + i, end - i, sizeof(*kv), s_by_name, (void *)s);
+        }
+        for (size_t a = i; a + 1 < end; a++) {
+            if (s_by_name(&kv[a], &kv[a + 1], (void *)s) == 0) {
+                cg->clash[kv[a].val] = 1;
+                cg->clash[kv[a + 1].val] = 1;
+            }
+        }
+    }
+    rc = 0;
+done:
+    free(slot);
+    free(kv);
+    free(tmp);
+    free(order);
+    free(tab);
+    return rc;
+}
+
 static int
 s_cg_init(s_cg_t *cg, const mpp_session_t *s, FILE *out)
 {
     size_t n = s->nfuncs;
-    s_fkey_t *order = malloc((n ? n : 1) * sizeof(*order));
     memset(cg, 0, sizeof(*cg));
     cg->s = s;
-    cg->out = out;
     cg->file_id = calloc(n ? n : 1, sizeof(*cg->file_id));
     cg->clash = calloc(n ? n : 1, 1);
     cg->fn_done = calloc(n ? n : 1, 1);
     cg->fl_done = calloc(n + 1, 1);
-    if (order == NULL || cg->file_id == NULL || cg->clash == NULL ||
-        cg->fn_done == NULL || cg->fl_done == NULL) {
-        free(order);
+    if (cg->file_id == NULL || cg->clash == NULL || cg->fn_done == NULL ||
+        cg->fl_done == NULL || mpp_ob_init(&cg->ob, out) != 0 ||
+        s_cg_number(cg, s) != 0) {
         s_cg_fini(cg);
         return MPP_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        order[i].file = s->funcs[i].file;
-        order[i].name = s->funcs[i].name;
-        order[i].ix = (uint32_t)i;
-    }
-    qsort(order, n, sizeof(*order), s_by_file_name);
-    for (size_t i = 0; i < n; i++) {
-        bool same_file =
-            i > 0 && strcmp(order[i - 1].file, order[i].file) == 0;
-        cg->file_id[order[i].ix] = same_file ? cg->nfiles : ++cg->nfiles;
-        if (same_file && strcmp(order[i - 1].name, order[i].name) == 0) {
-            cg->clash[order[i].ix] = 1;
-            cg->clash[order[i - 1].ix] = 1;
-        }
-    }
-    free(order);
     return 0;
 }
 
 /* Writes a name on one line: callgrind has no escapes, so line breaks
  * become spaces, and an empty name would read as an id reference. */
 static void
-s_cg_text(FILE *out, const char *text)
+s_cg_text(mpp_obuf_t *ob, const char *text)
 {
     if (text == NULL || *text == '\0') {
-        fputs("???", out);
+        mpp_ob_str(ob, "???");
         return;
     }
-    for (const char *p = text; *p; p++) {
-        fputc(*p == '\n' || *p == '\r' ? ' ' : *p, out);
+    for (const char *p = text; *p;) {
+        size_t k = strcspn(p, "\n\r");
+        mpp_ob_put(ob, p, k);
+        p += k;
+        if (*p) {
+            mpp_ob_c(ob, ' ');
+            p++;
+        }
     }
+}
+
+/* "spec=(id)", then " name" the first time in a part, then a newline. */
+static void
+s_cg_ref(s_cg_t *cg, const char *spec, uint32_t id, uint8_t *done,
+         const char *text, const int32_t *line)
+{
+    mpp_obuf_t *ob = &cg->ob;
+    size_t k = strlen(spec);
+    char *at = mpp_ob_room(ob, k + 24);
+    memcpy(at, spec, k);
+    at += k;
+    *at++ = '=';
+    *at++ = '(';
+    at = mpp_ob_fmt_u64(at, id);
+    *at++ = ')';
+    ob->p = at;
+    if (!*done) {
+        *done = 1;
+        mpp_ob_c(ob, ' ');
+        s_cg_text(ob, text);
+        if (line != NULL) {
+            at = mpp_ob_room(ob, 24);
+            *at++ = ':';
+            ob->p = mpp_ob_fmt_i64(at, *line);
+        }
+    }
+    mpp_ob_c(ob, '\n');
 }
 
 static void
 s_cg_file(s_cg_t *cg, const char *spec, uint32_t f)
 {
     uint32_t id = cg->file_id[f];
-    fprintf(cg->out, "%s=(%" PRIu32 ")", spec, id);
-    if (!cg->fl_done[id]) {
-        cg->fl_done[id] = 1;
-        fputc(' ', cg->out);
-        s_cg_text(cg->out, cg->s->funcs[f].file);
-    }
-    fputc('\n', cg->out);
+    s_cg_ref(cg, spec, id, &cg->fl_done[id], cg->s->funcs[f].file, NULL);
 }
 
 static void
 s_cg_func(s_cg_t *cg, const char *spec, uint32_t f)
 {
     const mpp_func_t *fn = &cg->s->funcs[f];
-    fprintf(cg->out, "%s=(%" PRIu32 ")", spec, f + 1);
-    if (!cg->fn_done[f]) {
-        cg->fn_done[f] = 1;
-        fputc(' ', cg->out);
-        s_cg_text(cg->out, fn->name);
-        if (cg->clash[f]) {
-            fprintf(cg->out, ":%" PRId32, fn->line);
-        }
-    }
-    fputc('\n', cg->out);
+    s_cg_ref(cg, spec, f + 1, &cg->fn_done[f], fn->name,
+             cg->clash[f] ? &fn->line : NULL);
 }
 
 /* Costs and lines are unsigned in the format. */
@@ -157,100 +302,196 @@ s_present(const mpp_view_t *v, uint32_t f)
     return f < v->nfuncs && v->func[f].ncalls > 0;
 }
 
-static int
-s_by_caller(const void *a, const void *b)
+/*  The view's edges (sorted by callee, caller) in (caller, callee) order,
+ *  as indexes into v->edges; NULL when out of memory. */
+static uint32_t *
+s_by_caller(const mpp_view_t *v)
 {
-    const mpp_edge_t *x = a, *y = b;
-    if (x->caller != y->caller) {
-        return x->caller < y->caller ? -1 : 1;
+    size_t n = v->nedges;
+    uint32_t *ix = malloc((n ? n : 1) * sizeof(*ix));
+    mpp_kv_t *kv = malloc((n ? n : 1) * sizeof(*kv));
+    mpp_kv_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+    if (ix == NULL || kv == NULL || tmp == NULL || n > UINT32_MAX) {
+        free(ix);
+        ix = NULL;
     }
-    if (x->callee != y->callee) {
-        return x->callee < y->callee ? -1 : 1;
+    else {
+        uint32_t maxcallee = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t c = v->edges[i].callee;
+            maxcallee = c > maxcallee ? c : maxcallee;
+        }
+        unsigned bits = mpp_bit_width(maxcallee);
+        for (size_t i = 0; i < n; i++) {
+            kv[i].key = (uint64_t)v->edges[i].caller << bits |
+                        v->edges[i].callee;
+            kv[i].val = i;
+        }
+        mpp_sort_kv(kv, tmp, n);
+        for (size_t i = 0; i < n; i++) {
+            ix[i] = (uint32_t)kv[i].val;
+        }
     }
-    return 0;
+    free(kv);
+    free(tmp);
+    return ix;
+}
+
+/*  The functions to visit for the view of process `proc` (all when < 0),
+ *  ascending: for one process only those its threads have stats for, so
+ *  a part costs what its process holds rather than the whole session.
+ *  Sets *nlist; returns NULL with *nlist = SIZE_MAX to mean every
+ *  function, and NULL with *nlist = 0 when out of memory. */
+static uint32_t *
+s_candidates(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
+             size_t *nlist)
+{
+    *nlist = SIZE_MAX;
+    if (proc < 0) {
+        return NULL;
+    }
+    const mpp_proc_t *p = &s->procs[proc];
+    size_t total = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        total += p->threads[i].nstats;
+    }
+    if (total >= v->nfuncs / 4) {
+        return NULL; /* as cheap to scan them all */
+    }
+    uint32_t *list = malloc((total ? total : 1) * sizeof(*list));
+    mpp_kv_t *kv = malloc((total ? total : 1) * sizeof(*kv));
+    mpp_kv_t *tmp = malloc((total ? total : 1) * sizeof(*tmp));
+    if (list == NULL || kv == NULL || tmp == NULL) {
+        free(list);
+        free(kv);
+        free(tmp);
+        *nlist = 0;
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        for (size_t j = 0; j < t->nstats; j++) {
+            kv[k].key = t->stats[j].func;
+            kv[k++].val = 0;
+        }
+    }
+    mpp_sort_kv(kv, tmp, k);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        if ((i == 0 || kv[i].key != kv[i - 1].key) &&
+            s_present(v, (uint32_t)kv[i].key)) {
+            list[m++] = (uint32_t)kv[i].key;
+        }
+    }
+    free(kv);
+    free(tmp);
+    *nlist = m;
+    return list;
 }
 
 /*  The body of one part: every function the view saw called, with its
  *  self cost and its calls.  Edges touching a function that was never
- *  seen called are left out, as in the pstats file. */
+ *  seen called are left out, as in the pstats file.  `proc` is the
+ *  process the view holds, or -1 for all. */
 static int
-s_cg_body(s_cg_t *cg, const mpp_view_t *v)
+s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
 {
     const mpp_session_t *s = cg->s;
+    mpp_obuf_t *ob = &cg->ob;
     size_t n = v->nfuncs < s->nfuncs ? v->nfuncs : s->nfuncs;
-    mpp_edge_t *edges = malloc((v->nedges ? v->nedges : 1) * sizeof(*edges));
-    if (edges == NULL) {
+    size_t nlist;
+    uint32_t *list = s_candidates(s, v, proc, &nlist);
+    uint32_t *order = s_by_caller(v);
+    if (order == NULL || (list == NULL && nlist == 0)) {
+        free(list);
+        free(order);
         return MPP_ENOMEM;
     }
-    if (v->nedges > 0) {
-        memcpy(edges, v->edges, v->nedges * sizeof(*edges));
-        qsort(edges, v->nedges, sizeof(*edges), s_by_caller);
+    if (list == NULL) {
+        nlist = n;
     }
     memset(cg->fl_done, 0, cg->nfiles + 1);
     memset(cg->fn_done, 0, s->nfuncs);
 
     uint64_t summary = 0;
-    for (uint32_t f = 0; f < n; f++) {
+    for (size_t i = 0; i < nlist; i++) {
+        uint32_t f = list ? list[i] : (uint32_t)i;
         summary += s_present(v, f) ? s_ns(v->func[f].tt_ns) : 0;
     }
-    fprintf(cg->out, "summary: %" PRIu64 "\n", summary);
+    mpp_ob_str(ob, "summary: ");
+    mpp_ob_u64(ob, summary);
+    mpp_ob_c(ob, '\n');
 
     size_t e = 0;
-    for (uint32_t f = 0; f < n; f++) {
-        if (!s_present(v, f)) {
+    for (size_t i = 0; i < nlist; i++) {
+        uint32_t f = list ? list[i] : (uint32_t)i;
+        if (f >= n || !s_present(v, f)) {
             continue;
         }
         const mpp_func_t *fn = &s->funcs[f];
-        fputc('\n', cg->out);
+        mpp_ob_c(ob, '\n');
         s_cg_file(cg, "fl", f);
         s_cg_func(cg, "fn", f);
-        fprintf(cg->out, "%" PRId32 " %" PRIu64 "\n", s_line(fn),
-                s_ns(v->func[f].tt_ns));
-        while (e < v->nedges && edges[e].caller < f) {
+        char *at = mpp_ob_room(ob, 48);
+        at = mpp_ob_fmt_i64(at, s_line(fn));
+        *at++ = ' ';
+        at = mpp_ob_fmt_u64(at, s_ns(v->func[f].tt_ns));
+        *at++ = '\n';
+        ob->p = at;
+        while (e < v->nedges && v->edges[order[e]].caller < f) {
             e++;
         }
-        for (; e < v->nedges && edges[e].caller == f; e++) {
-            uint32_t callee = edges[e].callee;
+        for (; e < v->nedges && v->edges[order[e]].caller == f; e++) {
+            const mpp_edge_t *ed = &v->edges[order[e]];
+            uint32_t callee = ed->callee;
             if (!s_present(v, callee)) {
                 continue;
             }
             s_cg_file(cg, "cfl", callee);
             s_cg_func(cg, "cfn", callee);
-            fprintf(cg->out,
-                    "calls=%" PRIu64 " %" PRId32 "\n%" PRId32 " %" PRIu64
-                    "\n",
-                    edges[e].cost.ncalls, s_line(&s->funcs[callee]),
-                    s_line(fn), s_ns(edges[e].cost.ct_ns));
+            at = mpp_ob_room(ob, 96);
+            memcpy(at, "calls=", 6);
+            at = mpp_ob_fmt_u64(at + 6, ed->cost.ncalls);
+            *at++ = ' ';
+            at = mpp_ob_fmt_i64(at, s_line(&s->funcs[callee]));
+            *at++ = '\n';
+            at = mpp_ob_fmt_i64(at, s_line(fn));
+            *at++ = ' ';
+            at = mpp_ob_fmt_u64(at, s_ns(ed->cost.ct_ns));
+            *at++ = '\n';
+            ob->p = at;
         }
     }
-    free(edges);
+    free(list);
+    free(order);
     return 0;
 }
 
 /* The lines every file starts with; `cmd:` once, since KCachegrind calls
  * a second, different one an error. */
 static void
-s_cg_header(const mpp_session_t *s, FILE *out)
+s_cg_header(const mpp_session_t *s, mpp_obuf_t *ob)
 {
-    fputs("# callgrind format\nversion: 1\ncreator: mpprof ", out);
-    s_cg_text(out, s->mpprof_version ? s->mpprof_version
-                                     : MPPROF_VERSION_STRING);
-    fputc('\n', out);
+    mpp_ob_str(ob, "# callgrind format\nversion: 1\ncreator: mpprof ");
+    s_cg_text(ob, s->mpprof_version ? s->mpprof_version
+                                    : MPPROF_VERSION_STRING);
+    mpp_ob_c(ob, '\n');
     if (s->ncommand > 0) {
-        fputs("cmd:", out);
+        mpp_ob_str(ob, "cmd:");
         for (size_t i = 0; i < s->ncommand; i++) {
-            fputc(' ', out);
-            s_cg_text(out, s->command[i]);
+            mpp_ob_c(ob, ' ');
+            s_cg_text(ob, s->command[i]);
         }
-        fputc('\n', out);
+        mpp_ob_c(ob, '\n');
     }
 }
 
 /* The per-part header lines; `events:` must come once in every part. */
 static void
-s_cg_events(FILE *out)
+s_cg_events(mpp_obuf_t *ob)
 {
-    fputs("positions: line\nevent: ns : Nanoseconds\nevents: ns\n", out);
+    mpp_ob_str(ob, "positions: line\nevent: ns : Nanoseconds\nevents: ns\n");
 }
 
 int
@@ -264,9 +505,9 @@ mpp_callgrind_write(const mpp_session_t *s, const mpp_view_t *v, FILE *out)
     if (rc != 0) {
         return rc;
     }
-    s_cg_header(s, out);
-    s_cg_events(out);
-    rc = s_cg_body(&cg, v);
+    s_cg_header(s, &cg.ob);
+    s_cg_events(&cg.ob);
+    rc = s_cg_body(&cg, v, -1);
     s_cg_fini(&cg);
     if (rc == 0 && ferror(out)) {
         rc = -EIO;
@@ -288,10 +529,11 @@ mpp_callgrind_write_parts(const mpp_session_t *s, FILE *out)
     if (rc != 0) {
         return rc;
     }
-    s_cg_header(s, out);
+    mpp_obuf_t *ob = &cg.ob;
+    s_cg_header(s, ob);
     if (s->nprocs == 0) {
-        s_cg_events(out);
-        fputs("summary: 0\n", out);
+        s_cg_events(ob);
+        mpp_ob_str(ob, "summary: 0\n");
     }
     for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
         const mpp_proc_t *p = &s->procs[i];
@@ -300,15 +542,21 @@ mpp_callgrind_write_parts(const mpp_session_t *s, FILE *out)
             rc = MPP_ENOMEM;
             break;
         }
-        fprintf(out, "%spart: %zu\npid: %" PRId64 "\ndesc: Trigger: ",
-                i ? "\n" : "", i + 1, p->pid);
-        s_cg_text(out, p->name ? p->name : "process");
-        fprintf(out, " (pid %" PRId64 ", ppid %" PRId64 ", ", p->pid,
-                p->ppid);
-        s_cg_text(out, p->start_method ? p->start_method : "unknown");
-        fputs(")\n", out);
-        s_cg_events(out);
-        rc = s_cg_body(&cg, v);
+        mpp_ob_str(ob, i ? "\npart: " : "part: ");
+        mpp_ob_u64(ob, i + 1);
+        mpp_ob_str(ob, "\npid: ");
+        mpp_ob_i64(ob, p->pid);
+        mpp_ob_str(ob, "\ndesc: Trigger: ");
+        s_cg_text(ob, p->name ? p->name : "process");
+        mpp_ob_str(ob, " (pid ");
+        mpp_ob_i64(ob, p->pid);
+        mpp_ob_str(ob, ", ppid ");
+        mpp_ob_i64(ob, p->ppid);
+        mpp_ob_str(ob, ", ");
+        s_cg_text(ob, p->start_method ? p->start_method : "unknown");
+        mpp_ob_str(ob, ")\n");
+        s_cg_events(ob);
+        rc = s_cg_body(&cg, v, (ssize_t)i);
         mpp_view_destroy(&v);
     }
     s_cg_fini(&cg);

@@ -10,10 +10,16 @@
 
 #include "mpp_session.h"
 
-/* pstats marshal of the view (all processes merged when built with -1).
- * Returns MPP_EINVAL when the view has no function at all, because
- * pstats.Stats refuses an empty dict. */
+/* pstats marshal of the view (all processes merged when built with -1),
+ * marshal version 4 with object references (Python 3.4+).  Returns
+ * MPP_EINVAL when the view has no function at all, because pstats.Stats
+ * refuses an empty dict. */
 int mpp_pstats_write(const mpp_session_t *s, const mpp_view_t *v, FILE *out);
+
+/* The same dict in marshal version 2, without references: what
+ * marshal.dumps(stats, 2) writes.  Loads equal to mpp_pstats_write's. */
+int mpp_pstats_write_v2(const mpp_session_t *s, const mpp_view_t *v,
+                        FILE *out);
 
 /* callgrind format, every process merged into one part. */
 int mpp_callgrind_write(const mpp_session_t *s, const mpp_view_t *v,

@@ -94,14 +94,23 @@ s_file_is(const char *file, const char *suffix)
            (n == k || file[n - k - 1] == '/');
 }
 
+/* Builtins' file, "~"; the first character is checked inline so that
+ * most functions, which no root or wrapper name starts like, cost no
+ * call at all. */
+static bool
+s_is_builtin(const char *file)
+{
+    return file[0] == '~' && file[1] == '\0';
+}
+
 const mpp_rep_root_t *
 mpp_rep_root(const mpp_func_t *f)
 {
-    bool builtin = strcmp(f->file, "~") == 0;
+    bool builtin = s_is_builtin(f->file);
     for (size_t i = 0; i < MPP_ARRAY_SIZE(s_roots); i++) {
         const mpp_rep_root_t *r = &s_roots[i];
-        if (strcmp(r->name, f->name) == 0 &&
-            (strcmp(r->file, "~") == 0 ? builtin
+        if (r->name[0] == f->name[0] && strcmp(r->name, f->name) == 0 &&
+            (s_is_builtin(r->file) ? builtin
                                        : s_file_is(f->file, r->file))) {
             return r;
         }
@@ -113,7 +122,8 @@ static bool
 s_is_wrapper(const mpp_func_t *f)
 {
     for (size_t i = 0; i < MPP_ARRAY_SIZE(s_wrappers); i++) {
-        if (strcmp(s_wrappers[i][1], f->name) == 0 &&
+        if (s_wrappers[i][1][0] == f->name[0] &&
+            strcmp(s_wrappers[i][1], f->name) == 0 &&
             s_file_is(f->file, s_wrappers[i][0])) {
             return true;
         }
@@ -186,28 +196,72 @@ s_by_calls(const void *a, const void *b)
     return s_by_key(x, y);
 }
 
+typedef int (*s_row_cmp_t)(const void *, const void *);
+
+/*  Moves the row at `i` of a heap down to its place; the heap's root is
+ *  the row that ranks last (the largest by `cmp`). */
+static void
+s_sift(mpp_rep_row_t *h, size_t n, size_t i, s_row_cmp_t cmp)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, big = i;
+        if (l < n && cmp(&h[l], &h[big]) > 0) {
+            big = l;
+        }
+        if (r < n && cmp(&h[r], &h[big]) > 0) {
+            big = r;
+        }
+        if (big == i) {
+            return;
+        }
+        mpp_rep_row_t t = h[i];
+        h[i] = h[big];
+        h[big] = t;
+        i = big;
+    }
+}
+
 mpp_rep_row_t *
 mpp_rep_rows(const mpp_session_t *s, const mpp_view_t *v, mpp_sort_t sort,
-             size_t *nrows)
+             size_t limit, size_t *nrows)
 {
     size_t n = v->nfuncs < s->nfuncs ? v->nfuncs : s->nfuncs, k = 0;
-    mpp_rep_row_t *rows = malloc((n ? n : 1) * sizeof(*rows));
+    s_row_cmp_t cmp = sort == MPP_SORT_TOTTIME ? s_by_tottime
+                      : sort == MPP_SORT_CALLS ? s_by_calls
+                                               : s_by_cumulative;
+    size_t total = 0;
+    for (size_t f = 0; f < n; f++) {
+        total += v->func[f].ncalls > 0;
+    }
+    /* The order is total (ties fall back to the function's key, which is
+     * unique), so the first `limit` rows of a full sort are exactly the
+     * `limit` smallest: kept in a heap while scanning, then sorted. */
+    size_t keep = limit && limit < total ? limit : total;
+    mpp_rep_row_t *rows = malloc((keep ? keep : 1) * sizeof(*rows));
     if (rows == NULL) {
         return NULL;
     }
+    bool heap = keep < total;
     for (size_t f = 0; f < n; f++) {
-        if (v->func[f].ncalls > 0) {
-            rows[k].fn = &s->funcs[f];
-            rows[k].cost = v->func[f];
-            rows[k].nprocs = v->nprocs[f];
-            k++;
+        if (v->func[f].ncalls == 0) {
+            continue;
+        }
+        mpp_rep_row_t row = {&s->funcs[f], v->func[f], v->nprocs[f]};
+        if (k < keep) {
+            rows[k++] = row;
+            if (heap && k == keep) {
+                for (size_t i = keep / 2; i-- > 0;) {
+                    s_sift(rows, keep, i, cmp);
+                }
+            }
+        }
+        else if (cmp(&row, &rows[0]) < 0) {
+            rows[0] = row;
+            s_sift(rows, keep, 0, cmp);
         }
     }
-    qsort(rows, k, sizeof(*rows),
-          sort == MPP_SORT_TOTTIME ? s_by_tottime
-          : sort == MPP_SORT_CALLS ? s_by_calls
-                                   : s_by_cumulative);
-    *nrows = k;
+    qsort(rows, k, sizeof(*rows), cmp);
+    *nrows = total;
     return rows;
 }
 
@@ -398,6 +452,7 @@ typedef struct {
     mpp_rep_sites_t *out;
     const mpp_rep_root_t **root; /* per function */
     uint8_t *wrap;               /* per function */
+    bool any_wrap;               /* some function is a wrapper */
     mpp_map_t *ix[MPP_CAT_COUNT];
     /* This thread's callers of each function: callee -> first edge, then
      * next[edge] until S_END; and the lifts done so far. */
@@ -490,10 +545,12 @@ s_thread_callers(s_sites_t *st, const mpp_thread_t *t)
                  sizeof(*st->next)) != 0) {
         return MPP_ENOMEM;
     }
-    for (size_t i = 0; i < t->nedges && i < S_BUSY; i++) {
+    /* Only a wrapper's callers are ever looked up (s_lift_at). */
+    for (size_t i = 0; i < t->nedges && i < S_BUSY && st->any_wrap; i++) {
         const mpp_edge_t *e = &t->edges[i];
         uint32_t head;
-        if (e->caller == e->callee || e->caller >= st->s->nfuncs) {
+        if (e->caller == e->callee || e->caller >= st->s->nfuncs ||
+            e->callee >= st->s->nfuncs || !st->wrap[e->callee]) {
             continue;
         }
         st->next[i] = mpp_map_get(st->callers, e->callee, &head) ? head
@@ -627,6 +684,7 @@ s_sites_init(s_sites_t *st, const mpp_session_t *s, mpp_rep_sites_t *out)
     for (size_t f = 0; f < s->nfuncs; f++) {
         st->root[f] = mpp_rep_root(&s->funcs[f]);
         st->wrap[f] = st->root[f] == NULL && s_is_wrapper(&s->funcs[f]);
+        st->any_wrap = st->any_wrap || st->wrap[f];
     }
     return 0;
 }

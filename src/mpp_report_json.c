@@ -269,7 +269,8 @@ mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
     }
     mpp_view_t *v = mpp_view_new(s, o->proc);
     size_t nrows = 0;
-    mpp_rep_row_t *rows = v ? mpp_rep_rows(s, v, o->sort, &nrows) : NULL;
+    mpp_rep_row_t *rows =
+        v ? mpp_rep_rows(s, v, o->sort, o->limit, &nrows) : NULL;
     if (rows == NULL) {
         mpp_view_destroy(&v);
         return MPP_ENOMEM;

@@ -54,10 +54,11 @@ typedef struct {
     uint32_t nprocs;
 } mpp_rep_row_t;
 
-/* The functions the view saw called, ranked by `sort`; NULL when out of
- * memory, *nrows may be 0. */
+/* The functions the view saw called, ranked by `sort`: the first `limit`
+ * of them (all when 0).  *nrows is how many there are in all, which may be
+ * more than the array holds, or 0.  NULL when out of memory. */
 mpp_rep_row_t *mpp_rep_rows(const mpp_session_t *s, const mpp_view_t *v,
-                            mpp_sort_t sort, size_t *nrows);
+                            mpp_sort_t sort, size_t limit, size_t *nrows);
 
 void mpp_rep_exit_str(const mpp_proc_t *p, char *buf, size_t size);
 bool mpp_rep_proc_lost(const mpp_proc_t *p);

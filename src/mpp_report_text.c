@@ -689,7 +689,9 @@ mpp_report_text(const mpp_session_t *s, const mpp_report_opts_t *o,
     }
     mpp_view_t *v = mpp_view_new(s, o->proc);
     size_t nrows = 0;
-    mpp_rep_row_t *rows = v ? mpp_rep_rows(s, v, o->sort, &nrows) : NULL;
+    size_t limit = o->limit ? o->limit : S_TEXT_LIMIT;
+    mpp_rep_row_t *rows = v ? mpp_rep_rows(s, v, o->sort, limit, &nrows)
+                            : NULL;
     if (rows == NULL) {
         mpp_view_destroy(&v);
         return MPP_ENOMEM;
@@ -706,8 +708,7 @@ mpp_report_text(const mpp_session_t *s, const mpp_report_opts_t *o,
         rc = s_txt_sites(s, o->proc, out);
     }
     if (rc == 0) {
-        s_txt_functions(rows, nrows, o->limit ? o->limit : S_TEXT_LIMIT,
-                        o->sort, o->proc, out);
+        s_txt_functions(rows, nrows, limit, o->sort, o->proc, out);
         s_txt_integrity(s, out);
     }
     free(rows);

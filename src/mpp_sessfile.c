@@ -57,11 +57,36 @@
 /* ---- writer ------------------------------------------------------------ */
 
 /*  The packer's sink: remembers the first error and ignores later writes,
- *  so the writer checks once at the end. */
+ *  so the writer checks once at the end.  The packer hands over one small
+ *  item at a time, so the sink gathers them in a large buffer of its own
+ *  (unbuffered if that cannot be had) and writes it out in big pieces. */
+#define S_SINK_BUF (256u * 1024u)
+
 typedef struct {
     FILE *out;
     int err;
+    char *buf;
+    size_t len;
 } s_sink_t;
+
+static void
+s_sink_put(s_sink_t *sink, const char *bytes, size_t len)
+{
+    errno = 0;
+    if (fwrite(bytes, 1, len, sink->out) != len) {
+        sink->err = errno ? -errno : -EIO;
+    }
+}
+
+static int
+s_sink_flush(s_sink_t *sink)
+{
+    if (sink->err == 0 && sink->len > 0) {
+        s_sink_put(sink, sink->buf, sink->len);
+    }
+    sink->len = 0;
+    return sink->err;
+}
 
 static int
 s_sink_write(void *data, const char *bytes, size_t len)
@@ -70,9 +95,19 @@ s_sink_write(void *data, const char *bytes, size_t len)
     if (sink->err != 0 || len == 0) {
         return sink->err;
     }
-    errno = 0;
-    if (fwrite(bytes, 1, len, sink->out) != len) {
-        sink->err = errno ? -errno : -EIO;
+    if (sink->buf == NULL) {
+        s_sink_put(sink, bytes, len);
+        return sink->err;
+    }
+    if (S_SINK_BUF - sink->len < len && s_sink_flush(sink) != 0) {
+        return sink->err;
+    }
+    if (len > S_SINK_BUF / 2) {
+        s_sink_put(sink, bytes, len);
+    }
+    else {
+        memcpy(sink->buf + sink->len, bytes, len);
+        sink->len += len;
     }
     return sink->err;
 }
@@ -218,7 +253,7 @@ mpp_sessfile_write(const mpp_session_t *s, FILE *out)
     if (s->nfuncs > UINT32_MAX || s->nprocs > UINT32_MAX) {
         return MPP_EINVAL;
     }
-    s_sink_t sink = {.out = out, .err = 0};
+    s_sink_t sink = {.out = out, .err = 0, .buf = malloc(S_SINK_BUF)};
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sink, s_sink_write);
 
@@ -268,6 +303,8 @@ mpp_sessfile_write(const mpp_session_t *s, FILE *out)
     for (size_t i = 0; i < s->nprocs; i++) {
         s_write_proc(&pk, &s->procs[i]);
     }
+    s_sink_flush(&sink);
+    free(sink.buf);
     if (sink.err == 0 && fflush(out) != 0) {
         sink.err = errno ? -errno : -EIO;
     }

@@ -1,6 +1,7 @@
 /*  The session model (see mpp_session.h). */
 #include "mpp_session.h"
 #include "mpp_map.h"
+#include "mpp_sort.h"
 
 #include <string.h>
 
@@ -483,26 +484,14 @@ mpp_proc_cats(const mpp_proc_t *proc, mpp_catval_t out[MPP_CAT_COUNT])
     }
 }
 
-static int
-s_edge_cmp(const void *a, const void *b)
+/*  Adds one process's threads into the view, except their edges, which
+ *  mpp_view_new merges afterwards; it counts them in *nedges and tracks
+ *  the largest caller.  `seen` holds, per function, the stamp of the last
+ *  process in which it counted, so nprocs counts processes, not threads. */
+static void
+s_view_add_proc(mpp_view_t *v, const mpp_proc_t *p, uint32_t *seen,
+                uint32_t stamp, size_t *nedges, uint32_t *maxcaller)
 {
-    const mpp_edge_t *x = a, *y = b;
-    if (x->callee != y->callee) {
-        return x->callee < y->callee ? -1 : 1;
-    }
-    if (x->caller != y->caller) {
-        return x->caller < y->caller ? -1 : 1;
-    }
-    return 0;
-}
-
-/* Adds one process's threads into the view; `seen` marks functions already
- * counted for this process so nprocs counts processes, not threads. */
-static int
-s_view_add_proc(mpp_view_t *v, const mpp_proc_t *p, mpp_map_t *edges,
-                size_t *capedges, uint8_t *seen)
-{
-    memset(seen, 0, v->nfuncs);
     for (size_t i = 0; i < p->nthreads; i++) {
         const mpp_thread_t *t = &p->threads[i];
         for (int c = 0; c < MPP_CAT_COUNT; c++) {
@@ -518,27 +507,74 @@ s_view_add_proc(mpp_view_t *v, const mpp_proc_t *p, mpp_map_t *edges,
             mpp_cost_add(&v->func[s->func], &s->cost);
             v->total_calls += s->cost.ncalls;
             v->total_tt_ns += s->cost.tt_ns;
-            if (!seen[s->func] && s->cost.ncalls > 0) {
-                seen[s->func] = 1;
+            if (seen[s->func] != stamp && s->cost.ncalls > 0) {
+                seen[s->func] = stamp;
                 v->nprocs[s->func]++;
             }
         }
         for (size_t j = 0; j < t->nedges; j++) {
-            const mpp_edge_t *e = &t->edges[j];
-            uint64_t key = (uint64_t)e->caller << 32 | e->callee;
-            uint32_t ix;
-            if (mpp_map_get(edges, key, &ix)) {
-                mpp_cost_add(&v->edges[ix].cost, &e->cost);
-                continue;
+            uint32_t c = t->edges[j].caller;
+            *maxcaller = c > *maxcaller ? c : *maxcaller;
+        }
+        *nedges += t->nedges;
+    }
+}
+
+/*  The edges of the selected processes, summed per (caller, callee) and
+ *  sorted by (callee, caller): every edge is sorted by that key (a stable
+ *  radix sort, linear in the edges), then runs of one key are summed. */
+static int
+s_view_edges(mpp_view_t *v, const mpp_session_t *session, ssize_t proc,
+             size_t nedges, uint32_t maxcaller)
+{
+    if (nedges == 0) {
+        return 0;
+    }
+    mpp_kv_t *kv = malloc(nedges * sizeof(*kv));
+    mpp_kv_t *tmp = malloc(nedges * sizeof(*tmp));
+    if (kv == NULL || tmp == NULL) {
+        free(kv);
+        free(tmp);
+        return MPP_ENOMEM;
+    }
+    unsigned cbits = mpp_bit_width(maxcaller);
+    size_t k = 0;
+    for (size_t i = 0; i < session->nprocs; i++) {
+        if (proc >= 0 && (size_t)proc != i) {
+            continue;
+        }
+        const mpp_proc_t *p = &session->procs[i];
+        for (size_t j = 0; j < p->nthreads; j++) {
+            const mpp_thread_t *t = &p->threads[j];
+            for (size_t e = 0; e < t->nedges; e++) {
+                const mpp_edge_t *ed = &t->edges[e];
+                kv[k].key = (uint64_t)ed->callee << cbits | ed->caller;
+                kv[k].val = (uint64_t)(uintptr_t)ed;
+                k++;
             }
-            if (mpp_grow((void **)&v->edges, capedges, v->nedges + 1,
-                         sizeof(*v->edges)) != 0 ||
-                mpp_map_put(edges, key, (uint32_t)v->nedges) != 0) {
-                return MPP_ENOMEM;
-            }
-            v->edges[v->nedges++] = *e;
         }
     }
+    mpp_sort_kv(kv, tmp, nedges);
+    free(tmp);
+    size_t unique = 1;
+    for (size_t i = 1; i < nedges; i++) {
+        unique += kv[i].key != kv[i - 1].key;
+    }
+    v->edges = malloc(unique * sizeof(*v->edges));
+    if (v->edges == NULL) {
+        free(kv);
+        return MPP_ENOMEM;
+    }
+    for (size_t i = 0; i < nedges; i++) {
+        const mpp_edge_t *ed = (const mpp_edge_t *)(uintptr_t)kv[i].val;
+        if (i > 0 && kv[i].key == kv[i - 1].key) {
+            mpp_cost_add(&v->edges[v->nedges - 1].cost, &ed->cost);
+        }
+        else {
+            v->edges[v->nedges++] = *ed;
+        }
+    }
+    free(kv);
     return 0;
 }
 
@@ -546,12 +582,10 @@ mpp_view_t *
 mpp_view_new(const mpp_session_t *session, ssize_t proc)
 {
     mpp_view_t *v = calloc(1, sizeof(*v));
-    mpp_map_t *edges = mpp_map_new();
     size_t n = session->nfuncs;
-    uint8_t *seen = calloc(n ? n : 1, 1);
-    size_t capedges = 0;
+    uint32_t *seen = calloc(n ? n : 1, sizeof(*seen));
     int rc = MPP_ENOMEM;
-    if (v == NULL || edges == NULL || seen == NULL) {
+    if (v == NULL || seen == NULL) {
         goto done;
     }
     v->nfuncs = n;
@@ -560,18 +594,16 @@ mpp_view_new(const mpp_session_t *session, ssize_t proc)
     if (v->func == NULL || v->nprocs == NULL) {
         goto done;
     }
-    rc = 0;
-    for (size_t i = 0; i < session->nprocs && rc == 0; i++) {
+    size_t nedges = 0;
+    uint32_t maxcaller = 0;
+    for (size_t i = 0; i < session->nprocs; i++) {
         if (proc < 0 || (size_t)proc == i) {
-            rc = s_view_add_proc(v, &session->procs[i], edges, &capedges,
-                                 seen);
+            s_view_add_proc(v, &session->procs[i], seen, (uint32_t)i + 1,
+                            &nedges, &maxcaller);
         }
     }
-    if (rc == 0 && v->nedges > 1) {
-        qsort(v->edges, v->nedges, sizeof(*v->edges), s_edge_cmp);
-    }
+    rc = s_view_edges(v, session, proc, nedges, maxcaller);
 done:
-    mpp_map_destroy(&edges);
     free(seen);
     if (rc != 0) {
         mpp_view_destroy(&v);

@@ -6,14 +6,15 @@
  *   1. s_prescan walks the raw bytes once without allocating.  It checks
  *      that the input is exactly one complete msgpack document, that no
  *      container claims more elements than the remaining bytes could hold,
- *      and that nesting stays shallow.  msgpack-c allocates the element
- *      array of a container as soon as it reads its header, so without this
- *      step a 5-byte frame claiming 2^32 elements would ask for ~100 GB.
- *      After it, msgpack-c never allocates more than a small multiple of
- *      the frame size.
- *   2. msgpack_unpack_next builds the object tree (strings still point into
- *      the frame).
- *   3. s_msg walks the tree against the schema twice with the same code:
+ *      and that nesting stays shallow.  The arena of step 3 is sized from
+ *      the element counts, so without this step a 5-byte frame claiming
+ *      2^32 elements would ask for ~100 GB; after it, the arena is never
+ *      more than a small multiple of the frame size.
+ *   2. No object tree is built: a cursor (s_read) reads one object header
+ *      at a time straight from the bytes, classifying numbers as msgpack-c
+ *      does.  A tree cost an allocation per object and about 24 times the
+ *      frame size in memory, for every frame a hostile sender makes up.
+ *   3. s_msg walks the bytes against the schema twice with the same code:
  *      first to validate and measure, then, with one arena allocation of
  *      the measured size, to fill the message.  Every pointer in the
  *      decoded message points into that arena, so mpp_msg_clear is a single
@@ -477,6 +478,185 @@ s_prescan(const uint8_t *p, size_t len)
     }
 }
 
+/* ---- decoder, step 2: a cursor over the checked bytes ----------------- */
+
+/*  The object kinds, as msgpack-c classifies them: a signed encoding of a
+ *  value >= 0 is a positive integer too. */
+typedef enum {
+    O_NIL,
+    O_BOOL,
+    O_POS,
+    O_NEG,
+    O_FLOAT,
+    O_STR,
+    O_BIN,
+    O_EXT,
+    O_ARRAY,
+    O_MAP
+} s_otype_t;
+
+/*  One object's header.  Scalars carry their value, strings their body;
+ *  for arrays and maps `u` is the element (pair) count and the cursor
+ *  stops at the first element. */
+typedef struct {
+    s_otype_t type;
+    uint64_t u;        /* O_POS value; O_STR length; O_ARRAY/O_MAP count */
+    int64_t i;         /* O_NEG value */
+    const uint8_t *ptr; /* O_STR body */
+} s_obj_t;
+
+typedef struct {
+    const uint8_t *p;
+    const uint8_t *end;
+} s_cur_t;
+
+/*  Reads one object header at the cursor and steps over its payload.
+ *  The prescan has checked the whole document already, so the bounds
+ *  checks here only keep the cursor honest. */
+static int
+s_read(s_cur_t *c, s_obj_t *o)
+{
+    const uint8_t *p = c->p;
+    size_t left = (size_t)(c->end - p);
+    if (left == 0) {
+        return MPP_EPROTO;
+    }
+    uint8_t b = *p++;
+    left--;
+    size_t n = 0; /* bytes of a length, count or number field */
+    o->ptr = NULL;
+    if (b <= 0x7f) {
+        o->type = O_POS;
+        o->u = b;
+    }
+    else if (b >= 0xe0) {
+        o->type = O_NEG;
+        o->i = (int8_t)b;
+    }
+    else if (b <= 0x8f) {
+        o->type = O_MAP;
+        o->u = b & 0x0f;
+    }
+    else if (b <= 0x9f) {
+        o->type = O_ARRAY;
+        o->u = b & 0x0f;
+    }
+    else if (b <= 0xbf) {
+        o->type = O_STR;
+        o->u = b & 0x1f;
+    }
+    else {
+        switch (b) {
+        case 0xc0:
+            o->type = O_NIL;
+            break;
+        case 0xc2: case 0xc3:
+            o->type = O_BOOL;
+            break;
+        case 0xc4: case 0xc5: case 0xc6: /* bin 8/16/32 */
+            o->type = O_BIN;
+            n = (size_t)1 << (b - 0xc4);
+            break;
+        case 0xc7: case 0xc8: case 0xc9: /* ext 8/16/32 */
+            o->type = O_EXT;
+            n = (size_t)1 << (b - 0xc7);
+            break;
+        case 0xca: case 0xcb: /* float 32/64 */
+            o->type = O_FLOAT;
+            n = b == 0xca ? 4 : 8;
+            break;
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: /* uint 8..64 */
+            o->type = O_POS;
+            n = (size_t)1 << (b - 0xcc);
+            break;
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: /* int 8..64 */
+            o->type = O_NEG;
+            n = (size_t)1 << (b - 0xd0);
+            break;
+        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: /* fixext */
+            o->type = O_EXT;
+            o->u = 1 + ((uint64_t)1 << (b - 0xd4));
+            break;
+        case 0xd9: case 0xda: case 0xdb: /* str 8/16/32 */
+            o->type = O_STR;
+            n = (size_t)1 << (b - 0xd9);
+            break;
+        case 0xdc: case 0xdd: /* array 16/32 */
+            o->type = O_ARRAY;
+            n = (size_t)2 << (b - 0xdc);
+            break;
+        case 0xde: case 0xdf: /* map 16/32 */
+            o->type = O_MAP;
+            n = (size_t)2 << (b - 0xde);
+            break;
+        default: /* 0xc1 is never used */
+            return MPP_EPROTO;
+        }
+        if (left < n) {
+            return MPP_EPROTO;
+        }
+        if (n > 0) {
+            uint64_t v = s_be(p, n);
+            p += n;
+            left -= n;
+            switch (o->type) {
+            case O_POS:
+                o->u = v;
+                break;
+            case O_NEG: {
+                /* Sign-extend the n-byte two's complement value. */
+                int64_t x = n == 8 ? (int64_t)v
+                                   : (int64_t)(v ^ ((uint64_t)1 << (8 * n - 1))) -
+                                         ((int64_t)1 << (8 * n - 1));
+                if (x >= 0) {
+                    o->type = O_POS;
+                    o->u = (uint64_t)x;
+                }
+                else {
+                    o->i = x;
+                }
+                break;
+            }
+            case O_FLOAT:
+                break;
+            case O_EXT:
+                o->u = v + 1; /* the type byte, then the data */
+                break;
+            default: /* lengths and counts */
+                o->u = v;
+                break;
+            }
+        }
+    }
+    /* Payloads: string, binary and extension bodies. */
+    if (o->type == O_STR || o->type == O_BIN || o->type == O_EXT) {
+        if (o->u > left) {
+            return MPP_EPROTO;
+        }
+        o->ptr = p;
+        p += o->u;
+    }
+    c->p = p;
+    return 0;
+}
+
+/* Steps over one whole object, containers included. */
+static int
+s_skip(s_cur_t *c)
+{
+    uint64_t pending = 1;
+    while (pending > 0) {
+        uint64_t skip, children;
+        if (c->p >= c->end || s_head(&c->p, c->end, &skip, &children) != 0 ||
+            skip > (uint64_t)(c->end - c->p)) {
+            return MPP_EPROTO;
+        }
+        c->p += skip;
+        pending += children - 1;
+    }
+    return 0;
+}
+
 /* ---- decoder, step 3: schema walk ------------------------------------- */
 
 typedef struct {
@@ -496,56 +676,60 @@ s_take(s_arena_t *a, size_t n, size_t align)
 }
 
 static int
-s_uint(const msgpack_object *o, uint64_t max, uint64_t *v)
+s_uint(s_cur_t *c, uint64_t max, uint64_t *v)
 {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max) {
+    s_obj_t o;
+    if (s_read(c, &o) != 0 || o.type != O_POS || o.u > max) {
         return MPP_EPROTO;
     }
-    *v = o->via.u64;
+    *v = o.u;
     return 0;
 }
 
 static int
-s_int(const msgpack_object *o, int64_t min, int64_t max, int64_t *v)
+s_int(s_cur_t *c, int64_t min, int64_t max, int64_t *v)
 {
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-        o->via.u64 <= (uint64_t)max) {
-        *v = (int64_t)o->via.u64;
+    s_obj_t o;
+    if (s_read(c, &o) != 0) {
+        return MPP_EPROTO;
+    }
+    if (o.type == O_POS && o.u <= (uint64_t)max) {
+        *v = (int64_t)o.u;
         return 0;
     }
-    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= min) {
-        *v = o->via.i64;
+    if (o.type == O_NEG && o.i >= min) {
+        *v = o.i;
         return 0;
     }
     return MPP_EPROTO;
 }
 
 static int
-s_u64(const msgpack_object *o, uint64_t *v)
+s_u64(s_cur_t *c, uint64_t *v)
 {
-    return s_uint(o, UINT64_MAX, v);
+    return s_uint(c, UINT64_MAX, v);
 }
 
 static int
-s_u32(const msgpack_object *o, uint32_t *v)
+s_u32(s_cur_t *c, uint32_t *v)
 {
     uint64_t x = 0;
-    int rc = s_uint(o, UINT32_MAX, &x);
+    int rc = s_uint(c, UINT32_MAX, &x);
     *v = (uint32_t)x;
     return rc;
 }
 
 static int
-s_i64(const msgpack_object *o, int64_t *v)
+s_i64(s_cur_t *c, int64_t *v)
 {
-    return s_int(o, INT64_MIN, INT64_MAX, v);
+    return s_int(c, INT64_MIN, INT64_MAX, v);
 }
 
 static int
-s_i32(const msgpack_object *o, int32_t *v)
+s_i32(s_cur_t *c, int32_t *v)
 {
     int64_t x = 0;
-    int rc = s_int(o, INT32_MIN, INT32_MAX, &x);
+    int rc = s_int(c, INT32_MIN, INT32_MAX, &x);
     *v = (int32_t)x;
     return rc;
 }
@@ -553,24 +737,27 @@ s_i32(const msgpack_object *o, int32_t *v)
 /*  Copies a msgpack string into the arena as a C string, so it must not
  *  contain NUL.  With nil_ok a nil yields NULL. */
 static int
-s_str(s_arena_t *a, const msgpack_object *o, size_t max, bool nil_ok,
-      const char **v)
+s_str(s_arena_t *a, s_cur_t *c, size_t max, bool nil_ok, const char **v)
 {
+    s_obj_t o;
     *v = NULL;
-    if (nil_ok && o->type == MSGPACK_OBJECT_NIL) {
-        return 0;
-    }
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max) {
+    if (s_read(c, &o) != 0) {
         return MPP_EPROTO;
     }
-    size_t n = o->via.str.size;
-    if (n > 0 && memchr(o->via.str.ptr, '\0', n) != NULL) {
+    if (nil_ok && o.type == O_NIL) {
+        return 0;
+    }
+    if (o.type != O_STR || o.u > max) {
+        return MPP_EPROTO;
+    }
+    size_t n = (size_t)o.u;
+    if (n > 0 && memchr(o.ptr, '\0', n) != NULL) {
         return MPP_EPROTO;
     }
     char *s = s_take(a, n + 1, 1);
     if (s != NULL) {
         if (n > 0) {
-            memcpy(s, o->via.str.ptr, n);
+            memcpy(s, o.ptr, n);
         }
         s[n] = '\0';
         *v = s;
@@ -578,52 +765,51 @@ s_str(s_arena_t *a, const msgpack_object *o, size_t max, bool nil_ok,
     return 0;
 }
 
-/* An array of any length; its elements go to *items. */
+/* An array of any length; the cursor moves to its first element. */
 static int
-s_array(const msgpack_object *o, const msgpack_object **items, size_t *n)
+s_array(s_cur_t *c, size_t *n)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY) {
+    s_obj_t o;
+    if (s_read(c, &o) != 0 || o.type != O_ARRAY) {
         return MPP_EPROTO;
     }
-    *items = o->via.array.ptr;
-    *n = o->via.array.size;
+    *n = (size_t)o.u;
     return 0;
 }
 
 /* An array of exactly n elements (a row of a table). */
 static int
-s_row(const msgpack_object *o, size_t n, const msgpack_object **items)
+s_row(s_cur_t *c, size_t n)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != n) {
-        return MPP_EPROTO;
-    }
-    *items = o->via.array.ptr;
-    return 0;
-}
-
-static int
-s_cost(const msgpack_object *f, mpp_cost_t *c)
-{
-    if (s_u64(&f[0], &c->ncalls) != 0 || s_u64(&f[1], &c->pcalls) != 0 ||
-        s_i64(&f[2], &c->tt_ns) != 0 || s_i64(&f[3], &c->ct_ns) != 0) {
+    s_obj_t o;
+    if (s_read(c, &o) != 0 || o.type != O_ARRAY || o.u != n) {
         return MPP_EPROTO;
     }
     return 0;
 }
 
 static int
-s_argv(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
+s_cost(s_cur_t *c, mpp_cost_t *cost)
 {
-    const msgpack_object *it;
+    if (s_u64(c, &cost->ncalls) != 0 || s_u64(c, &cost->pcalls) != 0 ||
+        s_i64(c, &cost->tt_ns) != 0 || s_i64(c, &cost->ct_ns) != 0) {
+        return MPP_EPROTO;
+    }
+    return 0;
+}
+
+static int
+s_argv(s_arena_t *a, s_cur_t *c, mpp_msg_t *m)
+{
     size_t n;
-    if (s_array(o, &it, &n) != 0) {
+    if (s_array(c, &n) != 0) {
         return MPP_EPROTO;
     }
     const char **v = s_take(a, n * sizeof(*v), _Alignof(const char *));
     for (size_t i = 0; i < n; i++) {
         const char *scratch;
-        if (s_str(a, &it[i], MPP_WIRE_MAX_STR, false,
-                  v ? &v[i] : &scratch) != 0) {
+        if (s_str(a, c, MPP_WIRE_MAX_STR, false, v ? &v[i] : &scratch) !=
+            0) {
             return MPP_EPROTO;
         }
     }
@@ -633,21 +819,19 @@ s_argv(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
 }
 
 static int
-s_funcs(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
+s_funcs(s_arena_t *a, s_cur_t *c, mpp_msg_t *m)
 {
-    const msgpack_object *it;
     size_t n;
-    if (s_array(o, &it, &n) != 0) {
+    if (s_array(c, &n) != 0) {
         return MPP_EPROTO;
     }
     mpp_wfunc_t *v = s_take(a, n * sizeof(*v), _Alignof(mpp_wfunc_t));
     for (size_t i = 0; i < n; i++) {
         mpp_wfunc_t scratch, *f = v ? &v[i] : &scratch;
-        const msgpack_object *c;
-        if (s_row(&it[i], 4, &c) != 0 || s_u32(&c[0], &f->fid) != 0 ||
-            s_str(a, &c[1], MPP_WIRE_MAX_STR, false, &f->file) != 0 ||
-            s_i32(&c[2], &f->line) != 0 ||
-            s_str(a, &c[3], MPP_WIRE_MAX_STR, false, &f->name) != 0) {
+        if (s_row(c, 4) != 0 || s_u32(c, &f->fid) != 0 ||
+            s_str(a, c, MPP_WIRE_MAX_STR, false, &f->file) != 0 ||
+            s_i32(c, &f->line) != 0 ||
+            s_str(a, c, MPP_WIRE_MAX_STR, false, &f->name) != 0) {
             return MPP_EPROTO;
         }
     }
@@ -657,19 +841,17 @@ s_funcs(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
 }
 
 static int
-s_stats(s_arena_t *a, const msgpack_object *o, mpp_wthread_t *t)
+s_stats(s_arena_t *a, s_cur_t *c, mpp_wthread_t *t)
 {
-    const msgpack_object *it;
     size_t n;
-    if (s_array(o, &it, &n) != 0) {
+    if (s_array(c, &n) != 0) {
         return MPP_EPROTO;
     }
     mpp_wstat_t *v = s_take(a, n * sizeof(*v), _Alignof(mpp_wstat_t));
     for (size_t i = 0; i < n; i++) {
         mpp_wstat_t scratch, *s = v ? &v[i] : &scratch;
-        const msgpack_object *c;
-        if (s_row(&it[i], 5, &c) != 0 || s_u32(&c[0], &s->fid) != 0 ||
-            s_cost(&c[1], &s->cost) != 0) {
+        if (s_row(c, 5) != 0 || s_u32(c, &s->fid) != 0 ||
+            s_cost(c, &s->cost) != 0) {
             return MPP_EPROTO;
         }
     }
@@ -679,19 +861,17 @@ s_stats(s_arena_t *a, const msgpack_object *o, mpp_wthread_t *t)
 }
 
 static int
-s_edges(s_arena_t *a, const msgpack_object *o, mpp_wthread_t *t)
+s_edges(s_arena_t *a, s_cur_t *c, mpp_wthread_t *t)
 {
-    const msgpack_object *it;
     size_t n;
-    if (s_array(o, &it, &n) != 0) {
+    if (s_array(c, &n) != 0) {
         return MPP_EPROTO;
     }
     mpp_wedge_t *v = s_take(a, n * sizeof(*v), _Alignof(mpp_wedge_t));
     for (size_t i = 0; i < n; i++) {
         mpp_wedge_t scratch, *e = v ? &v[i] : &scratch;
-        const msgpack_object *c;
-        if (s_row(&it[i], 6, &c) != 0 || s_u32(&c[0], &e->caller) != 0 ||
-            s_u32(&c[1], &e->callee) != 0 || s_cost(&c[2], &e->cost) != 0) {
+        if (s_row(c, 6) != 0 || s_u32(c, &e->caller) != 0 ||
+            s_u32(c, &e->callee) != 0 || s_cost(c, &e->cost) != 0) {
             return MPP_EPROTO;
         }
     }
@@ -701,17 +881,14 @@ s_edges(s_arena_t *a, const msgpack_object *o, mpp_wthread_t *t)
 }
 
 static int
-s_cats(const msgpack_object *o, mpp_catval_t cat[MPP_CAT_COUNT])
+s_cats(s_cur_t *c, mpp_catval_t cat[MPP_CAT_COUNT])
 {
-    const msgpack_object *it;
-    if (s_row(o, MPP_CAT_COUNT, &it) != 0) {
+    if (s_row(c, MPP_CAT_COUNT) != 0) {
         return MPP_EPROTO;
     }
     for (int i = 0; i < MPP_CAT_COUNT; i++) {
-        const msgpack_object *c;
-        if (s_row(&it[i], 3, &c) != 0 || s_u64(&c[0], &cat[i].ns) != 0 ||
-            s_u64(&c[1], &cat[i].count) != 0 ||
-            s_u64(&c[2], &cat[i].bytes) != 0) {
+        if (s_row(c, 3) != 0 || s_u64(c, &cat[i].ns) != 0 ||
+            s_u64(c, &cat[i].count) != 0 || s_u64(c, &cat[i].bytes) != 0) {
             return MPP_EPROTO;
         }
     }
@@ -719,21 +896,19 @@ s_cats(const msgpack_object *o, mpp_catval_t cat[MPP_CAT_COUNT])
 }
 
 static int
-s_threads(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
+s_threads(s_arena_t *a, s_cur_t *c, mpp_msg_t *m)
 {
-    const msgpack_object *it;
     size_t n;
-    if (s_array(o, &it, &n) != 0) {
+    if (s_array(c, &n) != 0) {
         return MPP_EPROTO;
     }
     mpp_wthread_t *v = s_take(a, n * sizeof(*v), _Alignof(mpp_wthread_t));
     for (size_t i = 0; i < n; i++) {
         mpp_wthread_t scratch, *t = v ? &v[i] : &scratch;
-        const msgpack_object *c;
-        if (s_row(&it[i], 5, &c) != 0 || s_u64(&c[0], &t->tid) != 0 ||
-            s_str(a, &c[1], MPP_WIRE_MAX_STR, true, &t->name) != 0 ||
-            s_stats(a, &c[2], t) != 0 || s_edges(a, &c[3], t) != 0 ||
-            s_cats(&c[4], t->cat) != 0) {
+        if (s_row(c, 5) != 0 || s_u64(c, &t->tid) != 0 ||
+            s_str(a, c, MPP_WIRE_MAX_STR, true, &t->name) != 0 ||
+            s_stats(a, c, t) != 0 || s_edges(a, c, t) != 0 ||
+            s_cats(c, t->cat) != 0) {
             return MPP_EPROTO;
         }
     }
@@ -743,21 +918,19 @@ s_threads(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
 }
 
 static int
-s_spans(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
+s_spans(s_arena_t *a, s_cur_t *c, mpp_msg_t *m)
 {
-    const msgpack_object *it;
     size_t n;
-    if (s_array(o, &it, &n) != 0) {
+    if (s_array(c, &n) != 0) {
         return MPP_EPROTO;
     }
     mpp_wspan_t *v = s_take(a, n * sizeof(*v), _Alignof(mpp_wspan_t));
     for (size_t i = 0; i < n; i++) {
         mpp_wspan_t scratch, *s = v ? &v[i] : &scratch;
-        const msgpack_object *c;
-        if (s_row(&it[i], 6, &c) != 0 || s_u64(&c[0], &s->tid) != 0 ||
-            s_u32(&c[1], &s->cat) != 0 || s->cat >= MPP_CAT_COUNT ||
-            s_u32(&c[2], &s->fid) != 0 || s_i64(&c[3], &s->start_ns) != 0 ||
-            s_i64(&c[4], &s->dur_ns) != 0 || s_u64(&c[5], &s->bytes) != 0) {
+        if (s_row(c, 6) != 0 || s_u64(c, &s->tid) != 0 ||
+            s_u32(c, &s->cat) != 0 || s->cat >= MPP_CAT_COUNT ||
+            s_u32(c, &s->fid) != 0 || s_i64(c, &s->start_ns) != 0 ||
+            s_i64(c, &s->dur_ns) != 0 || s_u64(c, &s->bytes) != 0) {
             return MPP_EPROTO;
         }
     }
@@ -812,12 +985,12 @@ static const struct {
 
 /* The key's index, or -1 for a key this version does not know for type. */
 static int
-s_key_find(const msgpack_object *k, uint32_t type)
+s_key_find(const s_obj_t *k, uint32_t type)
 {
     for (size_t i = 0; i < MPP_ARRAY_SIZE(s_keys); i++) {
         size_t n = strlen(s_keys[i].name);
-        if ((s_keys[i].types & (1u << type)) && k->via.str.size == n &&
-            memcmp(k->via.str.ptr, s_keys[i].name, n) == 0) {
+        if ((s_keys[i].types & (1u << type)) && k->u == n &&
+            memcmp(k->ptr, s_keys[i].name, n) == 0) {
             return (int)i;
         }
     }
@@ -825,62 +998,67 @@ s_key_find(const msgpack_object *k, uint32_t type)
 }
 
 static int
-s_field(s_arena_t *a, s_key_t key, const msgpack_object *v, mpp_msg_t *m)
+s_field(s_arena_t *a, s_key_t key, s_cur_t *c, mpp_msg_t *m)
 {
     const size_t max = MPP_WIRE_MAX_STR;
     switch (key) {
     case K_PPID:
-        return s_i64(v, &m->ppid);
+        return s_i64(c, &m->ppid);
     case K_START_METHOD:
-        return s_str(a, v, max, false, &m->start_method);
+        return s_str(a, c, max, false, &m->start_method);
     case K_NAME:
-        return s_str(a, v, max, false, &m->name);
+        return s_str(a, c, max, false, &m->name);
     case K_PYTHON:
-        return s_str(a, v, max, false, &m->python);
+        return s_str(a, c, max, false, &m->python);
     case K_ARGV:
-        return s_argv(a, v, m);
+        return s_argv(a, c, m);
     case K_START_NS:
-        return s_i64(v, &m->start_ns);
+        return s_i64(c, &m->start_ns);
     case K_WALL_NS:
-        return s_i64(v, &m->wall_ns);
+        return s_i64(c, &m->wall_ns);
     case K_CPU_NS:
-        return s_i64(v, &m->cpu_ns);
+        return s_i64(c, &m->cpu_ns);
     case K_DROPPED:
-        return s_u64(v, &m->dropped);
+        return s_u64(c, &m->dropped);
     case K_MEM:
-        return s_u64(v, &m->mem_bytes);
+        return s_u64(c, &m->mem_bytes);
     case K_FUNCS:
-        return s_funcs(a, v, m);
+        return s_funcs(a, c, m);
     case K_THREADS:
-        return s_threads(a, v, m);
+        return s_threads(a, c, m);
     case K_SPANS:
-        return s_spans(a, v, m);
+        return s_spans(a, c, m);
     case K_EXIT_KIND:
-        if (s_u32(v, &m->exit_kind) != 0 || m->exit_kind > MPP_EXIT_LOST) {
+        if (s_u32(c, &m->exit_kind) != 0 || m->exit_kind > MPP_EXIT_LOST) {
             return MPP_EPROTO;
         }
         return 0;
     case K_EXIT_CODE:
-        return s_i32(v, &m->exit_code);
+        return s_i32(c, &m->exit_code);
     }
     return MPP_EPROTO;
 }
 
 static int
-s_body(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
+s_body(s_arena_t *a, s_cur_t *c, mpp_msg_t *m)
 {
-    if (o->type != MSGPACK_OBJECT_MAP) {
+    s_obj_t o;
+    if (s_read(c, &o) != 0 || o.type != O_MAP) {
         return MPP_EPROTO;
     }
     uint32_t seen = 0;
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object_kv *kv = &o->via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR) {
+    for (uint64_t i = 0; i < o.u; i++) {
+        s_obj_t key;
+        if (s_read(c, &key) != 0 || key.type != O_STR) {
             return MPP_EPROTO;
         }
-        int k = s_key_find(&kv->key, m->type);
+        int k = s_key_find(&key, m->type);
         if (k < 0) {
-            continue; /* a later version's field */
+            /* a later version's field */
+            if (s_skip(c) != 0) {
+                return MPP_EPROTO;
+            }
+            continue;
         }
         /* A repeated key would make the two passes disagree on nothing
          * but would waste arena space; it is never sent, so refuse it. */
@@ -888,7 +1066,7 @@ s_body(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
             return MPP_EPROTO;
         }
         seen |= 1u << k;
-        if (s_field(a, (s_key_t)k, &kv->val, m) != 0) {
+        if (s_field(a, (s_key_t)k, c, m) != 0) {
             return MPP_EPROTO;
         }
     }
@@ -896,32 +1074,31 @@ s_body(s_arena_t *a, const msgpack_object *o, mpp_msg_t *m)
 }
 
 static int
-s_msg(s_arena_t *a, const msgpack_object *top, mpp_msg_t *m)
+s_msg(s_arena_t *a, s_cur_t *c, mpp_msg_t *m)
 {
-    if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size < 2) {
+    s_obj_t top, magic, version;
+    if (s_read(c, &top) != 0 || top.type != O_ARRAY || top.u < 2) {
         return MPP_EPROTO;
     }
-    const msgpack_object *f = top->via.array.ptr;
-    if (f[0].type != MSGPACK_OBJECT_STR ||
-        f[0].via.str.size != strlen(MPP_WIRE_MAGIC) ||
-        memcmp(f[0].via.str.ptr, MPP_WIRE_MAGIC, f[0].via.str.size) != 0) {
+    if (s_read(c, &magic) != 0 || magic.type != O_STR ||
+        magic.u != strlen(MPP_WIRE_MAGIC) ||
+        memcmp(magic.ptr, MPP_WIRE_MAGIC, magic.u) != 0) {
         return MPP_EPROTO;
     }
     /* The version is checked before the shape of the rest, so a later
      * version with a different layout is reported as what it is. */
-    if (f[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        f[1].via.u64 != MPP_WIRE_VERSION) {
+    if (s_read(c, &version) != 0 || version.type != O_POS ||
+        version.u != MPP_WIRE_VERSION) {
         return MPP_EVERSION;
     }
     m->version = MPP_WIRE_VERSION;
-    if (top->via.array.size != 7 ||
-        s_str(a, &f[2], MPP_WIRE_MAX_TOKEN, false, &m->token) != 0 ||
-        s_i64(&f[3], &m->pid) != 0 || s_u64(&f[4], &m->seq) != 0 ||
-        s_u32(&f[5], &m->type) != 0 || m->type < MPP_MSG_HELLO ||
+    if (top.u != 7 || s_str(a, c, MPP_WIRE_MAX_TOKEN, false, &m->token) != 0 ||
+        s_i64(c, &m->pid) != 0 || s_u64(c, &m->seq) != 0 ||
+        s_u32(c, &m->type) != 0 || m->type < MPP_MSG_HELLO ||
         m->type > MPP_MSG_BYE) {
         return MPP_EPROTO;
     }
-    return s_body(a, &f[6], m);
+    return s_body(a, c, m);
 }
 
 int
@@ -941,39 +1118,28 @@ mpp_wire_decode(const void *data, size_t len, mpp_msg_t *out)
     if (rc != 0) {
         return rc;
     }
-
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
-    size_t off = 0;
-    msgpack_unpack_return ret = msgpack_unpack_next(&up, data, len, &off);
-    if (ret == MSGPACK_UNPACK_NOMEM_ERROR) {
-        rc = MPP_ENOMEM;
-    }
-    else if (ret != MSGPACK_UNPACK_SUCCESS || off != len) {
-        rc = MPP_EPROTO;
-    }
-    else {
-        s_arena_t arena = {NULL, 0};
-        mpp_msg_t measured;
-        memset(&measured, 0, sizeof(measured));
-        rc = s_msg(&arena, &up.data, &measured);
-        if (rc == 0) {
-            /* malloc(0) may return NULL; one spare byte keeps the empty
-             * arrays of a message non-NULL and the arena owned. */
-            arena.base = malloc(arena.used + 1);
-            arena.used = 0;
-            if (arena.base == NULL) {
-                rc = MPP_ENOMEM;
-            }
-            else if ((rc = s_msg(&arena, &up.data, out)) == 0) {
-                out->arena_ = arena.base;
-            }
-            else {
-                free(arena.base);
-            }
+    const uint8_t *p = data;
+    s_arena_t arena = {NULL, 0};
+    mpp_msg_t measured;
+    memset(&measured, 0, sizeof(measured));
+    s_cur_t c = {p, p + len};
+    rc = s_msg(&arena, &c, &measured);
+    if (rc == 0) {
+        /* malloc(0) may return NULL; one spare byte keeps the empty
+         * arrays of a message non-NULL and the arena owned. */
+        arena.base = malloc(arena.used + 1);
+        arena.used = 0;
+        c.p = p;
+        if (arena.base == NULL) {
+            rc = MPP_ENOMEM;
+        }
+        else if ((rc = s_msg(&arena, &c, out)) == 0) {
+            out->arena_ = arena.base;
+        }
+        else {
+            free(arena.base);
         }
     }
-    msgpack_unpacked_destroy(&up);
     if (rc != 0) {
         memset(out, 0, sizeof(*out));
     }

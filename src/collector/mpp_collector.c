@@ -279,6 +279,24 @@ fail:
     return NULL;
 }
 
+/* Whether SIGTERM's Python-level handler is this module's on_signal. */
+static bool
+s_sigterm_is_ours(PyObject *module)
+{
+    PyObject *signal = PyImport_ImportModule("signal");
+    PyObject *num = signal ? PyObject_GetAttrString(signal, "SIGTERM") : NULL;
+    PyObject *now = num ? PyObject_CallMethod(signal, "getsignal", "O", num)
+                        : NULL;
+    PyObject *ours = PyObject_GetAttrString(module, "on_signal");
+    bool same = now != NULL && now == ours;
+    Py_XDECREF(ours);
+    Py_XDECREF(now);
+    Py_XDECREF(num);
+    Py_XDECREF(signal);
+    PyErr_Clear();
+    return same;
+}
+
 PyDoc_STRVAR(s_enable_doc,
 "enable()\n--\n\n"
 "Install the profile hook on this thread and on every thread started\n"
@@ -307,6 +325,9 @@ s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     Py_DECREF(r);
+    if (s_sigterm_is_ours(module)) {
+        (void)mpp_core_sigterm_install();
+    }
     PyObject *name = s_current_thread_name();
     int rc = mpp_hook_install(st->ref_type, &st->hook,
                               s_text(name, "MainThread"));
@@ -377,6 +398,8 @@ s_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
     mpp_hook_refresh_name(core);
     (void)mpp_core_flush(core);
 
+    /* A SIGTERM Python did not get to handle is now handled by the hold. */
+    mpp_core_sigterm_disarm();
     PyObject *signal = PyImport_ImportModule("signal");
     PyObject *dfl = signal ? PyObject_GetAttrString(signal, "SIG_DFL") : NULL;
     PyObject *ign = signal ? PyObject_GetAttrString(signal, "SIG_IGN") : NULL;
@@ -461,6 +484,7 @@ s_on_signal(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyErr_Clear();
     }
+    mpp_core_sigterm_disarm();
     if (core != NULL) {
         s_finish(core, MPP_EXIT_SIGNAL, signum);
     }
@@ -487,8 +511,13 @@ PyDoc_STRVAR(s_after_fork_child_doc,
 static PyObject *
 s_after_fork_child(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
-    if (s_core(module) != NULL && s_export_parent_pid() < 0) {
-        PyErr_Clear();
+    mpp_core_t *core = s_core(module);
+    if (core != NULL) {
+        /* at-fork callbacks run after Python's signal reset. */
+        mpp_core_sigterm_after_fork();
+        if (s_export_parent_pid() < 0) {
+            PyErr_Clear();
+        }
     }
     Py_RETURN_NONE;
 }

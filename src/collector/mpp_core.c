@@ -363,11 +363,127 @@ s_send_data(mpp_core_t *self, bool always)
 
 /* ---- fork and exit ----------------------------------------------------- */
 
+static void
+s_set_action(int signum, void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(signum, &sa, NULL);
+}
+
+/*  SIGTERM, while the collector's Python-level handler has it.
+ *
+ *  A Python-level handler runs only when the main thread gets back to the
+ *  interpreter.  A signal that lands just before the main thread blocks in
+ *  C (a worker taking the queue's lock, say) trips Python's flag but
+ *  interrupts nothing, and the process then waits forever: where the
+ *  default action would have ended it, Pool.terminate() would hang.  And
+ *  in a fork child Python drops a signal that arrives before its
+ *  after-fork reset.  So a C handler sits in front of Python's: it passes
+ *  each SIGTERM on, then re-sends it to the main thread every 100 ms with
+ *  a timer, which interrupts any blocking call, until the Python handler
+ *  runs and disarms it; after 5 s without that, it ends the process with
+ *  the default action, as if there were no profiler.  A handler the user
+ *  installs later replaces both, as it should.
+ *
+ *  Signal and atfork handlers receive no argument: this state is static. */
+#define S_TERM_RETRY_NS 100000000L
+#define S_TERM_RETRIES 50
+
+static void (*s_term_python)(int);       /* Python's C-level handler */
+static struct sigaction s_term_action;   /* ours, for re-installing */
+static timer_t s_term_timer;             /* re-sends to the main thread */
+static volatile sig_atomic_t s_term_timer_ok;
+static volatile sig_atomic_t s_term_retries;
+static volatile sig_atomic_t s_term_pid; /* who last received one */
+
+static void
+s_term_handler(int signum)
+{
+    int saved_errno = errno;
+
+    s_term_pid = (sig_atomic_t)getpid();
+    s_term_python(signum);
+    if (s_term_timer_ok) {
+        if (++s_term_retries > S_TERM_RETRIES) {
+            s_set_action(signum, SIG_DFL);
+            raise(signum);
+        }
+        struct itimerspec again;
+        memset(&again, 0, sizeof(again));
+        again.it_value.tv_nsec = S_TERM_RETRY_NS;
+        timer_settime(s_term_timer, 0, &again, NULL);
+    }
+    errno = saved_errno;
+}
+
+/* A timer that sends SIGTERM to the calling thread. */
+static bool
+s_term_timer_create(void)
+{
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGTERM;
+#ifdef sigev_notify_thread_id
+    sev.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+#else
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+#endif
+    s_term_retries = 0;
+    s_term_timer_ok = timer_create(CLOCK_MONOTONIC, &sev, &s_term_timer) == 0;
+    return s_term_timer_ok;
+}
+
+bool
+mpp_core_sigterm_install(void)
+{
+    struct sigaction cur;
+    if (sigaction(SIGTERM, NULL, &cur) != 0 || (cur.sa_flags & SA_SIGINFO) ||
+        cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN ||
+        cur.sa_handler == s_term_handler || !s_term_timer_create()) {
+        return false;
+    }
+    s_term_python = cur.sa_handler;
+    s_term_action = cur;
+    s_term_action.sa_handler = s_term_handler;
+    return sigaction(SIGTERM, &s_term_action, NULL) == 0;
+}
+
+void
+mpp_core_sigterm_disarm(void)
+{
+    if (s_term_timer_ok) {
+        struct itimerspec off;
+        memset(&off, 0, sizeof(off));
+        timer_settime(s_term_timer, 0, &off, NULL);
+    }
+}
+
+void
+mpp_core_sigterm_after_fork(void)
+{
+    struct sigaction cur;
+    if (s_term_python == NULL || sigaction(SIGTERM, NULL, &cur) != 0 ||
+        cur.sa_handler != s_term_handler) {
+        return;
+    }
+    /* Timers do not survive fork: this thread gets its own. */
+    s_term_timer_create();
+    if (s_term_pid == (sig_atomic_t)getpid()) {
+        /* It arrived before Python's after-fork reset dropped it. */
+        kill(getpid(), SIGTERM);
+    }
+}
+
 /*  Runs in the child, inside fork(), possibly from a signal handler: only
  *  async-signal-safe work (getpid, clock_gettime, plain stores). */
 static void
 s_atfork_child(void)
 {
+    s_term_timer_ok = 0;
     mpp_core_t *self = s_atfork_core;
     if (self == NULL) {
         return;
@@ -389,16 +505,6 @@ s_register_atfork(void)
 static volatile sig_atomic_t s_held_signal;
 
 static const int s_holdable[] = {SIGTERM, SIGINT, SIGHUP};
-
-static void
-s_set_action(int signum, void (*handler)(int))
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(signum, &sa, NULL);
-}
 
 static void
 s_hold_handler(int signum)
@@ -434,6 +540,7 @@ s_on_exit(int status, void *arg)
     /* The parent sees only the low byte, as with exit(256) == exit(0). */
     int32_t code = status & 0xff;
 
+    mpp_core_sigterm_disarm();
     mpp_core_hold_signals();
     if (s_held_signal != 0) {
         mpp_core_finish(self, MPP_EXIT_SIGNAL, s_held_signal);

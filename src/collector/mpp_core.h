@@ -14,6 +14,9 @@
 #define MPP_CORE_H
 
 #include "mpp_internal.h"
+
+#include <signal.h>
+
 #include "mpp_clock.h"
 #include "mpp_funcs.h"
 #include "mpp_sender.h"
@@ -118,6 +121,22 @@ void mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread);
  *  forgotten, the parent's socket abandoned, HELLO sent from the new pid.
  *  Cheap when no fork is pending. */
 void mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current);
+
+/*  While the collector's Python-level handler has SIGTERM: puts a C
+ *  handler in front of Python's that makes sure the Python handler really
+ *  runs (a signal landing just before the main thread blocks in C would
+ *  otherwise be stuck), or else ends the process with the default action
+ *  after 5 s.  Call from the main thread.  Returns false when SIGTERM is
+ *  not handled by Python right now. */
+bool mpp_core_sigterm_install(void);
+
+/* Stops the re-sending once the Python handler runs or Python exits. */
+void mpp_core_sigterm_disarm(void);
+
+/*  In a fork child, from an at-fork callback (after Python's own signal
+ *  reset): a new timer for this thread, and a SIGTERM that arrived before
+ *  the reset is sent again. */
+void mpp_core_sigterm_after_fork(void);
 
 /* Updates the process name carried by DATA; NULL is ignored. */
 void mpp_core_set_name(mpp_core_t *self, const char *name);

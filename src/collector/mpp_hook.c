@@ -8,6 +8,9 @@ typedef struct {
     mpp_hookcfg_t cfg;
 } mpp_ref_t;
 
+static int s_hook(PyObject *obj, PyFrameObject *frame, int what,
+                  PyObject *arg);
+
 /* ---- naming functions (cold: once per function) ------------------------ */
 
 static const char *
@@ -226,10 +229,35 @@ s_ref_dealloc(PyObject *self)
     Py_DECREF(type);
 }
 
+/*  sys.getprofile() returns this object in a profiled thread, so code that
+ *  saves and restores the profile function (sys.setprofile(saved)) hands
+ *  it back as a Python-level profile function.  Its first call then puts
+ *  the C hook back, with the same tables, and replays the event. */
+static PyObject *
+s_ref_call(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *frame;
+    PyObject *event;
+    PyObject *arg;
+
+    if (kwargs != NULL || !PyArg_UnpackTuple(args, "ThreadProfile", 3, 3,
+                                             &frame, &event, &arg)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (((mpp_ref_t *)self)->thread != NULL) {
+        PyEval_SetProfile(s_hook, self);
+        PyErr_Clear();
+        mpp_hook_replay(frame, event, arg);
+    }
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(s_ref_doc, "One thread's profile state, passed to the C hook.");
 
 static PyType_Slot s_ref_slots[] = {
     {Py_tp_dealloc, s_ref_dealloc},
+    {Py_tp_call, s_ref_call},
     {Py_tp_doc, (void *)s_ref_doc},
     {0, NULL},
 };

@@ -130,20 +130,63 @@ s_file_mode(void)
     return 0666 & ~mask;
 }
 
-/*  A writer that fails on a full disk usually reports only ferror(), as
- *  -EIO.  The cause is still in the stream: stdio keeps the unwritten
- *  bytes, so flushing again fails again and sets errno to it. */
-static int
-s_stream_error(FILE *out, int rc)
+/*  The writers report a failed stream as -EIO from ferror(), and stdio
+ *  does not keep errno for them.  The staged files are written through
+ *  this sink, which keeps the cause of the first failed write(2): a full
+ *  disk then says ENOSPC. */
+typedef struct {
+    int fd;
+    int err;
+} s_sink_t;
+
+static ssize_t
+s_sink_write(void *cookie, const char *buf, size_t n)
 {
-    if (rc != -EIO && !(rc == 0 && ferror(out))) {
-        return rc;
+    s_sink_t *sink = cookie;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(sink->fd, buf + done, n - done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            if (sink->err == 0) {
+                sink->err = w < 0 ? errno : EIO;
+            }
+            break;
+        }
+        done += (size_t)w;
     }
-    errno = 0;
-    if (fflush(out) != 0 && errno != 0) {
+    /* A short count is how stdio learns of the failure, as from its own
+     * file streams. */
+    return (ssize_t)done;
+}
+
+/* Writes the content and syncs it.  Returns 0 or a negative code. */
+static int
+s_write_synced(int fd, mpp_write_fn fn, const void *arg)
+{
+    s_sink_t sink = {fd, 0};
+    cookie_io_functions_t io = {.write = s_sink_write};
+    FILE *out = fopencookie(&sink, "wb", io);
+    if (out == NULL) {
         return -errno;
     }
-    return rc != 0 ? rc : -EIO;
+    int rc = fn(arg, out);
+    if (fflush(out) != 0 && rc == 0) {
+        rc = -EIO;
+    }
+    if (ferror(out) && rc == 0) {
+        rc = -EIO;
+    }
+    fclose(out);
+    if (sink.err != 0 && (rc == 0 || rc == -EIO)) {
+        rc = -sink.err;
+    }
+    if (rc == 0 && fsync(fd) != 0) {
+        rc = -errno;
+    }
+    return rc;
 }
 
 int
@@ -151,7 +194,6 @@ mpp_outdir_stage(const char *dir, const char *name, mpp_write_fn fn,
                  const void *arg, char **tmp_out)
 {
     char *tmp = NULL;
-    int rc = 0;
 
     *tmp_out = NULL;
     if (asprintf(&tmp, "%s/.%s.tmpXXXXXX", dir, name) < 0) {
@@ -159,27 +201,13 @@ mpp_outdir_stage(const char *dir, const char *name, mpp_write_fn fn,
     }
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        rc = -errno;
-        free(tmp);
-        return rc;
-    }
-    FILE *out = fdopen(fd, "wb");
-    if (out == NULL) {
-        rc = -errno;
-        close(fd);
-        unlink(tmp);
+        int rc = -errno;
         free(tmp);
         return rc;
     }
     fchmod(fd, s_file_mode());
-    rc = s_stream_error(out, fn(arg, out));
-    if (rc == 0 && fflush(out) != 0) {
-        rc = -errno;
-    }
-    if (rc == 0 && fsync(fd) != 0) {
-        rc = -errno;
-    }
-    if (fclose(out) != 0 && rc == 0) {
+    int rc = s_write_synced(fd, fn, arg);
+    if (close(fd) != 0 && rc == 0) {
         rc = -errno;
     }
     if (rc != 0) {

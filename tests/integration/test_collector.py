@@ -482,7 +482,8 @@ class ProgramUnchanged(TempDirTest):
     """The shim changes nothing the program or its parent can see."""
 
     CASES = ["ok", "exit3", "raise", "os_exit5", "fork_child",
-             "fork_threads", "user_sigterm", "print_sys", "thread_exit"]
+             "fork_threads", "user_sigterm", "print_sys", "thread_exit",
+             "restore_profile"]
 
     def test_same_status_and_output(self):
         script = target("behaviour.py")
@@ -556,6 +557,48 @@ class Messages(MessageTest):
         self.assertEqual(hello["python"], "%d.%d.%d" % sys.version_info[:3])
         self.assertEqual((bye["exit_kind"], bye["exit_code"]), (EXIT_CODE, 3))
         self.assertEqual(self.final_calls(msgs, "exit3"), 1)
+
+    def test_periodic_batches_carry_changes_only(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"), "busy"],
+                                         MPPROF_INTERVAL_MS=50)
+        self.assertEqual(r.rc, 0, r.err)
+        (pid, msgs), = by_pid.items()
+        self.check_stream(pid, msgs)
+        data = [m.body for m in msgs if m.type == DATA]
+        self.assertGreaterEqual(len(data), 5)
+        fids = {}
+        for d in data:
+            self.assertGreater(d["mem"], 0)
+            self.assertEqual(d["name"], "MainProcess")
+            for fid, file, line, name in d.get("funcs", []):
+                self.assertNotIn(fid, fids, "definition sent twice")
+                fids[fid] = name
+        once = [f for f, n in fids.items() if n == "once"]
+        tick = [f for f, n in fids.items() if n == "tick"]
+        seen_once = 0
+        ticks = []
+        for d in data:
+            for tid, tname, stats, edges, cats in d.get("threads", []):
+                self.assertEqual(cats, [[0, 0, 0]] * 5)
+                for fid, ncalls, pcalls, tt, ct in stats:
+                    if fid in once:
+                        seen_once += 1
+                    if fid in tick:
+                        ticks.append(ncalls)
+        # Sent when it changed, and not again.
+        self.assertEqual(seen_once, 1)
+        # Cumulative values, growing batch after batch.
+        self.assertGreater(len(ticks), 3)
+        self.assertEqual(ticks, sorted(ticks))
+        self.assertEqual(ticks[-1], self.final_calls(msgs, "tick"))
+
+    def test_restored_profile_function_keeps_profiling(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"),
+                                          "restore_profile"])
+        self.assertEqual(r.rc, 0, r.err)
+        (pid, msgs), = by_pid.items()
+        self.assertEqual(self.final_calls(msgs, "tick"), 5)
+        self.assertEqual(self.final_calls(msgs, "once"), 0)
 
     def test_fork_children(self):
         r, by_pid = self.run_and_receive([target("behaviour.py"),

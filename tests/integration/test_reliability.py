@@ -134,7 +134,8 @@ class ProgramTest(unittest.TestCase):
         for name in ("child_work", "parent_work"):
             self.assertEqual(mpptest.ncalls(stats, "rel_fork.py", name), 1)
 
-    @unittest.expectedFailure
+    @unittest.skip("collector bug: nothing is sent at exec; the outcome "
+                   "depends on timing, so it cannot be an expected failure")
     def test_exec_into_python(self):
         """Collector bug: nothing is sent at os.execv (no last DATA, no
         BYE, and the ZeroMQ queue dies with the process image), so the
@@ -143,7 +144,7 @@ class ProgramTest(unittest.TestCase):
         self.same_as_plain([mpptest.target("rel_exec.py"), "python"],
                            status=5)
 
-    @unittest.expectedFailure
+    @unittest.skip("collector bug: as for test_exec_into_python")
     def test_exec_into_other_program(self):
         """Collector bug: as for test_exec_into_python; here the note line
         is all that differs."""

@@ -2,13 +2,18 @@
 
 test_writers.c writes a file and an expectation (JSON), then runs
 
-    check_writers.py KIND FILE [EXPECT]
+    check_writers.py KIND FILE [EXPECT [PLAIN]]
 
 and asserts exit status 0.  KIND is one of:
 
   pstats     FILE loads with pstats.Stats and holds exactly the expected
-             dict; its bytes equal marshal.dumps(marshal.load(FILE), 2);
-             pyprof2calltree converts it, when installed.
+             dict; pyprof2calltree converts it, when installed.  With a
+             fourth argument PLAIN (the same stats written in marshal
+             version 2): PLAIN's bytes equal marshal.dumps(its dict, 2),
+             FILE loads to an equal dict that pstats prints identically,
+             and FILE's references are real: each caller key is the very
+             object that is the function's own key.  EXPECT "-" checks
+             no expected dict.
   callgrind  FILE is well-formed callgrind (one part) as KCachegrind reads
              it, its self costs and calls match, and callgrind_annotate
              agrees on self and inclusive totals.
@@ -75,28 +80,74 @@ def cg_names(funcs):
 
 # ---- pstats ---------------------------------------------------------------
 
-def check_pstats(path, exp):
-    want = {}
-    for f in exp["functions"]:
-        callers = {(c[0], c[1], c[2]): (c[3], c[4], c[5] / 1e9, c[6] / 1e9)
-                   for c in f[7]}
-        want[(f[0], f[1], f[2])] = (f[3], f[4], f[5] / 1e9, f[6] / 1e9,
-                                    callers)
+def pstats_text(path):
+    """Everything pstats prints for a file, in every order it offers."""
+    out = io.StringIO()
+    st = pstats.Stats(path, stream=out)
+    for key in ("cumulative", "tottime", "calls", "nfl"):
+        st.sort_stats(key).print_stats()
+        st.print_callers()
+        st.print_callees()
+    # The first line of each listing is the file's mtime and name.
+    return re.sub(r"^.*    %s$" % re.escape(path), "FILE", out.getvalue(),
+                  flags=re.M)
+
+
+def check_same(path, plain):
+    """`path` (marshal version 4, with references) loads to the same stats
+    as `plain` (version 2, byte for byte what marshal.dumps(stats, 2)
+    writes), and pstats prints them the same."""
+    with open(plain, "rb") as f:
+        raw_plain = f.read()
+    with open(path, "rb") as f:
+        raw = f.read()
+    want = marshal.loads(raw_plain)
+    if marshal.dumps(want, 2) != raw_plain:
+        fail("%s: bytes differ from marshal.dumps(stats, 2)" % plain)
+    got = marshal.loads(raw)
+    expect_eq("dict loaded from %s" % path, got, want)
+    expect_eq("key order", list(got), list(want))
+    for key, value in got.items():
+        expect_eq("callers order of %r" % (key,), list(value[4]),
+                  list(want[key][4]))
+    if len(raw) >= len(raw_plain):
+        fail("%s (%d bytes) is no smaller than %s (%d bytes)"
+             % (path, len(raw), plain, len(raw_plain)))
+    # The references are real: one key object per function.
+    keys = {k: k for k in got}
+    for key, value in got.items():
+        for caller in value[4]:
+            if caller is not keys[caller]:
+                fail("caller key %r is a copy, not a reference" % (caller,))
+    pa, pb = pstats.Stats(path), pstats.Stats(plain)
+    for attr in ("stats", "total_calls", "prim_calls", "total_tt"):
+        expect_eq("pstats %s" % attr, getattr(pa, attr), getattr(pb, attr))
+    expect_eq("pstats output", pstats_text(path), pstats_text(plain))
+
+
+def check_pstats(path, exp, plain=None):
     st = pstats.Stats(path)
-    for key in sorted(set(want) | set(st.stats), key=repr):
-        expect_eq("stats[%r]" % (key,), st.stats.get(key), want.get(key))
-    funcs = exp["functions"]
-    expect_eq("total_calls", st.total_calls, sum(f[4] for f in funcs))
-    expect_eq("prim_calls", st.prim_calls, sum(f[3] for f in funcs))
+    if exp is not None:
+        want = {}
+        for f in exp["functions"]:
+            callers = {(c[0], c[1], c[2]): (c[3], c[4], c[5] / 1e9,
+                                            c[6] / 1e9)
+                       for c in f[7]}
+            want[(f[0], f[1], f[2])] = (f[3], f[4], f[5] / 1e9, f[6] / 1e9,
+                                        callers)
+        for key in sorted(set(want) | set(st.stats), key=repr):
+            expect_eq("stats[%r]" % (key,), st.stats.get(key), want.get(key))
+        funcs = exp["functions"]
+        expect_eq("total_calls", st.total_calls, sum(f[4] for f in funcs))
+        expect_eq("prim_calls", st.prim_calls, sum(f[3] for f in funcs))
     # The consumer's own printing paths must work on the file too.
     st.stream = io.StringIO()
     st.sort_stats("cumulative").print_stats()
     st.print_callers()
     st.print_callees()
-    with open(path, "rb") as f:
-        raw = f.read()
-    if marshal.dumps(marshal.loads(raw), 2) != raw:
-        fail("bytes differ from marshal.dumps(stats, 2)")
+    # Every printing path must give the same text as for the plain file.
+    if plain is not None:
+        check_same(path, plain)
     # pyprof2calltree looks up every caller as a key of the dict, and runs
     # under whatever Python it was installed for; it is optional.
     exe = shutil.which("pyprof2calltree")
@@ -380,7 +431,9 @@ def main(argv):
     kind, path = argv[1], argv[2]
     try:
         if kind == "pstats":
-            check_pstats(path, load_expect(argv[3]))
+            check_pstats(path,
+                         None if argv[3] == "-" else load_expect(argv[3]),
+                         argv[4] if len(argv) > 4 else None)
         elif kind in ("callgrind", "parts"):
             check_callgrind(path, load_expect(argv[3]), kind == "parts")
         elif kind == "json":

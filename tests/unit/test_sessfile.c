@@ -727,9 +727,126 @@ MPP_TEST(load)
     mpp_session_destroy(&s);
 }
 
+/* ---- views ------------------------------------------------------------ */
+
+static uint64_t s_rng = 88172645463325252ULL;
+
+static uint64_t
+s_rand(void)
+{
+    s_rng ^= s_rng << 13;
+    s_rng ^= s_rng >> 7;
+    s_rng ^= s_rng << 17;
+    return s_rng;
+}
+
+/*  A view, against sums done the slow way: every edge of the selected
+ *  processes looked up in a list, costs summed per (caller, callee), the
+ *  list ordered by (callee, caller); per function summed costs and the
+ *  processes that called it.  Threads and processes share edges, a
+ *  process has the same pid as another, and ids go up to 2^20. */
+MPP_TEST(view_sums)
+{
+    mpp_session_t *s = mpp_session_new();
+    ASSERT(s != NULL);
+    for (int i = 0; i < 400; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "f%d", i);
+        ASSERT_EQ(mpp_session_intern(s, "/a.py", i, name), i);
+    }
+    for (int p = 0; p < 5; p++) {
+        mpp_proc_t *proc = mpp_session_add_proc(s, p == 4 ? 100 : 100 + p);
+        ASSERT(proc != NULL);
+        for (uint64_t th = 0; th < 3; th++) {
+            mpp_thread_t *t = mpp_proc_thread(proc, th, true);
+            ASSERT(t != NULL);
+            for (int k = 0; k < 300; k++) {
+                uint32_t f = (uint32_t)(s_rand() % 400);
+                mpp_cost_t c = s_cost(s_rand() % 3, (int64_t)(s_rand() % 99));
+                ASSERT_EQ(mpp_thread_set_stat(t, f, &c), 0);
+                uint32_t a = (uint32_t)(s_rand() % 60), b;
+                b = k % 5 == 0 ? (uint32_t)(s_rand() % (1u << 20))
+                               : (uint32_t)(s_rand() % 60);
+                c = s_cost(1 + s_rand() % 5, (int64_t)(s_rand() % 1000) - 10);
+                ASSERT_EQ(mpp_thread_set_edge(t, a, b, &c), 0);
+            }
+            t->cat[th % MPP_CAT_COUNT].ns += 7 * (th + 1);
+        }
+    }
+    for (ssize_t sel = -1; sel < (ssize_t)s->nprocs; sel++) {
+        mpp_view_t *v = mpp_view_new(s, sel);
+        ASSERT(v != NULL);
+        /* Expected edges, found by linear search. */
+        mpp_edge_t *want = calloc(5 * 3 * 300, sizeof(*want));
+        size_t nwant = 0;
+        mpp_cost_t *fsum = calloc(400, sizeof(*fsum));
+        uint32_t *fprocs = calloc(400, sizeof(*fprocs));
+        uint64_t calls = 0, cat0 = 0;
+        ASSERT(want && fsum && fprocs);
+        for (size_t p = 0; p < s->nprocs; p++) {
+            if (sel >= 0 && (size_t)sel != p) {
+                continue;
+            }
+            uint8_t seen[400] = {0};
+            for (size_t th = 0; th < s->procs[p].nthreads; th++) {
+                const mpp_thread_t *t = &s->procs[p].threads[th];
+                cat0 += t->cat[0].ns;
+                for (size_t k = 0; k < t->nstats; k++) {
+                    uint32_t f = t->stats[k].func;
+                    mpp_cost_add(&fsum[f], &t->stats[k].cost);
+                    calls += t->stats[k].cost.ncalls;
+                    if (t->stats[k].cost.ncalls > 0 && !seen[f]) {
+                        seen[f] = 1;
+                        fprocs[f]++;
+                    }
+                }
+                for (size_t k = 0; k < t->nedges; k++) {
+                    const mpp_edge_t *e = &t->edges[k];
+                    size_t j = 0;
+                    while (j < nwant && (want[j].caller != e->caller ||
+                                         want[j].callee != e->callee)) {
+                        j++;
+                    }
+                    if (j == nwant) {
+                        want[nwant++] = *e;
+                    }
+                    else {
+                        mpp_cost_add(&want[j].cost, &e->cost);
+                    }
+                }
+            }
+        }
+        /* Insertion sort by (callee, caller). */
+        for (size_t i = 1; i < nwant; i++) {
+            mpp_edge_t x = want[i];
+            size_t j = i;
+            while (j > 0 && (want[j - 1].callee > x.callee ||
+                             (want[j - 1].callee == x.callee &&
+                              want[j - 1].caller > x.caller))) {
+                want[j] = want[j - 1];
+                j--;
+            }
+            want[j] = x;
+        }
+        ASSERT_EQ(v->nedges, nwant);
+        ASSERT(memcmp(v->edges, want, nwant * sizeof(*want)) == 0);
+        ASSERT_EQ(v->nfuncs, 400);
+        ASSERT(memcmp(v->func, fsum, 400 * sizeof(*fsum)) == 0);
+        ASSERT(memcmp(v->nprocs, fprocs, 400 * sizeof(*fprocs)) == 0);
+        ASSERT_EQ(v->total_calls, calls);
+        ASSERT_EQ(v->cat[0].ns, cat0);
+        free(want);
+        free(fsum);
+        free(fprocs);
+        mpp_view_destroy(&v);
+    }
+    mpp_session_destroy(&s);
+}
+
 int
 main(void)
 {
+    MPP_RUN(view_sums);
     MPP_RUN(roundtrip);
     MPP_RUN(roundtrip_empty);
     MPP_RUN(every_truncation);

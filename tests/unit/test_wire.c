@@ -691,6 +691,137 @@ MPP_TEST(envelope_types)
     ASSERT_EQ(s_raw_decode(&r), MPP_EPROTO);
 }
 
+/*  A BYE whose body is {key: value}, the value given as raw bytes, so
+ *  that encodings msgpack's packer never picks (a small number in 8
+ *  bytes, a non-negative number in a signed form) can be tried.  On
+ *  success *out holds the message (cleared by the caller). */
+static int
+s_bye_raw(const char *key, const void *value, size_t n, mpp_msg_t *out)
+{
+    s_raw_t r;
+    s_raw_head(&r, 7, MPP_WIRE_VERSION, MPP_MSG_BYE);
+    msgpack_pack_map(&r.pk, 1);
+    s_raw_str(&r, key);
+    msgpack_sbuffer_write(&r.sb, value, n);
+    int rc = mpp_wire_decode(r.sb.data, r.sb.size, out);
+    if (rc != 0) {
+        ASSERT(s_is_zero(out));
+    }
+    msgpack_sbuffer_destroy(&r.sb);
+    return rc;
+}
+
+/*  The decoder reads numbers straight from the bytes and must classify
+ *  them as msgpack-c does: any encoding of a value >= 0, signed or not,
+ *  is a non-negative integer; sizes follow the format byte. */
+MPP_TEST(number_encodings)
+{
+    static const struct {
+        const char *key;
+        unsigned char bytes[9];
+        size_t n;
+        int rc;
+        int64_t want; /* exit_code or wall_ns; dropped as uint64 */
+    } cases[] = {
+        {"exit_code", {0x05}, 1, 0, 5},
+        {"exit_code", {0xff}, 1, 0, -1},               /* negative fixint */
+        {"exit_code", {0xe0}, 1, 0, -32},
+        {"exit_code", {0xcc, 0xff}, 2, 0, 255},        /* uint 8 */
+        {"exit_code", {0xcd, 0x01, 0x00}, 3, 0, 256},  /* uint 16 */
+        {"exit_code", {0xce, 0x7f, 0xff, 0xff, 0xff}, 5, 0, INT32_MAX},
+        {"exit_code", {0xce, 0x80, 0, 0, 0}, 5, MPP_EPROTO, 0},
+        {"exit_code", {0xcf, 0, 0, 0, 0, 0, 0, 0, 9}, 9, 0, 9}, /* uint 64 */
+        {"exit_code", {0xd0, 0x80}, 2, 0, -128},       /* int 8 */
+        {"exit_code", {0xd0, 0x05}, 2, 0, 5},          /* int 8, >= 0 */
+        {"exit_code", {0xd1, 0xff, 0x7f}, 3, 0, -129}, /* int 16 */
+        {"exit_code", {0xd1, 0x7f, 0xff}, 3, 0, 32767},
+        {"exit_code", {0xd2, 0x80, 0, 0, 0}, 5, 0, INT32_MIN},
+        {"exit_code", {0xd3, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff},
+         9, MPP_EPROTO, 0},                            /* INT32_MIN - 1 */
+        {"exit_code", {0xd3, 0, 0, 0, 0, 0, 0, 0, 3}, 9, 0, 3},
+        {"exit_code", {0xca, 0x3f, 0x80, 0, 0}, 5, MPP_EPROTO, 0}, /* float */
+        {"exit_code", {0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}, 9, MPP_EPROTO, 0},
+        {"exit_code", {0xc0}, 1, MPP_EPROTO, 0},       /* nil */
+        {"exit_code", {0xc3}, 1, MPP_EPROTO, 0},       /* true */
+        {"exit_code", {0xc4, 0x01, 0x31}, 3, MPP_EPROTO, 0}, /* bin "1" */
+        {"exit_code", {0xd4, 0x01, 0x05}, 3, MPP_EPROTO, 0}, /* fixext 1 */
+        {"exit_code", {0xc1}, 1, MPP_EPROTO, 0},       /* never used */
+        {"wall_ns", {0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9, 0, INT64_MIN},
+        {"wall_ns", {0xcf, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+         9, 0, INT64_MAX},
+        {"wall_ns", {0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0}, 9, MPP_EPROTO, 0},
+        {"dropped", {0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+         9, 0, -1},                                    /* UINT64_MAX */
+        {"dropped", {0xd0, 0x7f}, 2, 0, 127},
+        {"dropped", {0xd0, 0xff}, 2, MPP_EPROTO, 0},
+        {"dropped", {0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+         9, MPP_EPROTO, 0},
+    };
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(cases); i++) {
+        mpp_msg_t m;
+        int rc = s_bye_raw(cases[i].key, cases[i].bytes, cases[i].n, &m);
+        if (rc != cases[i].rc) {
+            MPP_FAIL("case %zu: rc %d, want %d", i, rc, cases[i].rc);
+        }
+        if (rc != 0) {
+            continue;
+        }
+        int64_t got = strcmp(cases[i].key, "exit_code") == 0 ? m.exit_code
+                      : strcmp(cases[i].key, "wall_ns") == 0
+                          ? m.wall_ns
+                          : (int64_t)m.dropped;
+        if (got != cases[i].want) {
+            MPP_FAIL("case %zu: %lld, want %lld", i, (long long)got,
+                     (long long)cases[i].want);
+        }
+        mpp_msg_clear(&m);
+    }
+    /* Strings in every length form; str 16/32 holding a short text. */
+    static const unsigned char name8[] = {0xd9, 0x02, 'o', 'k'};
+    static const unsigned char name16[] = {0xda, 0x00, 0x02, 'o', 'k'};
+    static const unsigned char name32[] = {0xdb, 0, 0, 0, 0x02, 'o', 'k'};
+    static const unsigned char *names[] = {name8, name16, name32};
+    static const size_t nlen[] = {sizeof(name8), sizeof(name16),
+                                  sizeof(name32)};
+    for (int i = 0; i < 3; i++) {
+        s_raw_t r;
+        s_raw_head(&r, 7, MPP_WIRE_VERSION, MPP_MSG_DATA);
+        msgpack_pack_map(&r.pk, 1);
+        s_raw_str(&r, "name");
+        msgpack_sbuffer_write(&r.sb, (const char *)names[i], nlen[i]);
+        mpp_msg_t m;
+        ASSERT_EQ(mpp_wire_decode(r.sb.data, r.sb.size, &m), 0);
+        ASSERT_STREQ(m.name, "ok");
+        mpp_msg_clear(&m);
+        msgpack_sbuffer_destroy(&r.sb);
+    }
+    /* Unknown keys are stepped over whatever they hold, including
+     * containers in their 16- and 32-bit forms, binary and extensions. */
+    static const unsigned char junk[] = {
+        0xdc, 0x00, 0x03,                   /* array 16 of 3: */
+        0xde, 0x00, 0x01, 0xa1, 'k', 0x90,  /*   {"k": []} */
+        0xc5, 0x00, 0x02, 0x00, 0x00,       /*   bin 16 */
+        0xc7, 0x02, 0x05, 0xaa, 0xbb,       /*   ext 8 */
+    };
+    s_raw_t r;
+    s_raw_head(&r, 7, MPP_WIRE_VERSION, MPP_MSG_BYE);
+    msgpack_pack_map(&r.pk, 3);
+    s_raw_str(&r, "later");
+    msgpack_sbuffer_write(&r.sb, (const char *)junk, sizeof(junk));
+    s_raw_str(&r, "exit_code");
+    msgpack_pack_int32(&r.pk, -3);
+    s_raw_str(&r, "name"); /* a HELLO and DATA key, not a BYE one */
+    msgpack_pack_array(&r.pk, 2);
+    msgpack_pack_nil(&r.pk);
+    msgpack_pack_double(&r.pk, 2.5);
+    mpp_msg_t m;
+    ASSERT_EQ(mpp_wire_decode(r.sb.data, r.sb.size, &m), 0);
+    ASSERT_EQ(m.exit_code, -3);
+    ASSERT(m.name == NULL);
+    mpp_msg_clear(&m);
+    msgpack_sbuffer_destroy(&r.sb);
+}
+
 MPP_TEST(field_types)
 {
     ASSERT_EQ(s_bye_with(s_pk_int32_max), 0);
@@ -984,6 +1115,7 @@ main(void)
     MPP_RUN(huge_counts_fail_fast);
     MPP_RUN(deep_nesting);
     MPP_RUN(oversize);
+    MPP_RUN(number_encodings);
     MPP_RUN(decode_speed);
     return mpp_test_done();
 }

@@ -3,7 +3,10 @@
  *  check_writers.py on it (pstats.Stats, marshal, callgrind_annotate,
  *  json.loads), giving it the expected values as JSON.
  */
+#include "mpp_obuf.h"
 #include "mpp_output.h"
+#include "mpp_report_priv.h"
+#include "mpp_sort.h"
 #include "mpp_test.h"
 
 #include <sys/wait.h>
@@ -276,21 +279,30 @@ s_write_text(const char *path, const char *text)
     ASSERT_EQ(fclose(f), 0);
 }
 
-/* Runs the checker; paths come from s_path, so they need no quoting. */
+/* Runs the checker; paths come from s_path, so they need no quoting.
+ * `extra` is an optional fourth argument. */
 static void
-s_check(const char *kind, const char *file, const char *expect)
+s_check_x(const char *kind, const char *file, const char *expect,
+          const char *extra)
 {
     const char *py = getenv("MPPROF_PYTHON");
     char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "%s '%s' %s '%s' '%s'", py ? py : "python3",
-             s_checker(), kind, file, expect);
+    snprintf(cmd, sizeof(cmd), "%s '%s' %s '%s' '%s'%s%s%s",
+             py ? py : "python3", s_checker(), kind, file, expect,
+             extra ? " '" : "", extra ? extra : "", extra ? "'" : "");
     int st = system(cmd);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         MPP_FAIL("checker failed (%d): %s", st, cmd);
     }
 }
 
-enum { S_PSTATS, S_CALLGRIND, S_PARTS, S_TEXT, S_JSON };
+static void
+s_check(const char *kind, const char *file, const char *expect)
+{
+    s_check_x(kind, file, expect, NULL);
+}
+
+enum { S_PSTATS, S_PSTATS_V2, S_CALLGRIND, S_PARTS, S_TEXT, S_JSON };
 
 static int
 s_write(int kind, const mpp_session_t *s, const mpp_report_opts_t *o,
@@ -301,6 +313,7 @@ s_write(int kind, const mpp_session_t *s, const mpp_report_opts_t *o,
     mpp_view_t *v = mpp_view_new(s, o ? o->proc : -1);
     ASSERT(v != NULL);
     int rc = kind == S_PSTATS      ? mpp_pstats_write(s, v, f)
+             : kind == S_PSTATS_V2 ? mpp_pstats_write_v2(s, v, f)
              : kind == S_CALLGRIND ? mpp_callgrind_write(s, v, f)
              : kind == S_PARTS     ? mpp_callgrind_write_parts(s, f)
              : kind == S_TEXT      ? mpp_report_text(s, o, f)
@@ -352,12 +365,13 @@ s_check_width(const char *txt)
 
 /* ---- tests -------------------------------------------------------------- */
 
-/*  A tiny dict, byte for byte: what marshal.dumps(stats, 2) writes.  It
- *  covers a long (2**40 + 5 calls), non-ASCII text, a caller entry and
- *  binary floats. */
+/*  A tiny dict, byte for byte: what marshal.dumps(stats, 2) writes, and
+ *  the version-4 form with references profile.prof uses.  It covers a
+ *  long (2**40 + 5 calls), non-ASCII text, a caller entry and binary
+ *  floats.  Both files load to the same stats. */
 MPP_TEST(marshal_bytes)
 {
-    static const unsigned char want[] = {
+    static const unsigned char want_v2[] = {
         '{', '(', 3, 0, 0, 0, 'u', 4, 0, 0, 0, 'a', '.', 'p', 'y', 'i', 1, 0,
         0, 0, 'u', 1, 0, 0, 0, 'f', '(', 5, 0, 0, 0, 'i', 7, 0, 0, 0, 'l', 3,
         0, 0, 0, 5, 0, 0, 0, 0, 4, 'g', 0, 0, 0, 0, 0, 0, 0xe0, 0x3f, 'g', 0,
@@ -368,6 +382,20 @@ MPP_TEST(marshal_bytes)
         0, 0, 'a', '.', 'p', 'y', 'i', 1, 0, 0, 0, 'u', 1, 0, 0, 0, 'f', '(',
         4, 0, 0, 0, 'i', 1, 0, 0, 0, 'i', 1, 0, 0, 0, 'g', 0, 0, 0, 0, 0, 0,
         0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, '0', '0'};
+    /* Tuples ')' and ASCII strings 'z' with 1-byte lengths; 0x80 flags an
+     * object as referenced later, numbered in the order the flagged
+     * objects start: 0 the key of f, 1 "a.py", 2 "f", 3 the key of g,
+     * 4 "~", 5 "<é>"; the caller entry is 'r' 0, the key of f. */
+    static const unsigned char want[] = {
+        '{', ')' | 0x80, 3, 'z' | 0x80, 4, 'a', '.', 'p', 'y', 'i', 1, 0, 0,
+        0, 'z' | 0x80, 1, 'f', ')', 5, 'i', 7, 0, 0, 0, 'l', 3, 0, 0, 0, 5,
+        0, 0, 0, 0, 4, 'g', 0, 0, 0, 0, 0, 0, 0xe0, 0x3f, 'g', 0, 0, 0, 0, 0,
+        0, 0xf8, 0x3f, '{', '0', ')' | 0x80, 3, 'z' | 0x80, 1, '~', 'i', 0, 0,
+        0, 0, 'u' | 0x80, 4, 0, 0, 0, '<', 0xc3, 0xa9, '>', ')', 5, 'i', 1, 0,
+        0, 0, 'i', 1, 0, 0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, 'g', 0, 0, 0, 0,
+        0, 0, 0, 0, '{', 'r', 0, 0, 0, 0, ')', 4, 'i', 1, 0, 0, 0, 'i', 1, 0,
+        0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, '0',
+        '0'};
     mpp_session_t *s = mpp_session_new();
     uint32_t f = s_fn(s, "a.py", 1, "f");
     uint32_t g = s_fn(s, "~", 0, "<\xc3\xa9>");
@@ -376,10 +404,15 @@ MPP_TEST(marshal_bytes)
     s_stat(t, g, 1, 1, 0, 0);
     s_edge(t, f, g, 1, 1, 0, 0);
 
+    const char *plain = s_path("tiny-v2.prof");
+    ASSERT_EQ(s_write(S_PSTATS_V2, s, NULL, plain), 0);
+    size_t len;
+    const char *got = s_slurp(plain, &len);
+    ASSERT_EQ(len, sizeof(want_v2));
+    ASSERT(memcmp(got, want_v2, len) == 0);
     const char *path = s_path("tiny.prof");
     ASSERT_EQ(s_write(S_PSTATS, s, NULL, path), 0);
-    size_t len;
-    const char *got = s_slurp(path, &len);
+    got = s_slurp(path, &len);
     ASSERT_EQ(len, sizeof(want));
     ASSERT(memcmp(got, want, len) == 0);
     s_write_text(s_path("tiny.json"),
@@ -388,7 +421,77 @@ MPP_TEST(marshal_bytes)
                  "1500000000, [], false], "
                  "[\"~\", 0, \"<\\u00e9>\", 1, 1, 0, 0, "
                  "[[\"a.py\", 1, \"f\", 1, 1, 0, 0]], false]]}");
-    s_check("pstats", path, s_path("tiny.json"));
+    s_check("pstats", plain, s_path("tiny.json"));
+    s_check_x("pstats", path, s_path("tiny.json"), plain);
+    mpp_session_destroy(&s);
+}
+
+/*  The references on a larger dict, against the version-2 dump of the
+ *  same view: callers written before their own entry (a higher id calls a
+ *  lower one) and after it, recursion, a caller never seen called (left
+ *  out), a path of 300 ASCII characters (TYPE_ASCII, 4-byte length)
+ *  shared by two functions, a long non-ASCII name, invalid UTF-8, a name
+ *  repeated in several files, an empty name, negative and 64-bit
+ *  numbers, and for one process alone. */
+MPP_TEST(marshal_refs)
+{
+    char longpath[301], longname[400];
+    memset(longpath, 'p', 300);
+    longpath[0] = '/';
+    longpath[300] = '\0';
+    longname[0] = '\0';
+    for (int i = 0; i < 60; i++) {
+        strcat(longname, "\xc3\xa9t\xc3\xa9"); /* 5 bytes each */
+    }
+    mpp_session_t *s = mpp_session_new();
+    uint32_t f[12];
+    f[0] = s_fn(s, longpath, 1, "run");
+    f[1] = s_fn(s, longpath, 9, "step");
+    f[2] = s_fn(s, "/a/b.py", 3, "run");
+    f[3] = s_fn(s, "/a/c.py", 4, "run");
+    f[4] = s_fn(s, "/a/c.py", 5, longname);
+    f[5] = s_fn(s, "/a/c.py", 6, "bad\xff\xfename");
+    f[6] = s_fn(s, "~", 0, "<built-in method builtins.len>");
+    f[7] = s_fn(s, "/a/d.py", -1, "");
+    f[8] = s_fn(s, "/a/d.py", 7, "never");
+    f[9] = s_fn(s, "/a/b.py", 30, "rec");
+    f[10] = s_fn(s, "/a/b.py", 31, "big");
+    f[11] = s_fn(s, "/a/b.py", 32, "late");
+    mpp_proc_t *p = mpp_session_proc(s, 1, true);
+    mpp_thread_t *t = s_thread(p, 1, "T");
+    for (int i = 0; i < 12; i++) {
+        if (i != 8) {
+            s_stat(t, f[i], 2 + (uint64_t)i, 1 + (uint64_t)i,
+                   (int64_t)i * MS + 7, (int64_t)i * 3 * MS + 11);
+        }
+    }
+    s_stat(t, f[10], 5000000000ULL, 4000000000ULL, -5, 1LL << 40);
+    s_edge(t, f[11], f[0], 1, 1, MS, 2 * MS);  /* caller before its entry */
+    s_edge(t, f[0], f[1], 2, 2, MS, MS);
+    s_edge(t, f[0], f[2], 1, 1, MS, MS);
+    s_edge(t, f[1], f[2], 1, 1, MS, MS);
+    s_edge(t, f[2], f[6], 3, 3, 10, 10);
+    s_edge(t, f[3], f[6], 3, 3, 10, 10);
+    s_edge(t, f[4], f[6], 3, 3, 10, 10);
+    s_edge(t, f[5], f[4], 1, 1, MS, MS);
+    s_edge(t, f[7], f[5], 1, 1, MS, MS);
+    s_edge(t, f[8], f[7], 1, 1, MS, MS);      /* never called: left out */
+    s_edge(t, f[9], f[9], 4, 1, MS, 3 * MS);  /* recursion */
+    s_edge(t, f[10], f[9], 1, 1, MS, 4 * MS);
+    s_edge(t, f[11], f[10], 5000000000ULL, 1, MS, 5 * MS);
+    p = mpp_session_proc(s, 2, true);
+    t = s_thread(p, 1, "T");
+    s_stat(t, f[2], 1, 1, MS, MS);
+    s_stat(t, f[6], 1, 1, MS, MS);
+    s_edge(t, f[2], f[6], 1, 1, MS, MS);
+
+    ASSERT_EQ(s_write(S_PSTATS, s, NULL, s_path("refs.prof")), 0);
+    ASSERT_EQ(s_write(S_PSTATS_V2, s, NULL, s_path("refs-v2.prof")), 0);
+    s_check_x("pstats", s_path("refs.prof"), "-", s_path("refs-v2.prof"));
+    mpp_report_opts_t o = {MPP_SORT_CUMULATIVE, 0, 1};
+    ASSERT_EQ(s_write(S_PSTATS, s, &o, s_path("refs1.prof")), 0);
+    ASSERT_EQ(s_write(S_PSTATS_V2, s, &o, s_path("refs1-v2.prof")), 0);
+    s_check_x("pstats", s_path("refs1.prof"), "-", s_path("refs1-v2.prof"));
     mpp_session_destroy(&s);
 }
 
@@ -418,7 +521,10 @@ MPP_TEST(pstats_consumer)
     mpp_session_t *s = s_build();
     s_write_text(s_path("stats.exp"), s_expect_stats);
     ASSERT_EQ(s_write(S_PSTATS, s, NULL, s_path("profile.prof")), 0);
-    s_check("pstats", s_path("profile.prof"), s_path("stats.exp"));
+    ASSERT_EQ(s_write(S_PSTATS_V2, s, NULL, s_path("profile-v2.prof")), 0);
+    s_check("pstats", s_path("profile-v2.prof"), s_path("stats.exp"));
+    s_check_x("pstats", s_path("profile.prof"), s_path("stats.exp"),
+              s_path("profile-v2.prof"));
     mpp_session_destroy(&s);
 }
 
@@ -485,6 +591,9 @@ MPP_TEST(escaping)
                  "\"s\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\", 2, 2, "
                  "2000000, 2000000, [], false]]}");
     s_check("pstats", s_path("esc.prof"), s_path("esc.pexp"));
+    ASSERT_EQ(s_write(S_PSTATS_V2, s, NULL, s_path("esc-v2.prof")), 0);
+    s_check_x("pstats", s_path("esc.prof"), s_path("esc.pexp"),
+              s_path("esc-v2.prof"));
     ASSERT_EQ(s_write(S_TEXT, s, NULL, s_path("esc.txt")), 0);
     size_t len;
     const char *txt = s_slurp(s_path("esc.txt"), &len);
@@ -820,11 +929,263 @@ MPP_TEST(find_proc)
     mpp_session_destroy(&s);
 }
 
+/* ---- the writers' building blocks --------------------------------------- */
+
+static uint64_t s_rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+s_rand(void)
+{
+    s_rng ^= s_rng << 13;
+    s_rng ^= s_rng >> 7;
+    s_rng ^= s_rng << 17;
+    return s_rng;
+}
+
+/* Decimal numbers as printf writes them, and the buffer across flushes. */
+MPP_TEST(obuf)
+{
+    static const uint64_t u[] = {0, 1, 9, 10, 11, 99, 100, 101, 999, 1000,
+                                 4294967295ULL, 4294967296ULL,
+                                 9999999999999999999ULL,
+                                 10000000000000000000ULL, UINT64_MAX};
+    static const int64_t i[] = {0, -1, 1, -9, -10, 10, INT32_MIN, INT32_MAX,
+                                INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    char got[32], want[32];
+    for (size_t k = 0; k < MPP_ARRAY_SIZE(u) + 1000; k++) {
+        uint64_t v = k < MPP_ARRAY_SIZE(u) ? u[k] : s_rand() >> (k % 64);
+        *mpp_ob_fmt_u64(got, v) = '\0';
+        snprintf(want, sizeof(want), "%" PRIu64, v);
+        ASSERT_STREQ(got, want);
+    }
+    for (size_t k = 0; k < MPP_ARRAY_SIZE(i) + 1000; k++) {
+        int64_t v = k < MPP_ARRAY_SIZE(i) ? i[k]
+                                          : (int64_t)(s_rand() >> (k % 64)) *
+                                                (k % 2 ? -1 : 1);
+        *mpp_ob_fmt_i64(got, v) = '\0';
+        snprintf(want, sizeof(want), "%" PRId64, v);
+        ASSERT_STREQ(got, want);
+    }
+
+    /* Several MB of mixed items, some larger than half the buffer, must
+     * come out exactly as stdio writes them. */
+    char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    FILE *fa = open_memstream(&a, &na), *fb = open_memstream(&b, &nb);
+    ASSERT(fa != NULL && fb != NULL);
+    mpp_obuf_t ob;
+    ASSERT_EQ(mpp_ob_init(&ob, fa), 0);
+    size_t bigsize = MPP_OB_SIZE / 2 + 17;
+    char *big = malloc(bigsize);
+    ASSERT(big != NULL);
+    for (size_t k = 0; k < bigsize; k++) {
+        big[k] = (char)('a' + k % 26);
+    }
+    for (int k = 0; k < 200000; k++) {
+        uint64_t v = s_rand();
+        switch (v % 7) {
+        case 0:
+            mpp_ob_u64(&ob, v >> 7);
+            fprintf(fb, "%" PRIu64, v >> 7);
+            break;
+        case 1:
+            mpp_ob_i64(&ob, -(int64_t)(v >> 9));
+            fprintf(fb, "%" PRId64, -(int64_t)(v >> 9));
+            break;
+        case 2:
+            mpp_ob_c(&ob, '\n');
+            fputc('\n', fb);
+            break;
+        case 3:
+            mpp_ob_str(&ob, "fl=(");
+            fputs("fl=(", fb);
+            break;
+        case 4:
+            if (k % 1000 == 4) {
+                mpp_ob_put(&ob, big, bigsize);
+                fwrite(big, 1, bigsize, fb);
+            }
+            break;
+        case 5: {
+            /* A reservation filled in part. */
+            char *at = mpp_ob_room(&ob, 64);
+            memcpy(at, "calls=", 6);
+            ob.p = mpp_ob_fmt_u64(at + 6, v % 1000);
+            fprintf(fb, "calls=%" PRIu64, v % 1000);
+            break;
+        }
+        default:
+            mpp_ob_put(&ob, big, v % 300);
+            fwrite(big, 1, v % 300, fb);
+            break;
+        }
+        if (k == 100000) {
+            /* The FILE written directly between a flush and a put. */
+            mpp_ob_flush(&ob);
+            fputs("<direct>", fa);
+            fputs("<direct>", fb);
+        }
+    }
+    mpp_ob_fini(&ob);
+    mpp_ob_fini(&ob); /* twice is harmless */
+    ASSERT_EQ(fclose(fa), 0);
+    ASSERT_EQ(fclose(fb), 0);
+    ASSERT(na > 4 * MPP_OB_SIZE);
+    ASSERT_EQ(na, nb);
+    ASSERT(memcmp(a, b, na) == 0);
+    free(a);
+    free(b);
+    free(big);
+}
+
+static int
+s_kv_ref_cmp(const void *a, const void *b)
+{
+    const mpp_kv_t *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return x->val < y->val ? -1 : x->val > y->val; /* val = first order */
+}
+
+/* The radix sort is a stable sort by key, whatever bytes the keys use. */
+MPP_TEST(radix_sort)
+{
+    static const size_t sizes[] = {0, 1, 2, 63, 64, 65, 1000, 100000};
+    static const int shifts[] = {0, 8, 20, 40, 56};
+    for (size_t si = 0; si < MPP_ARRAY_SIZE(sizes); si++) {
+        for (size_t hi = 0; hi < MPP_ARRAY_SIZE(shifts); hi++) {
+            size_t n = sizes[si];
+            mpp_kv_t *kv = malloc((n + 1) * sizeof(*kv));
+            mpp_kv_t *tmp = malloc((n + 1) * sizeof(*tmp));
+            mpp_kv_t *ref = malloc((n + 1) * sizeof(*ref));
+            ASSERT(kv && tmp && ref);
+            for (size_t k = 0; k < n; k++) {
+                /* Few distinct keys in some runs, so that stability shows;
+                 * some bytes constant in others. */
+                uint64_t r = s_rand();
+                kv[k].key = hi % 2 ? (r % 37) << shifts[hi]
+                                   : (r >> shifts[hi]) | 0x0000ff0000000000ULL;
+                kv[k].val = k;
+            }
+            memcpy(ref, kv, n * sizeof(*kv));
+            qsort(ref, n, sizeof(*ref), s_kv_ref_cmp);
+            mpp_sort_kv(kv, tmp, n);
+            for (size_t k = 0; k < n; k++) {
+                ASSERT(kv[k].key == ref[k].key && kv[k].val == ref[k].val);
+            }
+            free(kv);
+            free(tmp);
+            free(ref);
+        }
+    }
+    ASSERT_EQ(mpp_bit_width(0), 0);
+    ASSERT_EQ(mpp_bit_width(1), 1);
+    ASSERT_EQ(mpp_bit_width(5), 3);
+    ASSERT_EQ(mpp_bit_width(UINT32_MAX), 32);
+    ASSERT_EQ(mpp_bit_width(UINT64_MAX), 64);
+}
+
+/*  The first `limit` rows of the report are the first rows of the full
+ *  ranking, for every sort, with many ties on the sort keys (decided by
+ *  file, line and name). */
+MPP_TEST(rows_limit)
+{
+    mpp_session_t *s = mpp_session_new();
+    mpp_thread_t *t = s_thread(mpp_session_proc(s, 1, true), 1, "T");
+    for (int i = 0; i < 3000; i++) {
+        char file[32], name[32];
+        snprintf(file, sizeof(file), "/m/f%d.py", (int)(s_rand() % 40));
+        snprintf(name, sizeof(name), "g%d", (int)(s_rand() % 50));
+        int64_t f = mpp_session_intern(s, file, (int32_t)(s_rand() % 5),
+                                       name);
+        ASSERT(f >= 0);
+        uint64_t nc = s_rand() % 4; /* some never called: no row */
+        s_stat(t, (uint32_t)f, nc, nc, (int64_t)(s_rand() % 3),
+               (int64_t)(s_rand() % 4));
+    }
+    mpp_view_t *v = mpp_view_new(s, -1);
+    ASSERT(v != NULL);
+    for (int sort = 0; sort < 3; sort++) {
+        size_t nall, n;
+        mpp_rep_row_t *all = mpp_rep_rows(s, v, (mpp_sort_t)sort, 0, &nall);
+        ASSERT(all != NULL && nall > 1000);
+        static const size_t limits[] = {1, 2, 30, 999, 5000};
+        for (size_t li = 0; li < MPP_ARRAY_SIZE(limits); li++) {
+            mpp_rep_row_t *top =
+                mpp_rep_rows(s, v, (mpp_sort_t)sort, limits[li], &n);
+            ASSERT(top != NULL);
+            ASSERT_EQ(n, nall);
+            size_t shown = limits[li] < nall ? limits[li] : nall;
+            for (size_t k = 0; k < shown; k++) {
+                ASSERT(top[k].fn == all[k].fn);
+                ASSERT(memcmp(&top[k].cost, &all[k].cost,
+                              sizeof(top[k].cost)) == 0);
+                ASSERT_EQ(top[k].nprocs, all[k].nprocs);
+            }
+            free(top);
+        }
+        free(all);
+    }
+    mpp_view_destroy(&v);
+    mpp_session_destroy(&s);
+}
+
+/*  callgrind names over many files: file ids in name order whatever order
+ *  the functions came in, names shared within a file marked with their
+ *  line (three of them, and a name repeated in other files unmarked), in
+ *  the merged file and in every part, as the consumers read them. */
+MPP_TEST(callgrind_names)
+{
+    mpp_session_t *s = mpp_session_new();
+    char *exp = malloc(1 << 20);
+    ASSERT(exp != NULL);
+    size_t len = (size_t)snprintf(exp, 64, "{\"pids\": [1, 2], "
+                                           "\"functions\": [");
+    for (int i = 0; i < 1500; i++) {
+        char file[32], name[32];
+        int fileno = (int)((i * 7919) % 700); /* files interleaved */
+        snprintf(file, sizeof(file), "/app/z%03d.py", fileno);
+        /* In every file a function "run" at up to three lines; others
+         * unique in their file. */
+        int line = i % 3 == 0 ? 10 + i % 9 : 100 + i;
+        snprintf(name, sizeof(name), i % 3 == 0 ? "run" : "f%d", i);
+        int64_t before = (int64_t)s->nfuncs;
+        int64_t f = mpp_session_intern(s, file, line, name);
+        ASSERT(f >= 0);
+        if (f < before) {
+            continue; /* the same function again */
+        }
+        mpp_thread_t *t = s_thread(mpp_session_proc(s, 1 + i % 2, true),
+                                   1, "T");
+        s_stat(t, (uint32_t)f, 1, 1, 1000 + i, 1000 + i);
+        len += (size_t)snprintf(exp + len, 256,
+                                "%s[\"%s\", %d, \"%s\", 1, 1, %d, %d, [], "
+                                "false]",
+                                f ? ", " : "", file, line, name, 1000 + i,
+                                1000 + i);
+    }
+    snprintf(exp + len, 8, "]}");
+    s_write_text(s_path("names.exp"), exp);
+    free(exp);
+    ASSERT_EQ(s_write(S_CALLGRIND, s, NULL, s_path("names.cg")), 0);
+    s_check("callgrind", s_path("names.cg"), s_path("names.exp"));
+    ASSERT_EQ(s_write(S_PARTS, s, NULL, s_path("names.parts")), 0);
+    s_check("parts", s_path("names.parts"), s_path("names.exp"));
+    size_t n;
+    const char *cg = s_slurp(s_path("names.cg"), &n);
+    ASSERT(n < 65535); /* all of it read */
+    ASSERT(strstr(cg, "fl=(1) /app/z000.py\n") != NULL);
+    ASSERT(strstr(cg, "fl=(700) /app/z699.py\n") != NULL);
+    mpp_session_destroy(&s);
+}
+
 int
 main(void)
 {
     s_tmpdir();
     MPP_RUN(marshal_bytes);
+    MPP_RUN(marshal_refs);
     MPP_RUN(pstats_empty);
     MPP_RUN(pstats_consumer);
     MPP_RUN(callgrind_consumer);
@@ -833,6 +1194,10 @@ main(void)
     MPP_RUN(text_report);
     MPP_RUN(sites);
     MPP_RUN(find_proc);
+    MPP_RUN(obuf);
+    MPP_RUN(radix_sort);
+    MPP_RUN(rows_limit);
+    MPP_RUN(callgrind_names);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s_dir);
     if (getenv("MPPROF_KEEP") == NULL && system(cmd) != 0) {

@@ -89,6 +89,33 @@ def print_sys():
     print(sys.argv, __name__, sys.flags.optimize, sorted(sys.warnoptions))
 
 
+def once():
+    pass
+
+
+def tick():
+    pass
+
+
+def busy():
+    # Runs for about half a second: several periodic batches.
+    once()
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        tick()
+
+
+def restore_profile():
+    # Save and restore the profile function, as debuggers and some
+    # libraries do: profiling must go on afterwards.
+    saved = sys.getprofile()
+    sys.setprofile(None)
+    once()
+    sys.setprofile(saved)
+    for _ in range(5):
+        tick()
+
+
 def thread_exit():
     stop = threading.Event()
     threading.Thread(target=spin, args=(stop,), daemon=True).start()
