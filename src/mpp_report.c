@@ -111,7 +111,7 @@ mpp_rep_root(const mpp_func_t *f)
         const mpp_rep_root_t *r = &s_roots[i];
         if (r->name[0] == f->name[0] && strcmp(r->name, f->name) == 0 &&
             (s_is_builtin(r->file) ? builtin
-                                       : s_file_is(f->file, r->file))) {
+                                   : s_file_is(f->file, r->file))) {
             return r;
         }
     }

@@ -119,28 +119,6 @@ s_export_parent_pid(void)
     return rc;
 }
 
-/* threading.current_thread().name, or NULL with no exception set. */
-static PyObject *
-s_current_thread_name(void)
-{
-    PyObject *name = NULL;
-    PyObject *threading = PyImport_ImportModule("threading");
-    if (threading != NULL) {
-        PyObject *thread =
-            PyObject_CallMethod(threading, "current_thread", NULL);
-        if (thread != NULL) {
-            name = PyObject_GetAttrString(thread, "name");
-            Py_DECREF(thread);
-        }
-        Py_DECREF(threading);
-    }
-    if (name != NULL && !PyUnicode_Check(name)) {
-        Py_CLEAR(name);
-    }
-    PyErr_Clear();
-    return name;
-}
-
 static const char *
 s_text(PyObject *str, const char *dflt)
 {
@@ -328,7 +306,7 @@ s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (s_sigterm_is_ours(module)) {
         (void)mpp_core_sigterm_install();
     }
-    PyObject *name = s_current_thread_name();
+    PyObject *name = mpp_hook_thread_name();
     int rc = mpp_hook_install(st->ref_type, &st->hook,
                               s_text(name, "MainThread"));
     Py_XDECREF(name);
@@ -349,7 +327,7 @@ s_thread_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int rc = -1;
 
     if (core != NULL && !(core->hot & MPP_CORE_DONE)) {
-        PyObject *name = s_current_thread_name();
+        PyObject *name = mpp_hook_thread_name();
         rc = mpp_hook_install(st->ref_type, &st->hook, s_text(name, "?"));
         Py_XDECREF(name);
         if (rc == 0 && nargs == 3) {
@@ -457,7 +435,8 @@ s_os_exit(PyObject *module, PyObject *status)
         /* os._exit(n) leaves the parent n & 0xff. */
         int overflow;
         long n = PyLong_AsLongAndOverflow(status, &overflow);
-        if (!PyErr_Occurred()) {
+        /* A value os._exit itself refuses ends nothing: no BYE. */
+        if (overflow == 0 && !PyErr_Occurred()) {
             int32_t code = (int32_t)(n & 0xff);
             s_finish(core, code == 0 ? MPP_EXIT_OK : MPP_EXIT_CODE, code);
         }

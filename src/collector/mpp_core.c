@@ -393,7 +393,6 @@ s_set_action(int signum, void (*handler)(int))
 #define S_TERM_RETRIES 50
 
 static void (*s_term_python)(int);       /* Python's C-level handler */
-static struct sigaction s_term_action;   /* ours, for re-installing */
 static timer_t s_term_timer;             /* re-sends to the main thread */
 static volatile sig_atomic_t s_term_timer_ok;
 static volatile sig_atomic_t s_term_retries;
@@ -446,16 +445,19 @@ mpp_core_sigterm_install(void)
         cur.sa_handler == s_term_handler || !s_term_timer_create()) {
         return false;
     }
+    /* Same flags and mask as Python's (SA_ONSTACK among them). */
+    struct sigaction ours = cur;
+    ours.sa_handler = s_term_handler;
     s_term_python = cur.sa_handler;
-    s_term_action = cur;
-    s_term_action.sa_handler = s_term_handler;
-    return sigaction(SIGTERM, &s_term_action, NULL) == 0;
+    return sigaction(SIGTERM, &ours, NULL) == 0;
 }
 
 void
 mpp_core_sigterm_disarm(void)
 {
     if (s_term_timer_ok) {
+        /* Cleared first, so a SIGTERM arriving now does not re-arm it. */
+        s_term_timer_ok = 0;
         struct itimerspec off;
         memset(&off, 0, sizeof(off));
         timer_settime(s_term_timer, 0, &off, NULL);

@@ -229,6 +229,28 @@ s_ref_dealloc(PyObject *self)
     Py_DECREF(type);
 }
 
+/* threading.current_thread().name, or NULL with no exception set. */
+PyObject *
+mpp_hook_thread_name(void)
+{
+    PyObject *name = NULL;
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (threading != NULL) {
+        PyObject *thread =
+            PyObject_CallMethod(threading, "current_thread", NULL);
+        if (thread != NULL) {
+            name = PyObject_GetAttrString(thread, "name");
+            Py_DECREF(thread);
+        }
+        Py_DECREF(threading);
+    }
+    if (name != NULL && !PyUnicode_Check(name)) {
+        Py_CLEAR(name);
+    }
+    PyErr_Clear();
+    return name;
+}
+
 /*  sys.getprofile() returns this object in a profiled thread, so code that
  *  saves and restores the profile function (sys.setprofile(saved)) hands
  *  it back as a Python-level profile function.  Its first call then puts
@@ -245,11 +267,26 @@ s_ref_call(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    if (((mpp_ref_t *)self)->thread != NULL) {
-        PyEval_SetProfile(s_hook, self);
-        PyErr_Clear();
-        mpp_hook_replay(frame, event, arg);
+    mpp_ref_t *ref = (mpp_ref_t *)self;
+    if (ref->thread == NULL) {
+        Py_RETURN_NONE;
     }
+    if (ref->thread->tid == (uint64_t)PyThread_get_thread_native_id()) {
+        PyEval_SetProfile(s_hook, self);
+    }
+    else {
+        /* Handed to another thread: that one gets tables of its own. */
+        PyObject *name = mpp_hook_thread_name();
+        const char *text = name ? PyUnicode_AsUTF8(name) : NULL;
+        PyErr_Clear();
+        if (mpp_hook_install(Py_TYPE(self), &ref->cfg, text ? text : "?") <
+            0) {
+            PyEval_SetProfile(NULL, NULL);
+        }
+        Py_XDECREF(name);
+    }
+    PyErr_Clear();
+    mpp_hook_replay(frame, event, arg);
     Py_RETURN_NONE;
 }
 

@@ -37,6 +37,9 @@ int mpp_hook_install(PyTypeObject *type, const mpp_hookcfg_t *cfg,
  *  the first call of a new thread is not lost. */
 void mpp_hook_replay(PyObject *frame, PyObject *event, PyObject *arg);
 
+/* threading.current_thread().name, or NULL with no exception set. */
+PyObject *mpp_hook_thread_name(void);
+
 /* The calling thread's tables if the hook is installed on it, else NULL. */
 mpp_tstate_t *mpp_hook_current(void);
 

@@ -1138,6 +1138,8 @@ MPP_TEST(rows_limit)
 MPP_TEST(callgrind_names)
 {
     mpp_session_t *s = mpp_session_new();
+    mpp_thread_t *th[2] = {s_thread(mpp_session_proc(s, 1, true), 1, "T"),
+                           s_thread(mpp_session_proc(s, 2, true), 1, "T")};
     char *exp = malloc(1 << 20);
     ASSERT(exp != NULL);
     size_t len = (size_t)snprintf(exp, 64, "{\"pids\": [1, 2], "
@@ -1156,9 +1158,7 @@ MPP_TEST(callgrind_names)
         if (f < before) {
             continue; /* the same function again */
         }
-        mpp_thread_t *t = s_thread(mpp_session_proc(s, 1 + i % 2, true),
-                                   1, "T");
-        s_stat(t, (uint32_t)f, 1, 1, 1000 + i, 1000 + i);
+        s_stat(th[i % 2], (uint32_t)f, 1, 1, 1000 + i, 1000 + i);
         len += (size_t)snprintf(exp + len, 256,
                                 "%s[\"%s\", %d, \"%s\", 1, 1, %d, %d, [], "
                                 "false]",
