@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite in one command: install what is missing, build, and
-# run every test with ctest (unit, integration, fuzz replay); then every
-# test again under ASan+UBSan, the C unit tests under valgrind, and, when
-# clang is there, a short libFuzzer run of the two parsers.
+# run every test under ASan+UBSan, the C unit tests under valgrind and,
+# when clang is there, a short libFuzzer run of the two parsers; then every
+# test once more in the normal build, whose ctest summary closes the run.
 #
 # MPPROF_QUICK=1 skips the sanitizer, valgrind and libFuzzer passes.
 set -euo pipefail
@@ -14,8 +14,6 @@ started=$SECONDS
 stage() { echo "== $* ($((SECONDS - started)) s so far)"; }
 
 BUILD_DIR=build scripts/build.sh
-stage "ctest: all tests (build/)"
-(cd build && ctest --output-on-failure -j2 --timeout 900) || status=1
 
 if [ "${MPPROF_QUICK:-0}" != 1 ]; then
     # Every label: the integration tests get LD_PRELOAD of libasan and
@@ -53,5 +51,8 @@ if [ "${MPPROF_QUICK:-0}" != 1 ]; then
         stage "libFuzzer: skipped (no clang)"
     fi
 fi
+# The main suite runs last, so its ctest summary is the run's closing line.
+stage "ctest: all tests (build/)"
+(cd build && ctest --output-on-failure -j2 --timeout 900) || status=1
 stage "done: $([ $status = 0 ] && echo all passed || echo FAILURES)"
 exit $status
