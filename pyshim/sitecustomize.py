@@ -16,11 +16,13 @@ def _mpprof_chain():
     import os
     import sys
 
-    here = os.path.dirname(os.path.abspath(__file__))
+    me = os.path.realpath(__file__)
+    here = os.path.dirname(me)
     rest = [p for p in sys.path
-            if os.path.abspath(p or os.curdir) != here]
+            if os.path.realpath(p or os.curdir) != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
-    if spec is None or spec.loader is None:
+    if (spec is None or spec.loader is None or spec.origin is None
+            or os.path.realpath(spec.origin) == me):
         return
     module = importlib.util.module_from_spec(spec)
     sys.modules["sitecustomize"] = module
@@ -50,8 +52,13 @@ def _mpprof_start():
         _collector.start()
         started = True
         # multiprocessing's fork children end with os._exit, which skips
-        # every exit handler: the wrapper sends the last batch first.
+        # every exit handler, and an exec discards the process image with
+        # whatever is still queued: these wrappers send the last batch
+        # first.  closerange would close the collector's socket under it.
         os._exit = _collector.os_exit
+        os.execv = _collector.os_execv
+        os.execve = _collector.os_execve
+        os.closerange = _collector.os_closerange
         os.register_at_fork(after_in_child=_collector.after_fork_child)
         _collector.enable()
     except Exception as exc:

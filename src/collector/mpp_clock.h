@@ -48,8 +48,8 @@ typedef enum {
 
 typedef struct {
     mpp_clock_kind_t kind;
-    int64_t fake_now;   /* TEST: the last value returned */
-    uint64_t tsc0;      /* TSC: a reading taken together with mono0 */
+    int64_t fake_now; /* TEST: the last value returned */
+    uint64_t tsc0;    /* TSC: a reading taken together with mono0 */
     int64_t mono0;
     double ns_per_tick; /* 1 except for the TSC */
 } mpp_clock_t;

@@ -1,12 +1,13 @@
 /*  mpprof._collector: the extension module that profiles one process.
  *
- *  pyshim/sitecustomize.py drives it: start() connects to the aggregator
- *  and says HELLO, the shim wraps os._exit and installs the SIGTERM
- *  handler with the functions below, and enable() finally installs the
- *  profile hook on this thread and, through threading.setprofile, on every
- *  thread started later.  From then on the hook streams DATA every
- *  interval, and the process's end (exit status, os._exit, SIGTERM) sends
- *  the last DATA and a BYE.
+ *  pyshim/sitecustomize.py drives it: it installs on_signal for SIGTERM,
+ *  start() connects to the aggregator and says HELLO, the shim replaces
+ *  os._exit, os.execv, os.execve and os.closerange with the wrappers
+ *  below and registers after_fork_child, and enable() finally installs
+ *  the profile hook on this thread and, through threading.setprofile, on
+ *  every thread started later.  From then on the hook streams DATA every
+ *  interval, and the end of the process (exit status, os._exit, exec,
+ *  SIGTERM) sends the last DATA and a BYE.
  *
  *  The module state only points at the core: the core must outlive the
  *  module, because the on_exit handler uses it after finalization has
@@ -23,10 +24,15 @@
 
 #include "mpp_hook.h"
 
+/* The os functions the shim wraps, as they were at start(). */
+enum { S_EXIT, S_EXECV, S_EXECVE, S_CLOSERANGE, S_NREAL };
+static const char *const s_real_names[S_NREAL] = {"_exit", "execv", "execve",
+                                                  "closerange"};
+
 typedef struct {
-    PyTypeObject *ref_type; /* the per-thread hook argument */
-    PyObject *real_exit;    /* os._exit as it was at start() */
-    mpp_hookcfg_t hook;     /* hook.core stays NULL until start() */
+    PyTypeObject *ref_type;  /* the per-thread hook argument */
+    PyObject *real[S_NREAL]; /* see s_real_names */
+    mpp_hookcfg_t hook;      /* hook.core stays NULL until start() */
 } mpp_modstate_t;
 
 static inline mpp_modstate_t *
@@ -112,8 +118,8 @@ s_export_parent_pid(void)
         return -1;
     }
     PyObject *pid = PyUnicode_FromFormat("%ld", (long)getpid());
-    int rc = pid ? PyMapping_SetItemString(environ, "MPPROF_PARENT_PID", pid)
-                 : -1;
+    int rc =
+        pid ? PyMapping_SetItemString(environ, "MPPROF_PARENT_PID", pid) : -1;
     Py_XDECREF(pid);
     Py_DECREF(environ);
     return rc;
@@ -152,18 +158,35 @@ s_new_core(const char *endpoint, const char *token)
     memcpy(python, version, len);
     python[len] = '\0';
 
-    /* The strings stay owned by sys.orig_argv while the core copies them. */
+    /* Arguments are passed on as the bytes the process got, as
+     * os.fsencode gives them back, so none is lost to an encoding error;
+     * this list keeps them alive while the core copies them. */
     PyObject *orig = PySys_GetObject("orig_argv");
-    Py_ssize_t argc = orig != NULL && PyList_Check(orig) ? PyList_GET_SIZE(orig)
-                                                         : 0;
+    Py_ssize_t argc =
+        orig != NULL && PyList_Check(orig) ? PyList_GET_SIZE(orig) : 0;
+    PyObject *keep = PyList_New(argc);
     const char **argv = PyMem_Calloc((size_t)argc + 1, sizeof(*argv));
-    if (argv == NULL) {
+    if (keep == NULL || argv == NULL) {
+        Py_XDECREF(keep);
+        PyMem_Free(argv);
         PyErr_NoMemory();
         return NULL;
     }
     for (Py_ssize_t i = 0; i < argc; i++) {
         PyObject *arg = PyList_GET_ITEM(orig, i);
-        argv[i] = PyUnicode_Check(arg) ? s_text(arg, "?") : "?";
+        PyObject *raw =
+            PyUnicode_Check(arg) ? PyUnicode_EncodeFSDefault(arg) : NULL;
+        if (raw == NULL) {
+            PyErr_Clear();
+            raw = PyBytes_FromString("?");
+            if (raw == NULL) {
+                Py_DECREF(keep);
+                PyMem_Free(argv);
+                return NULL;
+            }
+        }
+        PyList_SET_ITEM(keep, i, raw);
+        argv[i] = PyBytes_AS_STRING(raw);
     }
 
     mpp_core_cfg_t cfg = {
@@ -181,17 +204,19 @@ s_new_core(const char *endpoint, const char *token)
     s_detect_origin(argv, (size_t)argc, &cfg);
     mpp_core_t *core = mpp_core_new(&cfg);
     PyMem_Free(argv);
+    Py_DECREF(keep);
     if (core == NULL) {
         PyErr_NoMemory();
     }
     return core;
 }
 
-PyDoc_STRVAR(s_start_doc,
-"start()\n--\n\n"
-"Connect to the aggregator named by MPPROF_ENDPOINT and MPPROF_SESSION,\n"
-"send HELLO and arm the exit and fork handlers.  Profiling begins with\n"
-"enable().  Calling it again does nothing.");
+PyDoc_STRVAR(
+    s_start_doc,
+    "start()\n--\n\n"
+    "Connect to the aggregator named by MPPROF_ENDPOINT and MPPROF_SESSION,\n"
+    "send HELLO and arm the exit and fork handlers.  Profiling begins with\n"
+    "enable().  Calling it again does nothing.");
 
 static PyObject *
 s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -218,26 +243,33 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
 
     /* Everything that can fail in Python comes before the core starts:
      * a started core cannot be taken back. */
+    PyObject *real[S_NREAL] = {NULL};
     PyObject *os = PyImport_ImportModule("os");
-    PyObject *real_exit = os ? PyObject_GetAttrString(os, "_exit") : NULL;
+    bool have_real = os != NULL;
+    for (int i = 0; have_real && i < S_NREAL; i++) {
+        real[i] = PyObject_GetAttrString(os, s_real_names[i]);
+        have_real = real[i] != NULL;
+    }
     Py_XDECREF(os);
     PyObject *atexit = PyImport_ImportModule("atexit");
     PyObject *at_exit = PyObject_GetAttrString(module, "_at_exit");
     mpp_core_t *core = NULL;
-    if (real_exit == NULL || atexit == NULL || at_exit == NULL ||
+    if (!have_real || atexit == NULL || at_exit == NULL ||
         (core = s_new_core(endpoint, token)) == NULL) {
         goto fail;
     }
     const char *why = NULL;
     if (mpp_core_start(core, &why) < 0) {
-        PyErr_Format(PyExc_RuntimeError, "cannot connect to %s: %s",
-                     endpoint, why);
+        PyErr_Format(PyExc_RuntimeError, "cannot connect to %s: %s", endpoint,
+                     why);
         mpp_core_destroy(&core);
         goto fail;
     }
     st->hook.core = core;
     st->hook.code_index = code_index;
-    st->real_exit = real_exit;
+    for (int i = 0; i < S_NREAL; i++) {
+        st->real[i] = real[i];
+    }
 
     /* The on_exit handler sends the final batch after finalization; this
      * one runs at its start (see s_at_exit). */
@@ -251,7 +283,9 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 
 fail:
-    Py_XDECREF(real_exit);
+    for (int i = 0; i < S_NREAL; i++) {
+        Py_XDECREF(real[i]);
+    }
     Py_XDECREF(atexit);
     Py_XDECREF(at_exit);
     return NULL;
@@ -263,8 +297,8 @@ s_sigterm_is_ours(PyObject *module)
 {
     PyObject *signal = PyImport_ImportModule("signal");
     PyObject *num = signal ? PyObject_GetAttrString(signal, "SIGTERM") : NULL;
-    PyObject *now = num ? PyObject_CallMethod(signal, "getsignal", "O", num)
-                        : NULL;
+    PyObject *now =
+        num ? PyObject_CallMethod(signal, "getsignal", "O", num) : NULL;
     PyObject *ours = PyObject_GetAttrString(module, "on_signal");
     bool same = now != NULL && now == ours;
     Py_XDECREF(ours);
@@ -275,10 +309,11 @@ s_sigterm_is_ours(PyObject *module)
     return same;
 }
 
-PyDoc_STRVAR(s_enable_doc,
-"enable()\n--\n\n"
-"Install the profile hook on this thread and on every thread started\n"
-"later through threading.");
+PyDoc_STRVAR(
+    s_enable_doc,
+    "enable()\n--\n\n"
+    "Install the profile hook on this thread and on every thread started\n"
+    "later through threading.");
 
 static PyObject *
 s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -294,9 +329,9 @@ s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     PyObject *starter = PyObject_GetAttrString(module, "_thread_start");
-    PyObject *r = starter ? PyObject_CallMethod(threading, "setprofile", "O",
-                                                starter)
-                          : NULL;
+    PyObject *r =
+        starter ? PyObject_CallMethod(threading, "setprofile", "O", starter)
+                : NULL;
     Py_XDECREF(starter);
     Py_DECREF(threading);
     if (r == NULL) {
@@ -307,8 +342,8 @@ s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
         (void)mpp_core_sigterm_install();
     }
     PyObject *name = mpp_hook_thread_name();
-    int rc = mpp_hook_install(st->ref_type, &st->hook,
-                              s_text(name, "MainThread"));
+    int rc =
+        mpp_hook_install(st->ref_type, &st->hook, s_text(name, "MainThread"));
     Py_XDECREF(name);
     if (rc < 0) {
         return NULL;
@@ -344,9 +379,10 @@ s_thread_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 /* ---- flushing and the end of the process ------------------------------- */
 
-PyDoc_STRVAR(s_flush_doc,
-"flush()\n--\n\n"
-"Send a DATA message with everything that changed since the last one.");
+PyDoc_STRVAR(
+    s_flush_doc,
+    "flush()\n--\n\n"
+    "Send a DATA message with everything that changed since the last one.");
 
 static PyObject *
 s_flush(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -384,14 +420,13 @@ s_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
     bool handed_over = dfl != NULL && ign != NULL;
     for (size_t i = 0; handed_over && i < MPP_ARRAY_SIZE(names); i++) {
         PyObject *num = PyObject_GetAttrString(signal, names[i]);
-        PyObject *now = num ? PyObject_CallMethod(signal, "getsignal", "O",
-                                                  num)
-                            : NULL;
+        PyObject *now =
+            num ? PyObject_CallMethod(signal, "getsignal", "O", num) : NULL;
         /* None: a handler not set from Python, which is not ours to
          * replace; signal.signal fails outside the main thread. */
         if (now != NULL && now != Py_None && now != ign) {
-            PyObject *r = PyObject_CallMethod(signal, "signal", "OO", num,
-                                              dfl);
+            PyObject *r =
+                PyObject_CallMethod(signal, "signal", "OO", num, dfl);
             handed_over = r != NULL;
             Py_XDECREF(r);
         }
@@ -415,11 +450,12 @@ s_finish(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code)
     mpp_core_finish(core, kind, code);
 }
 
-PyDoc_STRVAR(s_os_exit_doc,
-"os_exit(status)\n--\n\n"
-"Replacement for os._exit: send the final DATA and BYE, then exit\n"
-"through the original os._exit.  multiprocessing's fork children end\n"
-"this way, skipping every other exit handler.");
+PyDoc_STRVAR(
+    s_os_exit_doc,
+    "os_exit(status)\n--\n\n"
+    "Replacement for os._exit: send the final DATA and BYE, then exit\n"
+    "through the original os._exit.  multiprocessing's fork children end\n"
+    "this way, skipping every other exit handler.");
 
 static PyObject *
 s_os_exit(PyObject *module, PyObject *status)
@@ -427,7 +463,7 @@ s_os_exit(PyObject *module, PyObject *status)
     mpp_modstate_t *st = s_state(module);
     mpp_core_t *core = s_core(module);
 
-    if (st->real_exit == NULL) {
+    if (st->real[S_EXIT] == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "start() was not called");
         return NULL;
     }
@@ -442,13 +478,86 @@ s_os_exit(PyObject *module, PyObject *status)
         }
         PyErr_Clear();
     }
-    return PyObject_CallOneArg(st->real_exit, status);
+    return PyObject_CallOneArg(st->real[S_EXIT], status);
 }
 
-PyDoc_STRVAR(s_on_signal_doc,
-"on_signal(signum, frame)\n--\n\n"
-"Handler for SIGTERM: send the final DATA and BYE, then die by the same\n"
-"signal with its default action, so whoever waits sees the usual status.");
+/*  Calls the original os function `which` with the arguments of a
+ *  wrapper, or raises when start() never captured it. */
+static PyObject *
+s_call_real(PyObject *module, int which, PyObject *args, PyObject *kwargs)
+{
+    PyObject *real = s_state(module)->real[which];
+    if (real == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "start() was not called");
+        return NULL;
+    }
+    return PyObject_Call(real, args, kwargs);
+}
+
+/*  An exec replaces the process image and with it the ZeroMQ queue, so the
+ *  incarnation ends here as at exit: last DATA, BYE, and the socket closed
+ *  after delivery.  An exec'd Python with the shim then starts a new
+ *  incarnation under the same pid.  When the exec fails the process goes
+ *  on, as a new incarnation too. */
+static PyObject *
+s_exec_image(PyObject *module, int which, PyObject *args, PyObject *kwargs)
+{
+    mpp_core_t *core = s_core(module);
+    if (core != NULL) {
+        s_finish(core, MPP_EXIT_OK, 0);
+    }
+    PyObject *r = s_call_real(module, which, args, kwargs);
+    if (core != NULL) {
+        mpp_core_restart(core);
+    }
+    return r;
+}
+
+PyDoc_STRVAR(
+    s_os_execv_doc,
+    "os_execv(path, argv)\n--\n\n"
+    "Replacement for os.execv: end this incarnation's profile, then exec.");
+
+static PyObject *
+s_os_execv(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return s_exec_image(module, S_EXECV, args, kwargs);
+}
+
+PyDoc_STRVAR(
+    s_os_execve_doc,
+    "os_execve(path, argv, env)\n--\n\n"
+    "Replacement for os.execve: end this incarnation's profile, then exec.");
+
+static PyObject *
+s_os_execve(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return s_exec_image(module, S_EXECVE, args, kwargs);
+}
+
+PyDoc_STRVAR(
+    s_os_closerange_doc,
+    "os_closerange(fd_low, fd_high)\n--\n\n"
+    "Replacement for os.closerange, which daemonizing code calls to close\n"
+    "every descriptor: the collector's socket goes first, cleanly, and is\n"
+    "reopened when the next batch is due.");
+
+static PyObject *
+s_os_closerange(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    mpp_core_t *core = s_core(module);
+    if (core != NULL) {
+        mpp_hook_refresh_name(core);
+        mpp_core_disconnect(core);
+    }
+    return s_call_real(module, S_CLOSERANGE, args, kwargs);
+}
+
+PyDoc_STRVAR(
+    s_on_signal_doc,
+    "on_signal(signum, frame)\n--\n\n"
+    "Handler for SIGTERM: send the final DATA and BYE, then die by the same\n"
+    "signal with its default action, so whoever waits sees the usual status.");
 
 static PyObject *
 s_on_signal(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -482,10 +591,11 @@ s_on_signal(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(s_after_fork_child_doc,
-"after_fork_child()\n--\n\n"
-"For os.register_at_fork(after_in_child=...): start the child's own\n"
-"profile at once and name it the profiled parent of its children.");
+PyDoc_STRVAR(
+    s_after_fork_child_doc,
+    "after_fork_child()\n--\n\n"
+    "For os.register_at_fork(after_in_child=...): start the child's own\n"
+    "profile at once and name it the profiled parent of its children.");
 
 static PyObject *
 s_after_fork_child(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -506,12 +616,12 @@ s_after_fork_child(PyObject *module, PyObject *Py_UNUSED(ignored))
 /* Rows of the snapshot: functions merged by (file, line, name). */
 typedef struct {
     const mpp_clock_t *clock; /* converts the tables' ticks */
-    PyObject *keys;      /* list: row -> key tuple */
-    PyObject *row_of;    /* dict: key tuple -> row */
-    Py_ssize_t *fid_row; /* function id -> row, -1 until seen */
-    mpp_cost_t *cost;    /* row -> cost */
+    PyObject *keys;           /* list: row -> key tuple */
+    PyObject *row_of;         /* dict: key tuple -> row */
+    Py_ssize_t *fid_row;      /* function id -> row, -1 until seen */
+    mpp_cost_t *cost;         /* row -> cost */
     size_t capcost;
-    PyObject *edges;     /* dict: (callee row, caller row) -> cost index */
+    PyObject *edges; /* dict: (callee row, caller row) -> cost index */
     mpp_cost_t *ecost;
     size_t capecost;
 } s_snap_t;
@@ -620,10 +730,10 @@ s_snap_build(s_snap_t *snap)
         Py_ssize_t callee = PyLong_AsSsize_t(PyTuple_GET_ITEM(key, 0));
         Py_ssize_t caller = PyLong_AsSsize_t(PyTuple_GET_ITEM(key, 1));
         const mpp_cost_t *c = &snap->ecost[PyLong_AsSsize_t(value)];
-        PyObject *t = Py_BuildValue(
-            "(KKdd)", (unsigned long long)c->ncalls,
-            (unsigned long long)c->pcalls, s_seconds(snap, c->tt_ns),
-            s_seconds(snap, c->ct_ns));
+        PyObject *t = Py_BuildValue("(KKdd)", (unsigned long long)c->ncalls,
+                                    (unsigned long long)c->pcalls,
+                                    s_seconds(snap, c->tt_ns),
+                                    s_seconds(snap, c->ct_ns));
         if (t == NULL ||
             PyDict_SetItem(PyList_GET_ITEM(callers, callee),
                            PyList_GET_ITEM(snap->keys, caller), t) < 0) {
@@ -654,11 +764,12 @@ fail:
     return NULL;
 }
 
-PyDoc_STRVAR(s_snapshot_doc,
-"snapshot()\n--\n\n"
-"This process's profile so far, all threads merged, shaped like\n"
-"cProfile's stats: {(file, line, name): (cc, nc, tt, ct, callers)}.\n"
-"Frames still running are counted as calls but their time is not in yet.");
+PyDoc_STRVAR(
+    s_snapshot_doc,
+    "snapshot()\n--\n\n"
+    "This process's profile so far, all threads merged, shaped like\n"
+    "cProfile's stats: {(file, line, name): (cc, nc, tt, ct, callers)}.\n"
+    "Frames still running are counted as calls but their time is not in yet.");
 
 static PyObject *
 s_snapshot(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -695,10 +806,10 @@ s_snapshot(PyObject *module, PyObject *Py_UNUSED(ignored))
         }
         for (uint32_t j = 0; j < t->nedges; j++) {
             const mpp_ts_edge_t *e = &t->edges[j];
-            Py_ssize_t caller = s_snap_row(&snap, core->funcs,
-                                           t->stats[e->caller - 1].fid);
-            Py_ssize_t callee = s_snap_row(&snap, core->funcs,
-                                           t->stats[e->callee - 1].fid);
+            Py_ssize_t caller =
+                s_snap_row(&snap, core->funcs, t->stats[e->caller - 1].fid);
+            Py_ssize_t callee =
+                s_snap_row(&snap, core->funcs, t->stats[e->callee - 1].fid);
             if (caller < 0 || callee < 0 ||
                 s_snap_edge(&snap, callee, caller, &e->cost) < 0) {
                 goto done;
@@ -720,9 +831,8 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(s_mem_usage_doc,
-"mem_usage()\n--\n\n"
-"Bytes of memory the collector's tables hold.");
+PyDoc_STRVAR(s_mem_usage_doc, "mem_usage()\n--\n\n"
+                              "Bytes of memory the collector's tables hold.");
 
 static PyObject *
 s_mem_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -732,8 +842,8 @@ s_mem_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
 }
 
 PyDoc_STRVAR(s_info_doc,
-"info()\n--\n\n"
-"The collector's own counters, for tests and debugging.");
+             "info()\n--\n\n"
+             "The collector's own counters, for tests and debugging.");
 
 static PyObject *
 s_info(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -756,8 +866,7 @@ s_info(PyObject *module, PyObject *Py_UNUSED(ignored))
         core->clock.kind == MPP_CLOCK_TSC    ? "tsc"
         : core->clock.kind == MPP_CLOCK_TEST ? "test"
                                              : "mono",
-        "done",
-        (core->hot & MPP_CORE_DONE) ? Py_True : Py_False);
+        "done", (core->hot & MPP_CORE_DONE) ? Py_True : Py_False);
 }
 
 /* ---- the module -------------------------------------------------------- */
@@ -767,6 +876,12 @@ static PyMethodDef s_methods[] = {
     {"enable", s_enable, METH_NOARGS, s_enable_doc},
     {"flush", s_flush, METH_NOARGS, s_flush_doc},
     {"os_exit", s_os_exit, METH_O, s_os_exit_doc},
+    {"os_execv", (PyCFunction)(void (*)(void))s_os_execv,
+     METH_VARARGS | METH_KEYWORDS, s_os_execv_doc},
+    {"os_execve", (PyCFunction)(void (*)(void))s_os_execve,
+     METH_VARARGS | METH_KEYWORDS, s_os_execve_doc},
+    {"os_closerange", (PyCFunction)(void (*)(void))s_os_closerange,
+     METH_VARARGS | METH_KEYWORDS, s_os_closerange_doc},
     {"on_signal", (PyCFunction)(void (*)(void))s_on_signal, METH_FASTCALL,
      s_on_signal_doc},
     {"after_fork_child", s_after_fork_child, METH_NOARGS,
@@ -799,7 +914,9 @@ s_traverse(PyObject *module, visitproc visit, void *arg)
 {
     mpp_modstate_t *st = s_state(module);
     Py_VISIT(st->ref_type);
-    Py_VISIT(st->real_exit);
+    for (int i = 0; i < S_NREAL; i++) {
+        Py_VISIT(st->real[i]);
+    }
     return 0;
 }
 
@@ -810,7 +927,9 @@ s_clear(PyObject *module)
 {
     mpp_modstate_t *st = s_state(module);
     Py_CLEAR(st->ref_type);
-    Py_CLEAR(st->real_exit);
+    for (int i = 0; i < S_NREAL; i++) {
+        Py_CLEAR(st->real[i]);
+    }
     return 0;
 }
 
@@ -822,23 +941,19 @@ s_free(void *module)
 
 static PyModuleDef_Slot s_slots[] = {
     {Py_mod_exec, s_exec},
-    MPP_MOD_EXTRA_SLOTS
-    {0, NULL},
+    MPP_MOD_EXTRA_SLOTS{0, NULL},
 };
 
-PyDoc_STRVAR(s_module_doc,
-"mpprof's collector: a deterministic, multiprocessing-aware profiler.\n\n"
-"Started by mpprof's sitecustomize when MPPROF_ENDPOINT is set.");
+PyDoc_STRVAR(
+    s_module_doc,
+    "mpprof's collector: a deterministic, multiprocessing-aware profiler.\n\n"
+    "Started by mpprof's sitecustomize when MPPROF_ENDPOINT is set.");
 
 static struct PyModuleDef s_module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "_collector",
-    .m_doc = s_module_doc,
-    .m_size = sizeof(mpp_modstate_t),
-    .m_methods = s_methods,
-    .m_slots = s_slots,
-    .m_traverse = s_traverse,
-    .m_clear = s_clear,
+    PyModuleDef_HEAD_INIT,    .m_name = "_collector",
+    .m_doc = s_module_doc,    .m_size = sizeof(mpp_modstate_t),
+    .m_methods = s_methods,   .m_slots = s_slots,
+    .m_traverse = s_traverse, .m_clear = s_clear,
     .m_free = s_free,
 };
 

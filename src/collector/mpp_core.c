@@ -87,9 +87,8 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
     self->python = mpp_strdup(cfg->python ? cfg->python : "?");
     self->name = mpp_strdup(cfg->name ? cfg->name : "MainProcess");
     self->argv = calloc(cfg->argc + 1, sizeof(*self->argv));
-    if (self->funcs == NULL || self->endpoint == NULL ||
-        self->token == NULL || self->python == NULL || self->name == NULL ||
-        self->argv == NULL) {
+    if (self->funcs == NULL || self->endpoint == NULL || self->token == NULL ||
+        self->python == NULL || self->name == NULL || self->argv == NULL) {
         goto fail;
     }
     for (size_t i = 0; i < cfg->argc; i++) {
@@ -104,9 +103,8 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
     self->ppid = cfg->ppid;
     self->start_method = cfg->start_method ? cfg->start_method : "main";
     self->is_forkserver = cfg->is_forkserver;
-    self->interval_ns = (int64_t)(cfg->interval_ms > 0 ? cfg->interval_ms
-                                                       : 100) *
-                        1000000;
+    self->interval_ns =
+        (int64_t)(cfg->interval_ms > 0 ? cfg->interval_ms : 100) * 1000000;
     self->linger_ms = cfg->linger_ms >= 0 ? cfg->linger_ms : 0;
     s_process_start(&self->start_ns, &self->start_mono_ns);
     self->deadline = INT64_MAX;
@@ -195,8 +193,8 @@ s_send(mpp_core_t *self, const mpp_msg_t *msg)
             return -ENOTCONN;
         }
         /* A fork child opens its own context on its first message. */
-        self->sender = mpp_sender_new(self->endpoint, self->linger_ms,
-                                      S_SNDHWM, NULL);
+        self->sender =
+            mpp_sender_new(self->endpoint, self->linger_ms, S_SNDHWM, NULL);
         if (self->sender == NULL) {
             self->sender_failed = true;
             return -ENOTCONN;
@@ -290,8 +288,8 @@ s_send_data(mpp_core_t *self, bool always)
                  sizeof(*self->wstats)) < 0 ||
         mpp_grow((void **)&self->wedges, &self->capwedges, nedges,
                  sizeof(*self->wedges)) < 0 ||
-        mpp_grow((void **)&self->wfuncs, &self->capwfuncs,
-                 nstats + 2 * nedges, sizeof(*self->wfuncs)) < 0) {
+        mpp_grow((void **)&self->wfuncs, &self->capwfuncs, nstats + 2 * nedges,
+                 sizeof(*self->wfuncs)) < 0) {
         return MPP_ENOMEM;
     }
 
@@ -392,8 +390,8 @@ s_set_action(int signum, void (*handler)(int))
 #define S_TERM_RETRY_NS 100000000L
 #define S_TERM_RETRIES 50
 
-static void (*s_term_python)(int);       /* Python's C-level handler */
-static timer_t s_term_timer;             /* re-sends to the main thread */
+static void (*s_term_python)(int); /* Python's C-level handler */
+static timer_t s_term_timer;       /* re-sends to the main thread */
 static volatile sig_atomic_t s_term_timer_ok;
 static volatile sig_atomic_t s_term_retries;
 static volatile sig_atomic_t s_term_pid; /* who last received one */
@@ -569,8 +567,8 @@ mpp_core_start(mpp_core_t *self, const char **err)
         *err = "a collector is already running in this process";
         return MPP_EINVAL;
     }
-    self->sender = mpp_sender_new(self->endpoint, self->linger_ms, S_SNDHWM,
-                                  &why);
+    self->sender =
+        mpp_sender_new(self->endpoint, self->linger_ms, S_SNDHWM, &why);
     if (self->sender == NULL) {
         *err = why ? why : "cannot create the ZeroMQ socket";
         return MPP_EINVAL;
@@ -732,6 +730,38 @@ mpp_core_finish(mpp_core_t *self, mpp_exit_kind_t kind, int32_t exit_code)
                 "at %s within %d ms; it may be lost\n",
                 (long long)self->pid, self->endpoint, self->linger_ms);
     }
+}
+
+void
+mpp_core_disconnect(mpp_core_t *self)
+{
+    mpp_core_after_fork(self, NULL);
+    if (self->hot & MPP_CORE_DONE) {
+        return;
+    }
+    (void)s_send_data(self, false);
+    (void)mpp_sender_destroy(&self->sender);
+}
+
+void
+mpp_core_restart(mpp_core_t *self)
+{
+    if (!(self->hot & MPP_CORE_DONE)) {
+        return;
+    }
+    for (size_t i = 0; i < self->nthreads; i++) {
+        mpp_tstate_clear(self->threads[i]);
+    }
+    mpp_funcs_unsend_all(self->funcs);
+    self->sender_failed = false;
+    self->hello_sent = false;
+    self->name_sent = false;
+    self->seq = 0;
+    self->start_ns = s_clock_ns(CLOCK_REALTIME);
+    self->start_mono_ns = s_clock_ns(CLOCK_MONOTONIC);
+    self->hot &= ~MPP_CORE_DONE;
+    s_set_deadline(self);
+    (void)s_ensure_hello(self);
 }
 
 size_t

@@ -31,8 +31,8 @@ typedef struct {
     const char *token;
     int interval_ms;
     int linger_ms;
-    bool test_clock;          /* MPPROF_TEST_CLOCK=1 */
-    bool allow_tsc;           /* false with MPPROF_CLOCK=mono */
+    bool test_clock; /* MPPROF_TEST_CLOCK=1 */
+    bool allow_tsc;  /* false with MPPROF_CLOCK=mono */
     int64_t ppid;
     const char *start_method; /* main | spawn | forkserver | exec */
     bool is_forkserver;       /* this is multiprocessing's fork server */
@@ -45,8 +45,8 @@ typedef struct {
 /*  The fields above the line are read by the hook at every event; the
  *  rest belongs to mpp_core.c. */
 typedef struct mpp_core {
-    unsigned hot;     /* MPP_CORE_* */
-    int64_t deadline; /* next periodic DATA, in event clock ticks */
+    unsigned hot;      /* MPP_CORE_* */
+    int64_t deadline;  /* next periodic DATA, in event clock ticks */
     mpp_clock_t clock; /* tables hold its ticks; see mpp_clock_ns() */
     mpp_funcs_t *funcs;
     /* ------------------------------------------------------------------ */
@@ -161,6 +161,16 @@ void mpp_core_finish(mpp_core_t *self, mpp_exit_kind_t kind,
  *  without this the default action would cut the last batch off.  Call it
  *  when Python no longer handles these signals itself. */
 void mpp_core_hold_signals(void);
+
+/*  Flushes what changed and closes the socket (waiting at most the linger
+ *  time); the next message opens a new one.  For code about to close
+ *  every descriptor, ZeroMQ's among them. */
+void mpp_core_disconnect(mpp_core_t *self);
+
+/*  After mpp_core_finish, when the process goes on after all (an exec that
+ *  failed): a new incarnation under the same pid, numbers from zero, HELLO
+ *  again.  Every thread keeps its (now empty) tables. */
+void mpp_core_restart(mpp_core_t *self);
 
 /* Bytes of memory the collector holds. */
 size_t mpp_core_mem(const mpp_core_t *self);

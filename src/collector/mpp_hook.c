@@ -1,41 +1,65 @@
 /*  The profile hook; see mpp_hook.h. */
 #include "mpp_hook.h"
 
-/* The object a thread's hook receives; it owns nothing the GC must see. */
+/*  The object a thread's hook receives; it owns nothing the GC must see.
+ *  (clang-format would take PyObject_HEAD, a macro without a semicolon,
+ *  for part of the next declaration.) */
+/* clang-format off */
 typedef struct {
     PyObject_HEAD
     mpp_tstate_t *thread;
     mpp_hookcfg_t cfg;
 } mpp_ref_t;
+/* clang-format on */
 
 static int s_hook(PyObject *obj, PyFrameObject *frame, int what,
                   PyObject *arg);
 
 /* ---- naming functions (cold: once per function) ------------------------ */
 
+/*  The bytes of a str as a C string, borrowed from *holder (release it
+ *  once the text is copied).  Text that is not valid Unicode, such as a
+ *  file name with bytes undecodable in the file system encoding, keeps
+ *  those bytes as they were (surrogateescape, as os.fsencode does), so
+ *  the name refers to the same file; the wire carries it as is. */
 static const char *
-s_utf8(PyObject *s)
+s_bytes(PyObject *s, PyObject **holder)
 {
-    const char *text = NULL;
-    if (s != NULL && PyUnicode_Check(s)) {
-        text = PyUnicode_AsUTF8(s);
+    *holder = NULL;
+    if (s == NULL || !PyUnicode_Check(s)) {
+        return "?";
     }
-    if (text == NULL) {
+    const char *text = PyUnicode_AsUTF8(s);
+    if (text != NULL) {
+        return text;
+    }
+    PyErr_Clear();
+    *holder = PyUnicode_AsEncodedString(s, "utf-8", "surrogateescape");
+    if (*holder == NULL) {
         PyErr_Clear();
-        text = "?";
+        *holder = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
     }
-    return text;
+    if (*holder == NULL) {
+        PyErr_Clear();
+        return "?";
+    }
+    return PyBytes_AS_STRING(*holder);
 }
 
 static uint32_t
 s_register_code(mpp_ref_t *ref, PyCodeObject *code)
 {
     mpp_exc_t exc;
+    PyObject *file_holder;
+    PyObject *name_holder;
+
     mpp_exc_save(&exc);
-    uint32_t fid = mpp_funcs_add(ref->cfg.core->funcs,
-                                 s_utf8(mpp_code_filename(code)),
-                                 mpp_code_firstlineno(code),
-                                 s_utf8(mpp_code_name(code)));
+    uint32_t fid = mpp_funcs_add(
+        ref->cfg.core->funcs, s_bytes(mpp_code_filename(code), &file_holder),
+        mpp_code_firstlineno(code),
+        s_bytes(mpp_code_name(code), &name_holder));
+    Py_XDECREF(file_holder);
+    Py_XDECREF(name_holder);
     if (fid == MPP_NOFID) {
         ref->thread->dropped++;
     }
@@ -114,7 +138,10 @@ s_register_cfunc(mpp_ref_t *ref, PyObject *func)
     mpp_exc_t exc;
     mpp_exc_save(&exc);
     PyObject *label = s_cfunc_label(func);
-    uint32_t fid = mpp_funcs_add(funcs, "~", 0, s_utf8(label));
+    PyObject *holder;
+    PyErr_Clear();
+    uint32_t fid = mpp_funcs_add(funcs, "~", 0, s_bytes(label, &holder));
+    Py_XDECREF(holder);
     Py_XDECREF(label);
     if (fid == MPP_NOFID ||
         mpp_funcs_bind(funcs, mpp_cfunc_def(func), fid) < 0) {

@@ -11,8 +11,7 @@ struct mpp_sender {
 };
 
 mpp_sender_t *
-mpp_sender_new(const char *endpoint, int linger_ms, int hwm,
-               const char **err)
+mpp_sender_new(const char *endpoint, int linger_ms, int hwm, const char **err)
 {
     mpp_sender_t *self = calloc(1, sizeof(*self));
     if (self == NULL) {
@@ -83,8 +82,8 @@ mpp_sender_destroy(mpp_sender_t **self_p)
     /* ZeroMQ's timers may fire a little early, so a wait of nine tenths
      * of the linger counts as running out. */
     int64_t waited_ms = (mpp_now_mono_ns() - start) / 1000000;
-    bool expired = self->linger_ms > 0 &&
-                   waited_ms * 10 >= (int64_t)self->linger_ms * 9;
+    bool expired =
+        self->linger_ms > 0 && waited_ms * 10 >= (int64_t)self->linger_ms * 9;
     free(self);
     *self_p = NULL;
     return expired;

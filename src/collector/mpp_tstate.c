@@ -88,9 +88,8 @@ mpp_tstate_make_room(mpp_tstate_t *self)
         return false;
     }
     size_t cap = self->capstack;
-    if (cap >= UINT32_MAX / 2 ||
-        mpp_grow((void **)&self->stack, &cap, cap + 1,
-                 sizeof(*self->stack)) < 0) {
+    if (cap >= UINT32_MAX / 2 || mpp_grow((void **)&self->stack, &cap, cap + 1,
+                                          sizeof(*self->stack)) < 0) {
         self->lost = 1;
         self->dropped++;
         return false;
@@ -117,8 +116,7 @@ mpp_tstate_add_stat(mpp_tstate_t *self, uint32_t fid)
             self->dropped++;
             return 0;
         }
-        memset(slot + self->nslot, 0,
-               (nslot - self->nslot) * sizeof(*slot));
+        memset(slot + self->nslot, 0, (nslot - self->nslot) * sizeof(*slot));
         self->slot = slot;
         self->nslot = (uint32_t)nslot;
     }

@@ -71,10 +71,10 @@ typedef struct mpp_tstate {
     /* Cold. */
     uint64_t dropped; /* events lost to allocation failures */
     struct mpp_core *core;
-    uint64_t tid;  /* native thread id */
-    char *name;    /* threading name when the thread was first seen */
-    bool has_ref;  /* a Python object (the hook's argument) points here */
-    bool orphan;   /* forgotten by the core after a fork; see mpp_core.c */
+    uint64_t tid; /* native thread id */
+    char *name;   /* threading name when the thread was first seen */
+    bool has_ref; /* a Python object (the hook's argument) points here */
+    bool orphan;  /* forgotten by the core after a fork; see mpp_core.c */
 } mpp_tstate_t;
 
 /* Returns NULL when out of memory.  `name` is copied. */

@@ -61,7 +61,7 @@ def target(name):
     return os.path.join(TARGETS, name)
 
 
-# ---- running targets ---------------------------------------------------------
+# ---- running targets -------------------------------------------------------
 
 class Run:
     def __init__(self, proc, out, err, seconds):
@@ -129,7 +129,7 @@ class TempDirTest(unittest.TestCase):
         return pstats.Stats(out).stats
 
 
-# ---- receiving messages ------------------------------------------------------
+# ---- receiving messages ----------------------------------------------------
 
 def _msgpack_unpack(data):
     """Decodes one msgpack document (the subset the wire format uses)."""
@@ -172,7 +172,7 @@ def _msgpack_unpack(data):
             return seq(pos, b & 0x0f, False)
         if 0xa0 <= b <= 0xbf:
             s, pos = raw(pos, b & 0x1f)
-            return s.decode(), pos
+            return s.decode("utf-8", "surrogateescape"), pos
         if b in (0xc0, 0xc2, 0xc3):
             return {0xc0: None, 0xc2: False, 0xc3: True}[b], pos
         if b in (0xc4, 0xc5, 0xc6):
@@ -191,7 +191,7 @@ def _msgpack_unpack(data):
         if b in (0xd9, 0xda, 0xdb):
             n, pos = uint(pos, {0xd9: 1, 0xda: 2, 0xdb: 4}[b])
             s, pos = raw(pos, n)
-            return s.decode(), pos
+            return s.decode("utf-8", "surrogateescape"), pos
         if b in (0xdc, 0xdd):
             n, pos = uint(pos, 2 if b == 0xdc else 4)
             return seq(pos, n, False)
@@ -355,7 +355,7 @@ class MessageTest(TempDirTest):
                    if defs.get(fid) == name)
 
 
-# ---- the tests ---------------------------------------------------------------
+# ---- the tests -------------------------------------------------------------
 
 def _target_rows(stats, path):
     return {k: v for k, v in stats.items() if k[0] == path}
@@ -483,7 +483,7 @@ class ProgramUnchanged(TempDirTest):
 
     CASES = ["ok", "exit3", "raise", "os_exit5", "fork_child",
              "fork_threads", "user_sigterm", "print_sys", "thread_exit",
-             "restore_profile"]
+             "restore_profile", "exec_self", "closerange"]
 
     def test_same_status_and_output(self):
         script = target("behaviour.py")
@@ -599,6 +599,50 @@ class Messages(MessageTest):
         (pid, msgs), = by_pid.items()
         self.assertEqual(self.final_calls(msgs, "tick"), 5)
         self.assertEqual(self.final_calls(msgs, "once"), 0)
+
+    def test_exec_ends_one_incarnation_and_starts_another(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"),
+                                          "exec_self"])
+        self.assertEqual(r.rc, 5, r.err)
+        self.assertEqual(r.out, "before exec\nafter exec\n")
+        (pid, msgs), = by_pid.items()
+        starts = [i for i, m in enumerate(msgs) if m.type == HELLO]
+        self.assertEqual(len(starts), 2)
+        first, second = msgs[:starts[1]], msgs[starts[1]:]
+        self.check_stream(pid, first)
+        self.check_stream(pid, second)
+        self.assertEqual(self.final_calls(first, "before_exec"), 1)
+        self.assertEqual((first[-1].body["exit_kind"],
+                          first[-1].body["exit_code"]), (EXIT_OK, 0))
+        hello = second[0].body
+        self.assertEqual((hello["start_method"], hello["ppid"]),
+                         ("exec", pid))
+        self.assertEqual((second[-1].body["exit_kind"],
+                          second[-1].body["exit_code"]), (EXIT_CODE, 5))
+
+    def test_closerange_keeps_streaming(self):
+        r, by_pid = self.run_and_receive([target("behaviour.py"),
+                                          "closerange"])
+        self.assertEqual(r.rc, 0, r.err)
+        (pid, msgs), = by_pid.items()
+        self.check_stream(pid, msgs)
+        self.assertEqual(self.final_calls(msgs, "work"), 51)
+
+    def test_file_names_keep_their_bytes(self):
+        # A script whose path is not valid UTF-8: the definition carries
+        # the path's bytes, which os.fsdecode turns back into co_filename.
+        base = os.path.join(os.fsencode(self.tmp), b"dir \xff")
+        os.mkdir(base)
+        script = base + b"/t\xfe.py"
+        with open(script, "w") as f:
+            f.write("def digest():\n    return 1\ndigest()\n")
+        r, by_pid = self.run_and_receive([os.fsdecode(script)])
+        self.assertEqual(r.rc, 0, r.err)
+        (pid, msgs), = by_pid.items()
+        files = {f[1] for m in msgs if m.type == DATA
+                 for f in m.body.get("funcs", []) if f[3] == "digest"}
+        self.assertEqual(files, {os.fsdecode(script)})
+        self.assertEqual(msgs[0].body["argv"][-1], os.fsdecode(script))
 
     def test_fork_children(self):
         r, by_pid = self.run_and_receive([target("behaviour.py"),

@@ -116,6 +116,28 @@ def restore_profile():
         tick()
 
 
+def before_exec():
+    return sum(range(10))
+
+
+def exec_self():
+    before_exec()
+    print("before exec", flush=True)
+    code = "import sys; print('after exec'); sys.exit(5)"
+    os.execv(sys.executable, [sys.executable, "-c", code])
+
+
+def work():
+    return sum(range(100))
+
+
+def closerange():
+    # What daemonizing code does: close every descriptor from 3 up.
+    work()
+    os.closerange(3, 1024)
+    print(sum(work() for _ in range(50)))
+
+
 def thread_exit():
     stop = threading.Event()
     threading.Thread(target=spin, args=(stop,), daemon=True).start()
