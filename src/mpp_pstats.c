@@ -43,8 +43,20 @@
 #define S_LONG_SHIFT 15
 #define S_LONG_MASK 0x7fffu
 
-/* UTF-8 encoding of U+FFFD, the replacement for bytes that are not UTF-8. */
-static const char s_replacement[3] = {'\xef', '\xbf', '\xbd'};
+/*  Bytes that are not UTF-8 (a file name on a non-UTF-8 file system) are
+ *  written as the lone surrogates U+DC80..U+DCFF, which marshal reads back
+ *  with "surrogatepass": the key then equals os.fsdecode(path), as in a
+ *  profile cProfile wrote.  Each byte becomes three. */
+#define S_ESCAPED_LEN 3
+
+static void
+s_put_escaped(mpp_obuf_t *ob, unsigned char byte)
+{
+    unsigned code = 0xdc00u + byte;
+    char e[S_ESCAPED_LEN] = {(char)0xed, (char)(0x80 | ((code >> 6) & 0x3f)),
+                             (char)(0x80 | (code & 0x3f))};
+    mpp_ob_put(ob, e, sizeof(e));
+}
 
 /* A string already written, found again by content. */
 typedef struct {
@@ -134,8 +146,8 @@ s_w_seconds(s_ps_t *w, int64_t ns)
 }
 
 /*  The text of a str: its bytes when they are valid UTF-8, else with every
- *  invalid part replaced by U+FFFD (an undecodable name would otherwise
- *  make the whole file unloadable).  *len is the encoded length, which
+ *  invalid byte escaped as above (raw, it would make the whole file
+ *  unloadable).  *len is the encoded length, which
  *  the length prefix counts; *ascii says the text is all ASCII. */
 static void
 s_str_size(const unsigned char *p, size_t n, size_t *len, bool *ascii)
@@ -149,7 +161,7 @@ s_str_size(const unsigned char *p, size_t n, size_t *len, bool *ascii)
     bool valid;
     for (size_t k; i < n; i += k) {
         k = mpp_utf8_seq(p + i, n - i, &valid);
-        *len += valid ? k : sizeof(s_replacement);
+        *len += valid ? k : k * S_ESCAPED_LEN;
     }
 }
 
@@ -167,7 +179,9 @@ s_str_text(s_ps_t *w, const unsigned char *p, size_t n, bool ascii)
             mpp_ob_put(&w->ob, p + i, k);
         }
         else {
-            mpp_ob_put(&w->ob, s_replacement, sizeof(s_replacement));
+            for (size_t j = 0; j < k; j++) {
+                s_put_escaped(&w->ob, p[i + j]);
+            }
         }
     }
 }

@@ -31,12 +31,19 @@ s_token_equal(const char *got, const char *want)
 /*  A HELLO with seq 0 for a pid we already know is either a replay or a
  *  new process behind the same pid (the pid was reused, or the process
  *  exec'd another Python).  A replay repeats the recorded start time; a
- *  new incarnation has its own. */
+ *  reused pid has its own.  An exec keeps the kernel's start time, so the
+ *  exec'd image says so instead: start method "exec" with itself as
+ *  parent, after the image before it said BYE. */
 static bool
 s_is_new_incarnation(const mpp_proc_t *p, const mpp_msg_t *m)
 {
-    return m->type == MPP_MSG_HELLO && m->seq == 0 && p->next_seq > 0 &&
-           (!p->hello || m->start_ns != p->start_ns);
+    if (m->type != MPP_MSG_HELLO || m->seq != 0 || p->next_seq == 0) {
+        return false;
+    }
+    bool exec_image = m->ppid == m->pid && m->start_method != NULL &&
+                      strcmp(m->start_method, "exec") == 0 &&
+                      p->exit_kind != MPP_EXIT_RUNNING;
+    return !p->hello || m->start_ns != p->start_ns || exec_image;
 }
 
 static int

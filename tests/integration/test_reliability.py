@@ -134,25 +134,18 @@ class ProgramTest(unittest.TestCase):
         for name in ("child_work", "parent_work"):
             self.assertEqual(mpptest.ncalls(stats, "rel_fork.py", name), 1)
 
-    @unittest.skip("collector bug: nothing is sent at exec; the outcome "
-                   "depends on timing, so it cannot be an expected failure")
     def test_exec_into_python(self):
-        """Collector bug: nothing is sent at os.execv (no last DATA, no
-        BYE, and the ZeroMQ queue dies with the process image), so the
-        process before the exec ends without a final report and mpprof
-        adds a note line that a plain run does not print."""
+        """os.execv into another Python: the image before the exec sends
+        its last batch and BYE first, so no note line appears."""
         self.same_as_plain([mpptest.target("rel_exec.py"), "python"],
                            status=5)
 
-    @unittest.skip("collector bug: as for test_exec_into_python")
     def test_exec_into_other_program(self):
-        """Collector bug: as for test_exec_into_python; here the note line
-        is all that differs."""
         self.same_as_plain([mpptest.target("rel_exec.py"), "true"])
 
     def test_exec_keeps_the_status_and_the_profile_before(self):
-        """What works despite the bug above: the exit status, the output,
-        and the calls made before the exec."""
+        """The exit status, the output, and the calls made before the
+        exec."""
         cwd = mpptest.mktemp(self)
         for how, status in (("python", 5), ("true", 0)):
             args = [mpptest.target("rel_exec.py"), how]
@@ -168,11 +161,9 @@ class ProgramTest(unittest.TestCase):
     def test_chdir(self):
         self.same_as_plain([mpptest.target("rel_fds.py"), "chdir"])
 
-    @unittest.expectedFailure
     def test_closerange(self):
-        """Collector bug: os.closerange(3, 1024) closes libzmq's own
-        descriptors; libzmq then aborts ("Bad file descriptor
-        (src/epoll.cpp)") and the program dies with SIGABRT."""
+        """os.closerange(3, 1024) must not close the collector's socket
+        from under libzmq (which would abort the program)."""
         self.same_as_plain([mpptest.target("rel_fds.py"), "closerange"])
 
     def test_own_profile_function(self):

@@ -148,7 +148,8 @@ s_build(void)
 #define S_MOD "\"/src/app/main.py\", 1, \"<module>\""
 #define S_FACT "\"/src/app/main.py\", 10, \"fact\""
 #define S_WORK "\"/src/app/work.py\", 5, \"work\""
-#define S_BAD "\"/src/app/main.py\", 50, \"bad\\ufffd\\ufffdname\""
+/* pstats keeps undecodable bytes as surrogate escapes, as fsdecode does. */
+#define S_BAD "\"/src/app/main.py\", 50, \"bad\\udcff\\udcfename\""
 #define S_BOOT                                                                \
     "\"/usr/lib/python3.11/multiprocessing/process.py\", 108, \"_bootstrap\""
 static const char s_expect_stats[] =
@@ -588,7 +589,8 @@ MPP_TEST(escaping)
                  "{\"functions\": [[\"/x/q\\\"uote\\\\d.py\", 3, "
                  "\"tab\\there\\nnl\\u0001\\u007f\", 1, 1, 1000000, 1000000, "
                  "[], false], [\"/x/\\u00e9.py\", 1, "
-                 "\"s\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\", 2, 2, "
+                 "\"s\\udced\\udca0\\udc80|\\udcc0\\udcaf|\\udce2\\udc82\", "
+                 "2, 2, "
                  "2000000, 2000000, [], false]]}");
     s_check("pstats", s_path("esc.prof"), s_path("esc.pexp"));
     ASSERT_EQ(s_write(S_PSTATS_V2, s, NULL, s_path("esc-v2.prof")), 0);
