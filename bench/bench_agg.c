@@ -21,10 +21,11 @@
  *    ingest    mpp_ingest_frame of every frame into a new session (decode,
  *              validation and merge: what the aggregator thread does);
  *    outputs   what `mpprof run` does at the end: the merged view, then
- *              profile.prof, callgrind.out, callgrind.parts,
- *              session.mpprof and report.txt through mpp_outdir_write
- *              (temp file, fsync, rename) into a temporary directory, and
- *              the directory fsync.
+ *              mpp_outdir_write_all into a temporary directory, which
+ *              stages profile.prof, callgrind.out, callgrind.parts,
+ *              session.mpprof and report.txt (temp file, fsync; each
+ *              file's time), then renames them and syncs the directory
+ *              (DIRSYNC_S).
  *  The target is on ingest + outputs.  Output: one "KEY value" per line
  *  (bench/bench.py reads them), times in seconds.
  */
@@ -200,59 +201,47 @@ s_encode_proc(const s_opts_t *o, s_frames_t *fr, size_t p)
     s_add_frame(fr, &m);
 }
 
+/* bench.py's key for an output file's time; with _S cut, its size's. */
+static const char *
+s_key(const char *name)
+{
+    static const char *const keys[][2] = {
+        {"profile.prof", "PSTATS_S"},     {"callgrind.out", "CALLGRIND_S"},
+        {"callgrind.parts", "PARTS_S"},   {"session.mpprof", "SESSION_S"},
+        {"report.txt", "REPORT_S"},
+    };
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(keys); i++) {
+        if (strcmp(keys[i][0], name) == 0) {
+            return keys[i][1];
+        }
+    }
+    return NULL;
+}
+
+/*  The steps of mpp_outdir_write_all as it reports them: each file's
+ *  name and staging time, then the renames and the directory sync. */
 typedef struct {
-    const mpp_session_t *s;
-    const mpp_view_t *v;
-    mpp_report_opts_t ro;
-} s_out_t;
+    double last; /* when the previous step ended */
+    const char *name[16];
+    double secs[16];
+    size_t n;
+    double t_sync;
+} s_steps_t;
 
-static int
-s_put_pstats(const void *arg, FILE *f)
+static void
+s_step(void *arg, const char *name)
 {
-    const s_out_t *c = arg;
-    return mpp_pstats_write(c->s, c->v, f);
+    s_steps_t *st = arg;
+    double now = s_now();
+    if (name == NULL) {
+        st->t_sync = now - st->last;
+    }
+    else if (st->n < MPP_ARRAY_SIZE(st->name)) {
+        st->name[st->n] = name;
+        st->secs[st->n++] = now - st->last;
+    }
+    st->last = now;
 }
-
-static int
-s_put_callgrind(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_callgrind_write(c->s, c->v, f);
-}
-
-static int
-s_put_parts(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_callgrind_write_parts(c->s, f);
-}
-
-static int
-s_put_session(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_sessfile_write(c->s, f);
-}
-
-static int
-s_put_report(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_report_text(c->s, &c->ro, f);
-}
-
-/* The same files, in the same order, as mpp_run.c writes. */
-static const struct {
-    const char *name;
-    const char *key;
-    mpp_write_fn fn;
-} s_outputs[] = {
-    {"profile.prof", "PSTATS_S", s_put_pstats},
-    {"callgrind.out", "CALLGRIND_S", s_put_callgrind},
-    {"callgrind.parts", "PARTS_S", s_put_parts},
-    {"session.mpprof", "SESSION_S", s_put_session},
-    {"report.txt", "REPORT_S", s_put_report},
-};
 
 static size_t
 s_num(const char *arg, const char *opt)
@@ -376,20 +365,17 @@ main(int argc, char **argv)
         s_die("view", MPP_ENOMEM);
     }
     double t_view = s_now() - t0;
-    s_out_t c = {.s = s, .v = view,
-                 .ro = {.sort = MPP_SORT_CUMULATIVE, .limit = 0, .proc = -1}};
-    double t_file[MPP_ARRAY_SIZE(s_outputs)];
-    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
-        t0 = s_now();
-        int rc = mpp_outdir_write(dir, s_outputs[i].name, s_outputs[i].fn, &c);
-        if (rc != 0) {
-            s_die(s_outputs[i].name, rc);
-        }
-        t_file[i] = s_now() - t0;
+    s_steps_t steps = {.last = s_now()};
+    mpp_outputs_t c = {
+        .s = s, .v = view,
+        .ro = {.sort = MPP_SORT_CUMULATIVE, .limit = 0, .proc = -1},
+        .step = s_step, .step_arg = &steps};
+    const char *failed;
+    bool renaming;
+    int rc = mpp_outdir_write_all(dir, &c, &failed, &renaming);
+    if (rc != 0) {
+        s_die(failed, rc);
     }
-    t0 = s_now();
-    mpp_outdir_sync(dir);
-    double t_sync = s_now() - t0;
     double t_outputs = s_now() - t_out0;
 
     printf("PROCS %zu\nFUNCS_PER_PROC %zu\nEDGES_PER_PROC %zu\n"
@@ -404,15 +390,15 @@ main(int argc, char **argv)
     printf("INGEST_S %.6f\n", t_ingest);
     printf("INGEST_MB_PER_S %.1f\n", (double)fr.bytes / 1e6 / t_ingest);
     printf("VIEW_S %.6f\n", t_view);
-    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
-        printf("%s %.6f\n", s_outputs[i].key, t_file[i]);
-        char key[32];
-        snprintf(key, sizeof(key), "%.*s_BYTES",
-                 (int)(strlen(s_outputs[i].key) - 2), s_outputs[i].key);
-        printf("%s %lld\n", key,
-               (long long)s_file_size(dir, s_outputs[i].name));
+    for (size_t i = 0; i < steps.n; i++) {
+        const char *key = s_key(steps.name[i]);
+        if (key != NULL) {
+            printf("%s %.6f\n", key, steps.secs[i]);
+            printf("%.*s_BYTES %lld\n", (int)(strlen(key) - 2), key,
+                   (long long)s_file_size(dir, steps.name[i]));
+        }
     }
-    printf("DIRSYNC_S %.6f\n", t_sync);
+    printf("DIRSYNC_S %.6f\n", steps.t_sync);
     printf("OUTPUTS_S %.6f\n", t_outputs);
     printf("TOTAL_S %.6f\n", t_ingest + t_outputs);
 
@@ -428,9 +414,9 @@ main(int argc, char **argv)
     }
     free(fr.frames);
     if (o.dir == NULL) {
-        for (size_t i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
+        for (size_t i = 0; i < steps.n; i++) {
             char path[4096];
-            snprintf(path, sizeof(path), "%s/%s", dir, s_outputs[i].name);
+            snprintf(path, sizeof(path), "%s/%s", dir, steps.name[i]);
             unlink(path);
         }
         rmdir(dir);

@@ -223,6 +223,32 @@ s_deltas(const mpp_session_t *base, const mpp_session_t *par, size_t *nout)
     return d;
 }
 
+/* Writes one format's document from the numbers and the changes. */
+typedef void (*s_doc_fn)(FILE *out, const mpp_session_t *base,
+                         const mpp_session_t *par, const mpp_compare_t *cmp,
+                         const s_delta_t *d, size_t n);
+
+/*  Both formats print the same: the numbers, then the functions whose
+ *  time changed most. */
+static int
+s_write(const mpp_session_t *base, const mpp_session_t *par, FILE *out,
+        s_doc_fn doc)
+{
+    mpp_compare_t cmp;
+    int rc = mpp_compare_compute(base, par, &cmp);
+    if (rc != 0 || out == NULL) {
+        return rc ? rc : MPP_EINVAL;
+    }
+    size_t n;
+    s_delta_t *d = s_deltas(base, par, &n);
+    if (d == NULL) {
+        return MPP_ENOMEM;
+    }
+    doc(out, base, par, &cmp, d, n);
+    free(d);
+    return ferror(out) ? -EIO : 0;
+}
+
 static const char *
 s_func_cat(const mpp_func_t *f)
 {
@@ -275,27 +301,17 @@ s_json_funcs(FILE *out, const s_delta_t *d, size_t n)
     fputs(n ? "\n  ]" : "]", out);
 }
 
-int
-mpp_compare_json(const mpp_session_t *base, const mpp_session_t *par,
-                 FILE *out)
+static void
+s_json_doc(FILE *out, const mpp_session_t *base, const mpp_session_t *par,
+           const mpp_compare_t *cmp, const s_delta_t *d, size_t n)
 {
-    mpp_compare_t cmp;
-    int rc = mpp_compare_compute(base, par, &cmp);
-    if (rc != 0 || out == NULL) {
-        return rc ? rc : MPP_EINVAL;
-    }
-    size_t n;
-    s_delta_t *d = s_deltas(base, par, &n);
-    if (d == NULL) {
-        return MPP_ENOMEM;
-    }
     fputs("{\n", out);
-    s_json_side(out, "baseline", base, &cmp, false);
-    s_json_side(out, "parallel", par, &cmp, true);
+    s_json_side(out, "baseline", base, cmp, false);
+    s_json_side(out, "parallel", par, cmp, true);
     static const char *const keys[] = {"speedup", "ideal_speedup",
                                        "efficiency", "gap_s"};
-    const double vals[] = {cmp.speedup, cmp.ideal_speedup, cmp.efficiency,
-                           cmp.gap_s};
+    const double vals[] = {cmp->speedup, cmp->ideal_speedup, cmp->efficiency,
+                           cmp->gap_s};
     for (size_t i = 0; i < MPP_ARRAY_SIZE(keys); i++) {
         fprintf(out, "%s\"%s\": ", i ? ", " : "  ", keys[i]);
         mpp_rep_json_num(out, vals[i]);
@@ -303,14 +319,19 @@ mpp_compare_json(const mpp_session_t *base, const mpp_session_t *par,
     fputs(",\n  \"lost_s\": {", out);
     for (int k = 0; k < MPP_LOST_COUNT; k++) {
         fprintf(out, "%s\"%s\": ", k ? ", " : "", s_lost_names[k]);
-        mpp_rep_json_num(out, cmp.lost_s[k]);
+        mpp_rep_json_num(out, cmp->lost_s[k]);
     }
     fputs("},\n  \"excluded_wait_s\": ", out);
-    mpp_rep_json_num(out, cmp.excluded_wait_s);
+    mpp_rep_json_num(out, cmp->excluded_wait_s);
     s_json_funcs(out, d, n);
     fputs("\n}\n", out);
-    free(d);
-    return ferror(out) ? -EIO : 0;
+}
+
+int
+mpp_compare_json(const mpp_session_t *base, const mpp_session_t *par,
+                 FILE *out)
+{
+    return s_write(base, par, out, s_json_doc);
 }
 
 /* ---- text --------------------------------------------------------------- */
@@ -452,33 +473,28 @@ s_txt_funcs(FILE *out, const s_delta_t *d, size_t n)
     }
 }
 
-int
-mpp_compare_text(const mpp_session_t *base, const mpp_session_t *par,
-                 FILE *out)
+static void
+s_txt_doc(FILE *out, const mpp_session_t *base, const mpp_session_t *par,
+          const mpp_compare_t *cmp, const s_delta_t *d, size_t n)
 {
-    mpp_compare_t cmp;
-    int rc = mpp_compare_compute(base, par, &cmp);
-    if (rc != 0 || out == NULL) {
-        return rc ? rc : MPP_EINVAL;
-    }
-    size_t n;
-    s_delta_t *d = s_deltas(base, par, &n);
-    if (d == NULL) {
-        return MPP_ENOMEM;
-    }
     fprintf(out, "mpprof compare\n");
-    s_txt_side(out, "baseline:", base, &cmp, false);
-    s_txt_side(out, "parallel:", par, &cmp, true);
+    s_txt_side(out, "baseline:", base, cmp, false);
+    s_txt_side(out, "parallel:", par, cmp, true);
     fputc('\n', out);
-    s_txt_summary(out, &cmp);
+    s_txt_summary(out, cmp);
     size_t workers = 0;
     for (size_t i = 0; i < par->nprocs; i++) {
         workers += mpp_rep_is_worker(&par->procs[i]);
     }
-    s_txt_verdict(out, &cmp, workers == 0);
+    s_txt_verdict(out, cmp, workers == 0);
     fputc('\n', out);
     mpp_rep_para(out, s_definitions, 2);
     s_txt_funcs(out, d, n);
-    free(d);
-    return ferror(out) ? -EIO : 0;
+}
+
+int
+mpp_compare_text(const mpp_session_t *base, const mpp_session_t *par,
+                 FILE *out)
+{
+    return s_write(base, par, out, s_txt_doc);
 }

@@ -5,7 +5,6 @@
  */
 #include "mpp_report_priv.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -261,36 +260,25 @@ int
 mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
                 FILE *out)
 {
-    mpp_report_opts_t def = {MPP_SORT_CUMULATIVE, 0, -1};
-    o = o ? o : &def;
-    if (s == NULL || out == NULL ||
-        (o->proc >= 0 && (size_t)o->proc >= s->nprocs)) {
-        return MPP_EINVAL;
+    mpp_rep_t r;
+    int rc = mpp_rep_begin(&r, s, o, 0, out);
+    if (rc != 0) {
+        return rc;
     }
-    mpp_view_t *v = mpp_view_new(s, o->proc);
-    size_t nrows = 0;
-    mpp_rep_row_t *rows =
-        v ? mpp_rep_rows(s, v, o->sort, o->limit, &nrows) : NULL;
-    if (rows == NULL) {
-        mpp_view_destroy(&v);
-        return MPP_ENOMEM;
-    }
-    size_t shown = o->limit && o->limit < nrows ? o->limit : nrows;
+    size_t shown = r.limit && r.limit < r.nrows ? r.limit : r.nrows;
     const mpp_integrity_t *in = &s->integrity;
-    mpp_rep_time_t tm;
-    mpp_rep_time(s, o->proc, &tm);
 
     s_json_top(out, s);
-    s_json_procs(out, s, o->proc);
+    s_json_procs(out, s, r.o.proc);
     fputs(",\n  \"thread_s\": ", out);
-    mpp_rep_json_secs(out, tm.thread_ns);
+    mpp_rep_json_secs(out, r.tm.thread_ns);
     fputs(",\n  \"categories\": ", out);
-    s_json_cats(out, tm.cat);
-    int rc = s_json_sites(out, s, o->proc);
+    s_json_cats(out, r.tm.cat);
+    rc = s_json_sites(out, s, r.o.proc);
     fputs(",\n  \"functions\": [", out);
     for (size_t i = 0; i < shown; i++) {
         fputs(i ? ",\n    " : "\n    ", out);
-        s_json_func(out, &rows[i]);
+        s_json_func(out, &r.rows[i]);
     }
     fputs(shown ? "\n  ],\n" : "],\n", out);
     fprintf(out,
@@ -300,7 +288,5 @@ mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
             ", \"dropped_events\": %" PRIu64 "}\n}\n",
             in->messages, in->rejected, in->seq_gaps, in->processes_lost,
             in->dropped_events);
-    free(rows);
-    mpp_view_destroy(&v);
-    return rc ? rc : ferror(out) ? -EIO : 0;
+    return mpp_rep_end(&r, rc, out);
 }

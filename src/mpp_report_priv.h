@@ -102,6 +102,26 @@ typedef struct {
 
 void mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out);
 
+/* What the text and JSON reports start from. */
+typedef struct {
+    mpp_report_opts_t o; /* the caller's options, or the defaults */
+    size_t limit;        /* o.limit, else the format's default (0: all) */
+    mpp_view_t *v;       /* the view of o.proc */
+    mpp_rep_row_t *rows; /* its first `limit` rows (see mpp_rep_rows) */
+    size_t nrows;        /* how many rows there are in all */
+    mpp_rep_time_t tm;   /* where the time went in o.proc */
+} mpp_rep_t;
+
+/*  Checks the arguments of a report function (o may be NULL) and fills
+ *  r.  Returns 0, or MPP_EINVAL or MPP_ENOMEM with nothing to free. */
+int mpp_rep_begin(mpp_rep_t *r, const mpp_session_t *s,
+                  const mpp_report_opts_t *o, size_t default_limit,
+                  FILE *out);
+
+/*  Frees what mpp_rep_begin made.  Returns rc, else -EIO when `out` has
+ *  seen a write error, else 0: what the report function returns. */
+int mpp_rep_end(mpp_rep_t *r, int rc, FILE *out);
+
 /*  A call site of a category: caller -> root, merged over threads and
  *  processes.  callee is MPP_REP_NOFUNC for a site only spans know of.
  *  Count and time come from edges (spans only when no edge matches);
@@ -159,6 +179,9 @@ const char *mpp_rep_site_via(const mpp_session_t *s,
  *  never holds it: control characters become '?'). */
 #define MPP_REP_NBSP "\x1f"
 void mpp_rep_para(FILE *out, const char *text, int indent);
+
+/* The weight a category's time has when choosing the leading cost. */
+int64_t mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat);
 
 /* A one-sentence hint for a leading category, or NULL. */
 const char *mpp_rep_hint(int cat);

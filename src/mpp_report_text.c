@@ -7,7 +7,6 @@
  */
 #include "mpp_report_priv.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
@@ -381,6 +380,15 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
                  "Leading cost: %s \xe2\x80\x94 %s in %" PRIu32 " process%s",
                  mpp_rep_cat_title(c), sec, tm->lead_procs[c],
                  tm->lead_procs[c] == 1 ? "" : "es");
+        int other = c == MPP_CAT_PICKLE     ? MPP_CAT_UNPICKLE
+                    : c == MPP_CAT_UNPICKLE ? MPP_CAT_PICKLE
+                                            : -1;
+        if (other >= 0 && tm->lead_ns[other] > 0) {
+            s_fmt_secs(sec, sizeof(sec),
+                       s_sec(tm->lead_ns[c] + tm->lead_ns[other]));
+            s_add(line, sizeof(line), " (with %s: %s of serialisation)",
+                  mpp_rep_cat_title(other), sec);
+        }
         if (sites.first[c] < sites.first[c + 1]) {
             s_site_phrase(s, &sites.site[sites.first[c]], phrase,
                           sizeof(phrase));
@@ -681,37 +689,24 @@ int
 mpp_report_text(const mpp_session_t *s, const mpp_report_opts_t *o,
                 FILE *out)
 {
-    mpp_report_opts_t def = {MPP_SORT_CUMULATIVE, 0, -1};
-    o = o ? o : &def;
-    if (s == NULL || out == NULL ||
-        (o->proc >= 0 && (size_t)o->proc >= s->nprocs)) {
-        return MPP_EINVAL;
+    mpp_rep_t r;
+    int rc = mpp_rep_begin(&r, s, o, S_TEXT_LIMIT, out);
+    if (rc != 0) {
+        return rc;
     }
-    mpp_view_t *v = mpp_view_new(s, o->proc);
-    size_t nrows = 0;
-    size_t limit = o->limit ? o->limit : S_TEXT_LIMIT;
-    mpp_rep_row_t *rows = v ? mpp_rep_rows(s, v, o->sort, limit, &nrows)
-                            : NULL;
-    if (rows == NULL) {
-        mpp_view_destroy(&v);
-        return MPP_ENOMEM;
-    }
-    mpp_rep_time_t tm;
-    mpp_rep_time(s, o->proc, &tm);
-    s_txt_header(s, v, out);
-    s_txt_where(&tm, o->proc, out);
-    int rc = s_txt_lead(s, &tm, o->proc, out);
+    ssize_t proc = r.o.proc;
+    s_txt_header(s, r.v, out);
+    s_txt_where(&r.tm, proc, out);
+    rc = s_txt_lead(s, &r.tm, proc, out);
     if (rc == 0) {
-        s_txt_processes(s, o->proc, out);
-        s_txt_proc_time(s, o->proc, out);
-        s_txt_threads(s, o->proc, out);
-        rc = s_txt_sites(s, o->proc, out);
+        s_txt_processes(s, proc, out);
+        s_txt_proc_time(s, proc, out);
+        s_txt_threads(s, proc, out);
+        rc = s_txt_sites(s, proc, out);
     }
     if (rc == 0) {
-        s_txt_functions(rows, nrows, limit, o->sort, o->proc, out);
+        s_txt_functions(r.rows, r.nrows, r.limit, r.o.sort, proc, out);
         s_txt_integrity(s, out);
     }
-    free(rows);
-    mpp_view_destroy(&v);
-    return rc ? rc : ferror(out) ? -EIO : 0;
+    return mpp_rep_end(&r, rc, out);
 }

@@ -38,10 +38,12 @@
  *
  *  The reader does not build a msgpack object tree: a session of many
  *  processes holds millions of table cells, and a tree would cost about
- *  ten times the file size.  It reads the bytes with a small cursor
- *  instead, which also tells a file that ends early (MPP_ETRUNC) from one
- *  that holds something unexpected (MPP_ECORRUPT).
+ *  ten times the file size.  It reads the bytes with the msgpack cursor
+ *  of mpp_mpcur.h instead, which also tells a file that ends early
+ *  (MPP_ETRUNC) from one that holds something unexpected (MPP_ECORRUPT).
  */
+#include "mpp_mpcur.h"
+#include "mpp_mppack.h"
 #include "mpp_output.h"
 
 #include <errno.h>
@@ -113,12 +115,6 @@ s_sink_write(void *data, const char *bytes, size_t len)
 }
 
 static void
-s_pack_key(msgpack_packer *pk, const char *key)
-{
-    msgpack_pack_str_with_body(pk, key, strlen(key));
-}
-
-static void
 s_pack_str(msgpack_packer *pk, const char *s)
 {
     if (s == NULL) {
@@ -144,46 +140,27 @@ s_pack_strv(msgpack_packer *pk, char *const *v, size_t n)
 }
 
 static void
-s_pack_cost(msgpack_packer *pk, const mpp_cost_t *c)
-{
-    msgpack_pack_uint64(pk, c->ncalls);
-    msgpack_pack_uint64(pk, c->pcalls);
-    msgpack_pack_int64(pk, c->tt_ns);
-    msgpack_pack_int64(pk, c->ct_ns);
-}
-
-static void
 s_write_thread(msgpack_packer *pk, const mpp_thread_t *t)
 {
     msgpack_pack_map(pk, 6);
-    s_pack_key(pk, "tid");
+    mpp_pack_key(pk, "tid");
     msgpack_pack_uint64(pk, t->tid);
-    s_pack_key(pk, "name");
+    mpp_pack_key(pk, "name");
     s_pack_str(pk, t->name);
-    s_pack_key(pk, "cats");
-    msgpack_pack_array(pk, MPP_CAT_COUNT);
-    for (int c = 0; c < MPP_CAT_COUNT; c++) {
-        msgpack_pack_array(pk, 3);
-        msgpack_pack_uint64(pk, t->cat[c].ns);
-        msgpack_pack_uint64(pk, t->cat[c].count);
-        msgpack_pack_uint64(pk, t->cat[c].bytes);
-    }
-    s_pack_key(pk, "stats");
+    mpp_pack_key(pk, "cats");
+    mpp_pack_cats(pk, t->cat);
+    mpp_pack_key(pk, "stats");
     msgpack_pack_array(pk, t->nstats);
     for (size_t i = 0; i < t->nstats; i++) {
-        msgpack_pack_array(pk, 5);
-        msgpack_pack_uint32(pk, t->stats[i].func);
-        s_pack_cost(pk, &t->stats[i].cost);
+        mpp_pack_stat(pk, t->stats[i].func, &t->stats[i].cost);
     }
-    s_pack_key(pk, "edges");
+    mpp_pack_key(pk, "edges");
     msgpack_pack_array(pk, t->nedges);
     for (size_t i = 0; i < t->nedges; i++) {
-        msgpack_pack_array(pk, 6);
-        msgpack_pack_uint32(pk, t->edges[i].caller);
-        msgpack_pack_uint32(pk, t->edges[i].callee);
-        s_pack_cost(pk, &t->edges[i].cost);
+        mpp_pack_edge(pk, t->edges[i].caller, t->edges[i].callee,
+                      &t->edges[i].cost);
     }
-    s_pack_key(pk, "spans");
+    mpp_pack_key(pk, "spans");
     msgpack_pack_array(pk, t->nspans);
     for (size_t i = 0; i < t->nspans; i++) {
         const mpp_span_t *s = &t->spans[i];
@@ -200,44 +177,44 @@ static void
 s_write_proc(msgpack_packer *pk, const mpp_proc_t *p)
 {
     msgpack_pack_map(pk, 17);
-    s_pack_key(pk, "pid");
+    mpp_pack_key(pk, "pid");
     msgpack_pack_int64(pk, p->pid);
-    s_pack_key(pk, "ppid");
+    mpp_pack_key(pk, "ppid");
     msgpack_pack_int64(pk, p->ppid);
-    s_pack_key(pk, "name");
+    mpp_pack_key(pk, "name");
     s_pack_str(pk, p->name);
-    s_pack_key(pk, "start_method");
+    mpp_pack_key(pk, "start_method");
     s_pack_str(pk, p->start_method);
-    s_pack_key(pk, "python");
+    mpp_pack_key(pk, "python");
     s_pack_str(pk, p->python);
-    s_pack_key(pk, "argv");
+    mpp_pack_key(pk, "argv");
     s_pack_strv(pk, p->argv, p->argc);
-    s_pack_key(pk, "start_ns");
+    mpp_pack_key(pk, "start_ns");
     msgpack_pack_int64(pk, p->start_ns);
-    s_pack_key(pk, "wall_ns");
+    mpp_pack_key(pk, "wall_ns");
     msgpack_pack_int64(pk, p->wall_ns);
-    s_pack_key(pk, "cpu_ns");
+    mpp_pack_key(pk, "cpu_ns");
     msgpack_pack_int64(pk, p->cpu_ns);
-    s_pack_key(pk, "dropped");
+    mpp_pack_key(pk, "dropped");
     msgpack_pack_uint64(pk, p->dropped);
-    s_pack_key(pk, "mem_bytes");
+    mpp_pack_key(pk, "mem_bytes");
     msgpack_pack_uint64(pk, p->mem_bytes);
-    s_pack_key(pk, "messages");
+    mpp_pack_key(pk, "messages");
     msgpack_pack_uint64(pk, p->messages);
-    s_pack_key(pk, "next_seq");
+    mpp_pack_key(pk, "next_seq");
     msgpack_pack_uint64(pk, p->next_seq);
-    s_pack_key(pk, "hello");
+    mpp_pack_key(pk, "hello");
     if (p->hello) {
         msgpack_pack_true(pk);
     }
     else {
         msgpack_pack_false(pk);
     }
-    s_pack_key(pk, "exit_kind");
+    mpp_pack_key(pk, "exit_kind");
     msgpack_pack_uint32(pk, p->exit_kind);
-    s_pack_key(pk, "exit_code");
+    mpp_pack_key(pk, "exit_code");
     msgpack_pack_int32(pk, p->exit_code);
-    s_pack_key(pk, "threads");
+    mpp_pack_key(pk, "threads");
     msgpack_pack_array(pk, p->nthreads);
     for (size_t i = 0; i < p->nthreads; i++) {
         s_write_thread(pk, &p->threads[i]);
@@ -260,33 +237,33 @@ mpp_sessfile_write(const mpp_session_t *s, FILE *out)
     s_sink_write(&sink, MPP_SESSFILE_MAGIC, MAGIC_LEN);
     msgpack_pack_uint32(&pk, MPP_SESSFILE_VERSION);
     msgpack_pack_map(&pk, 9);
-    s_pack_key(&pk, "mpprof_version");
+    mpp_pack_key(&pk, "mpprof_version");
     s_pack_str(&pk, s->mpprof_version);
-    s_pack_key(&pk, "python");
+    mpp_pack_key(&pk, "python");
     s_pack_str(&pk, s->python);
-    s_pack_key(&pk, "command");
+    mpp_pack_key(&pk, "command");
     s_pack_strv(&pk, s->command, s->ncommand);
-    s_pack_key(&pk, "start_ns");
+    mpp_pack_key(&pk, "start_ns");
     msgpack_pack_int64(&pk, s->start_ns);
-    s_pack_key(&pk, "wall_ns");
+    mpp_pack_key(&pk, "wall_ns");
     msgpack_pack_int64(&pk, s->wall_ns);
-    s_pack_key(&pk, "exit_status");
+    mpp_pack_key(&pk, "exit_status");
     msgpack_pack_int32(&pk, s->exit_status);
 
-    s_pack_key(&pk, "integrity");
+    mpp_pack_key(&pk, "integrity");
     msgpack_pack_map(&pk, 5);
-    s_pack_key(&pk, "messages");
+    mpp_pack_key(&pk, "messages");
     msgpack_pack_uint64(&pk, s->integrity.messages);
-    s_pack_key(&pk, "rejected");
+    mpp_pack_key(&pk, "rejected");
     msgpack_pack_uint64(&pk, s->integrity.rejected);
-    s_pack_key(&pk, "seq_gaps");
+    mpp_pack_key(&pk, "seq_gaps");
     msgpack_pack_uint64(&pk, s->integrity.seq_gaps);
-    s_pack_key(&pk, "processes_lost");
+    mpp_pack_key(&pk, "processes_lost");
     msgpack_pack_uint64(&pk, s->integrity.processes_lost);
-    s_pack_key(&pk, "dropped_events");
+    mpp_pack_key(&pk, "dropped_events");
     msgpack_pack_uint64(&pk, s->integrity.dropped_events);
 
-    s_pack_key(&pk, "funcs");
+    mpp_pack_key(&pk, "funcs");
     msgpack_pack_array(&pk, s->nfuncs);
     for (size_t i = 0; i < s->nfuncs; i++) {
         const mpp_func_t *f = &s->funcs[i];
@@ -298,7 +275,7 @@ mpp_sessfile_write(const mpp_session_t *s, FILE *out)
                                    f->name ? strlen(f->name) : 0);
     }
 
-    s_pack_key(&pk, "procs");
+    mpp_pack_key(&pk, "procs");
     msgpack_pack_array(&pk, s->nprocs);
     for (size_t i = 0; i < s->nprocs; i++) {
         s_write_proc(&pk, &s->procs[i]);
@@ -311,264 +288,19 @@ mpp_sessfile_write(const mpp_session_t *s, FILE *out)
     return sink.err;
 }
 
-/* ---- reader: a bounds-checked msgpack cursor -------------------------- */
-
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *end;
-} s_rd_t;
-
-static size_t
-s_left(const s_rd_t *r)
-{
-    return (size_t)(r->end - r->p);
-}
-
-static uint64_t
-s_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-/* Takes n bytes, or fails with MPP_ETRUNC when the file ends first. */
-static int
-s_take(s_rd_t *r, size_t n, const uint8_t **bytes)
-{
-    if (s_left(r) < n) {
-        return MPP_ETRUNC;
-    }
-    *bytes = r->p;
-    r->p += n;
-    return 0;
-}
-
-/* Reads a big-endian field of n bytes. */
-static int
-s_field(s_rd_t *r, size_t n, uint64_t *v)
-{
-    const uint8_t *b;
-    int rc = s_take(r, n, &b);
-    if (rc == 0) {
-        *v = s_be(b, n);
-    }
-    return rc;
-}
-
-/*  Reads any integer.  *neg tells a negative value (held in *v as two's
- *  complement) from a positive one, so callers can range-check both. */
-static int
-s_rd_integer(s_rd_t *r, uint64_t *v, bool *neg)
-{
-    const uint8_t *b;
-    int rc = s_take(r, 1, &b);
-    if (rc != 0) {
-        return rc;
-    }
-    uint8_t h = *b;
-    *neg = false;
-    if (h <= 0x7f) {
-        *v = h;
-        return 0;
-    }
-    if (h >= 0xe0) {
-        *v = (uint64_t)(int64_t)(int8_t)h;
-        *neg = true;
-        return 0;
-    }
-    if (h >= 0xcc && h <= 0xcf) {
-        return s_field(r, (size_t)1 << (h - 0xcc), v);
-    }
-    if (h >= 0xd0 && h <= 0xd3) {
-        size_t n = (size_t)1 << (h - 0xd0);
-        if ((rc = s_field(r, n, v)) != 0) {
-            return rc;
-        }
-        /* Sign-extend the n-byte two's complement value. */
-        if (n < 8 && (*v >> (8 * n - 1)) & 1) {
-            *v |= UINT64_MAX << (8 * n);
-        }
-        *neg = (int64_t)*v < 0;
-        return 0;
-    }
-    return MPP_ECORRUPT;
-}
-
-static int
-s_rd_uint(s_rd_t *r, uint64_t max, uint64_t *v)
-{
-    bool neg;
-    int rc = s_rd_integer(r, v, &neg);
-    if (rc == 0 && (neg || *v > max)) {
-        rc = MPP_ECORRUPT;
-    }
-    return rc;
-}
-
-static int
-s_rd_int(s_rd_t *r, int64_t min, int64_t max, int64_t *v)
-{
-    uint64_t u;
-    bool neg;
-    int rc = s_rd_integer(r, &u, &neg);
-    if (rc != 0) {
-        return rc;
-    }
-    if (neg ? (int64_t)u < min : u > (uint64_t)max) {
-        return MPP_ECORRUPT;
-    }
-    *v = (int64_t)u;
-    return 0;
-}
-
-static int
-s_rd_u64(s_rd_t *r, uint64_t *v)
-{
-    return s_rd_uint(r, UINT64_MAX, v);
-}
-
-static int
-s_rd_u32(s_rd_t *r, uint32_t *v)
-{
-    uint64_t x = 0;
-    int rc = s_rd_uint(r, UINT32_MAX, &x);
-    *v = (uint32_t)x;
-    return rc;
-}
-
-static int
-s_rd_i64(s_rd_t *r, int64_t *v)
-{
-    return s_rd_int(r, INT64_MIN, INT64_MAX, v);
-}
-
-static int
-s_rd_i32(s_rd_t *r, int32_t *v)
-{
-    int64_t x = 0;
-    int rc = s_rd_int(r, INT32_MIN, INT32_MAX, &x);
-    *v = (int32_t)x;
-    return rc;
-}
-
-static int
-s_rd_bool(s_rd_t *r, bool *v)
-{
-    const uint8_t *b;
-    int rc = s_take(r, 1, &b);
-    if (rc != 0) {
-        return rc;
-    }
-    if (*b != 0xc2 && *b != 0xc3) {
-        return MPP_ECORRUPT;
-    }
-    *v = *b == 0xc3;
-    return 0;
-}
-
-/* Consumes a nil if one is next. */
-static bool
-s_rd_nil(s_rd_t *r)
-{
-    if (r->p < r->end && *r->p == 0xc0) {
-        r->p++;
-        return true;
-    }
-    return false;
-}
-
-/*  Reads an array or map header.  A container needs at least one byte per
- *  element, so a count beyond what is left means the file was cut (or
- *  lies); either way nothing is ever sized from it. */
-static int
-s_rd_container(s_rd_t *r, bool map, uint32_t *n)
-{
-    const uint8_t *b;
-    int rc = s_take(r, 1, &b);
-    if (rc != 0) {
-        return rc;
-    }
-    uint8_t fix = map ? 0x80 : 0x90, b16 = map ? 0xde : 0xdc;
-    uint64_t v;
-    if ((*b & 0xf0) == fix) {
-        v = *b & 0x0f;
-    }
-    else if (*b == b16 || *b == b16 + 1) {
-        if ((rc = s_field(r, *b == b16 ? 2 : 4, &v)) != 0) {
-            return rc;
-        }
-    }
-    else {
-        return MPP_ECORRUPT;
-    }
-    if ((map ? 2 * v : v) > s_left(r)) {
-        return MPP_ETRUNC;
-    }
-    *n = (uint32_t)v;
-    return 0;
-}
-
-static int
-s_rd_array(s_rd_t *r, uint32_t *n)
-{
-    return s_rd_container(r, false, n);
-}
-
-static int
-s_rd_map(s_rd_t *r, uint32_t *n)
-{
-    return s_rd_container(r, true, n);
-}
-
-/* Reads a string in place. */
-static int
-s_rd_strref(s_rd_t *r, const char **s, size_t *n)
-{
-    const uint8_t *b;
-    int rc = s_take(r, 1, &b);
-    if (rc != 0) {
-        return rc;
-    }
-    uint64_t len;
-    if (*b >= 0xa0 && *b <= 0xbf) {
-        len = *b & 0x1f;
-    }
-    else if (*b >= 0xd9 && *b <= 0xdb) {
-        if ((rc = s_field(r, (size_t)1 << (*b - 0xd9), &len)) != 0) {
-            return rc;
-        }
-    }
-    else {
-        return MPP_ECORRUPT;
-    }
-    if ((rc = s_take(r, len, &b)) != 0) {
-        return rc;
-    }
-    *s = (const char *)b;
-    *n = len;
-    return 0;
-}
+/* ---- reader ------------------------------------------------------------ */
 
 /*  Reads a string as a new C string (which therefore may not hold NUL).
  *  With nil_ok a nil gives NULL. */
 static int
-s_rd_strdup(s_rd_t *r, bool nil_ok, char **out)
+s_rd_strdup(mpp_mpcur_t *r, bool nil_ok, char **out)
 {
-    *out = NULL;
-    if (nil_ok && s_rd_nil(r)) {
-        return 0;
-    }
     const char *s;
     size_t n;
-    int rc = s_rd_strref(r, &s, &n);
-    if (rc != 0) {
+    *out = NULL;
+    int rc = mpp_mpcur_cstr(r, nil_ok, &s, &n);
+    if (rc != 0 || s == NULL) {
         return rc;
-    }
-    if (memchr(s, '\0', n) != NULL) {
-        return MPP_ECORRUPT;
     }
     char *d = malloc(n + 1);
     if (d == NULL) {
@@ -580,89 +312,17 @@ s_rd_strdup(s_rd_t *r, bool nil_ok, char **out)
     return 0;
 }
 
-/*  Skips one object of any type, containers included.  Iterative, with a
- *  count of objects still to skip that can never exceed the bytes left,
- *  so hostile nesting costs neither stack nor overflow. */
-static int
-s_rd_skip(s_rd_t *r)
-{
-    uint64_t todo = 1;
-    while (todo > 0) {
-        const uint8_t *b;
-        int rc = s_take(r, 1, &b);
-        if (rc != 0) {
-            return rc;
-        }
-        todo--;
-        uint8_t h = *b;
-        uint64_t n = 0, skip = 0, kids = 0;
-        if (h <= 0x7f || h >= 0xe0 || h == 0xc0 || h == 0xc2 || h == 0xc3) {
-            continue;
-        }
-        if (h <= 0x8f) {
-            kids = 2u * (h & 0x0f);
-        }
-        else if (h <= 0x9f) {
-            kids = h & 0x0f;
-        }
-        else if (h <= 0xbf) {
-            skip = h & 0x1f;
-        }
-        else if (h >= 0xc4 && h <= 0xc6) { /* bin */
-            rc = s_field(r, (size_t)1 << (h - 0xc4), &skip);
-        }
-        else if (h >= 0xc7 && h <= 0xc9) { /* ext: length, type, data */
-            rc = s_field(r, (size_t)1 << (h - 0xc7), &n);
-            skip = n + 1;
-        }
-        else if (h == 0xca || h == 0xcb) { /* float 32, 64 */
-            skip = h == 0xca ? 4 : 8;
-        }
-        else if (h >= 0xcc && h <= 0xd3) { /* (u)int 8..64 */
-            skip = (uint64_t)1 << ((h - 0xcc) & 3);
-        }
-        else if (h >= 0xd4 && h <= 0xd8) { /* fixext */
-            skip = 1 + ((uint64_t)1 << (h - 0xd4));
-        }
-        else if (h >= 0xd9 && h <= 0xdb) { /* str */
-            rc = s_field(r, (size_t)1 << (h - 0xd9), &skip);
-        }
-        else if (h == 0xdc || h == 0xdd) { /* array 16/32 */
-            rc = s_field(r, h == 0xdc ? 2 : 4, &kids);
-        }
-        else if (h == 0xde || h == 0xdf) { /* map 16/32 */
-            rc = s_field(r, h == 0xde ? 2 : 4, &n);
-            kids = 2 * n;
-        }
-        else { /* 0xc1 is never used */
-            return MPP_ECORRUPT;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        if (skip > s_left(r)) {
-            return MPP_ETRUNC;
-        }
-        r->p += skip;
-        todo += kids;
-        if (todo > s_left(r)) {
-            return MPP_ETRUNC;
-        }
-    }
-    return 0;
-}
-
 /*  Reads the next map key and returns its index in `keys`, or -1 for a
  *  key this version does not know (its value is then skipped by the
  *  caller).  A key repeated in one map is corruption: no writer makes
  *  one, and accepting it could merge or double data. */
 static int
-s_rd_key(s_rd_t *r, const char *const *keys, size_t nkeys, uint32_t *seen,
+s_rd_key(mpp_mpcur_t *r, const char *const *keys, size_t nkeys, uint32_t *seen,
          int *ix)
 {
     const char *k;
     size_t n;
-    int rc = s_rd_strref(r, &k, &n);
+    int rc = mpp_mpcur_str(r, &k, &n);
     if (rc != 0) {
         return rc;
     }
@@ -683,10 +343,10 @@ s_rd_key(s_rd_t *r, const char *const *keys, size_t nkeys, uint32_t *seen,
 /*  Reads a row header: an array of at least `min` columns.  Returns the
  *  number of extra columns the caller must skip. */
 static int
-s_rd_row(s_rd_t *r, uint32_t min, uint32_t *extra)
+s_rd_row(mpp_mpcur_t *r, uint32_t min, uint32_t *extra)
 {
     uint32_t n;
-    int rc = s_rd_array(r, &n);
+    int rc = mpp_mpcur_array(r, &n);
     if (rc != 0) {
         return rc;
     }
@@ -698,26 +358,26 @@ s_rd_row(s_rd_t *r, uint32_t min, uint32_t *extra)
 }
 
 static int
-s_rd_skip_n(s_rd_t *r, uint32_t n)
+s_rd_skip_n(mpp_mpcur_t *r, uint32_t n)
 {
     int rc = 0;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
-        rc = s_rd_skip(r);
+        rc = mpp_mpcur_skip(r);
     }
     return rc;
 }
 
 /* Reads [str]|nil into a new vector; *v stays NULL for nil. */
 static int
-s_rd_strv(s_rd_t *r, char ***v, size_t *count)
+s_rd_strv(mpp_mpcur_t *r, char ***v, size_t *count)
 {
     *v = NULL;
     *count = 0;
-    if (s_rd_nil(r)) {
+    if (mpp_mpcur_nil(r)) {
         return 0;
     }
     uint32_t n;
-    int rc = s_rd_array(r, &n);
+    int rc = mpp_mpcur_array(r, &n);
     if (rc != 0) {
         return rc;
     }
@@ -753,7 +413,7 @@ s_strv_free(char **v, size_t n)
 
 /* Replaces a string field with one read from the file. */
 static int
-s_rd_set_str(s_rd_t *r, char **field)
+s_rd_set_str(mpp_mpcur_t *r, char **field)
 {
     char *s;
     int rc = s_rd_strdup(r, true, &s);
@@ -765,7 +425,7 @@ s_rd_set_str(s_rd_t *r, char **field)
 }
 
 static int
-s_rd_set_strv(s_rd_t *r, char ***field, size_t *count)
+s_rd_set_strv(mpp_mpcur_t *r, char ***field, size_t *count)
 {
     char **v;
     size_t n;
@@ -779,23 +439,10 @@ s_rd_set_strv(s_rd_t *r, char ***field, size_t *count)
 }
 
 static int
-s_rd_cost(s_rd_t *r, mpp_cost_t *c)
-{
-    int rc;
-    if ((rc = s_rd_u64(r, &c->ncalls)) != 0 ||
-        (rc = s_rd_u64(r, &c->pcalls)) != 0 ||
-        (rc = s_rd_i64(r, &c->tt_ns)) != 0 ||
-        (rc = s_rd_i64(r, &c->ct_ns)) != 0) {
-        return rc;
-    }
-    return 0;
-}
-
-static int
-s_rd_cats(s_rd_t *r, mpp_thread_t *t)
+s_rd_cats(mpp_mpcur_t *r, mpp_thread_t *t)
 {
     uint32_t n = 0, extra;
-    int rc = s_rd_array(r, &n);
+    int rc = mpp_mpcur_array(r, &n);
     if (rc != 0) {
         return rc;
     }
@@ -804,9 +451,9 @@ s_rd_cats(s_rd_t *r, mpp_thread_t *t)
     }
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         if ((rc = s_rd_row(r, 3, &extra)) != 0 ||
-            (rc = s_rd_u64(r, &t->cat[c].ns)) != 0 ||
-            (rc = s_rd_u64(r, &t->cat[c].count)) != 0 ||
-            (rc = s_rd_u64(r, &t->cat[c].bytes)) != 0 ||
+            (rc = mpp_mpcur_u64(r, &t->cat[c].ns)) != 0 ||
+            (rc = mpp_mpcur_u64(r, &t->cat[c].count)) != 0 ||
+            (rc = mpp_mpcur_u64(r, &t->cat[c].bytes)) != 0 ||
             (rc = s_rd_skip_n(r, extra)) != 0) {
             return rc;
         }
@@ -815,16 +462,16 @@ s_rd_cats(s_rd_t *r, mpp_thread_t *t)
 }
 
 static int
-s_rd_stats(s_rd_t *r, mpp_thread_t *t)
+s_rd_stats(mpp_mpcur_t *r, mpp_thread_t *t)
 {
     uint32_t n = 0, extra;
-    int rc = s_rd_array(r, &n);
+    int rc = mpp_mpcur_array(r, &n);
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         mpp_cost_t c;
         uint32_t func;
         if ((rc = s_rd_row(r, 5, &extra)) != 0 ||
-            (rc = s_rd_u32(r, &func)) != 0 ||
-            (rc = s_rd_cost(r, &c)) != 0 ||
+            (rc = mpp_mpcur_u32(r, &func)) != 0 ||
+            (rc = mpp_mpcur_cost(r, &c)) != 0 ||
             (rc = s_rd_skip_n(r, extra)) != 0) {
             break;
         }
@@ -838,17 +485,17 @@ s_rd_stats(s_rd_t *r, mpp_thread_t *t)
 }
 
 static int
-s_rd_edges(s_rd_t *r, mpp_thread_t *t)
+s_rd_edges(mpp_mpcur_t *r, mpp_thread_t *t)
 {
     uint32_t n = 0, extra;
-    int rc = s_rd_array(r, &n);
+    int rc = mpp_mpcur_array(r, &n);
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         mpp_cost_t c;
         uint32_t caller, callee;
         if ((rc = s_rd_row(r, 6, &extra)) != 0 ||
-            (rc = s_rd_u32(r, &caller)) != 0 ||
-            (rc = s_rd_u32(r, &callee)) != 0 ||
-            (rc = s_rd_cost(r, &c)) != 0 ||
+            (rc = mpp_mpcur_u32(r, &caller)) != 0 ||
+            (rc = mpp_mpcur_u32(r, &callee)) != 0 ||
+            (rc = mpp_mpcur_cost(r, &c)) != 0 ||
             (rc = s_rd_skip_n(r, extra)) != 0) {
             break;
         }
@@ -862,18 +509,18 @@ s_rd_edges(s_rd_t *r, mpp_thread_t *t)
 }
 
 static int
-s_rd_spans(s_rd_t *r, mpp_thread_t *t)
+s_rd_spans(mpp_mpcur_t *r, mpp_thread_t *t)
 {
     uint32_t n = 0, extra;
-    int rc = s_rd_array(r, &n);
+    int rc = mpp_mpcur_array(r, &n);
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         mpp_span_t s;
         if ((rc = s_rd_row(r, 5, &extra)) != 0 ||
-            (rc = s_rd_u32(r, &s.cat)) != 0 ||
-            (rc = s_rd_u32(r, &s.func)) != 0 ||
-            (rc = s_rd_i64(r, &s.start_ns)) != 0 ||
-            (rc = s_rd_i64(r, &s.dur_ns)) != 0 ||
-            (rc = s_rd_u64(r, &s.bytes)) != 0 ||
+            (rc = mpp_mpcur_u32(r, &s.cat)) != 0 ||
+            (rc = mpp_mpcur_u32(r, &s.func)) != 0 ||
+            (rc = mpp_mpcur_i64(r, &s.start_ns)) != 0 ||
+            (rc = mpp_mpcur_i64(r, &s.dur_ns)) != 0 ||
+            (rc = mpp_mpcur_u64(r, &s.bytes)) != 0 ||
             (rc = s_rd_skip_n(r, extra)) != 0) {
             break;
         }
@@ -887,10 +534,10 @@ static const char *const s_thread_keys[] = {"tid",   "name",  "cats",
                                             "stats", "edges", "spans"};
 
 static int
-s_rd_thread(s_rd_t *r, mpp_proc_t *p)
+mpp_mpcur_thread(mpp_mpcur_t *r, mpp_proc_t *p)
 {
     uint32_t n, seen = 0;
-    int ix, rc = s_rd_map(r, &n);
+    int ix, rc = mpp_mpcur_map(r, &n);
     if (rc != 0) {
         return rc;
     }
@@ -905,7 +552,7 @@ s_rd_thread(s_rd_t *r, mpp_proc_t *p)
     if (ix != 0) {
         return MPP_ECORRUPT;
     }
-    if ((rc = s_rd_u64(r, &tid)) != 0) {
+    if ((rc = mpp_mpcur_u64(r, &tid)) != 0) {
         return rc;
     }
     size_t before = p->nthreads;
@@ -937,7 +584,7 @@ s_rd_thread(s_rd_t *r, mpp_proc_t *p)
             rc = s_rd_spans(r, t);
             break;
         default:
-            rc = s_rd_skip(r);
+            rc = mpp_mpcur_skip(r);
             break;
         }
         if (rc != 0) {
@@ -955,13 +602,13 @@ static const char *const s_proc_keys[] = {
 };
 
 static int
-s_rd_proc_field(s_rd_t *r, int ix, mpp_proc_t *p)
+s_rd_proc_field(mpp_mpcur_t *r, int ix, mpp_proc_t *p)
 {
     uint32_t n;
     int rc;
     switch (ix) {
     case 1:
-        return s_rd_i64(r, &p->ppid);
+        return mpp_mpcur_i64(r, &p->ppid);
     case 2:
         return s_rd_set_str(r, &p->name);
     case 3:
@@ -971,47 +618,47 @@ s_rd_proc_field(s_rd_t *r, int ix, mpp_proc_t *p)
     case 5:
         return s_rd_set_strv(r, &p->argv, &p->argc);
     case 6:
-        return s_rd_i64(r, &p->start_ns);
+        return mpp_mpcur_i64(r, &p->start_ns);
     case 7:
-        return s_rd_i64(r, &p->wall_ns);
+        return mpp_mpcur_i64(r, &p->wall_ns);
     case 8:
-        return s_rd_i64(r, &p->cpu_ns);
+        return mpp_mpcur_i64(r, &p->cpu_ns);
     case 9:
-        return s_rd_u64(r, &p->dropped);
+        return mpp_mpcur_u64(r, &p->dropped);
     case 10:
-        return s_rd_u64(r, &p->mem_bytes);
+        return mpp_mpcur_u64(r, &p->mem_bytes);
     case 11:
-        return s_rd_u64(r, &p->messages);
+        return mpp_mpcur_u64(r, &p->messages);
     case 12:
-        return s_rd_u64(r, &p->next_seq);
+        return mpp_mpcur_u64(r, &p->next_seq);
     case 13:
-        return s_rd_bool(r, &p->hello);
+        return mpp_mpcur_bool(r, &p->hello);
     case 14:
-        if ((rc = s_rd_u32(r, &p->exit_kind)) == 0 &&
+        if ((rc = mpp_mpcur_u32(r, &p->exit_kind)) == 0 &&
             p->exit_kind > MPP_EXIT_LOST) {
             rc = MPP_ECORRUPT;
         }
         return rc;
     case 15:
-        return s_rd_i32(r, &p->exit_code);
+        return mpp_mpcur_i32(r, &p->exit_code);
     case 16:
-        if ((rc = s_rd_array(r, &n)) != 0) {
+        if ((rc = mpp_mpcur_array(r, &n)) != 0) {
             return rc;
         }
         for (uint32_t i = 0; i < n && rc == 0; i++) {
-            rc = s_rd_thread(r, p);
+            rc = mpp_mpcur_thread(r, p);
         }
         return rc;
     default:
-        return s_rd_skip(r);
+        return mpp_mpcur_skip(r);
     }
 }
 
 static int
-s_rd_proc(s_rd_t *r, mpp_session_t *s)
+s_rd_proc(mpp_mpcur_t *r, mpp_session_t *s)
 {
     uint32_t n, seen = 0;
-    int ix, rc = s_rd_map(r, &n);
+    int ix, rc = mpp_mpcur_map(r, &n);
     if (rc != 0) {
         return rc;
     }
@@ -1027,7 +674,7 @@ s_rd_proc(s_rd_t *r, mpp_session_t *s)
     if (ix != 0) {
         return MPP_ECORRUPT;
     }
-    if ((rc = s_rd_i64(r, &pid)) != 0) {
+    if ((rc = mpp_mpcur_i64(r, &pid)) != 0) {
         return rc;
     }
     mpp_proc_t *p = mpp_session_add_proc(s, pid);
@@ -1048,33 +695,33 @@ static const char *const s_integrity_keys[] = {
 };
 
 static int
-s_rd_integrity(s_rd_t *r, mpp_integrity_t *in)
+s_rd_integrity(mpp_mpcur_t *r, mpp_integrity_t *in)
 {
     uint64_t *fields[] = {&in->messages, &in->rejected, &in->seq_gaps,
                           &in->processes_lost, &in->dropped_events};
     uint32_t n = 0, seen = 0;
-    int ix, rc = s_rd_map(r, &n);
+    int ix, rc = mpp_mpcur_map(r, &n);
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         if ((rc = s_rd_key(r, s_integrity_keys, 5, &seen, &ix)) == 0) {
-            rc = ix < 0 ? s_rd_skip(r) : s_rd_u64(r, fields[ix]);
+            rc = ix < 0 ? mpp_mpcur_skip(r) : mpp_mpcur_u64(r, fields[ix]);
         }
     }
     return rc;
 }
 
 static int
-s_rd_funcs(s_rd_t *r, mpp_session_t *s)
+s_rd_funcs(mpp_mpcur_t *r, mpp_session_t *s)
 {
     uint32_t n = 0, extra;
-    int rc = s_rd_array(r, &n);
+    int rc = mpp_mpcur_array(r, &n);
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const char *file, *name;
         size_t nfile, nname;
         int32_t line;
         if ((rc = s_rd_row(r, 3, &extra)) != 0 ||
-            (rc = s_rd_strref(r, &file, &nfile)) != 0 ||
-            (rc = s_rd_i32(r, &line)) != 0 ||
-            (rc = s_rd_strref(r, &name, &nname)) != 0 ||
+            (rc = mpp_mpcur_str(r, &file, &nfile)) != 0 ||
+            (rc = mpp_mpcur_i32(r, &line)) != 0 ||
+            (rc = mpp_mpcur_str(r, &name, &nname)) != 0 ||
             (rc = s_rd_skip_n(r, extra)) != 0) {
             break;
         }
@@ -1112,11 +759,11 @@ static const char *const s_session_keys[] = {
 };
 
 static int
-s_rd_session(s_rd_t *r, mpp_session_t *s)
+s_rd_session(mpp_mpcur_t *r, mpp_session_t *s)
 {
     const size_t nkeys = MPP_ARRAY_SIZE(s_session_keys);
     uint32_t n = 0, m = 0, seen = 0;
-    int ix, rc = s_rd_map(r, &n);
+    int ix, rc = mpp_mpcur_map(r, &n);
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         if ((rc = s_rd_key(r, s_session_keys, nkeys, &seen, &ix)) != 0) {
             break;
@@ -1132,13 +779,13 @@ s_rd_session(s_rd_t *r, mpp_session_t *s)
             rc = s_rd_set_strv(r, &s->command, &s->ncommand);
             break;
         case 3:
-            rc = s_rd_i64(r, &s->start_ns);
+            rc = mpp_mpcur_i64(r, &s->start_ns);
             break;
         case 4:
-            rc = s_rd_i64(r, &s->wall_ns);
+            rc = mpp_mpcur_i64(r, &s->wall_ns);
             break;
         case 5:
-            rc = s_rd_i32(r, &s->exit_status);
+            rc = mpp_mpcur_i32(r, &s->exit_status);
             break;
         case 6:
             rc = s_rd_integrity(r, &s->integrity);
@@ -1147,7 +794,7 @@ s_rd_session(s_rd_t *r, mpp_session_t *s)
             rc = s_rd_funcs(r, s);
             break;
         case 8:
-            if ((rc = s_rd_array(r, &m)) != 0) {
+            if ((rc = mpp_mpcur_array(r, &m)) != 0) {
                 break;
             }
             for (uint32_t j = 0; j < m && rc == 0; j++) {
@@ -1155,7 +802,7 @@ s_rd_session(s_rd_t *r, mpp_session_t *s)
             }
             break;
         default:
-            rc = s_rd_skip(r);
+            rc = mpp_mpcur_skip(r);
             break;
         }
     }
@@ -1213,9 +860,9 @@ mpp_sessfile_parse(const void *data, size_t len, mpp_session_t **out)
         return MPP_EFORMAT;
     }
     const uint8_t *bytes = data;
-    s_rd_t r = {bytes + MAGIC_LEN, bytes + len};
+    mpp_mpcur_t r = {bytes + MAGIC_LEN, bytes + len};
     uint64_t version;
-    int rc = s_rd_u64(&r, &version);
+    int rc = mpp_mpcur_u64(&r, &version);
     if (rc != 0) {
         return rc;
     }

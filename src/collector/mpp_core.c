@@ -1,5 +1,6 @@
 /*  The process-wide collector; see mpp_core.h. */
 #include "mpp_core.h"
+#include "mpp_cats.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -269,13 +270,14 @@ s_send_data(mpp_core_t *self, bool always)
         for (uint32_t j = 0; j < t->nedges; j++) {
             ne += t->edges[j].dirty;
         }
-        if (ns + ne > 0) {
+        if (ns + ne > 0 || mpp_cats_dirty(t)) {
             nthreads++;
             nstats += ns;
             nedges += ne;
         }
     }
-    if (!always && nthreads == 0 && self->name_sent) {
+    size_t nspans = mpp_cats_pending(self);
+    if (!always && nthreads == 0 && nspans == 0 && self->name_sent) {
         return 0;
     }
     int rc = s_ensure_hello(self);
@@ -288,8 +290,8 @@ s_send_data(mpp_core_t *self, bool always)
                  sizeof(*self->wstats)) < 0 ||
         mpp_grow((void **)&self->wedges, &self->capwedges, nedges,
                  sizeof(*self->wedges)) < 0 ||
-        mpp_grow((void **)&self->wfuncs, &self->capwfuncs, nstats + 2 * nedges,
-                 sizeof(*self->wfuncs)) < 0) {
+        mpp_grow((void **)&self->wfuncs, &self->capwfuncs,
+                 nstats + 2 * nedges + nspans, sizeof(*self->wfuncs)) < 0) {
         return MPP_ENOMEM;
     }
 
@@ -306,6 +308,7 @@ s_send_data(mpp_core_t *self, bool always)
         w->name = t->name;
         w->stats = ws;
         w->edges = we;
+        mpp_cats_fill(self, t, w->cat);
         for (uint32_t j = 0; j < t->nstats; j++) {
             const mpp_ts_stat_t *s = &t->stats[j];
             if (s->dirty) {
@@ -328,8 +331,14 @@ s_send_data(mpp_core_t *self, bool always)
         }
         w->nstats = (size_t)(ws - w->stats);
         w->nedges = (size_t)(we - w->edges);
-        if (w->nstats + w->nedges > 0) {
+        if (w->nstats + w->nedges > 0 || mpp_cats_dirty(t)) {
             wt++;
+        }
+    }
+    const mpp_wspan_t *spans = mpp_cats_spans(self, &nspans);
+    for (size_t i = 0; i < nspans; i++) {
+        if (spans[i].fid != MPP_NOFID) {
+            s_take_def(self, spans[i].fid, &nfuncs);
         }
     }
 
@@ -342,6 +351,8 @@ s_send_data(mpp_core_t *self, bool always)
     msg.nfuncs = nfuncs;
     msg.threads = self->wthreads;
     msg.nthreads = (size_t)(wt - self->wthreads);
+    msg.spans = (mpp_wspan_t *)spans;
+    msg.nspans = nspans;
     rc = s_send(self, &msg);
     mpp_funcs_settle(self->funcs, self->wfuncs, nfuncs, rc == 0);
     if (rc == 0) {
@@ -354,6 +365,7 @@ s_send_data(mpp_core_t *self, bool always)
                 t->edges[j].dirty = false;
             }
         }
+        mpp_cats_sent(self);
         self->name_sent = true;
     }
     return rc;

@@ -3,12 +3,16 @@
 
 #include <string.h>
 
+#include "mpp_cats.h"
+
 enum { S_UNSENT = 0, S_TAKEN = 1, S_SENT = 2 };
 
 typedef struct {
     char *file;
     char *name;
     int32_t line;
+    uint8_t tag;  /* MPP_TAG_* */
+    uint8_t mark; /* MPP_MARK_* */
 } s_def_t;
 
 typedef struct {
@@ -112,6 +116,7 @@ mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
         return MPP_NOFID;
     }
     def->line = line;
+    mpp_cats_classify(def->file, def->name, &def->tag, &def->mark);
     self->state[self->ndefs] = S_UNSENT;
     return self->ndefs++;
 }
@@ -182,6 +187,18 @@ mpp_funcs_get(const mpp_funcs_t *self, uint32_t fid, mpp_wfunc_t *out)
     out->line = def->line;
     out->file = def->file;
     out->name = def->name;
+}
+
+uint8_t
+mpp_funcs_tag(const mpp_funcs_t *self, uint32_t fid)
+{
+    return fid < self->ndefs ? self->defs[fid].tag : 0;
+}
+
+uint8_t
+mpp_funcs_mark(const mpp_funcs_t *self, uint32_t fid)
+{
+    return fid < self->ndefs ? self->defs[fid].mark : 0;
 }
 
 bool

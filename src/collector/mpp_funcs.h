@@ -8,6 +8,10 @@
  *  C functions have no place to cache an id, so they are found by a key
  *  (their PyMethodDef pointer, as cProfile keys them) in an open-addressing
  *  table.  Nothing here needs Python, so it also works after finalization.
+ *
+ *  Each definition is classified once, when it is added, by mpp_cats
+ *  (which category it starts, whether it marks a phase of start-up); the
+ *  hot path then finds that in a byte.
  */
 #ifndef MPP_FUNCS_H
 #define MPP_FUNCS_H
@@ -37,6 +41,11 @@ uint32_t mpp_funcs_count(const mpp_funcs_t *self);
 
 /* The definition of a known id, borrowed from the registry. */
 void mpp_funcs_get(const mpp_funcs_t *self, uint32_t fid, mpp_wfunc_t *out);
+
+/* The MPP_TAG_* and MPP_MARK_* (mpp_cats.h) of a known id; 0 for
+ * MPP_NOFID. */
+uint8_t mpp_funcs_tag(const mpp_funcs_t *self, uint32_t fid);
+uint8_t mpp_funcs_mark(const mpp_funcs_t *self, uint32_t fid);
 
 /*  Delivery state of definitions.  A DATA message takes the definitions
  *  its entries refer to and that were not sent before (mpp_funcs_take),

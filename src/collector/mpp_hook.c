@@ -200,14 +200,14 @@ s_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     case PyTrace_CALL:
         fid = s_code_fid(ref, mpp_frame_code(frame));
         now = mpp_clock_read(&core->clock);
-        mpp_tstate_enter(t, fid, now);
+        mpp_tstate_enter_ex(t, fid, now, frame);
         break;
     case PyTrace_RETURN:
         if (mpp_tstate_idle(t)) {
             return 0;
         }
         now = mpp_clock_read(&core->clock);
-        mpp_tstate_leave(t, now);
+        mpp_tstate_leave_ex(t, now, arg);
         break;
     case PyTrace_C_CALL:
         if (!s_is_profiled_cfunc(ref, arg)) {

@@ -141,6 +141,28 @@ mpp_code_firstlineno(PyCodeObject *code)
     return code->co_firstlineno;
 }
 
+/*  The local variable `name` of a frame that is just starting (its
+ *  arguments), as a new reference, or NULL (an exception may be set).
+ *  Before 3.12 this goes through the frame's locals dict, which it
+ *  creates: call it only for the few functions that need it. */
+static inline PyObject *
+mpp_frame_local(PyFrameObject *frame, const char *name)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyFrame_GetVarString(frame, (char *)name);
+#else
+    PyObject *locals = PyFrame_GetLocals(frame);
+    if (locals == NULL) {
+        return NULL;
+    }
+    PyObject *value = PyMapping_Check(locals)
+                          ? PyMapping_GetItemString(locals, name)
+                          : NULL;
+    Py_DECREF(locals);
+    return value;
+#endif
+}
+
 /* ---- C functions ------------------------------------------------------- */
 
 static inline PyMethodDef *

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include "mpp_cats.h"
+#include "mpp_core.h"
+
 #define S_STACK_START 256
 #define S_EHASH_START 64
 
@@ -24,6 +27,7 @@ mpp_tstate_new(struct mpp_core *core, uint64_t tid, const char *name)
     }
     self->capstack = S_STACK_START;
     self->emask = S_EHASH_START - 1;
+    mpp_cats_thread_init(self);
     return self;
 }
 
@@ -47,6 +51,8 @@ mpp_tstate_destroy(mpp_tstate_t **self_p)
 void
 mpp_tstate_clear(mpp_tstate_t *self)
 {
+    /* First, while the stack still shows what the thread was doing. */
+    mpp_cats_thread_reset(self);
     if (self->slot != NULL) {
         memset(self->slot, 0, self->nslot * sizeof(*self->slot));
     }
@@ -65,6 +71,7 @@ mpp_tstate_unwind(mpp_tstate_t *self, int64_t now)
     while (self->depth > 0) {
         mpp_tstate_leave(self, now);
     }
+    mpp_cats_thread_unwind(self, now);
 }
 
 size_t
@@ -130,6 +137,7 @@ mpp_tstate_add_stat(mpp_tstate_t *self, uint32_t fid)
     mpp_ts_stat_t *s = &self->stats[self->nstats];
     memset(s, 0, sizeof(*s));
     s->fid = fid;
+    s->tag = self->core != NULL ? mpp_funcs_tag(self->core->funcs, fid) : 0;
     self->slot[fid] = ++self->nstats;
     return self->nstats;
 }

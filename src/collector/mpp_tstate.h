@@ -12,10 +12,17 @@
  *  The hot path (enter/leave) is inline and allocates nothing: the stack
  *  grows only when it reaches a new maximum depth, and the stat and edge
  *  arrays only when a new function or edge appears on this thread.  Stats
- *  are found by function id through a dense index array; edges through a
- *  small open-addressing table keyed by the pair of stat indexes.  When an
- *  allocation fails the event is counted as dropped and the stack stays
- *  balanced.
+ *  are found by function id through a dense index array.  Each stat
+ *  remembers the edge last used to call it, so a function called from the
+ *  same place again (loops, recursion: nearly every call) finds its edge
+ *  with one compare; only a change of caller probes the open-addressing
+ *  table keyed by the pair of stat indexes.  When an allocation fails the
+ *  event is counted as dropped and the stack stays balanced.
+ *
+ *  Categories (pickle, lock wait, ...; see mpp_cats.h) cost untagged
+ *  functions one predictable branch per event: a stat carries its
+ *  function's tag, and only a tagged call (or the return of a frame that
+ *  switched category) takes the cold path in mpp_cats.c.
  *
  *  Only the thread that owns the tables (holding the GIL) calls these,
  *  or, once no other thread can run, the exit path.
@@ -32,12 +39,15 @@ typedef struct {
     int64_t sub;   /* time spent in callees so far */
     uint32_t stat; /* 1-based index into stats, 0 when not accounted */
     uint32_t edge; /* 1-based index into edges, 0 without a caller */
+    bool cat;      /* this frame opened a category interval */
 } mpp_ts_frame_t;
 
 typedef struct {
     mpp_cost_t cost;
     uint32_t fid;
     uint32_t level; /* frames of this function now on the stack */
+    uint32_t edge;  /* 1-based index of the edge last used to call it */
+    uint8_t tag;    /* MPP_TAG_* of the function, 0 for most */
     bool dirty;     /* changed since the last DATA that went out */
 } mpp_ts_stat_t;
 
@@ -48,6 +58,18 @@ typedef struct {
     uint32_t level; /* frames of this edge now on the stack */
     bool dirty;
 } mpp_ts_edge_t;
+
+/* Category interval nesting deeper than this stays in the outer one. */
+#define MPP_TS_CATS_DEPTH 16
+#define MPP_CAT_NONE 0xFF
+
+/* One open category interval: what a switching frame opened. */
+typedef struct {
+    int64_t start;  /* clock at entry */
+    uint64_t bytes; /* measured while it was open */
+    uint32_t fid;   /* function running when it began, or MPP_NOFID */
+    uint8_t cat;
+} mpp_ts_catlevel_t;
 
 struct mpp_core;
 
@@ -67,6 +89,16 @@ typedef struct mpp_tstate {
     uint32_t capedges;
     uint32_t *ehash; /* 1-based indexes into edges, 0 = empty */
     uint32_t emask;  /* size of ehash minus one */
+
+    /* Categories: touched only by tagged calls; see mpp_cats.c. */
+    uint8_t cat_base;  /* MPP_CAT_STARTUP while start-up lasts, or NONE */
+    uint8_t cat_depth; /* open intervals in cat_stack */
+    bool cat_dirty;    /* cat changed since the last DATA that went out */
+    bool startup_by_run; /* only multiprocessing's run() ends start-up */
+    int64_t cat_since;     /* clock when the current category last began */
+    int64_t startup_start; /* clock at process start, for the span */
+    mpp_catval_t cat[MPP_CAT_COUNT]; /* ns are clock ticks here */
+    mpp_ts_catlevel_t cat_stack[MPP_TS_CATS_DEPTH];
 
     /* Cold. */
     uint64_t dropped; /* events lost to allocation failures */
@@ -96,11 +128,29 @@ uint32_t mpp_tstate_add_stat(mpp_tstate_t *self, uint32_t fid);
 uint32_t mpp_tstate_add_edge(mpp_tstate_t *self, uint32_t caller,
                              uint32_t callee);
 
+/*  Category work of a tagged call and of the return of a frame that
+ *  opened an interval (mpp_cats.c).  `pyframe` is the Python frame of a
+ *  Python call and `retval` the value a Python function returns, else
+ *  NULL; both are used only to measure bytes. */
+void mpp_cats_enter(mpp_tstate_t *self, mpp_ts_frame_t *f, uint8_t tag,
+                    int64_t now, void *pyframe);
+void mpp_cats_leave(mpp_tstate_t *self, mpp_ts_frame_t *f, int64_t now,
+                    void *retval);
+
+/*  Stat indexes are small dense integers, and a multiplicative hash of
+ *  the packed pair is nearly linear in them, which clusters under linear
+ *  probing; a full 64-bit finalizer (MurmurHash3's) spreads them.  Only
+ *  cache misses (a new caller of a function) come here. */
 static inline uint32_t
 mpp_ts_edge_hash(uint32_t caller, uint32_t callee)
 {
-    uint64_t key = ((uint64_t)caller << 32) | callee;
-    return (uint32_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 32);
+    uint64_t k = ((uint64_t)caller << 32) | callee;
+    k ^= k >> 33;
+    k *= UINT64_C(0xFF51AFD7ED558CCD);
+    k ^= k >> 33;
+    k *= UINT64_C(0xC4CEB9FE1A85EC53);
+    k ^= k >> 33;
+    return (uint32_t)k;
 }
 
 /* The 1-based index of the edge caller->callee, added if new; 0 if that
@@ -131,12 +181,15 @@ mpp_tstate_idle(const mpp_tstate_t *self)
 }
 
 /*  A call of function `fid` (MPP_NOFID when it could not be registered;
- *  the frame is then pushed but not accounted) at time `now`. */
+ *  the frame is then pushed but not accounted) at time `now`; `pyframe`
+ *  is the Python frame for a Python function, else NULL. */
 static inline void
-mpp_tstate_enter(mpp_tstate_t *self, uint32_t fid, int64_t now)
+mpp_tstate_enter_ex(mpp_tstate_t *self, uint32_t fid, int64_t now,
+                    void *pyframe)
 {
     uint32_t si = 0;
     uint32_t ei = 0;
+    uint8_t tag = 0;
 
     if (MPP_UNLIKELY(self->depth == self->capstack || self->lost > 0) &&
         !mpp_tstate_make_room(self)) {
@@ -155,8 +208,16 @@ mpp_tstate_enter(mpp_tstate_t *self, uint32_t fid, int64_t now)
             s->cost.pcalls++;
         }
         s->dirty = true;
-        if (self->depth > 0 && self->stack[self->depth - 1].stat != 0) {
-            ei = mpp_tstate_edge(self, self->stack[self->depth - 1].stat, si);
+        tag = s->tag;
+        uint32_t caller;
+        if (self->depth > 0 &&
+            (caller = self->stack[self->depth - 1].stat) != 0) {
+            ei = s->edge;
+            if (MPP_UNLIKELY(ei == 0 ||
+                             self->edges[ei - 1].caller != caller)) {
+                ei = mpp_tstate_edge(self, caller, si);
+                s->edge = ei;
+            }
             if (MPP_LIKELY(ei != 0)) {
                 mpp_ts_edge_t *e = &self->edges[ei - 1];
                 e->cost.ncalls++;
@@ -172,12 +233,23 @@ mpp_tstate_enter(mpp_tstate_t *self, uint32_t fid, int64_t now)
     f->sub = 0;
     f->stat = si;
     f->edge = ei;
+    f->cat = false;
+    if (MPP_UNLIKELY(tag != 0)) {
+        mpp_cats_enter(self, f, tag, now, pyframe);
+    }
 }
 
-/* The return of the innermost frame at time `now`.  The caller checks
+static inline void
+mpp_tstate_enter(mpp_tstate_t *self, uint32_t fid, int64_t now)
+{
+    mpp_tstate_enter_ex(self, fid, now, NULL);
+}
+
+/* The return of the innermost frame at time `now`; `retval` is what a
+ * Python function returns, else NULL.  The caller checks
  * mpp_tstate_idle() first. */
 static inline void
-mpp_tstate_leave(mpp_tstate_t *self, int64_t now)
+mpp_tstate_leave_ex(mpp_tstate_t *self, int64_t now, void *retval)
 {
     if (MPP_UNLIKELY(self->lost > 0)) {
         self->lost--;
@@ -205,6 +277,15 @@ mpp_tstate_leave(mpp_tstate_t *self, int64_t now)
         }
         e->dirty = true;
     }
+    if (MPP_UNLIKELY(f->cat)) {
+        mpp_cats_leave(self, f, now, retval);
+    }
+}
+
+static inline void
+mpp_tstate_leave(mpp_tstate_t *self, int64_t now)
+{
+    mpp_tstate_leave_ex(self, now, NULL);
 }
 
 #endif

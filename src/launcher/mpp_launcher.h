@@ -11,7 +11,8 @@
  *    mpp_pyenv.c   the target Python: probe, pyshim, environment
  *    mpp_agg.c     the aggregator thread: ZeroMQ PULL socket, stragglers
  *    mpp_ingest.c  frame validation and merging, without sockets (tested)
- *    mpp_outdir.c  output directory checks and atomic file writing
+ *    mpp_outdir.c  output directory checks and the atomic writing of the
+ *                  output files
  */
 #ifndef MPP_LAUNCHER_H
 #define MPP_LAUNCHER_H
@@ -198,30 +199,29 @@ int mpp_outdir_check(const char *dir);
 /* Creates `dir` and its missing parents.  Returns 0 or a negated errno. */
 int mpp_outdir_create(const char *dir);
 
-/* Writes the content to an open stream; returns 0 or a negative code. */
-typedef int (*mpp_write_fn)(const void *arg, FILE *out);
+/* What the files of an output directory are written from. */
+typedef struct {
+    const mpp_session_t *s;
+    const mpp_view_t *v;  /* the session's merged view */
+    mpp_report_opts_t ro; /* report.txt's options */
+    /* When not NULL, called with each file's name once it is staged, then
+     * with NULL once all are in place: bench_agg times the steps. */
+    void (*step)(void *arg, const char *name);
+    void *step_arg;
+} mpp_outputs_t;
 
-/*  Writes the content to dir/.name.tmpXXXXXX and syncs it, without
- *  touching dir/name.  Returns 0 and the temporary file's malloc'd path
- *  in *tmp, or a negative code (the writer's, or a negated errno: a full
- *  disk says ENOSPC, not EIO) with nothing left behind. */
-int mpp_outdir_stage(const char *dir, const char *name, mpp_write_fn fn,
-                     const void *arg, char **tmp);
-
-/*  Renames a staged file to dir/name, replacing any older one, and frees
- *  *tmp.  Returns 0 or a negated errno (the staged file is removed). */
-int mpp_outdir_commit(const char *dir, const char *name, char **tmp);
-
-/* Removes a staged file that will not be committed; frees *tmp. */
-void mpp_outdir_discard(char **tmp);
-
-/*  Stages and commits one file: dir/name is replaced atomically, and on
- *  failure it is left exactly as it was.  Returns 0 or a negative code. */
-int mpp_outdir_write(const char *dir, const char *name, mpp_write_fn fn,
-                     const void *arg);
-
-/* Flushes the directory entries of the renamed files to disk. */
-void mpp_outdir_sync(const char *dir);
+/*  Writes every file of an output directory into `dir`, which exists:
+ *  profile.prof, callgrind.out, callgrind.parts, session.mpprof and
+ *  report.txt.  Each is staged as dir/.name.tmpXXXXXX and synced, then
+ *  all are renamed into place and the directory is synced: either the
+ *  whole new profile appears or, when a file cannot be staged (a full
+ *  disk, say), the directory keeps whatever an earlier run left there,
+ *  byte for byte.  Returns 0, or a negative code (the writer's, or a
+ *  negated errno: a full disk says ENOSPC, not EIO) with *failed naming
+ *  the file and *renaming true when every file was staged but renaming
+ *  that one failed (the files renamed before it are complete and stay). */
+int mpp_outdir_write_all(const char *dir, const mpp_outputs_t *out,
+                         const char **failed, bool *renaming);
 
 /* ---- helpers shared by the units -------------------------------------- */
 

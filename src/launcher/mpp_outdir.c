@@ -118,6 +118,9 @@ mpp_outdir_create(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/* Writes the content to an open stream; returns 0 or a negative code. */
+typedef int (*s_write_fn)(const void *arg, FILE *out);
+
 /*  mkstemp creates files 0600; outputs are meant to be shared like any
  *  file the user creates, so they get 0666 less the umask.  umask() can
  *  only be read by setting it; the other threads are gone by now, so the
@@ -164,7 +167,7 @@ s_sink_write(void *cookie, const char *buf, size_t n)
 
 /* Writes the content and syncs it.  Returns 0 or a negative code. */
 static int
-s_write_synced(int fd, mpp_write_fn fn, const void *arg)
+s_write_synced(int fd, s_write_fn fn, const void *arg)
 {
     s_sink_t sink = {fd, 0};
     cookie_io_functions_t io = {.write = s_sink_write};
@@ -189,9 +192,12 @@ s_write_synced(int fd, mpp_write_fn fn, const void *arg)
     return rc;
 }
 
-int
-mpp_outdir_stage(const char *dir, const char *name, mpp_write_fn fn,
-                 const void *arg, char **tmp_out)
+/*  Writes the content to dir/.name.tmpXXXXXX and syncs it, without
+ *  touching dir/name.  Returns 0 and the temporary file's malloc'd path
+ *  in *tmp_out, or a negative code with nothing left behind. */
+static int
+s_stage(const char *dir, const char *name, s_write_fn fn, const void *arg,
+        char **tmp_out)
 {
     char *tmp = NULL;
 
@@ -219,8 +225,10 @@ mpp_outdir_stage(const char *dir, const char *name, mpp_write_fn fn,
     return 0;
 }
 
-int
-mpp_outdir_commit(const char *dir, const char *name, char **tmp_p)
+/*  Renames a staged file to dir/name, replacing any older one, and frees
+ *  *tmp_p.  Returns 0 or a negated errno (the staged file is removed). */
+static int
+s_commit(const char *dir, const char *name, char **tmp_p)
 {
     char *final = NULL;
     int rc = 0;
@@ -240,8 +248,9 @@ mpp_outdir_commit(const char *dir, const char *name, char **tmp_p)
     return rc;
 }
 
-void
-mpp_outdir_discard(char **tmp_p)
+/* Removes a staged file that will not be committed; frees *tmp_p. */
+static void
+s_discard(char **tmp_p)
 {
     if (*tmp_p != NULL) {
         unlink(*tmp_p);
@@ -250,21 +259,103 @@ mpp_outdir_discard(char **tmp_p)
     }
 }
 
-int
-mpp_outdir_write(const char *dir, const char *name, mpp_write_fn fn,
-                 const void *arg)
-{
-    char *tmp = NULL;
-    int rc = mpp_outdir_stage(dir, name, fn, arg, &tmp);
-    return rc != 0 ? rc : mpp_outdir_commit(dir, name, &tmp);
-}
-
-void
-mpp_outdir_sync(const char *dir)
+/* Flushes the directory entries of the renamed files to disk. */
+static void
+s_sync(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
     }
+}
+
+/* ---- the files of an output directory ---------------------------------- */
+
+static int
+s_put_pstats(const void *arg, FILE *f)
+{
+    const mpp_outputs_t *c = arg;
+    return mpp_pstats_write(c->s, c->v, f);
+}
+
+static int
+s_put_callgrind(const void *arg, FILE *f)
+{
+    const mpp_outputs_t *c = arg;
+    return mpp_callgrind_write(c->s, c->v, f);
+}
+
+static int
+s_put_parts(const void *arg, FILE *f)
+{
+    const mpp_outputs_t *c = arg;
+    return mpp_callgrind_write_parts(c->s, f);
+}
+
+static int
+s_put_session(const void *arg, FILE *f)
+{
+    const mpp_outputs_t *c = arg;
+    return mpp_sessfile_write(c->s, f);
+}
+
+static int
+s_put_report(const void *arg, FILE *f)
+{
+    const mpp_outputs_t *c = arg;
+    return mpp_report_text(c->s, &c->ro, f);
+}
+
+/*  The files, in the order they are written.  callgrind.parts holds one
+ *  part per process; KCachegrind loads every callgrind.out* beside the
+ *  file it opens, so that name must not start with callgrind.out. */
+static const struct {
+    const char *name;
+    s_write_fn fn;
+} s_outputs[] = {
+    {"profile.prof", s_put_pstats},
+    {"callgrind.out", s_put_callgrind},
+    {"callgrind.parts", s_put_parts},
+    {"session.mpprof", s_put_session},
+    {"report.txt", s_put_report},
+};
+
+int
+mpp_outdir_write_all(const char *dir, const mpp_outputs_t *c,
+                     const char **failed, bool *renaming)
+{
+    char *tmp[MPP_ARRAY_SIZE(s_outputs)] = {NULL};
+    size_t i;
+    int rc = 0;
+
+    *failed = NULL;
+    *renaming = false;
+    for (i = 0; i < MPP_ARRAY_SIZE(s_outputs) && rc == 0; i++) {
+        rc = s_stage(dir, s_outputs[i].name, s_outputs[i].fn, c, &tmp[i]);
+        if (rc == 0 && c->step != NULL) {
+            c->step(c->step_arg, s_outputs[i].name);
+        }
+    }
+    if (rc != 0) {
+        *failed = s_outputs[i - 1].name;
+        for (size_t k = 0; k < MPP_ARRAY_SIZE(s_outputs); k++) {
+            s_discard(&tmp[k]);
+        }
+        return rc;
+    }
+    /* Renames within one directory only fail when something else is very
+     * wrong; the files already renamed are complete and stay. */
+    for (i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
+        if (rc == 0 && (rc = s_commit(dir, s_outputs[i].name, &tmp[i])) != 0) {
+            *failed = s_outputs[i].name;
+            *renaming = true;
+        }
+        s_discard(&tmp[i]);
+    }
+    s_sync(dir);
+    if (c->step != NULL) {
+        c->step(c->step_arg, NULL);
+    }
+    return rc;
 }

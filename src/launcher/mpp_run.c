@@ -265,103 +265,27 @@ s_collect(s_run_t *r)
 
 /* ---- outputs ---------------------------------------------------------- */
 
-typedef struct {
-    const mpp_session_t *s;
-    const mpp_view_t *v;
-    mpp_report_opts_t ro;
-} s_out_t;
-
+/*  Writes every file (see mpp_outdir_write_all) and says why on failure.
+ *  Returns 0 on success, else 1. */
 static int
-s_put_pstats(const void *arg, FILE *f)
+s_commit_outputs(const mpp_outputs_t *c, const char *dir)
 {
-    const s_out_t *c = arg;
-    return mpp_pstats_write(c->s, c->v, f);
-}
-
-static int
-s_put_callgrind(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_callgrind_write(c->s, c->v, f);
-}
-
-static int
-s_put_parts(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_callgrind_write_parts(c->s, f);
-}
-
-static int
-s_put_session(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_sessfile_write(c->s, f);
-}
-
-static int
-s_put_report(const void *arg, FILE *f)
-{
-    const s_out_t *c = arg;
-    return mpp_report_text(c->s, &c->ro, f);
-}
-
-/*  The files of an output directory.  callgrind.parts holds one part per
- *  process; KCachegrind loads every callgrind.out* beside the file it
- *  opens, so that name must not start with callgrind.out. */
-static const struct {
-    const char *name;
-    mpp_write_fn fn;
-} s_outputs[] = {
-    {"profile.prof", s_put_pstats},
-    {"callgrind.out", s_put_callgrind},
-    {"callgrind.parts", s_put_parts},
-    {"session.mpprof", s_put_session},
-    {"report.txt", s_put_report},
-};
-
-/*  Stages every file, then renames them all into place: either the whole
- *  new profile appears, or, on the first failure (a full disk, say), the
- *  directory keeps whatever an earlier run left there, byte for byte, and
- *  one line says why.  Returns 0 on success, else 1. */
-static int
-s_commit_outputs(const s_out_t *c, const char *dir)
-{
-    char *tmp[MPP_ARRAY_SIZE(s_outputs)] = {NULL};
-    size_t i;
-    int rc = 0;
-
-    for (i = 0; i < MPP_ARRAY_SIZE(s_outputs) && rc == 0; i++) {
-        rc = mpp_outdir_stage(dir, s_outputs[i].name, s_outputs[i].fn, c,
-                              &tmp[i]);
+    const char *failed;
+    bool renaming;
+    int rc = mpp_outdir_write_all(dir, c, &failed, &renaming);
+    if (rc == 0) {
+        return 0;
     }
-    if (rc != 0) {
-        i--;
-        /* pstats refuses an empty profile; say why in user terms. */
-        const char *why = rc == MPP_EINVAL && c->v->total_calls == 0
-                              ? "no function calls were recorded"
-                              : mpp_strerror(rc);
-        mpp_say("cannot write %s/%s: %s; nothing was written", dir,
-                s_outputs[i].name, why);
-        for (size_t k = 0; k < MPP_ARRAY_SIZE(s_outputs); k++) {
-            mpp_outdir_discard(&tmp[k]);
-        }
+    if (renaming) {
+        mpp_say("cannot write %s/%s: %s", dir, failed, mpp_strerror(rc));
         return 1;
     }
-    /* Renames within one directory only fail when something else is very
-     * wrong; the files already renamed are complete and stay. */
-    for (i = 0; i < MPP_ARRAY_SIZE(s_outputs); i++) {
-        if (rc == 0) {
-            rc = mpp_outdir_commit(dir, s_outputs[i].name, &tmp[i]);
-            if (rc != 0) {
-                mpp_say("cannot write %s/%s: %s", dir, s_outputs[i].name,
-                        mpp_strerror(rc));
-            }
-        }
-        mpp_outdir_discard(&tmp[i]);
-    }
-    mpp_outdir_sync(dir);
-    return rc != 0;
+    /* pstats refuses an empty profile; say why in user terms. */
+    const char *why = rc == MPP_EINVAL && c->v->total_calls == 0
+                          ? "no function calls were recorded"
+                          : mpp_strerror(rc);
+    mpp_say("cannot write %s/%s: %s; nothing was written", dir, failed, why);
+    return 1;
 }
 
 /* Returns 0 when every file was written, else 1 (the failure said). */
@@ -392,8 +316,9 @@ s_write_outputs(s_run_t *r)
         return 1;
     }
     mpp_view_t *view = mpp_view_new(s, -1);
-    s_out_t c = {.s = s, .v = view,
-                 .ro = {.sort = MPP_SORT_CUMULATIVE, .limit = 0, .proc = -1}};
+    mpp_outputs_t c = {
+        .s = s, .v = view,
+        .ro = {.sort = MPP_SORT_CUMULATIVE, .limit = 0, .proc = -1}};
     if (view == NULL) {
         mpp_say("%s", mpp_strerror(MPP_ENOMEM));
         return 1;

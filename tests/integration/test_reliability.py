@@ -461,10 +461,9 @@ class FilesTest(unittest.TestCase):
         stats = mpptest.load_stats(os.fsdecode(out))
         self.assertTrue([k for k in stats.stats if k[2] == "digest"])
 
-    @unittest.expectedFailure
     def test_non_utf8_file_name_in_the_profile(self):
-        """Collector bug: a code object whose file name is not UTF-8 is
-        recorded as file "?", where cProfile keeps os.fsdecode(path)."""
+        """A code object whose file name is not UTF-8 is recorded under
+        os.fsdecode(path), as cProfile records it."""
         base, script = self.non_utf8_tree()
         out = base + b"/out"
         self.same_as_plain(script, [], base, out)

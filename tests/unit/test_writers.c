@@ -896,8 +896,9 @@ MPP_TEST(sites)
     /* The parent's waits (0.9 + 0.02 + 0.7 s) are idle, so pickling in
      * the parent and both workers leads. */
     ASSERT(strstr(txt, "\nLeading cost: pickling \xe2\x80\x94 107 ms in 3 "
-                       "processes; top site: pool.py:_handle_tasks "
-                       "\xe2\x86\x92\n  ForkingPickler.dumps (4 calls, "
+                       "processes (with unpickling: 127 ms of "
+                       "serialisation); top site:\n  pool.py:_handle_tasks "
+                       "\xe2\x86\x92 ForkingPickler.dumps (4 calls, "
                        "4.0 kB)\nThe main process waited 1.62 s "));
     ASSERT(strstr(txt, "\nHint: send less per task"));
     ASSERT(strstr(txt, "    0.900          1         -  threading.Condition"

@@ -1,0 +1,518 @@
+/*  Categories: classification, the cold path of tagged calls, spans; see
+ *  mpp_cats.h. */
+#include "mpp_pycompat.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "mpp_cats.h"
+#include "mpp_core.h"
+
+/* ---- classification (once per function) --------------------------------- */
+
+#define S_MP "multiprocessing/"
+#define S_CAT(c) ((uint8_t)((c) + 1))
+
+typedef struct {
+    const char *file; /* "~" for C functions, else a path suffix */
+    const char *name;
+    uint8_t tag;
+    uint8_t mark;
+} s_rule_t;
+
+/*  C functions by cProfile's label, Python ones by file suffix and name,
+ *  whatever the install prefix.  The lock roots are the blocking calls
+ *  themselves; the Python waits above them (Condition.wait, Queue.get) are
+ *  tagged too, so their own bookkeeping between blocking calls counts as
+ *  waiting, and what they do inside (a recv_bytes, a loads) still goes to
+ *  the innermost category. */
+static const s_rule_t s_rules[] = {
+    /* pickling */
+    {"~", "<built-in method _pickle.dumps>", S_CAT(MPP_CAT_PICKLE), 0},
+    {"~", "<built-in method _pickle.dump>", S_CAT(MPP_CAT_PICKLE), 0},
+    {"~", "<method 'dump' of '_pickle.Pickler' objects>",
+     S_CAT(MPP_CAT_PICKLE), 0},
+    {S_MP "reduction.py", "dumps", S_CAT(MPP_CAT_PICKLE) | MPP_TAG_BYTES_RET,
+     0},
+    {S_MP "reduction.py", "dump", S_CAT(MPP_CAT_PICKLE), 0},
+    {"pickle.py", "_dumps", S_CAT(MPP_CAT_PICKLE) | MPP_TAG_BYTES_RET, 0},
+    {"pickle.py", "_dump", S_CAT(MPP_CAT_PICKLE), 0},
+    /* unpickling */
+    {"~", "<built-in method _pickle.loads>", S_CAT(MPP_CAT_UNPICKLE), 0},
+    {"~", "<built-in method _pickle.load>", S_CAT(MPP_CAT_UNPICKLE), 0},
+    {"~", "<method 'load' of '_pickle.Unpickler' objects>",
+     S_CAT(MPP_CAT_UNPICKLE), 0},
+    {"pickle.py", "_loads", S_CAT(MPP_CAT_UNPICKLE), 0},
+    {"pickle.py", "_load", S_CAT(MPP_CAT_UNPICKLE), 0},
+    /* lock wait */
+    {"~", "<method 'acquire' of '_thread.lock' objects>",
+     S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {"~", "<method '__enter__' of '_thread.lock' objects>",
+     S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {"~", "<method 'acquire' of '_thread.RLock' objects>",
+     S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {"~", "<method '__enter__' of '_thread.RLock' objects>",
+     S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {"~", "<method 'acquire' of '_multiprocessing.SemLock' objects>",
+     S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {"~", "<method '__enter__' of '_multiprocessing.SemLock' objects>",
+     S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {"threading.py", "wait", S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {"queue.py", "get", S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {S_MP "synchronize.py", "wait", S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    {S_MP "queues.py", "get", S_CAT(MPP_CAT_LOCK_WAIT), 0},
+    /* IPC wait; the selectors under connection.wait stay in it as
+     * untagged callees */
+    {S_MP "connection.py", "_recv_bytes",
+     S_CAT(MPP_CAT_IPC_WAIT) | MPP_TAG_BYTES_RET, 0},
+    {S_MP "connection.py", "_send_bytes",
+     S_CAT(MPP_CAT_IPC_WAIT) | MPP_TAG_BYTES_ARG, 0},
+    {S_MP "connection.py", "_recv", S_CAT(MPP_CAT_IPC_WAIT), 0},
+    {S_MP "connection.py", "_send", S_CAT(MPP_CAT_IPC_WAIT), 0},
+    {S_MP "connection.py", "_poll", S_CAT(MPP_CAT_IPC_WAIT), 0},
+    {S_MP "connection.py", "poll", S_CAT(MPP_CAT_IPC_WAIT), 0},
+    {S_MP "connection.py", "wait", S_CAT(MPP_CAT_IPC_WAIT), 0},
+    /* start-up landmarks */
+    {"runpy.py", "_run_code", 0, MPP_MARK_RUNCODE},
+    {"<frozen runpy>", "_run_code", 0, MPP_MARK_RUNCODE}, /* 3.11+ */
+    {S_MP "process.py", "_bootstrap", 0, MPP_MARK_BOOTSTRAP},
+    {S_MP "popen_fork.py", "_launch", 0, MPP_MARK_LAUNCH},
+    {S_MP "forkserver.py", "main", 0, MPP_MARK_LAUNCH},
+};
+
+/* `file` is `suffix` or ends in "/" + suffix. */
+static bool
+s_file_is(const char *file, const char *suffix)
+{
+    size_t n = strlen(file);
+    size_t k = strlen(suffix);
+    return n >= k && strcmp(file + n - k, suffix) == 0 &&
+           (n == k || file[n - k - 1] == '/');
+}
+
+void
+mpp_cats_classify(const char *file, const char *name, uint8_t *tag,
+                  uint8_t *mark)
+{
+    bool builtin = file[0] == '~' && file[1] == '\0';
+
+    *tag = 0;
+    *mark = 0;
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_rules); i++) {
+        const s_rule_t *r = &s_rules[i];
+        bool rule_builtin = r->file[0] == '~';
+        if (r->name[0] == name[0] && rule_builtin == builtin &&
+            strcmp(r->name, name) == 0 &&
+            (builtin || s_file_is(file, r->file))) {
+            *tag = r->tag;
+            *mark = r->mark;
+            return;
+        }
+    }
+    if (!builtin && strcmp(name, "<module>") == 0) {
+        *tag = MPP_TAG_MODULE;
+    }
+    else if (!builtin && strcmp(name, "run") == 0) {
+        *tag = MPP_TAG_RUN;
+    }
+}
+
+/* ---- spans --------------------------------------------------------------- */
+
+#define S_SPANS 1024
+#define S_SPAN_MIN_US_DEFAULT 1000
+
+typedef struct {
+    uint64_t tid;
+    int64_t start; /* clock ticks */
+    int64_t dur;
+    uint64_t bytes;
+    uint32_t fid;
+    uint8_t cat;
+} s_span_t;
+
+/*  One buffer per process, shared by its threads: only a thread holding
+ *  the GIL (or the exit path, alone) touches it.  A fork child inherits
+ *  the parent's spans, which are not its own: `pid` tells. */
+static struct {
+    int64_t pid;
+    size_t n;
+    s_span_t span[S_SPANS];
+    mpp_wspan_t out[S_SPANS];
+} s_buf;
+
+static int64_t s_span_min = -1; /* ticks; -1 until the first thread */
+
+static void
+s_buf_own(const mpp_core_t *core)
+{
+    if (s_buf.pid != core->pid) {
+        s_buf.pid = core->pid;
+        s_buf.n = 0;
+    }
+}
+
+static void
+s_span_push(mpp_tstate_t *t, uint8_t cat, uint32_t fid, int64_t start,
+            int64_t dur, uint64_t bytes)
+{
+    if (dur < s_span_min) {
+        return;
+    }
+    s_buf_own(t->core);
+    if (s_buf.n == S_SPANS) {
+        t->dropped++;
+        return;
+    }
+    s_buf.span[s_buf.n++] = (s_span_t){
+        .tid = t->tid,
+        .start = start,
+        .dur = dur,
+        .bytes = bytes,
+        .fid = fid,
+        .cat = cat,
+    };
+}
+
+/* ---- the per-thread state ------------------------------------------------ */
+
+static inline uint8_t
+s_cur(const mpp_tstate_t *t)
+{
+    return t->cat_depth > 0 ? t->cat_stack[t->cat_depth - 1].cat
+                            : t->cat_base;
+}
+
+/* Charges the time since the last switch to the current category. */
+static inline void
+s_charge(mpp_tstate_t *t, int64_t now)
+{
+    uint8_t c = s_cur(t);
+    if (c != MPP_CAT_NONE && now > t->cat_since) {
+        t->cat[c].ns += (uint64_t)(now - t->cat_since);
+        t->cat_dirty = true;
+    }
+    t->cat_since = now;
+}
+
+/* The clock reading at the CLOCK_MONOTONIC time `mono_ns` (in the past). */
+static int64_t
+s_ticks_at(const mpp_core_t *core, int64_t mono_ns)
+{
+    int64_t now = mpp_clock_peek(&core->clock);
+    if (core->clock.kind == MPP_CLOCK_TEST) {
+        return now; /* the test clock has no relation to real time */
+    }
+    int64_t age = mpp_clock_mono_ns() - mono_ns;
+    return now - mpp_clock_ticks(&core->clock, age > 0 ? age : 0);
+}
+
+static void
+s_startup_begin(mpp_tstate_t *t, int64_t start, bool by_run)
+{
+    t->cat_base = MPP_CAT_STARTUP;
+    t->cat_since = start;
+    t->startup_start = start;
+    t->startup_by_run = by_run;
+    t->cat[MPP_CAT_STARTUP].count = 1;
+    t->cat_dirty = true;
+}
+
+static void
+s_startup_end(mpp_tstate_t *t, int64_t now)
+{
+    if (t->cat_depth == 0) {
+        s_charge(t, now);
+    }
+    t->cat_base = MPP_CAT_NONE;
+    s_span_push(t, MPP_CAT_STARTUP, MPP_NOFID, t->startup_start,
+                now - t->startup_start, 0);
+}
+
+static void
+s_clear(mpp_tstate_t *t)
+{
+    t->cat_base = MPP_CAT_NONE;
+    t->cat_depth = 0;
+    t->cat_dirty = false;
+    t->startup_by_run = false;
+    t->cat_since = 0;
+    t->startup_start = 0;
+    memset(t->cat, 0, sizeof(t->cat));
+}
+
+void
+mpp_cats_thread_init(mpp_tstate_t *t)
+{
+    mpp_core_t *core = t->core;
+
+    s_clear(t);
+    if (core == NULL) {
+        return;
+    }
+    if (s_span_min < 0) {
+        const char *env = getenv("MPPROF_SPAN_MIN_US");
+        char *end = NULL;
+        long long us = env != NULL ? strtoll(env, &end, 10) : -1;
+        if (env == NULL || *env == '\0' || *end != '\0' || us < 0 ||
+            us > INT64_MAX / 1000) {
+            us = S_SPAN_MIN_US_DEFAULT;
+        }
+        s_span_min = mpp_clock_ticks(&core->clock, (int64_t)us * 1000);
+    }
+    /* The first thread of a process is its main thread, where start-up
+     * happens.  A fork child's start-up is decided by the reset instead;
+     * the fork server itself starts like any program. */
+    bool forked = core->start_method != NULL && !core->is_forkserver &&
+                  (strcmp(core->start_method, "fork") == 0 ||
+                   strcmp(core->start_method, "forkserver") == 0);
+    if (core->nthreads == 0 && !forked && !(core->hot & MPP_CORE_DONE)) {
+        bool spawned = core->start_method != NULL &&
+                       strcmp(core->start_method, "spawn") == 0;
+        s_startup_begin(t, s_ticks_at(core, core->start_mono_ns), spawned);
+    }
+}
+
+static uint8_t
+s_frame_mark(const mpp_tstate_t *t, uint32_t depth)
+{
+    const mpp_ts_frame_t *f = &t->stack[depth];
+    if (f->stat == 0) {
+        return 0;
+    }
+    return mpp_funcs_mark(t->core->funcs, t->stats[f->stat - 1].fid);
+}
+
+void
+mpp_cats_thread_reset(mpp_tstate_t *t)
+{
+    mpp_core_t *core = t->core;
+    bool mp_child = false;
+
+    /* In a fork child the stack still shows the parent's frames up to the
+     * fork: multiprocessing's own fork means a Process will run. */
+    if (core != NULL && (core->hot & MPP_CORE_FORKED)) {
+        for (uint32_t d = 0; d < t->depth && !mp_child; d++) {
+            mp_child = s_frame_mark(t, d) == MPP_MARK_LAUNCH;
+        }
+    }
+    s_clear(t);
+    if (mp_child) {
+        s_startup_begin(t, s_ticks_at(core, core->fork_mono_ns), true);
+    }
+}
+
+void
+mpp_cats_thread_unwind(mpp_tstate_t *t, int64_t now)
+{
+    /* The frames are closed; what is left is start-up, if still on. */
+    t->cat_depth = 0;
+    s_charge(t, now);
+}
+
+/* ---- the cold path of the hook ------------------------------------------ */
+
+/*  A call of a function named run or <module>: the end of start-up when
+ *  it is the first line of the program.  On any other thread, or once
+ *  start-up is over, the function loses the tag for this thread. */
+static void
+s_startup_check(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag,
+                int64_t now)
+{
+    if (t->cat_base != MPP_CAT_STARTUP) {
+        if (f->stat != 0) {
+            t->stats[f->stat - 1].tag &=
+                (uint8_t) ~(MPP_TAG_RUN | MPP_TAG_MODULE);
+        }
+        return;
+    }
+    /* The frame is pushed: depth - 1 is it, depth - 2 its caller. */
+    uint32_t depth = t->depth;
+    uint8_t caller = depth >= 2 ? s_frame_mark(t, depth - 2) : 0;
+    bool end;
+    if (tag & MPP_TAG_RUN) {
+        end = caller == MPP_MARK_BOOTSTRAP;
+    }
+    else {
+        /* A script or -c runs with nothing of ours below it; -m through
+         * runpy's _run_code, then exec(). */
+        uint8_t above = depth >= 3 ? s_frame_mark(t, depth - 3) : 0;
+        end = !t->startup_by_run &&
+              (depth == 1 || caller == MPP_MARK_RUNCODE ||
+               above == MPP_MARK_RUNCODE);
+    }
+    if (end) {
+        s_startup_end(t, now);
+    }
+}
+
+/* Size of a bytes-like result: bytes, a memoryview, a BytesIO.  Never
+ * raises; only a BytesIO runs a method (its own C getbuffer). */
+static uint64_t
+s_obj_bytes(PyObject *obj)
+{
+    uint64_t n = 0;
+    if (obj == NULL) {
+        return 0;
+    }
+    if (PyBytes_Check(obj)) {
+        return (uint64_t)PyBytes_GET_SIZE(obj);
+    }
+    if (PyByteArray_Check(obj)) {
+        return (uint64_t)PyByteArray_GET_SIZE(obj);
+    }
+    if (PyMemoryView_Check(obj)) {
+        Py_ssize_t len = PyMemoryView_GET_BUFFER(obj)->len;
+        return len > 0 ? (uint64_t)len : 0;
+    }
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    if (strcmp(Py_TYPE(obj)->tp_name, "_io.BytesIO") == 0) {
+        PyObject *view = PyObject_CallMethod(obj, "getbuffer", NULL);
+        if (view != NULL && PyMemoryView_Check(view)) {
+            n = (uint64_t)PyMemoryView_GET_BUFFER(view)->len;
+        }
+        Py_XDECREF(view); /* releases the export */
+    }
+    else if (PyObject_CheckBuffer(obj)) {
+        Py_buffer buf;
+        if (PyObject_GetBuffer(obj, &buf, PyBUF_FULL_RO) == 0) {
+            n = buf.len > 0 ? (uint64_t)buf.len : 0;
+            PyBuffer_Release(&buf);
+        }
+    }
+    mpp_exc_restore(&exc);
+    return n;
+}
+
+static uint64_t
+s_arg_bytes(PyFrameObject *frame)
+{
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    PyObject *buf = mpp_frame_local(frame, "buf");
+    mpp_exc_restore(&exc);
+    uint64_t n = s_obj_bytes(buf);
+    Py_XDECREF(buf);
+    return n;
+}
+
+void
+mpp_cats_enter(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now,
+               void *pyframe)
+{
+    if (tag & (MPP_TAG_RUN | MPP_TAG_MODULE)) {
+        s_startup_check(t, f, tag, now);
+    }
+    unsigned c = tag & MPP_TAG_CAT;
+    if (c == 0) {
+        return;
+    }
+    c -= 1;
+    if (c == s_cur(t) || t->cat_depth == MPP_TS_CATS_DEPTH) {
+        return; /* nested in its own category: the outer call counts */
+    }
+    s_charge(t, now);
+    uint32_t fid = MPP_NOFID;
+    if (t->depth >= 2 && t->stack[t->depth - 2].stat != 0) {
+        fid = t->stats[t->stack[t->depth - 2].stat - 1].fid;
+    }
+    uint64_t bytes = 0;
+    if ((tag & MPP_TAG_BYTES_ARG) && pyframe != NULL) {
+        bytes = s_arg_bytes((PyFrameObject *)pyframe);
+    }
+    t->cat_stack[t->cat_depth++] = (mpp_ts_catlevel_t){
+        .start = now,
+        .bytes = bytes,
+        .fid = fid,
+        .cat = (uint8_t)c,
+    };
+    t->cat[c].count++;
+    t->cat[c].bytes += bytes;
+    t->cat_dirty = true;
+    f->cat = true;
+}
+
+void
+mpp_cats_leave(mpp_tstate_t *t, mpp_ts_frame_t *f, int64_t now, void *retval)
+{
+    if (t->cat_depth == 0) {
+        return;
+    }
+    mpp_ts_catlevel_t *level = &t->cat_stack[t->cat_depth - 1];
+    if (retval != NULL && f->stat != 0 &&
+        (t->stats[f->stat - 1].tag & MPP_TAG_BYTES_RET)) {
+        uint64_t bytes = s_obj_bytes((PyObject *)retval);
+        level->bytes += bytes;
+        t->cat[level->cat].bytes += bytes;
+    }
+    s_charge(t, now);
+    t->cat_depth--;
+    s_span_push(t, level->cat, level->fid, level->start, now - level->start,
+                level->bytes);
+}
+
+/* ---- DATA messages ------------------------------------------------------- */
+
+bool
+mpp_cats_dirty(const mpp_tstate_t *t)
+{
+    return t->cat_dirty || s_cur(t) != MPP_CAT_NONE;
+}
+
+void
+mpp_cats_fill(const mpp_core_t *core, const mpp_tstate_t *t,
+              mpp_catval_t out[MPP_CAT_COUNT])
+{
+    uint8_t cur = s_cur(t);
+    int64_t running = 0;
+    if (cur != MPP_CAT_NONE) {
+        int64_t now = mpp_clock_peek(&core->clock);
+        running = now > t->cat_since ? now - t->cat_since : 0;
+    }
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        int64_t ticks = (int64_t)t->cat[c].ns + (c == cur ? running : 0);
+        out[c].ns = (uint64_t)mpp_clock_ns(&core->clock, ticks);
+        out[c].count = t->cat[c].count;
+        out[c].bytes = t->cat[c].bytes;
+    }
+}
+
+size_t
+mpp_cats_pending(const mpp_core_t *core)
+{
+    s_buf_own(core);
+    return s_buf.n;
+}
+
+const mpp_wspan_t *
+mpp_cats_spans(const mpp_core_t *core, size_t *n)
+{
+    s_buf_own(core);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t real = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t now = mpp_clock_peek(&core->clock);
+    for (size_t i = 0; i < s_buf.n; i++) {
+        const s_span_t *s = &s_buf.span[i];
+        mpp_wspan_t *w = &s_buf.out[i];
+        w->tid = s->tid;
+        w->cat = s->cat;
+        w->fid = s->fid;
+        w->start_ns = real - mpp_clock_ns(&core->clock, now - s->start);
+        w->dur_ns = mpp_clock_ns(&core->clock, s->dur);
+        w->bytes = s->bytes;
+    }
+    *n = s_buf.n;
+    return s_buf.out;
+}
+
+void
+mpp_cats_sent(mpp_core_t *core)
+{
+    s_buf_own(core);
+    s_buf.n = 0;
+    for (size_t i = 0; i < core->nthreads; i++) {
+        core->threads[i]->cat_dirty = false;
+    }
+}
