@@ -408,15 +408,18 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         }
         const mpp_proc_t *p = &s->procs[i];
         mpp_catval_t pc[MPP_CAT_COUNT];
-        bool idle = out->has_workers && mpp_rep_is_main(p);
+        bool main_idle = out->has_workers && mpp_rep_is_main(p);
         mpp_proc_cats(p, pc);
         out->thread_ns += mpp_rep_proc_thread_ns(p);
         for (int c = 0; c < MPP_CAT_COUNT; c++) {
             out->cat[c].ns += pc[c].ns;
             out->cat[c].count += pc[c].count;
             out->cat[c].bytes += pc[c].bytes;
-            if (idle && mpp_rep_is_wait(c)) {
+            if (main_idle && mpp_rep_is_wait(c)) {
                 out->main_wait_ns += (int64_t)pc[c].ns;
+            }
+            else if (out->has_workers && c == MPP_CAT_IPC_WAIT) {
+                out->pipe_wait_ns += (int64_t)pc[c].ns;
             }
             else {
                 out->lead_ns[c] += (int64_t)pc[c].ns;
@@ -428,9 +431,12 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
     out->lead_cat = -1;
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         int lead = out->lead_cat;
+        /* Between the two halves of serialisation, the larger names it. */
         if (out->lead_ns[c] > 0 &&
-            (lead < 0 || mpp_rep_lead_rank(out, c) >
-                             mpp_rep_lead_rank(out, lead))) {
+            (lead < 0 ||
+             mpp_rep_lead_rank(out, c) > mpp_rep_lead_rank(out, lead) ||
+             (mpp_rep_lead_rank(out, c) == mpp_rep_lead_rank(out, lead) &&
+              out->lead_ns[c] > out->lead_ns[lead]))) {
             out->lead_cat = c;
         }
     }

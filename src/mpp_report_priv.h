@@ -87,13 +87,19 @@ bool mpp_rep_is_wait(int cat);
  *  main_wait_ns is the lock and IPC wait of the main process when the
  *  view also holds workers: the parent waiting for results while workers
  *  compute, which is idle rather than lost, so the leading cost leaves it
- *  out.  lead_cat is the category with the most time once that is left
- *  out, or -1 when no category has any time. */
+ *  out.  pipe_wait_ns is the IPC wait of the other processes when there
+ *  are workers: a worker starved of tasks, or blocked sending results to a
+ *  busy parent, waits for a cost paid elsewhere (usually serialisation),
+ *  so it is idle too and left out as well.  Waits for a lock held by a
+ *  peer stay in: they are the contention itself.  lead_cat is the category
+ *  with the most time once those are left out, or -1 when no category has
+ *  any time. */
 typedef struct {
     int64_t thread_ns;
     int64_t cat_ns;
     mpp_catval_t cat[MPP_CAT_COUNT];
     int64_t main_wait_ns;
+    int64_t pipe_wait_ns;
     int64_t lead_ns[MPP_CAT_COUNT];    /* cat[c].ns less main waits */
     uint32_t lead_procs[MPP_CAT_COUNT]; /* cat_procs less the main one */
     int lead_cat;

@@ -397,6 +397,15 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
         mpp_rep_sites_free(&sites);
         mpp_rep_para(out, line, 2);
     }
+    if (tm->pipe_wait_ns > 0) {
+        s_fmt_secs(sec, sizeof(sec), s_sec(tm->pipe_wait_ns));
+        snprintf(line, sizeof(line),
+                 "The workers waited %s on pipes (starved of tasks or "
+                 "blocked sending results): idle while another process "
+                 "works, so not counted as the leading cost either.",
+                 sec);
+        mpp_rep_para(out, line, 2);
+    }
     if (tm->main_wait_ns > 0) {
         s_fmt_secs(sec, sizeof(sec), s_sec(tm->main_wait_ns));
         snprintf(line, sizeof(line),
