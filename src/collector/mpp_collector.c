@@ -399,7 +399,16 @@ s_flush(PyObject *module, PyObject *Py_UNUSED(ignored))
  *  own exit handlers.  It sends a DATA (should anything later in
  *  finalization fail, nothing is lost) and hands SIGTERM, SIGINT and
  *  SIGHUP over to the exit hold, since Python is about to drop its
- *  handlers for them.  Ignored signals stay ignored. */
+ *  handlers for them.  Ignored signals stay ignored.
+ *
+ *  The only way to take a signal from Python is signal.signal(n, SIG_DFL),
+ *  which really sets the default action before the hold can replace it: a
+ *  SIGTERM landing in between (Pool.terminate() signals workers that are
+ *  exiting after their stop sentinel) would end the process on the spot,
+ *  with the DATA above still in ZeroMQ's queue and no BYE.  So this thread
+ *  blocks the three signals for the hand-over, the hold takes each one
+ *  the moment Python lets it go, and one that came meanwhile stays pending
+ *  until the mask is restored, then goes to the hold. */
 static PyObject *
 s_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -412,8 +421,18 @@ s_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
     mpp_hook_refresh_name(core);
     (void)mpp_core_flush(core);
 
-    /* A SIGTERM Python did not get to handle is now handled by the hold. */
+    /* A SIGTERM Python did not get to handle is now handled by the hold;
+     * one that did trip Python's flag runs on_signal from signal.signal
+     * below, which unblocks it before dying by it. */
     mpp_core_sigterm_disarm();
+    sigset_t block;
+    sigset_t old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+
     PyObject *signal = PyImport_ImportModule("signal");
     PyObject *dfl = signal ? PyObject_GetAttrString(signal, "SIG_DFL") : NULL;
     PyObject *ign = signal ? PyObject_GetAttrString(signal, "SIG_IGN") : NULL;
@@ -430,6 +449,11 @@ s_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
             handed_over = r != NULL;
             Py_XDECREF(r);
         }
+        if (handed_over) {
+            /* At once, not after the other signals: any thread that does
+             * not block this one could take it as SIG_DFL. */
+            mpp_core_hold_signals();
+        }
         Py_XDECREF(now);
         Py_XDECREF(num);
     }
@@ -437,9 +461,7 @@ s_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
     Py_XDECREF(ign);
     Py_XDECREF(signal);
     PyErr_Clear();
-    if (handed_over) {
-        mpp_core_hold_signals();
-    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     Py_RETURN_NONE;
 }
 
