@@ -74,6 +74,36 @@ s_register_code(mpp_ref_t *ref, PyCodeObject *code)
     return fid;
 }
 
+/*  A repr such as "<function Random.seed at 0x7f91e6d1f9c0>" (what a
+ *  Python subclass's override looks like) names the same function in
+ *  every process with another address.  cProfile keeps the address; we
+ *  drop it, so the function merges across processes and runs.  Steals the
+ *  reference to `repr`. */
+static PyObject *
+s_without_address(PyObject *repr)
+{
+    if (repr == NULL) {
+        return NULL;
+    }
+    Py_ssize_t len = PyUnicode_GetLength(repr);
+    PyObject *marker = PyUnicode_FromString(" at 0x");
+    Py_ssize_t at = marker ? PyUnicode_Find(repr, marker, 0, len, -1) : -1;
+    Py_XDECREF(marker);
+    if (at < 0 || PyUnicode_ReadChar(repr, len - 1) != '>') {
+        PyErr_Clear();
+        return repr;
+    }
+    PyObject *head = PyUnicode_Substring(repr, 0, at);
+    PyObject *label = head ? PyUnicode_FromFormat("%U>", head) : NULL;
+    Py_XDECREF(head);
+    if (label == NULL) {
+        PyErr_Clear();
+        return repr;
+    }
+    Py_DECREF(repr);
+    return label;
+}
+
 /*  The name cProfile gives a C function, so that profiles compare and merge
  *  with cProfile's: "<method 'acquire' of '_thread.lock' objects>" (the
  *  repr of what the type of __self__ has under that name), else
@@ -117,7 +147,7 @@ s_cfunc_label(PyObject *func)
         Py_XINCREF(attr);
         Py_DECREF(name);
         if (attr != NULL) {
-            PyObject *label = PyObject_Repr(attr);
+            PyObject *label = s_without_address(PyObject_Repr(attr));
             Py_DECREF(attr);
             if (label != NULL) {
                 return label;
