@@ -2,10 +2,12 @@
 
     python cat_lock.py METHOD HOLD_S
 
-A holder process takes a multiprocessing.Lock, says so through an Event
-and keeps the lock HOLD_S seconds; a waiter process polls that Event (with
-short sleeps, not a blocking wait) and then blocks on the lock until the
-holder lets go.  The main process prints MPPTEST_TRUTH {"holder": pid,
+A holder process takes a multiprocessing.Lock and says so through an Event;
+a waiter process polls that Event (with short sleeps, not a blocking wait),
+says through a second Event that it is about to block, and blocks on the
+lock.  Only when the holder sees that (polling too) does it keep the lock
+HOLD_S seconds more, so the waiter waits HOLD_S however slowly either
+process started (spawn under a sanitizer is slow).  The main process prints MPPTEST_TRUTH {"holder": pid,
 "waiter": pid, "waited_s": ...}, the waiter's blocking time as it measured
 it."""
 import json
@@ -15,16 +17,19 @@ import sys
 import time
 
 
-def holder(lock, held, hold_s, q):
+def holder(lock, held, ready, hold_s, q):
     q.put(("holder", os.getpid(), 0.0))
     with lock:
         held.set()
+        while not ready.is_set():
+            time.sleep(0.002)
         time.sleep(hold_s)
 
 
-def waiter(lock, held, q):
+def waiter(lock, held, ready, q):
     while not held.is_set():
         time.sleep(0.005)
+    ready.set()
     t0 = time.perf_counter()
     with lock:
         waited = time.perf_counter() - t0
@@ -36,9 +41,10 @@ def main():
     ctx = mp.get_context(method)
     lock = ctx.Lock()
     held = ctx.Event()
+    ready = ctx.Event()
     q = ctx.SimpleQueue()
-    procs = [ctx.Process(target=holder, args=(lock, held, hold_s, q)),
-             ctx.Process(target=waiter, args=(lock, held, q))]
+    procs = [ctx.Process(target=holder, args=(lock, held, ready, hold_s, q)),
+             ctx.Process(target=waiter, args=(lock, held, ready, q))]
     for p in procs:
         p.start()
     for p in procs:
