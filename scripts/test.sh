@@ -20,7 +20,7 @@ if [ "${MPPROF_QUICK:-0}" != 1 ]; then
     # tests get LD_PRELOAD of libasan and detect_leaks=0 from CMakeLists.txt
     # (python is not instrumented), so the detect_leaks=1 below applies to
     # the unit and fuzz tests and to the launcher in launcher_leaks.
-    stage "ctest: all tests under ASan+UBSan (build-asan/)"
+    stage "ctest: unit, fuzz and single-process tests under ASan+UBSan (build-asan/)"
     BUILD_DIR=build-asan scripts/build.sh -DMPPROF_SANITIZE=ON
     # The suites whose Python forks while the collector's ZeroMQ threads
     # run stay out of this pass: GCC 12's libasan, preloaded into a Python
