@@ -357,6 +357,19 @@ s_site_phrase(const mpp_session_t *s, const mpp_rep_site_t *site, char *buf,
              site->bytes ? bytes : "");
 }
 
+/* One paragraph about waiting left out of the leading cost, if any. */
+static void
+s_idle_wait(FILE *out, int64_t ns, const char *fmt)
+{
+    char line[512], sec[32];
+    if (ns <= 0) {
+        return;
+    }
+    s_fmt_secs(sec, sizeof(sec), s_sec(ns));
+    snprintf(line, sizeof(line), fmt, sec);
+    mpp_rep_para(out, line, 2);
+}
+
 static int
 s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
            FILE *out)
@@ -397,24 +410,14 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
         mpp_rep_sites_free(&sites);
         mpp_rep_para(out, line, 2);
     }
-    if (tm->pipe_wait_ns > 0) {
-        s_fmt_secs(sec, sizeof(sec), s_sec(tm->pipe_wait_ns));
-        snprintf(line, sizeof(line),
-                 "The workers waited %s on pipes (starved of tasks or "
-                 "blocked sending results): idle while another process "
-                 "works, so not counted as the leading cost either.",
-                 sec);
-        mpp_rep_para(out, line, 2);
-    }
-    if (tm->main_wait_ns > 0) {
-        s_fmt_secs(sec, sizeof(sec), s_sec(tm->main_wait_ns));
-        snprintf(line, sizeof(line),
-                 "The main process waited %s (lock and IPC wait, all its "
-                 "threads) for its workers: idle while they work, so not "
-                 "counted as the leading cost.",
-                 sec);
-        mpp_rep_para(out, line, 2);
-    }
+    s_idle_wait(out, tm->pipe_wait_ns,
+                "The workers waited %s on pipes (starved of tasks or "
+                "blocked sending results): idle while another process "
+                "works, so not counted as the leading cost either.");
+    s_idle_wait(out, tm->main_wait_ns,
+                "The main process waited %s (lock and IPC wait, all its "
+                "threads) for its workers: idle while they work, so not "
+                "counted as the leading cost.");
     if (c >= 0) {
         mpp_rep_para(out, mpp_rep_hint(c), 2);
     }
