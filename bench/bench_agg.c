@@ -29,7 +29,8 @@
  *  The target is on ingest + outputs.  Output: one "KEY value" per line
  *  (bench/bench.py reads them), times in seconds.
  */
-#include "mpp_launcher.h"
+#include "mpp_aggregator.h"
+#include "mpp_outdir.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,10 +9,9 @@
  *    mpp_spawn.c   path lookup, spawning, signal forwarding, waiting
  *    mpp_witness.c tells group signals from those aimed at mpprof alone
  *    mpp_pyenv.c   the target Python: probe, pyshim, environment
- *    mpp_agg.c     the aggregator thread: ZeroMQ PULL socket, stragglers
- *    mpp_ingest.c  frame validation and merging, without sockets (tested)
- *    mpp_outdir.c  output directory checks and the atomic writing of the
- *                  output files
+
+ *  The aggregator (src/aggregator/) and the output directory writer
+ *  (src/output/mpp_outdir.h) are rooms of their own that this one drives.
  */
 #ifndef MPP_LAUNCHER_H
 #define MPP_LAUNCHER_H
@@ -20,8 +19,8 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "mpp_output.h"
-#include "mpp_session.h"
+#include "mpp_aggregator.h"
+#include "mpp_outdir.h"
 
 /* ---- mpp_run.c -------------------------------------------------------- */
 
@@ -139,89 +138,6 @@ void mpp_pyenv_fini(mpp_pyenv_t *env);
 char **mpp_pyenv_environ(const mpp_pyenv_t *env, const char *endpoint,
                          const char *token, int interval_ms);
 void mpp_env_free(char ***envp);
-
-/* ---- mpp_ingest.c ----------------------------------------------------- */
-
-/*  Validates one raw frame from the socket and merges it into `s`.
- *  Counts s->integrity.messages, .rejected and .seq_gaps.  Returns 0 when
- *  the frame was applied, else why it was rejected: MPP_EPROTO,
- *  MPP_EVERSION, MPP_ETOOBIG, MPP_ETOKEN, MPP_EREPLAY or MPP_ENOMEM.  It
- *  never trusts the frame, whatever its content. */
-int mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
-                     size_t len);
-
-/*  True when the process's last incarnation has not said BYE yet. */
-bool mpp_ingest_streaming(const mpp_proc_t *p);
-
-/*  Closes the session once nothing more will arrive: every process still
- *  without a BYE is marked ended (the target with its wait status, others
- *  MPP_EXIT_LOST) and counted in processes_lost; dropped events are
- *  summed.  Names them on `note` in one line.  Returns how many. */
-size_t mpp_ingest_finish(mpp_session_t *s, int64_t target_pid,
-                         int wait_status, FILE *note);
-
-/* ---- mpp_agg.c -------------------------------------------------------- */
-
-typedef struct mpp_agg mpp_agg_t;
-
-/*  Binds a PULL socket at `endpoint` ("ipc://...") for messages carrying
- *  `token`.  The session belongs to the aggregator thread from
- *  mpp_agg_start until mpp_agg_join returns.  Returns NULL and sets *err
- *  (negated errno) on failure. */
-mpp_agg_t *mpp_agg_new(const char *endpoint, const char *token,
-                       mpp_session_t *session, int *err);
-
-/* Starts the thread.  Returns 0 or a negated errno. */
-int mpp_agg_start(mpp_agg_t *self);
-
-/*  Tells the thread that the target has ended: it then waits, bounded,
- *  for the processes that are still streaming, and stops. */
-void mpp_agg_target_ended(mpp_agg_t *self);
-
-/* Asks the thread to stop waiting for stragglers at once. */
-void mpp_agg_hurry(mpp_agg_t *self);
-
-/* A descriptor that becomes readable when the thread has stopped. */
-int mpp_agg_done_fd(const mpp_agg_t *self);
-
-/* Waits for the thread; the session is the caller's again afterwards. */
-void mpp_agg_join(mpp_agg_t *self);
-
-/* Stops and joins the thread if needed, closes the socket. */
-void mpp_agg_destroy(mpp_agg_t **self_p);
-
-/* ---- mpp_outdir.c ----------------------------------------------------- */
-
-/*  Checks, without leaving anything behind, that `dir` exists as a
- *  writable directory or can be created.  Returns 0 or a negated errno. */
-int mpp_outdir_check(const char *dir);
-
-/* Creates `dir` and its missing parents.  Returns 0 or a negated errno. */
-int mpp_outdir_create(const char *dir);
-
-/* What the files of an output directory are written from. */
-typedef struct {
-    const mpp_session_t *s;
-    const mpp_view_t *v;  /* the session's merged view */
-    mpp_report_opts_t ro; /* report.txt's options */
-    /* When not NULL, called with each file's name once it is staged, then
-     * with NULL once all are in place: bench_agg times the steps. */
-    void (*step)(void *arg, const char *name);
-    void *step_arg;
-} mpp_outputs_t;
-
-/*  Writes every file of an output directory into `dir`, which exists:
- *  profile.prof, callgrind.out, callgrind.parts, session.mpprof and
- *  report.txt.  Each is staged as dir/.name.tmpXXXXXX and synced, then
- *  all are renamed into place and the directory is synced: either the
- *  whole new profile appears or, when a file cannot be staged (a full
- *  disk, say), the directory keeps whatever an earlier run left there,
- *  byte for byte.  Returns 0, or a negative code (the writer's, or a
- *  negated errno: a full disk says ENOSPC, not EIO) with *failed naming
- *  the file and *renaming true when every file was staged but renaming
- *  that one failed (the files renamed before it are complete and stay). */
-int mpp_outdir_write_all(const char *dir, const mpp_outputs_t *out,
-                         const char **failed, bool *renaming);
 
 /* ---- helpers shared by the units -------------------------------------- */
 

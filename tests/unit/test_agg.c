@@ -5,7 +5,8 @@
  *  mpp_ingest.c belongs to the launcher executable, which no test can
  *  link; CMakeLists.txt adds that one file to this test's sources, next to
  *  mpp_core, so the code under test is the launcher's own. */
-#include "mpp_launcher.h"
+#include "mpp_aggregator.h"
+#include "mpp_outdir.h"
 
 #include "mpp_test.h"
 

@@ -1,6 +1,6 @@
 /*  The output directory: checks before the run, atomic writes after it
  *  (see mpp_launcher.h). */
-#include "mpp_launcher.h"
+#include "mpp_outdir.h"
 
 #include <errno.h>
 #include <fcntl.h>

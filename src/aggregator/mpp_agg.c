@@ -7,7 +7,7 @@
  *  receiving from the processes that are still streaming (no BYE yet and
  *  still alive), bounded in time, then drains the socket once more.
  */
-#include "mpp_launcher.h"
+#include "mpp_aggregator.h"
 
 #include <errno.h>
 #include <fcntl.h>

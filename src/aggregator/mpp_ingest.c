@@ -5,7 +5,7 @@
  *  bounds every length, then checked for the session token, a sane pid
  *  and type, and its sequence number, before the session model sees it.
  */
-#include "mpp_launcher.h"
+#include "mpp_aggregator.h"
 
 #include <inttypes.h>
 #include <limits.h>

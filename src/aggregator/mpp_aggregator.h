@@ -1,0 +1,70 @@
+/*  The aggregator: receives the collectors' frames, validates each one
+ *  against the session (version, token, sequence numbers, bounds) and
+ *  merges it into the session model.  It never trusts a frame: any process
+ *  of the session can send anything to its endpoint.
+ *
+ *  Units:
+ *    mpp_agg.c     the aggregator thread: ZeroMQ PULL socket, stragglers
+ *    mpp_ingest.c  frame validation and merging, without sockets (tested)
+ *
+ *  It knows the wire format and the model; it knows nothing of Python,
+ *  the command line or output formats.
+ */
+#ifndef MPP_AGGREGATOR_H
+#define MPP_AGGREGATOR_H
+
+#include <stdio.h>
+
+#include "mpp_session.h"
+
+/* ---- mpp_ingest.c ----------------------------------------------------- */
+
+/*  Validates one raw frame from the socket and merges it into `s`.
+ *  Counts s->integrity.messages, .rejected and .seq_gaps.  Returns 0 when
+ *  the frame was applied, else why it was rejected: MPP_EPROTO,
+ *  MPP_EVERSION, MPP_ETOOBIG, MPP_ETOKEN, MPP_EREPLAY or MPP_ENOMEM.  It
+ *  never trusts the frame, whatever its content. */
+int mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
+                     size_t len);
+
+/*  True when the process's last incarnation has not said BYE yet. */
+bool mpp_ingest_streaming(const mpp_proc_t *p);
+
+/*  Closes the session once nothing more will arrive: every process still
+ *  without a BYE is marked ended (the target with its wait status, others
+ *  MPP_EXIT_LOST) and counted in processes_lost; dropped events are
+ *  summed.  Names them on `note` in one line.  Returns how many. */
+size_t mpp_ingest_finish(mpp_session_t *s, int64_t target_pid,
+                         int wait_status, FILE *note);
+
+/* ---- mpp_agg.c -------------------------------------------------------- */
+
+typedef struct mpp_agg mpp_agg_t;
+
+/*  Binds a PULL socket at `endpoint` ("ipc://...") for messages carrying
+ *  `token`.  The session belongs to the aggregator thread from
+ *  mpp_agg_start until mpp_agg_join returns.  Returns NULL and sets *err
+ *  (negated errno) on failure. */
+mpp_agg_t *mpp_agg_new(const char *endpoint, const char *token,
+                       mpp_session_t *session, int *err);
+
+/* Starts the thread.  Returns 0 or a negated errno. */
+int mpp_agg_start(mpp_agg_t *self);
+
+/*  Tells the thread that the target has ended: it then waits, bounded,
+ *  for the processes that are still streaming, and stops. */
+void mpp_agg_target_ended(mpp_agg_t *self);
+
+/* Asks the thread to stop waiting for stragglers at once. */
+void mpp_agg_hurry(mpp_agg_t *self);
+
+/* A descriptor that becomes readable when the thread has stopped. */
+int mpp_agg_done_fd(const mpp_agg_t *self);
+
+/* Waits for the thread; the session is the caller's again afterwards. */
+void mpp_agg_join(mpp_agg_t *self);
+
+/* Stops and joins the thread if needed, closes the socket. */
+void mpp_agg_destroy(mpp_agg_t **self_p);
+
+#endif
