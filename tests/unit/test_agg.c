@@ -276,7 +276,7 @@ MPP_TEST(finish)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     MPP_RUN(good_frames);
     MPP_RUN(foreign_token);
@@ -287,5 +287,5 @@ main(void)
     MPP_RUN(bad_fields);
     MPP_RUN(new_incarnation);
     MPP_RUN(finish);
-    return mpp_test_done();
+    return mpp_test_done(argc, argv);
 }

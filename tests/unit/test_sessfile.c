@@ -844,7 +844,7 @@ MPP_TEST(view_sums)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     MPP_RUN(view_sums);
     MPP_RUN(roundtrip);
@@ -856,5 +856,5 @@ main(void)
     MPP_RUN(extensions_are_skipped);
     MPP_RUN(huge_counts);
     MPP_RUN(load);
-    return mpp_test_done();
+    return mpp_test_done(argc, argv);
 }

@@ -1098,7 +1098,7 @@ MPP_TEST(decode_speed)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     MPP_RUN(roundtrip_hello);
     MPP_RUN(roundtrip_data);
@@ -1117,5 +1117,5 @@ main(void)
     MPP_RUN(oversize);
     MPP_RUN(number_encodings);
     MPP_RUN(decode_speed);
-    return mpp_test_done();
+    return mpp_test_done(argc, argv);
 }
