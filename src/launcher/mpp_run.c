@@ -112,13 +112,13 @@ s_make_sessdir(s_run_t *r)
         }
         char *tmpl = NULL;
         if (asprintf(&tmpl, "%s/mpprof-XXXXXX", base) < 0) {
-            return -ENOMEM;
+            return MPP_ENOMEM;
         }
         if (mkdtemp(tmpl) != NULL) {
             r->sessdir = tmpl;
             if (asprintf(&r->endpoint, "ipc://%s/" S_SOCK_NAME, tmpl) < 0) {
                 r->endpoint = NULL;
-                return -ENOMEM;
+                return MPP_ENOMEM;
             }
             return 0;
         }

@@ -37,7 +37,7 @@ mpp_find_program(const char *name, char **out)
     if (strchr(name, '/') != NULL) {
         int rc = s_executable(name);
         if (rc == 0 && (*out = strdup(name)) == NULL) {
-            rc = -ENOMEM;
+            rc = MPP_ENOMEM;
         }
         return rc;
     }
@@ -55,7 +55,7 @@ mpp_find_program(const char *name, char **out)
         char *cand = NULL;
         if (asprintf(&cand, "%.*s%s%s", dirlen, p, dirlen ? "/" : "",
                      name) < 0) {
-            return -ENOMEM;
+            return MPP_ENOMEM;
         }
         int rc = s_executable(cand);
         if (rc == 0) {
