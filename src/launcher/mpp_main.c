@@ -50,14 +50,21 @@ static const char s_help[] =
     "run exits with the target's exit status (128+N when it was killed by\n"
     "signal N).\n";
 
+/* "mpprof: ", the message, then `tail` (a newline at least), on stderr. */
+static void
+s_vsay(const char *tail, const char *fmt, va_list ap)
+{
+    fputs("mpprof: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(tail, stderr);
+}
+
 void
 mpp_say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mpprof: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    s_vsay("\n", fmt, ap);
     va_end(ap);
 }
 
@@ -66,9 +73,7 @@ s_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("mpprof: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\nTry 'mpprof --help'.\n", stderr);
+    s_vsay("\nTry 'mpprof --help'.\n", fmt, ap);
     va_end(ap);
     return 2;
 }
