@@ -190,9 +190,9 @@ static void
 s_final_drain(mpp_agg_t *self)
 {
     zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-    int64_t until = mpp_now_mono_ns() + S_DRAIN_MAX_NS;
+    int64_t until = mpp_clock_mono_ns() + S_DRAIN_MAX_NS;
 
-    while (mpp_now_mono_ns() < until) {
+    while (mpp_clock_mono_ns() < until) {
         if (zmq_poll(&item, 1, S_DRAIN_MS) <= 0 ||
             s_recv_batch(self) == 0) {
             break;
@@ -209,14 +209,14 @@ s_thread_main(void *arg)
         {NULL, self->wake[0], ZMQ_POLLIN, 0},
     };
     bool ended = false, hurry = false;
-    int64_t ended_ns = 0, last_msg_ns = mpp_now_mono_ns();
+    int64_t ended_ns = 0, last_msg_ns = mpp_clock_mono_ns();
 
     for (;;) {
         int n = zmq_poll(items, 2, ended ? S_TICK_MS : -1);
         if (n < 0 && zmq_errno() != EINTR) {
             break;
         }
-        int64_t now = mpp_now_mono_ns();
+        int64_t now = mpp_clock_mono_ns();
         if (n > 0 && (items[0].revents & ZMQ_POLLIN) &&
             s_recv_batch(self) > 0) {
             last_msg_ns = now;

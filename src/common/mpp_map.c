@@ -1,6 +1,7 @@
 /*  Linear probing with a separate occupancy byte, so every key value,
  *  zero included, can be stored. */
 #include "mpp_map.h"
+#include "mpp_hash.h"
 
 #include <string.h>
 
@@ -15,12 +16,7 @@ struct mpp_map {
 static inline size_t
 s_hash(uint64_t key)
 {
-    key ^= key >> 33;
-    key *= 0xff51afd7ed558ccdULL;
-    key ^= key >> 33;
-    key *= 0xc4ceb9fe1a85ec53ULL;
-    key ^= key >> 33;
-    return (size_t)key;
+    return (size_t)mpp_hash_mix64(key);
 }
 
 static int

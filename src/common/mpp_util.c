@@ -2,7 +2,6 @@
 #include "mpp_internal.h"
 
 #include <string.h>
-#include <time.h>
 
 int
 mpp_grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -30,22 +29,6 @@ char *
 mpp_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
-}
-
-int64_t
-mpp_now_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t
-mpp_now_real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Checks one UTF-8 sequence the way Python's decoder with

@@ -1,5 +1,6 @@
 /*  The session model (see mpp_session.h). */
 #include "mpp_session.h"
+#include "mpp_hash.h"
 #include "mpp_map.h"
 #include "mpp_sort.h"
 
@@ -127,18 +128,16 @@ mpp_session_set_command(mpp_session_t *self, char *const *argv, size_t argc)
                        (const char *const *)argv, argc);
 }
 
+/*  FNV-1a over file, a separator byte, and name, with the line mixed in:
+ *  the key of the intern table (collisions probe on, see below). */
 static uint64_t
 s_func_hash(const char *file, int32_t line, const char *name)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const char *p = file; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    }
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const char *p = name; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    }
-    return h ^ ((uint64_t)(uint32_t)line * 0x9e3779b97f4a7c15ULL);
+    static const unsigned char sep = 0xff;
+    uint64_t h = mpp_hash_str(file);
+    h = mpp_hash_bytes_from(h, &sep, 1);
+    h = mpp_hash_str_from(h, name);
+    return h ^ mpp_hash_fib((uint32_t)line);
 }
 
 int64_t

@@ -12,9 +12,7 @@
 static double
 s_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)mpp_clock_mono_ns() / 1e9;
 }
 
 static int
