@@ -5,6 +5,7 @@
 #define MPP_OUTDIR_H
 
 #include "mpp_output.h"
+#include "mpp_report.h"
 
 /* ---- mpp_outdir.c ----------------------------------------------------- */
 

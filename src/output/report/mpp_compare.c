@@ -1,7 +1,7 @@
 /*  `mpprof compare BASELINE PARALLEL`: the speedup against the ideal one,
  *  the wall time lost against the ideal split into parts, and the
  *  functions whose own time changed most.  The definitions are in
- *  mpp_output.h and are repeated in the text output, because a number
+ *  mpp_report.h and are repeated in the text output, because a number
  *  nobody can interpret helps nobody.
  */
 #include "mpp_report_priv.h"
@@ -12,22 +12,33 @@
 #include <string.h>
 
 #define S_FUNC_ROWS 10 /* functions whose time changed most */
-#define S_WIDTH 100
 
-static const char *const s_lost_names[MPP_LOST_COUNT] = {
-    "pickle", "unpickle", "lock_wait", "ipc_wait", "startup", "imbalance",
-    "other",
-};
+_Static_assert(MPP_LOST_IMBALANCE == (int)MPP_CAT_COUNT &&
+                   MPP_LOST_LOCK_WAIT == (int)MPP_CAT_LOCK_WAIT,
+               "the first parts of mpp_lost_t follow mpp_cat_t");
 
-static const char *const s_lost_titles[MPP_LOST_COUNT] = {
-    "pickling", "unpickling", "lock wait", "IPC wait", "start-up",
+/* The parts past the categories; the first MPP_CAT_COUNT parts are the
+ * categories, named by the catalog. */
+static const char *const s_lost_extra[MPP_LOST_COUNT - MPP_CAT_COUNT] = {
     "imbalance", "other",
 };
 
 const char *
 mpp_lost_name(mpp_lost_t part)
 {
-    return (unsigned)part < MPP_LOST_COUNT ? s_lost_names[part] : "?";
+    if ((unsigned)part < MPP_CAT_COUNT) {
+        return mpp_catalog_cat((int)part)->name;
+    }
+    return (unsigned)part < MPP_LOST_COUNT ? s_lost_extra[part - MPP_CAT_COUNT]
+                                           : "?";
+}
+
+/* People's name of a part: "lock wait", "imbalance". */
+static const char *
+s_lost_title(int part)
+{
+    return part < MPP_CAT_COUNT ? mpp_catalog_cat(part)->title
+                                : mpp_lost_name((mpp_lost_t)part);
 }
 
 /* ---- the numbers -------------------------------------------------------- */
@@ -253,7 +264,7 @@ static const char *
 s_func_cat(const mpp_func_t *f)
 {
     const mpp_rep_root_t *r = mpp_rep_root(f);
-    return r ? mpp_cat_name((mpp_cat_t)r->cat) : NULL;
+    return r ? mpp_catalog_cat(r->cat)->name : NULL;
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -318,7 +329,7 @@ s_json_doc(FILE *out, const mpp_session_t *base, const mpp_session_t *par,
     }
     fputs(",\n  \"lost_s\": {", out);
     for (int k = 0; k < MPP_LOST_COUNT; k++) {
-        fprintf(out, "%s\"%s\": ", k ? ", " : "", s_lost_names[k]);
+        fprintf(out, "%s\"%s\": ", k ? ", " : "", mpp_lost_name((mpp_lost_t)k));
         mpp_rep_json_num(out, cmp->lost_s[k]);
     }
     fputs("},\n  \"excluded_wait_s\": ", out);
@@ -375,11 +386,9 @@ s_txt_summary(FILE *out, const mpp_compare_t *cmp)
         cmp->base_wall_s / cmp->ideal_speedup);
     for (int k = 0; k < MPP_LOST_COUNT && n < sizeof(line); k++) {
         char item[64];
-        snprintf(item, sizeof(item), "%s %.3f s%s", s_lost_titles[k],
+        snprintf(item, sizeof(item), "%s %.3f s%s", s_lost_title(k),
                  s_tidy(cmp->lost_s[k]), k + 1 < MPP_LOST_COUNT ? "," : "");
-        for (char *q = item; *q; q++) {
-            *q = *q == ' ' ? MPP_REP_NBSP[0] : *q;
-        }
+        mpp_rep_nbsp(item);
         n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", item);
     }
     mpp_rep_para(out, line, 2);
@@ -413,7 +422,7 @@ s_txt_verdict(FILE *out, const mpp_compare_t *cmp, bool no_workers)
     }
     else {
         snprintf(line, sizeof(line), "Largest loss: %s (%.3f s of %.3f s).",
-                 s_lost_titles[top], cmp->lost_s[top], cmp->gap_s);
+                 s_lost_title(top), cmp->lost_s[top], cmp->gap_s);
         mpp_rep_para(out, line, 2);
         mpp_rep_para(out, top == MPP_LOST_IMBALANCE
                               ? "Hint: tasks are uneven: use smaller chunks "
@@ -461,11 +470,11 @@ s_txt_funcs(FILE *out, const s_delta_t *d, size_t n)
         fprintf(out, "%10.3f %10.3f %+10.3f  ", (double)d[i].base_ns / 1e9,
                 (double)d[i].par_ns / 1e9,
                 (double)(d[i].par_ns - d[i].base_ns) / 1e9);
-        char tag[32] = "", clip[4 * S_WIDTH + 4];
+        char tag[32] = "", clip[4 * MPP_REP_WIDTH + 4];
         if (cat != NULL) {
             snprintf(tag, sizeof(tag), "[%s] ", cat);
         }
-        mpp_rep_clip(clip, sizeof(clip), fn, S_WIDTH - 34 - strlen(tag));
+        mpp_rep_clip(clip, sizeof(clip), fn, MPP_REP_WIDTH - 34 - strlen(tag));
         fprintf(out, "%s%s\n", tag, clip);
     }
     if (n == 0) {

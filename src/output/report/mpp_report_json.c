@@ -97,7 +97,7 @@ s_json_cats(FILE *out, const mpp_catval_t cat[MPP_CAT_COUNT])
     fputc('{', out);
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         fprintf(out, "%s\"%s_s\": ", c ? ", " : "",
-                mpp_cat_name((mpp_cat_t)c));
+                mpp_catalog_cat(c)->name);
         mpp_rep_json_secs(out, (int64_t)cat[c].ns);
     }
     fputc('}', out);
@@ -192,7 +192,7 @@ s_json_site(FILE *out, const mpp_session_t *s, const mpp_rep_site_t *site)
                               : NULL);
     if (site->cat == MPP_CAT_LOCK_WAIT) {
         fputs(", \"lock_type\": ", out);
-        mpp_rep_json_str(out, r ? r->what : NULL);
+        mpp_rep_json_str(out, r ? r->lock : NULL);
     }
     fputc('}', out);
 }
@@ -209,7 +209,7 @@ s_json_sites(FILE *out, const mpp_session_t *s, ssize_t proc)
         for (size_t k = 0; k < MPP_ARRAY_SIZE(order); k++) {
             int c = order[k];
             fprintf(out, "%s\"%s\": [", k ? ",\n    " : "\n    ",
-                    mpp_cat_name((mpp_cat_t)c));
+                    mpp_catalog_cat(c)->name);
             for (size_t i = sites.first[c]; i < sites.first[c + 1]; i++) {
                 fputs(i > sites.first[c] ? ",\n      " : "\n      ", out);
                 s_json_site(out, s, &sites.site[i]);

@@ -1,6 +1,6 @@
 /*  Private to the report and compare writers (mpp_report*.c,
- *  mpp_compare.c): the analysis they share and the escaping helpers of
- *  each output format.
+ *  mpp_compare.c): the analysis they share and the helpers of each output
+ *  format.
  *
  *  Terms used throughout:
  *
@@ -12,14 +12,15 @@
  *    the time went" use them as the denominator, and "compute" is thread
  *    time outside the five categories.
  *
- *  - Category roots.  Functions whose call starts a category, recognised
- *    by name (lock.acquire, ForkingPickler.dumps, Connection._recv_bytes,
- *    ...).  A call site is a caller -> root edge; its time is the edge's
+ *  - Category roots.  Functions whose call starts a category and ends a
+ *    call site (lock.acquire, ForkingPickler.dumps, Connection._recv_bytes,
+ *    ...): the category catalog's ROOT entries (src/common/mpp_catalog.h).
+ *    A call site is a caller -> root edge; its time is the edge's
  *    cumulative time, its count the edge's calls.
  *
  *  - Wrappers.  Thin multiprocessing/threading plumbing (Connection.send,
  *    SimpleQueue.get, ApplyResult.wait, ...) between the user's function
- *    and a root.  A site's caller is lifted through a wrapper to the
+ *    and a root: the catalog's WRAPPER entries.  A site's caller is lifted through a wrapper to the
  *    wrapper's caller when, in that thread, all the wrapper's callers
  *    (lifted in turn) are one function, so the site names
  *    pool.py:_handle_tasks rather than connection.py:send; with several
@@ -30,22 +31,20 @@
 
 #include <stdio.h>
 
-#include "mpp_output.h"
+#include "mpp_catalog.h"
+#include "mpp_report.h"
 
 #define MPP_REP_NOFUNC UINT32_MAX
 
-/* ---- analysis (mpp_report.c) ------------------------------------------- */
+/* Orders two numbers, the larger first, in a qsort comparison. */
+#define MPP_REP_DESC(a, b)                                                    \
+    do {                                                                      \
+        if ((a) != (b)) {                                                     \
+            return (a) > (b) ? -1 : 1;                                        \
+        }                                                                     \
+    } while (0)
 
-typedef struct {
-    int cat;           /* mpp_cat_t */
-    const char *file;  /* "~" for builtins, else a path suffix */
-    const char *name;
-    const char *label; /* short name for people: "ForkingPickler.dumps" */
-    const char *what;  /* lock type for lock waits, else NULL */
-} mpp_rep_root_t;
-
-/* The root entry `f` matches, or NULL. */
-const mpp_rep_root_t *mpp_rep_root(const mpp_func_t *f);
+/* ---- function rows (mpp_report.c) -------------------------------------- */
 
 /* One function row; the rows are ranked like pstats.sort_stats. */
 typedef struct {
@@ -59,6 +58,8 @@ typedef struct {
  * more than the array holds, or 0.  NULL when out of memory. */
 mpp_rep_row_t *mpp_rep_rows(const mpp_session_t *s, const mpp_view_t *v,
                             mpp_sort_t sort, size_t limit, size_t *nrows);
+
+/* ---- processes, threads and time (mpp_report_time.c) ------------------ */
 
 void mpp_rep_exit_str(const mpp_proc_t *p, char *buf, size_t size);
 bool mpp_rep_proc_lost(const mpp_proc_t *p);
@@ -79,6 +80,16 @@ int64_t mpp_rep_proc_thread_ns(const mpp_proc_t *p);
 bool mpp_rep_is_main(const mpp_proc_t *p);
 bool mpp_rep_is_helper(const mpp_proc_t *p);
 bool mpp_rep_is_worker(const mpp_proc_t *p);
+
+/* Whether process `i` is in the selection `proc` (all when proc < 0). */
+static inline bool
+mpp_rep_selected(ssize_t proc, size_t i)
+{
+    return proc < 0 || (size_t)proc == i;
+}
+
+/* Whether the selection holds a worker process. */
+bool mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc);
 
 /* True for the waiting categories (lock wait, IPC wait). */
 bool mpp_rep_is_wait(int cat);
@@ -101,12 +112,17 @@ typedef struct {
     int64_t main_wait_ns;
     int64_t pipe_wait_ns;
     int64_t lead_ns[MPP_CAT_COUNT];    /* cat[c].ns less main waits */
-    uint32_t lead_procs[MPP_CAT_COUNT]; /* cat_procs less the main one */
+    uint32_t lead_procs[MPP_CAT_COUNT]; /* processes with lead_ns[c] > 0 */
     int lead_cat;
     bool has_workers;
 } mpp_rep_time_t;
 
 void mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out);
+
+/* The weight a category's time has when choosing the leading cost. */
+int64_t mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat);
+
+/* ---- what every report starts from (mpp_report.c) ---------------------- */
 
 /* What the text and JSON reports start from. */
 typedef struct {
@@ -127,6 +143,18 @@ int mpp_rep_begin(mpp_rep_t *r, const mpp_session_t *s,
 /*  Frees what mpp_rep_begin made.  Returns rc, else -EIO when `out` has
  *  seen a write error, else 0: what the report function returns. */
 int mpp_rep_end(mpp_rep_t *r, int rc, FILE *out);
+
+/* ---- category roots and call sites (mpp_report_sites.c) ---------------- */
+
+/* A root is a catalog entry of role MPP_ROLE_ROOT. */
+typedef mpp_catalog_entry_t mpp_rep_root_t;
+
+/* The root `f` is, or NULL: the catalog's entry when it is a ROOT. */
+const mpp_rep_root_t *mpp_rep_root(const mpp_func_t *f);
+
+/* Whether `f` is a wrapper sites are lifted through (the catalog's
+ * WRAPPER entries, whether or not they have a category). */
+bool mpp_rep_is_wrapper(const mpp_func_t *f);
 
 /*  A call site of a category: caller -> root, merged over threads and
  *  processes.  callee is MPP_REP_NOFUNC for a site only spans know of.
@@ -159,15 +187,31 @@ int mpp_rep_sites(const mpp_session_t *s, ssize_t proc, bool skip_main_waits,
                   mpp_rep_sites_t *out);
 void mpp_rep_sites_free(mpp_rep_sites_t *sites);
 
-/* People's names of the categories: "pickling", "lock wait", ... */
-const char *mpp_rep_cat_title(int cat);
+/* The callee of a site as people know it, "?" when only spans know it. */
+const char *mpp_rep_site_via(const mpp_session_t *s,
+                             const mpp_rep_site_t *site);
 
-/* ---- text helpers (mpp_report_text.c) ---------------------------------- */
+/* ---- text helpers (mpp_report_txt.c) ----------------------------------- */
 
-/*  Writes safe text into buf (see mpp_rep_txt), at most `cols` characters
- *  (code points), ending in an ellipsis when cut; buf must hold
- *  4 * cols + 4 bytes.  Returns the characters written. */
+#define MPP_REP_WIDTH 100 /* columns of every line the text outputs lay out */
+
+/*  Safe text: names come from the profiled program, so invalid UTF-8
+ *  becomes U+FFFD and control characters '?'; a name can neither garble
+ *  the terminal nor differ from what pstats shows.  NULL prints "?". */
+void mpp_rep_txt(FILE *out, const char *text);
+
+/* A function as pstats.func_std_string prints it: builtins ("~", 0) as
+ * {name}, else file:line(name); safe text. */
+void mpp_rep_txt_func(FILE *out, const mpp_func_t *f);
+
+/*  Writes safe text into buf, at most `cols` characters (code points),
+ *  ending in an ellipsis when cut; buf must hold 4 * cols + 4 bytes.
+ *  Returns the characters written. */
 size_t mpp_rep_clip(char *buf, size_t size, const char *text, size_t cols);
+
+/* Safe text in a column of `cols` (<= MPP_REP_WIDTH) characters, clipped
+ * or padded. */
+void mpp_rep_col(FILE *out, const char *text, size_t cols);
 
 /*  A short function name for tables: "pool.py:528(_handle_tasks)", the
  *  directory dropped, or "{built-in method ...}"; with line false,
@@ -175,19 +219,33 @@ size_t mpp_rep_clip(char *buf, size_t size, const char *text, size_t cols);
 void mpp_rep_short_func(char *buf, size_t size, const mpp_func_t *f,
                         bool line);
 
-/* The callee of a site as people know it, "?" when only spans know it. */
-const char *mpp_rep_site_via(const mpp_session_t *s,
-                             const mpp_rep_site_t *site);
-
 /*  Prints safe text as a paragraph: words wrap before column 100 and
  *  continuation lines are indented by `indent` spaces; leading spaces
  *  stay.  MPP_REP_NBSP joins words that must stay on one line (safe text
- *  never holds it: control characters become '?'). */
+ *  never holds it: control characters become '?'); mpp_rep_nbsp turns
+ *  the spaces of an item into it. */
 #define MPP_REP_NBSP "\x1f"
 void mpp_rep_para(FILE *out, const char *text, int indent);
+void mpp_rep_nbsp(char *item);
 
-/* The weight a category's time has when choosing the leading cost. */
-int64_t mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat);
+/* Appends to a fixed buffer; output beyond its end is dropped. */
+void mpp_rep_add(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static inline double
+mpp_rep_sec(int64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+/* Numbers for people: "1.62 s", "15 ms", "240 us" (three significant
+ * digits at most); "240.0 MB" (decimal units, as pipe sizes are); "22%",
+ * "<1%" for a little more than nothing. */
+void mpp_rep_fmt_secs(char *buf, size_t size, double sec);
+void mpp_rep_fmt_bytes(char *buf, size_t size, uint64_t bytes);
+void mpp_rep_pct(char *buf, size_t size, int64_t part, int64_t whole);
+
+/* ---- the text report (mpp_report_text.c) ------------------------------- */
 
 /* A one-sentence hint for a leading category, or NULL. */
 const char *mpp_rep_hint(int cat);

@@ -1,0 +1,195 @@
+/*  The report's processes and threads: exit strings, thread time, process
+ *  roles, and where the time went (terms defined in mpp_report_priv.h).
+ */
+#include "mpp_report_priv.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+bool
+mpp_rep_is_wait(int cat)
+{
+    return cat == MPP_CAT_LOCK_WAIT || cat == MPP_CAT_IPC_WAIT;
+}
+
+
+/* "ok", "exit:N", "signal:N" or "lost"; no BYE at all counts as lost. */
+void
+mpp_rep_exit_str(const mpp_proc_t *p, char *buf, size_t size)
+{
+    switch (p->exit_kind) {
+    case MPP_EXIT_OK:
+        snprintf(buf, size, "ok");
+        break;
+    case MPP_EXIT_CODE:
+        snprintf(buf, size, "exit:%" PRId32, p->exit_code);
+        break;
+    case MPP_EXIT_SIGNAL:
+        snprintf(buf, size, "signal:%" PRId32, p->exit_code);
+        break;
+    default:
+        snprintf(buf, size, "lost");
+        break;
+    }
+}
+
+bool
+mpp_rep_proc_lost(const mpp_proc_t *p)
+{
+    return p->exit_kind == MPP_EXIT_LOST || p->exit_kind == MPP_EXIT_RUNNING;
+}
+
+uint64_t
+mpp_rep_thread_calls(const mpp_thread_t *t)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < t->nstats; i++) {
+        n += t->stats[i].cost.ncalls;
+    }
+    return n;
+}
+
+/* The session's Python version, else the first one a process reported. */
+const char *
+mpp_rep_python(const mpp_session_t *s)
+{
+    if (s->python != NULL) {
+        return s->python;
+    }
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (s->procs[i].python != NULL) {
+            return s->procs[i].python;
+        }
+    }
+    return NULL;
+}
+
+int64_t
+mpp_rep_cat_ns(const mpp_catval_t cat[MPP_CAT_COUNT])
+{
+    int64_t ns = 0;
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        ns += (int64_t)cat[c].ns;
+    }
+    return ns;
+}
+
+int64_t
+mpp_rep_thread_ns(const mpp_thread_t *t)
+{
+    int64_t tt = 0, cat = mpp_rep_cat_ns(t->cat);
+    for (size_t i = 0; i < t->nstats; i++) {
+        tt += t->stats[i].cost.tt_ns;
+    }
+    return tt > cat ? tt : cat;
+}
+
+int64_t
+mpp_rep_proc_thread_ns(const mpp_proc_t *p)
+{
+    int64_t ns = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        ns += mpp_rep_thread_ns(&p->threads[i]);
+    }
+    return ns;
+}
+
+bool
+mpp_rep_is_main(const mpp_proc_t *p)
+{
+    return p->start_method != NULL && strcmp(p->start_method, "main") == 0;
+}
+
+/*  The fork server's children inherit its command line, so only a process
+ *  not itself started by the fork server counts as the server.  The
+ *  semaphore tracker is the resource tracker's name before Python 3.8. */
+bool
+mpp_rep_is_helper(const mpp_proc_t *p)
+{
+    bool forked = p->start_method != NULL &&
+                  strcmp(p->start_method, "forkserver") == 0;
+    for (size_t i = 0; i < p->argc; i++) {
+        const char *a = p->argv[i];
+        if (a != NULL && (strstr(a, "resource_tracker") != NULL ||
+                          strstr(a, "semaphore_tracker") != NULL ||
+                          (!forked && strstr(a, "forkserver") != NULL))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+mpp_rep_is_worker(const mpp_proc_t *p)
+{
+    return !mpp_rep_is_main(p) && !mpp_rep_is_helper(p);
+}
+
+bool
+mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc)
+{
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (mpp_rep_selected(proc, i) && mpp_rep_is_worker(&s->procs[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->has_workers = mpp_rep_has_workers(s, proc);
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (!mpp_rep_selected(proc, i)) {
+            continue;
+        }
+        const mpp_proc_t *p = &s->procs[i];
+        mpp_catval_t pc[MPP_CAT_COUNT];
+        bool main_idle = out->has_workers && mpp_rep_is_main(p);
+        mpp_proc_cats(p, pc);
+        out->thread_ns += mpp_rep_proc_thread_ns(p);
+        for (int c = 0; c < MPP_CAT_COUNT; c++) {
+            out->cat[c].ns += pc[c].ns;
+            out->cat[c].count += pc[c].count;
+            out->cat[c].bytes += pc[c].bytes;
+            if (main_idle && mpp_rep_is_wait(c)) {
+                out->main_wait_ns += (int64_t)pc[c].ns;
+            }
+            else if (out->has_workers && c == MPP_CAT_IPC_WAIT) {
+                out->pipe_wait_ns += (int64_t)pc[c].ns;
+            }
+            else {
+                out->lead_ns[c] += (int64_t)pc[c].ns;
+                out->lead_procs[c] += pc[c].ns > 0;
+            }
+        }
+    }
+    out->cat_ns = mpp_rep_cat_ns(out->cat);
+    out->lead_cat = -1;
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        int lead = out->lead_cat;
+        /* Between the two halves of serialisation, the larger names it. */
+        if (out->lead_ns[c] > 0 &&
+            (lead < 0 ||
+             mpp_rep_lead_rank(out, c) > mpp_rep_lead_rank(out, lead) ||
+             (mpp_rep_lead_rank(out, c) == mpp_rep_lead_rank(out, lead) &&
+              out->lead_ns[c] > out->lead_ns[lead]))) {
+            out->lead_cat = c;
+        }
+    }
+}
+
+/*  Pickling in one place is paid again as unpickling in another, and a
+ *  slow pickler shows up in its peers as waits; so the two halves of
+ *  serialisation rank together against the other costs. */
+int64_t
+mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat)
+{
+    if (cat == MPP_CAT_PICKLE || cat == MPP_CAT_UNPICKLE) {
+        return tm->lead_ns[MPP_CAT_PICKLE] + tm->lead_ns[MPP_CAT_UNPICKLE];
+    }
+    return tm->lead_ns[cat];
+}
+
