@@ -39,6 +39,10 @@
 /* Larger frames are rejected unread. */
 #define MPP_WIRE_MAX_MSG (64u * 1024u * 1024u)
 #define MPP_WIRE_MAX_STR 4096u
+/*  Function ids are dense per process, from 0, and never reused; no
+ *  process defines this many functions, so a larger fid is a forged one
+ *  and the aggregator rejects its frame. */
+#define MPP_WIRE_MAX_FUNCS (1u << 24)
 #define MPP_TOKEN_LEN 32 /* hex characters the launcher generates */
 #define MPP_WIRE_MAX_TOKEN 64 /* longest token the decoder accepts */
 

@@ -5,7 +5,9 @@
  *
  *  Units:
  *    mpp_agg.c     the aggregator thread: ZeroMQ PULL socket, stragglers
- *    mpp_ingest.c  frame validation and merging, without sockets (tested)
+ *    mpp_ingest.c  frame validation, without sockets (tested)
+ *    mpp_apply.c   a validated message into the model; wire function ids
+ *                  to session function ids
  *
  *  It knows the wire format and the model; it knows nothing of Python,
  *  the command line or output formats.
@@ -36,6 +38,20 @@ bool mpp_ingest_streaming(const mpp_proc_t *p);
  *  summed.  Names them on `note` in one line.  Returns how many. */
 size_t mpp_ingest_finish(mpp_session_t *s, int64_t target_pid,
                          int wait_status, FILE *note);
+
+/* ---- mpp_apply.c ------------------------------------------------------ */
+
+/*  The bounds a decoded message must meet before any of it is applied, so
+ *  that a frame which fails them changes nothing: today, every function id
+ *  it defines is below MPP_WIRE_MAX_FUNCS.  Returns 0 or MPP_ETOOBIG. */
+int mpp_apply_check(const mpp_msg_t *msg);
+
+/*  Applies one message that passed mpp_ingest's checks and
+ *  mpp_apply_check to `proc`, the record of its process.  Returns 0;
+ *  MPP_EPROTO when some entries named a function or a thread the process
+ *  never defined (those entries were skipped, the rest applied); or
+ *  MPP_ENOMEM (the message may then be applied in part). */
+int mpp_apply_msg(mpp_session_t *s, mpp_proc_t *proc, const mpp_msg_t *msg);
 
 /* ---- mpp_agg.c -------------------------------------------------------- */
 

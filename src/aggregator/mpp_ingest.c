@@ -1,4 +1,4 @@
-/*  Frame validation and merging (see mpp_launcher.h).
+/*  Frame validation (see mpp_aggregator.h); mpp_apply.c merges.
  *
  *  Nothing here knows about ZeroMQ, so tests can feed frames directly.  A
  *  frame is trusted for nothing: it is decoded by the wire unit, which
@@ -46,8 +46,13 @@ s_is_new_incarnation(const mpp_proc_t *p, const mpp_msg_t *m)
     return !p->hello || m->start_ns != p->start_ns || exec_image;
 }
 
+/*  Checks the envelope of a decoded message against the session, without
+ *  changing either: the token, a sane pid and type, and the sequence
+ *  number.  Sets *proc to the record the message belongs to, or to NULL
+ *  when it starts a new one, and *expected to the seq that was due. */
 static int
-s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m)
+s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m,
+        mpp_proc_t **proc, uint64_t *expected)
 {
     if (!s_token_equal(m->token, token)) {
         return MPP_ETOKEN;
@@ -65,32 +70,30 @@ s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m)
         return MPP_EPROTO;
     }
     mpp_proc_t *p = mpp_session_proc(s, m->pid, false);
-    uint64_t expected = 0;
-    if (p != NULL) {
-        if (s_is_new_incarnation(p, m)) {
-            /* A new process behind a known pid gets its own record; the
-             * session finds the newest record of a pid first. */
-            p = mpp_session_add_proc(s, m->pid);
-            if (p == NULL) {
-                return MPP_ENOMEM;
-            }
-        }
-        expected = p->next_seq;
+    /* A new process behind a known pid gets its own record; the session
+     * finds the newest record of a pid first. */
+    if (p != NULL && s_is_new_incarnation(p, m)) {
+        p = NULL;
     }
+    *expected = p != NULL ? p->next_seq : 0;
     /* A first message that is not a HELLO is fine: the HELLO may have
      * been lost, and the later messages are still worth having. */
-    if (m->seq < expected) {
+    if (m->seq < *expected) {
         return MPP_EREPLAY;
     }
-    s->integrity.seq_gaps += m->seq - expected;
+    *proc = p;
     return 0;
 }
 
+/*  Every check runs before the session changes, so a rejected frame
+ *  leaves no trace but its count in integrity.rejected. */
 int
 mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
                  size_t len)
 {
     mpp_msg_t m;
+    mpp_proc_t *p = NULL;
+    uint64_t expected = 0;
     int rc;
 
     s->integrity.messages++;
@@ -103,22 +106,26 @@ mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
         s->integrity.rejected++;
         return rc < 0 ? rc : MPP_EPROTO;
     }
-    rc = s_check(s, token, &m);
+    rc = s_check(s, token, &m, &p, &expected);
     if (rc == 0) {
-        rc = mpp_session_apply(s, &m);
-        /* MPP_EPROTO from apply means some entries named a function the
-         * process never defined: those were skipped, the rest of the
-         * message was applied, so the message counts as accepted. */
+        rc = mpp_apply_check(&m);
+    }
+    if (rc == 0 && p == NULL && (p = mpp_session_add_proc(s, m.pid)) == NULL) {
+        rc = MPP_ENOMEM;
+    }
+    if (rc == 0) {
+        s->integrity.seq_gaps += m.seq - expected;
+        rc = mpp_apply_msg(s, p, &m);
+        /* MPP_EPROTO from apply means some entries named a function or
+         * thread the process never defined: those were skipped, the rest
+         * of the message was applied, so the message counts as accepted. */
         if (rc == MPP_EPROTO) {
             rc = 0;
         }
         /* Even a message that ran out of memory half-way was consumed;
          * advancing the sequence keeps the next one from looking like a
-         * gap. */
-        mpp_proc_t *p = mpp_session_proc(s, m.pid, false);
-        if (p != NULL) {
-            p->next_seq = m.seq + 1;
-        }
+         * gap.  Applying adds no process, so p is still valid. */
+        p->next_seq = m.seq + 1;
     }
     if (rc != 0) {
         s->integrity.rejected++;

@@ -64,7 +64,8 @@ s_proc_fini(mpp_proc_t *p)
         s_thread_fini(&p->threads[i]);
     }
     free(p->threads);
-    free(p->fidmap);
+    mpp_map_destroy(&p->thread_ix);
+    mpp_map_destroy(&p->fid_ix);
 }
 
 void
@@ -119,6 +120,12 @@ s_copy_argv(char ***dst, size_t *dstc, const char *const *src, size_t n)
     *dst = v;
     *dstc = n;
     return 0;
+}
+
+int
+mpp_proc_set_argv(mpp_proc_t *proc, const char *const *argv, size_t argc)
+{
+    return s_copy_argv(&proc->argv, &proc->argc, argv, argc);
 }
 
 int
@@ -224,32 +231,44 @@ mpp_session_add_proc(mpp_session_t *self, int64_t pid)
 mpp_thread_t *
 mpp_proc_thread(mpp_proc_t *proc, uint64_t tid, bool create)
 {
-    for (size_t i = 0; i < proc->nthreads; i++) {
-        if (proc->threads[i].tid == tid) {
-            return &proc->threads[i];
-        }
+    uint32_t ix;
+    if (proc->thread_ix != NULL && mpp_map_get(proc->thread_ix, tid, &ix)) {
+        return &proc->threads[ix];
     }
-    if (!create || mpp_grow((void **)&proc->threads, &proc->capthreads,
-                            proc->nthreads + 1, sizeof(*proc->threads)) != 0) {
+    if (!create || proc->nthreads >= UINT32_MAX) {
         return NULL;
     }
-    mpp_thread_t *t = &proc->threads[proc->nthreads];
+    if (proc->thread_ix == NULL && (proc->thread_ix = mpp_map_new()) == NULL) {
+        return NULL;
+    }
+    if (mpp_grow((void **)&proc->threads, &proc->capthreads,
+                 proc->nthreads + 1, sizeof(*proc->threads)) != 0 ||
+        mpp_map_put(proc->thread_ix, tid, (uint32_t)proc->nthreads) != 0) {
+        return NULL;
+    }
+    mpp_thread_t *t = &proc->threads[proc->nthreads++];
     memset(t, 0, sizeof(*t));
     t->tid = tid;
-    t->stat_ix = mpp_map_new();
-    t->edge_ix = mpp_map_new();
-    if (t->stat_ix == NULL || t->edge_ix == NULL) {
-        s_thread_fini(t);
-        return NULL;
-    }
-    proc->nthreads++;
     return t;
+}
+
+/* Makes *ix on first use (see mpp_thread_t). */
+static int
+s_lazy_map(mpp_map_t **ix)
+{
+    if (*ix == NULL && (*ix = mpp_map_new()) == NULL) {
+        return MPP_ENOMEM;
+    }
+    return 0;
 }
 
 int
 mpp_thread_set_stat(mpp_thread_t *t, uint32_t func, const mpp_cost_t *c)
 {
     uint32_t ix;
+    if (s_lazy_map(&t->stat_ix) != 0) {
+        return MPP_ENOMEM;
+    }
     if (mpp_map_get(t->stat_ix, func, &ix)) {
         t->stats[ix].cost = *c;
         return 0;
@@ -271,6 +290,9 @@ mpp_thread_set_edge(mpp_thread_t *t, uint32_t caller, uint32_t callee,
 {
     uint64_t key = (uint64_t)caller << 32 | callee;
     uint32_t ix;
+    if (s_lazy_map(&t->edge_ix) != 0) {
+        return MPP_ENOMEM;
+    }
     if (mpp_map_get(t->edge_ix, key, &ix)) {
         t->edges[ix].cost = *c;
         return 0;
@@ -296,165 +318,6 @@ mpp_thread_add_span(mpp_thread_t *t, const mpp_span_t *span)
     }
     t->spans[t->nspans++] = *span;
     return 0;
-}
-
-static int
-s_set_str(char **dst, const char *src)
-{
-    if (src == NULL) {
-        return 0;
-    }
-    char *s = strdup(src);
-    if (s == NULL) {
-        return MPP_ENOMEM;
-    }
-    free(*dst);
-    *dst = s;
-    return 0;
-}
-
-static int
-s_map_fid(mpp_proc_t *p, uint32_t fid, uint32_t func)
-{
-    if (fid >= p->nfidmap) {
-        size_t n = p->nfidmap ? p->nfidmap : 64;
-        while (n <= fid) {
-            n *= 2;
-        }
-        uint32_t *m = realloc(p->fidmap, n * sizeof(*m));
-        if (m == NULL) {
-            return MPP_ENOMEM;
-        }
-        memset(m + p->nfidmap, 0xff, (n - p->nfidmap) * sizeof(*m));
-        p->fidmap = m;
-        p->nfidmap = n;
-    }
-    p->fidmap[fid] = func;
-    return 0;
-}
-
-static uint32_t
-s_lookup_fid(const mpp_proc_t *p, uint32_t fid)
-{
-    return fid < p->nfidmap ? p->fidmap[fid] : UINT32_MAX;
-}
-
-static int
-s_apply_thread(mpp_proc_t *p, const mpp_wthread_t *wt)
-{
-    int rc = 0;
-    mpp_thread_t *t = mpp_proc_thread(p, wt->tid, true);
-    if (t == NULL) {
-        return MPP_ENOMEM;
-    }
-    if (wt->name && (rc = s_set_str(&t->name, wt->name)) != 0) {
-        return rc;
-    }
-    memcpy(t->cat, wt->cat, sizeof(t->cat));
-    for (size_t i = 0; i < wt->nstats; i++) {
-        uint32_t f = s_lookup_fid(p, wt->stats[i].fid);
-        if (f == UINT32_MAX) {
-            rc = MPP_EPROTO;
-            continue;
-        }
-        if (mpp_thread_set_stat(t, f, &wt->stats[i].cost) != 0) {
-            return MPP_ENOMEM;
-        }
-    }
-    for (size_t i = 0; i < wt->nedges; i++) {
-        uint32_t a = s_lookup_fid(p, wt->edges[i].caller);
-        uint32_t b = s_lookup_fid(p, wt->edges[i].callee);
-        if (a == UINT32_MAX || b == UINT32_MAX) {
-            rc = MPP_EPROTO;
-            continue;
-        }
-        if (mpp_thread_set_edge(t, a, b, &wt->edges[i].cost) != 0) {
-            return MPP_ENOMEM;
-        }
-    }
-    return rc;
-}
-
-static int
-s_apply_data(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m)
-{
-    int rc = 0;
-    for (size_t i = 0; i < m->nfuncs; i++) {
-        const mpp_wfunc_t *wf = &m->funcs[i];
-        int64_t f = mpp_session_intern(self, wf->file, wf->line, wf->name);
-        if (f < 0 || s_map_fid(p, wf->fid, (uint32_t)f) != 0) {
-            return MPP_ENOMEM;
-        }
-    }
-    for (size_t i = 0; i < m->nthreads; i++) {
-        int r = s_apply_thread(p, &m->threads[i]);
-        if (r == MPP_ENOMEM) {
-            return r;
-        }
-        rc = rc ? rc : r;
-    }
-    for (size_t i = 0; i < m->nspans; i++) {
-        const mpp_wspan_t *ws = &m->spans[i];
-        mpp_thread_t *t = mpp_proc_thread(p, ws->tid, true);
-        mpp_span_t s = {
-            .cat = ws->cat < MPP_CAT_COUNT ? ws->cat : 0,
-            .func = s_lookup_fid(p, ws->fid),
-            .start_ns = ws->start_ns,
-            .dur_ns = ws->dur_ns,
-            .bytes = ws->bytes,
-        };
-        if (t == NULL || mpp_thread_add_span(t, &s) != 0) {
-            return MPP_ENOMEM;
-        }
-    }
-    return rc;
-}
-
-int
-mpp_session_apply(mpp_session_t *self, const mpp_msg_t *m)
-{
-    mpp_proc_t *p = mpp_session_proc(self, m->pid, true);
-    if (p == NULL) {
-        return MPP_ENOMEM;
-    }
-    p->messages++;
-    int rc = 0;
-    switch (m->type) {
-    case MPP_MSG_HELLO:
-        p->hello = true;
-        p->ppid = m->ppid;
-        p->start_ns = m->start_ns;
-        if ((rc = s_set_str(&p->start_method, m->start_method)) != 0 ||
-            (rc = s_set_str(&p->python, m->python)) != 0 ||
-            (rc = s_set_str(&p->name, m->name)) != 0) {
-            return rc;
-        }
-        if (m->argv && (rc = s_copy_argv(&p->argv, &p->argc, m->argv,
-                                         m->argc)) != 0) {
-            return rc;
-        }
-        break;
-    case MPP_MSG_DATA:
-        if ((rc = s_set_str(&p->name, m->name)) != 0) {
-            return rc;
-        }
-        p->wall_ns = m->wall_ns;
-        p->cpu_ns = m->cpu_ns;
-        p->dropped = m->dropped;
-        p->mem_bytes = m->mem_bytes;
-        rc = s_apply_data(self, p, m);
-        break;
-    case MPP_MSG_BYE:
-        p->wall_ns = m->wall_ns;
-        p->cpu_ns = m->cpu_ns;
-        p->dropped = m->dropped;
-        p->exit_kind = m->exit_kind;
-        p->exit_code = m->exit_code;
-        break;
-    default:
-        return MPP_EPROTO;
-    }
-    return rc;
 }
 
 uint64_t

@@ -1,10 +1,12 @@
 /*  The session model: everything known about one profiled run, as the
- *  aggregator builds it from messages and as the session file stores it.
+ *  aggregator builds it from messages (src/aggregator/mpp_apply.c) and as
+ *  the session file stores it.
  *  Output writers read it, usually through a view (mpp_view_t), which sums
  *  it over all processes and threads or over one process.
  *
  *  These structs are plain data on purpose: the writers walk them directly.
- *  Only this unit adds to them, so the indexes stay consistent.
+ *  Only the functions declared here add processes, threads, functions,
+ *  stats and edges, so the indexes stay consistent with the arrays.
  */
 #ifndef MPP_SESSION_H
 #define MPP_SESSION_H
@@ -49,6 +51,8 @@ typedef struct {
     mpp_catval_t cat[MPP_CAT_COUNT];
     mpp_span_t *spans;
     size_t nspans, capspans;
+    /* Made on the first stat or edge, so a thread that has none (one a
+     * frame only names) costs its struct and nothing more. */
     mpp_map_t *stat_ix; /* func -> index in stats */
     mpp_map_t *edge_ix; /* caller << 32 | callee -> index in edges */
 } mpp_thread_t;
@@ -73,8 +77,10 @@ typedef struct {
     int32_t exit_code;
     mpp_thread_t *threads;
     size_t nthreads, capthreads;
-    uint32_t *fidmap; /* wire fid -> session func; UINT32_MAX = unknown */
-    size_t nfidmap;
+    mpp_map_t *thread_ix; /* tid -> index in threads, private */
+    /* The process's own function ids (wire fids) -> session function ids.
+     * The aggregator fills it (mpp_apply.c); the model only frees it. */
+    mpp_map_t *fid_ix;
 } mpp_proc_t;
 
 typedef struct {
@@ -112,6 +118,11 @@ int mpp_session_set_command(mpp_session_t *self, char *const *argv,
 int64_t mpp_session_intern(mpp_session_t *self, const char *file,
                            int32_t line, const char *name);
 
+/* Replaces a process's argv with a copy.  Returns 0 or MPP_ENOMEM (the
+ * old argv is then kept). */
+int mpp_proc_set_argv(mpp_proc_t *proc, const char *const *argv,
+                      size_t argc);
+
 /* Finds the process with `pid`; adds one when `create`. NULL if absent or
  * out of memory.  Pointers are invalidated by the next added process. */
 mpp_proc_t *mpp_session_proc(mpp_session_t *self, int64_t pid, bool create);
@@ -123,7 +134,8 @@ mpp_proc_t *mpp_session_add_proc(mpp_session_t *self, int64_t pid);
 /* Index of the newest process with `pid`, or -1. */
 ssize_t mpp_session_proc_index(const mpp_session_t *self, int64_t pid);
 
-/* Same for threads of a process. */
+/* Same for threads of a process (a hash lookup, so a process may have
+ * many).  Pointers are invalidated by the next added thread. */
 mpp_thread_t *mpp_proc_thread(mpp_proc_t *proc, uint64_t tid, bool create);
 
 /* Replace (set) or accumulate (add) one function's or edge's cost. */
@@ -131,12 +143,6 @@ int mpp_thread_set_stat(mpp_thread_t *t, uint32_t func, const mpp_cost_t *c);
 int mpp_thread_set_edge(mpp_thread_t *t, uint32_t caller, uint32_t callee,
                         const mpp_cost_t *c);
 int mpp_thread_add_span(mpp_thread_t *t, const mpp_span_t *span);
-
-/*  Applies one decoded message that the aggregator has already checked for
- *  token and sequence.  Returns 0, MPP_EPROTO for a message that refers to
- *  a function it never defined (the message is then ignored as a whole
- *  only for that entry), or MPP_ENOMEM. */
-int mpp_session_apply(mpp_session_t *self, const mpp_msg_t *msg);
 
 /* Total calls of a process, summed over its threads. */
 uint64_t mpp_proc_calls(const mpp_proc_t *proc);

@@ -1,16 +1,14 @@
-/*  Tests of the aggregator's frame validation (mpp_ingest.c), without
- *  sockets: good frames, foreign tokens, replays, gaps, garbage, truncated
- *  frames, new incarnations of a pid, and the end-of-run bookkeeping.
- *
- *  mpp_ingest.c belongs to the launcher executable, which no test can
- *  link; CMakeLists.txt adds that one file to this test's sources, next to
- *  mpp_core, so the code under test is the launcher's own. */
+/*  Tests of the aggregator's frame validation and merging (mpp_ingest.c,
+ *  mpp_apply.c), without sockets: good frames, foreign tokens, replays,
+ *  gaps, garbage, truncated frames, new incarnations of a pid, hostile
+ *  numbers that must not size memory, and the end-of-run bookkeeping. */
 #include "mpp_aggregator.h"
-#include "mpp_outdir.h"
 
 #include "mpp_test.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
 #define OTHER "0123456789abcdef0123456789abcdeF"
@@ -275,6 +273,145 @@ MPP_TEST(finish)
     mpp_session_destroy(&s);
 }
 
+/*  Caps this test process's address space at what it uses now plus
+ *  `extra` bytes, so an allocation blow-up fails at once (as MPP_ENOMEM)
+ *  instead of swapping for a minute.  Relative to the current size, so it
+ *  also works under ASan (whose shadow is reserved up front) and valgrind. */
+static void
+s_cap_memory(size_t extra)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    ASSERT(f != NULL);
+    ASSERT(fscanf(f, "%ld", &pages) == 1);
+    fclose(f);
+    rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + extra;
+    struct rlimit rl = {cap, cap};
+    ASSERT_EQ(setrlimit(RLIMIT_AS, &rl), 0);
+}
+
+/*  Issue 9, item 2: one small DATA frame defining function id 0xFFFFFFF0
+ *  made the aggregator grow and zero a 2^32-entry map (16 GiB, 85 s).  Now
+ *  the frame is rejected whole and counted, and nothing of it is applied,
+ *  not even the valid definition before the forged one. */
+MPP_TEST(hostile_fid)
+{
+    s_cap_memory((size_t)256 << 20);
+    mpp_session_t *s = mpp_session_new();
+    ASSERT_EQ(s_feed3(s, 100, 0, MPP_MSG_HELLO), 0);
+
+    mpp_wfunc_t funcs[] = {
+        {7, 1, "/app/ok.py", "fine"},
+        {0xFFFFFFF0u, 1, "/app/evil.py", "evil"},
+    };
+    mpp_wstat_t stats[] = {{0xFFFFFFF0u, {1, 1, 10, 10}}};
+    mpp_wthread_t threads[] = {{.tid = 1, .stats = stats, .nstats = 1}};
+    mpp_msg_t m = s_msg(100, 1, MPP_MSG_DATA);
+    m.funcs = funcs + 1;
+    m.nfuncs = 1;
+    m.threads = threads;
+    m.nthreads = 1;
+    m.nspans = 0;
+    ASSERT_EQ(s_feed(s, &m), MPP_ETOOBIG);
+    m.funcs = funcs;
+    m.nfuncs = 2;
+    ASSERT_EQ(s_feed(s, &m), MPP_ETOOBIG);
+    ASSERT_EQ(s->integrity.messages, 3);
+    ASSERT_EQ(s->integrity.rejected, 2);
+    ASSERT_EQ(s->nfuncs, 0);
+    mpp_proc_t *p = mpp_session_proc(s, 100, false);
+    ASSERT_EQ(p->messages, 1);
+    ASSERT_EQ(p->next_seq, 1);
+    ASSERT_EQ(p->nthreads, 0);
+
+    /* The same seq, honest, is still welcome, and counts no gap. */
+    ASSERT_EQ(s_feed3(s, 100, 1, MPP_MSG_DATA), 0);
+    ASSERT_EQ(s->integrity.seq_gaps, 0);
+    ASSERT_EQ(s->integrity.rejected, 2);
+    ASSERT_EQ(mpp_proc_calls(p), 6);
+    mpp_session_destroy(&s);
+}
+
+/*  Function ids are the process's own, not the session's: a fork child
+ *  keeps its parent's numbering and may define only a few high ids.  Any
+ *  id below MPP_WIRE_MAX_FUNCS is fine and costs one map entry; a stat or
+ *  edge that names an id never defined is skipped, whatever its value. */
+MPP_TEST(sparse_fids)
+{
+    s_cap_memory((size_t)256 << 20);
+    mpp_session_t *s = mpp_session_new();
+    mpp_wfunc_t funcs[] = {
+        {MPP_WIRE_MAX_FUNCS - 1, 5, "/app/a.py", "high"},
+        {40000, 6, "/app/a.py", "mid"},
+    };
+    mpp_wstat_t stats[] = {
+        {MPP_WIRE_MAX_FUNCS - 1, {2, 2, 20, 30}},
+        {40000, {1, 1, 10, 10}},
+        {0xFFFFFFF0u, {5, 5, 50, 50}}, /* never defined: skipped */
+    };
+    mpp_wedge_t edges[] = {
+        {MPP_WIRE_MAX_FUNCS - 1, 40000, {1, 1, 10, 10}},
+        {40000, UINT32_MAX, {1, 1, 10, 10}}, /* skipped */
+    };
+    mpp_wthread_t threads[] = {{.tid = 9, .stats = stats, .nstats = 3,
+                                .edges = edges, .nedges = 2}};
+    mpp_msg_t m = s_msg(200, 0, MPP_MSG_DATA);
+    m.funcs = funcs;
+    m.nfuncs = 2;
+    m.threads = threads;
+    m.nthreads = 1;
+    ASSERT_EQ(s_feed(s, &m), 0);
+    ASSERT_EQ(s->integrity.rejected, 0);
+    ASSERT_EQ(s->nfuncs, 2);
+    mpp_proc_t *p = mpp_session_proc(s, 200, false);
+    ASSERT_EQ(mpp_proc_calls(p), 3);
+    ASSERT_EQ(p->threads[0].nedges, 1);
+
+    /* MPP_WIRE_MAX_FUNCS itself is one too many. */
+    funcs[0].fid = MPP_WIRE_MAX_FUNCS;
+    m.seq = 1;
+    ASSERT_EQ(s_feed(s, &m), MPP_ETOOBIG);
+    ASSERT_EQ(s->integrity.rejected, 1);
+    mpp_session_destroy(&s);
+}
+
+/*  A span belongs to a thread the process has sent; one that names any
+ *  other thread is skipped instead of making a thread record for 7 bytes
+ *  of frame.  Many threads stay cheap to find. */
+MPP_TEST(spans_need_threads)
+{
+    s_cap_memory((size_t)256 << 20);
+    mpp_session_t *s = mpp_session_new();
+    enum { NT = 20000 };
+    mpp_wthread_t *threads = calloc(NT, sizeof(*threads));
+    mpp_wspan_t *spans = calloc(NT, sizeof(*spans));
+    ASSERT(threads != NULL && spans != NULL);
+    for (size_t i = 0; i < NT; i++) {
+        threads[i].tid = 1000 + i;
+        spans[i] = (mpp_wspan_t){.tid = 1000 + i + NT / 2, .cat = 1,
+                                 .fid = 0, .start_ns = 5, .dur_ns = 7};
+    }
+    mpp_msg_t m = s_msg(300, 0, MPP_MSG_DATA);
+    m.threads = threads;
+    m.nthreads = NT;
+    m.spans = spans;
+    m.nspans = NT;
+    ASSERT_EQ(s_feed(s, &m), 0);
+    mpp_proc_t *p = mpp_session_proc(s, 300, false);
+    ASSERT_EQ(p->nthreads, NT);
+    size_t nspans = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        nspans += p->threads[i].nspans;
+        ASSERT_EQ(p->threads[i].nspans, i >= NT / 2 ? 1 : 0);
+    }
+    ASSERT_EQ(nspans, NT / 2);
+    ASSERT(mpp_proc_thread(p, 1000 + NT - 1, false) == &p->threads[NT - 1]);
+    ASSERT(mpp_proc_thread(p, 1000 + NT, false) == NULL);
+    free(threads);
+    free(spans);
+    mpp_session_destroy(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -286,6 +423,9 @@ main(int argc, char **argv)
     MPP_RUN(truncated);
     MPP_RUN(bad_fields);
     MPP_RUN(new_incarnation);
+    MPP_RUN(hostile_fid);
+    MPP_RUN(sparse_fids);
+    MPP_RUN(spans_need_threads);
     MPP_RUN(finish);
     return mpp_test_done(argc, argv);
 }
