@@ -39,7 +39,7 @@ s_try_create(const char *dir)
 {
     char *tmp = NULL;
     if (asprintf(&tmp, "%s/.mpprof-check-XXXXXX", dir) < 0) {
-        return -ENOMEM;
+        return MPP_ENOMEM;
     }
     int fd = mkstemp(tmp);
     int rc = fd < 0 ? -errno : 0;
@@ -59,7 +59,7 @@ mpp_outdir_check(const char *dir)
     int rc = 0;
 
     if (path == NULL) {
-        return -ENOMEM;
+        return MPP_ENOMEM;
     }
     if (path[0] == '\0') {
         free(path);
@@ -88,7 +88,7 @@ mpp_outdir_create(const char *dir)
     struct stat st;
     char *path = strdup(dir);
     if (path == NULL) {
-        return -ENOMEM;
+        return MPP_ENOMEM;
     }
     if (path[0] == '\0') {
         free(path);
@@ -121,16 +121,47 @@ mpp_outdir_create(const char *dir)
 /* Writes the content to an open stream; returns 0 or a negative code. */
 typedef int (*s_write_fn)(const void *arg, FILE *out);
 
-/*  mkstemp creates files 0600; outputs are meant to be shared like any
- *  file the user creates, so they get 0666 less the umask.  umask() can
- *  only be read by setting it; the other threads are gone by now, so the
- *  short change is seen by no one. */
-static mode_t
-s_file_mode(void)
+/*  Creates a new staging file dir/.name.tmpXXXXXX for writing.  Outputs
+ *  are meant to be shared like any file the user creates, so the file is
+ *  opened with mode 0666 and the kernel applies the umask (and any default
+ *  ACL of the directory) as it would for any other program.  mkstemp
+ *  would create it 0600, and fixing that afterwards needs the umask, which
+ *  can only be read by setting it: a change every thread of the process
+ *  sees, and ZeroMQ's I/O threads are still running when the outputs are
+ *  written.  Returns the descriptor and the malloc'd path in *tmp_out,
+ *  or a negative code. */
+static int
+s_open_tmp(const char *dir, const char *name, char **tmp_out)
 {
-    mode_t mask = umask(022);
-    umask(mask);
-    return 0666 & ~mask;
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    uint64_t seed = (uint64_t)mpp_clock_real_ns() ^ ((uint64_t)getpid() << 32);
+    *tmp_out = NULL;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char suffix[7];
+        uint64_t x = seed += 0x9e3779b97f4a7c15ULL; /* splitmix64 */
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        x ^= x >> 31;
+        for (size_t i = 0; i < sizeof(suffix) - 1; i++, x /= 36) {
+            suffix[i] = digits[x % 36];
+        }
+        suffix[sizeof(suffix) - 1] = '\0';
+        char *tmp = NULL;
+        if (asprintf(&tmp, "%s/.%s.tmp%s", dir, name, suffix) < 0) {
+            return MPP_ENOMEM;
+        }
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            *tmp_out = tmp;
+            return fd;
+        }
+        int err = errno;
+        free(tmp);
+        if (err != EEXIST) {
+            return -err;
+        }
+    }
+    return -EEXIST;
 }
 
 /*  The writers report a failed stream as -EIO from ferror(), and stdio
@@ -202,16 +233,10 @@ s_stage(const char *dir, const char *name, s_write_fn fn, const void *arg,
     char *tmp = NULL;
 
     *tmp_out = NULL;
-    if (asprintf(&tmp, "%s/.%s.tmpXXXXXX", dir, name) < 0) {
-        return -ENOMEM;
-    }
-    int fd = mkstemp(tmp);
+    int fd = s_open_tmp(dir, name, &tmp);
     if (fd < 0) {
-        int rc = -errno;
-        free(tmp);
-        return rc;
+        return fd;
     }
-    fchmod(fd, s_file_mode());
     int rc = s_write_synced(fd, fn, arg);
     if (close(fd) != 0 && rc == 0) {
         rc = -errno;
@@ -234,7 +259,7 @@ s_commit(const char *dir, const char *name, char **tmp_p)
     int rc = 0;
 
     if (asprintf(&final, "%s/%s", dir, name) < 0) {
-        rc = -ENOMEM;
+        rc = MPP_ENOMEM;
     }
     else if (rename(*tmp_p, final) != 0) {
         rc = -errno;
@@ -317,7 +342,7 @@ static const struct {
     {"profile.prof", s_put_pstats},
     {"callgrind.out", s_put_callgrind},
     {"callgrind.parts", s_put_parts},
-    {"session.mpprof", s_put_session},
+    {MPP_SESSFILE_NAME, s_put_session},
     {"report.txt", s_put_report},
 };
 

@@ -10,10 +10,12 @@
 /* ---- mpp_outdir.c ----------------------------------------------------- */
 
 /*  Checks, without leaving anything behind, that `dir` exists as a
- *  writable directory or can be created.  Returns 0 or a negated errno. */
+ *  writable directory or can be created.  Returns 0, a negated errno or
+ *  MPP_ENOMEM. */
 int mpp_outdir_check(const char *dir);
 
-/* Creates `dir` and its missing parents.  Returns 0 or a negated errno. */
+/* Creates `dir` and its missing parents.  Returns 0, a negated errno or
+ * MPP_ENOMEM. */
 int mpp_outdir_create(const char *dir);
 
 /* What the files of an output directory are written from. */
@@ -29,11 +31,11 @@ typedef struct {
 
 /*  Writes every file of an output directory into `dir`, which exists:
  *  profile.prof, callgrind.out, callgrind.parts, session.mpprof and
- *  report.txt.  Each is staged as dir/.name.tmpXXXXXX and synced, then
- *  all are renamed into place and the directory is synced: either the
- *  whole new profile appears or, when a file cannot be staged (a full
- *  disk, say), the directory keeps whatever an earlier run left there,
- *  byte for byte.  Returns 0, or a negative code (the writer's, or a
+ *  report.txt.  Each is staged as dir/.name.tmpXXXXXX (mode 0666 less the
+ *  umask) and synced, then all are renamed into place and the directory
+ *  is synced: either the whole new profile appears or, when a file cannot
+ *  be staged (a full disk, say), the directory keeps whatever an earlier
+ *  run left there, byte for byte.  Returns 0, or a negative code (the writer's, or a
  *  negated errno: a full disk says ENOSPC, not EIO) with *failed naming
  *  the file and *renaming true when every file was staged but renaming
  *  that one failed (the files renamed before it are complete and stay). */

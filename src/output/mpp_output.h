@@ -31,6 +31,7 @@ int mpp_callgrind_write_parts(const mpp_session_t *s, FILE *out);
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */
 #define MPP_SESSFILE_MAGIC "MPPROF\0\n"
 #define MPP_SESSFILE_VERSION 1
+#define MPP_SESSFILE_NAME "session.mpprof" /* in an output directory */
 int mpp_sessfile_write(const mpp_session_t *s, FILE *out);
 
 /* Reads a session file from memory.  On failure returns MPP_EFORMAT (not
