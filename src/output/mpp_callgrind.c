@@ -14,6 +14,7 @@
  *    of the same name in one file (two __init__ methods) would merge;
  *    such names get ":<line>" appended.
  */
+#include "mpp_hash.h"
 #include "mpp_obuf.h"
 #include "mpp_output.h"
 #include "mpp_sort.h"
@@ -40,14 +41,11 @@ typedef struct {
     uint32_t id;
 } s_file_t;
 
+/* Text keys are masked into tables, so FNV-1a is finished with a mix. */
 static uint64_t
 s_hash(const char *text)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        h = (h ^ *p) * 1099511628211ULL;
-    }
-    return h ^ (h >> 31);
+    return mpp_hash_mix64(mpp_hash_str(text));
 }
 
 static int

@@ -1,5 +1,6 @@
 /*  The output directory: checks before the run, atomic writes after it
  *  (see mpp_launcher.h). */
+#include "mpp_hash.h"
 #include "mpp_outdir.h"
 
 #include <errno.h>
@@ -138,10 +139,7 @@ s_open_tmp(const char *dir, const char *name, char **tmp_out)
     *tmp_out = NULL;
     for (int attempt = 0; attempt < 100; attempt++) {
         char suffix[7];
-        uint64_t x = seed += 0x9e3779b97f4a7c15ULL; /* splitmix64 */
-        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-        x ^= x >> 31;
+        uint64_t x = mpp_hash_mix64(seed += MPP_HASH_GOLDEN);
         for (size_t i = 0; i < sizeof(suffix) - 1; i++, x /= 36) {
             suffix[i] = digits[x % 36];
         }

@@ -19,6 +19,7 @@
  *  unicode, 32-bit int, long, binary float, no references), byte for byte
  *  what marshal.dumps(stats, 2) produces for the same dict.
  */
+#include "mpp_hash.h"
 #include "mpp_obuf.h"
 #include "mpp_output.h"
 
@@ -186,14 +187,11 @@ s_str_text(s_ps_t *w, const unsigned char *p, size_t n, bool ascii)
     }
 }
 
+/* Text keys are masked into the table, so FNV-1a is finished with a mix. */
 static uint64_t
 s_hash(const unsigned char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ p[i]) * 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
+    return mpp_hash_mix64(mpp_hash_bytes(p, n));
 }
 
 /*  The slot of text `s` (hash h) in the string table: its entry, or the
