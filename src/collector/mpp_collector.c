@@ -1,4 +1,6 @@
 /*  mpprof._collector: the extension module that profiles one process.
+ *  This unit holds the module itself, start() and enable(); the end of
+ *  the process is mpp_pyexit.c's, introspection mpp_snapshot.c's.
  *
  *  pyshim/sitecustomize.py drives it: it installs on_signal for SIGTERM,
  *  start() connects to the aggregator and says HELLO, the shim replaces
@@ -13,8 +15,6 @@
  *  module, because the on_exit handler uses it after finalization has
  *  freed every module.  No function of this module shows up in a profile.
  */
-#include "mpp_pycompat.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -22,35 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mpp_hook.h"
+#include "mpp_module.h"
+#include "mpp_pybytes.h"
+#include "mpp_signals.h"
 
-/* The os functions the shim wraps, as they were at start(). */
-enum { S_EXIT, S_EXECV, S_EXECVE, S_CLOSERANGE, S_NREAL };
-static const char *const s_real_names[S_NREAL] = {"_exit", "execv", "execve",
-                                                  "closerange"};
-
-typedef struct {
-    PyTypeObject *ref_type;  /* the per-thread hook argument */
-    PyObject *real[S_NREAL]; /* see s_real_names */
-    mpp_hookcfg_t hook;      /* hook.core stays NULL until start() */
-} mpp_modstate_t;
-
-static inline mpp_modstate_t *
-s_state(PyObject *module)
-{
-    return (mpp_modstate_t *)PyModule_GetState(module);
-}
-
-/* The core if start() succeeded, brought up to date after a fork. */
-static mpp_core_t *
-s_core(PyObject *module)
-{
-    mpp_core_t *core = s_state(module)->hook.core;
-    if (core != NULL) {
-        mpp_core_after_fork(core, mpp_hook_current());
-    }
-    return core;
-}
+static const char *const s_real_names[MPP_NREAL] = {"_exit", "execv",
+                                                    "execve", "closerange"};
 
 static int
 s_env_int(const char *name, int dflt, int min, int max)
@@ -102,11 +79,10 @@ s_detect_origin(const char *const *argv, size_t argc, mpp_core_cfg_t *cfg)
     }
 }
 
-/*  Children started from here, by exec or multiprocessing, must name this
- *  process as their profiled parent.  Through os.environ, so Python-level
- *  copies of the environment agree with the C one. */
-static int
-s_export_parent_pid(void)
+/*  Through os.environ, so Python-level copies of the environment agree
+ *  with the C one. */
+int
+mpp_mod_export_parent_pid(void)
 {
     PyObject *os = PyImport_ImportModule("os");
     if (os == NULL) {
@@ -145,9 +121,9 @@ s_env_is(const char *name, const char *value)
     return text != NULL && strcmp(text, value) == 0;
 }
 
-/* Builds the core from the environment and sys.orig_argv. */
+/* Builds the core from the environment and sys.orig_argv, with `sink`. */
 static mpp_core_t *
-s_new_core(const char *endpoint, const char *token)
+s_new_core(const char *token, mpp_sink_t sink)
 {
     char python[32];
     const char *version = Py_GetVersion();
@@ -190,16 +166,17 @@ s_new_core(const char *endpoint, const char *token)
     }
 
     mpp_core_cfg_t cfg = {
-        .endpoint = endpoint,
         .token = token,
         .interval_ms = s_env_int("MPPROF_INTERVAL_MS", 100, 1, 3600 * 1000),
-        .linger_ms = s_env_int("MPPROF_LINGER_MS", 3000, 0, 600 * 1000),
         .test_clock = s_env_int("MPPROF_TEST_CLOCK", 0, 0, 1) == 1,
         .allow_tsc = !s_env_is("MPPROF_CLOCK", "mono"),
         .python = python,
         .argv = argv,
         .argc = (size_t)argc,
         .name = "MainProcess",
+        .sink = sink,
+        .measure = mpp_pybytes_measure(),
+        .own_process = true,
     };
     s_detect_origin(argv, (size_t)argc, &cfg);
     mpp_core_t *core = mpp_core_new(&cfg);
@@ -209,6 +186,49 @@ s_new_core(const char *endpoint, const char *token)
         PyErr_NoMemory();
     }
     return core;
+}
+
+/*  The on_exit handler sends the final batch after finalization; this
+ *  one runs at its start (see mpp_mod_at_exit).  Registered before the
+ *  core starts; until it has, the handler finds no core and does nothing. */
+static bool
+s_register_at_exit(PyObject *module)
+{
+    PyObject *atexit = PyImport_ImportModule("atexit");
+    PyObject *at_exit =
+        atexit ? PyObject_GetAttrString(module, "_at_exit") : NULL;
+    PyObject *r =
+        at_exit ? PyObject_CallMethod(atexit, "register", "O", at_exit)
+                : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(at_exit);
+    Py_XDECREF(atexit);
+    return r != NULL;
+}
+
+/*  After a failed start: children must not name this unprofiled process
+ *  as their profiled parent.  Keeps the pending exception. */
+static void
+s_restore_parent_pid(const char *old)
+{
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *environ = os ? PyObject_GetAttrString(os, "environ") : NULL;
+    if (environ != NULL) {
+        PyObject *value = old ? PyUnicode_DecodeFSDefault(old) : NULL;
+        if (value != NULL) {
+            (void)PyMapping_SetItemString(environ, "MPPROF_PARENT_PID",
+                                          value);
+        }
+        else if (old == NULL) {
+            (void)PyMapping_DelItemString(environ, "MPPROF_PARENT_PID");
+        }
+        Py_XDECREF(value);
+    }
+    Py_XDECREF(environ);
+    Py_XDECREF(os);
+    mpp_exc_restore(&exc);
 }
 
 PyDoc_STRVAR(
@@ -221,7 +241,7 @@ PyDoc_STRVAR(
 static PyObject *
 s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
-    mpp_modstate_t *st = s_state(module);
+    mpp_modstate_t *st = mpp_mod_state(module);
     const char *endpoint = getenv("MPPROF_ENDPOINT");
     const char *token = getenv("MPPROF_SESSION");
 
@@ -241,53 +261,60 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
 
-    /* Everything that can fail in Python comes before the core starts:
-     * a started core cannot be taken back. */
-    PyObject *real[S_NREAL] = {NULL};
+    /* Everything that can fail comes before the core starts: a started
+     * core has sent HELLO and will send BYE, so start() must not raise
+     * after that and leave the shim saying the process runs unprofiled
+     * (issue 9, item 6). */
+    PyObject *real[MPP_NREAL] = {NULL};
     PyObject *os = PyImport_ImportModule("os");
     bool have_real = os != NULL;
-    for (int i = 0; have_real && i < S_NREAL; i++) {
+    for (int i = 0; have_real && i < MPP_NREAL; i++) {
         real[i] = PyObject_GetAttrString(os, s_real_names[i]);
         have_real = real[i] != NULL;
     }
     Py_XDECREF(os);
-    PyObject *atexit = PyImport_ImportModule("atexit");
-    PyObject *at_exit = PyObject_GetAttrString(module, "_at_exit");
+    char *old_parent = mpp_strdup(getenv("MPPROF_PARENT_PID"));
+    mpp_zsink_t *zsink = NULL;
     mpp_core_t *core = NULL;
-    if (!have_real || atexit == NULL || at_exit == NULL ||
-        (core = s_new_core(endpoint, token)) == NULL) {
+    if (!have_real) {
+        goto fail;
+    }
+    zsink = mpp_zsink_new(
+        endpoint, s_env_int("MPPROF_LINGER_MS", 3000, 0, 600 * 1000));
+    if (zsink == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    /* The core reads this process's origin (MPPROF_PARENT_PID among it)
+     * before the export below replaces it for the children. */
+    if ((core = s_new_core(token, mpp_zsink_sink(zsink))) == NULL ||
+        !s_register_at_exit(module) || mpp_mod_export_parent_pid() < 0) {
         goto fail;
     }
     const char *why = NULL;
     if (mpp_core_start(core, &why) < 0) {
         PyErr_Format(PyExc_RuntimeError, "cannot connect to %s: %s", endpoint,
                      why);
-        mpp_core_destroy(&core);
         goto fail;
     }
+    /* Started: from here on nothing may fail. */
+    free(old_parent);
+    st->zsink = zsink;
     st->hook.core = core;
     st->hook.code_index = code_index;
-    for (int i = 0; i < S_NREAL; i++) {
+    for (int i = 0; i < MPP_NREAL; i++) {
         st->real[i] = real[i];
-    }
-
-    /* The on_exit handler sends the final batch after finalization; this
-     * one runs at its start (see s_at_exit). */
-    PyObject *r = PyObject_CallMethod(atexit, "register", "O", at_exit);
-    Py_XDECREF(r);
-    Py_DECREF(atexit);
-    Py_DECREF(at_exit);
-    if (r == NULL || s_export_parent_pid() < 0) {
-        return NULL;
     }
     Py_RETURN_NONE;
 
 fail:
-    for (int i = 0; i < S_NREAL; i++) {
+    mpp_core_destroy(&core);
+    mpp_zsink_destroy(&zsink);
+    s_restore_parent_pid(old_parent);
+    free(old_parent);
+    for (int i = 0; i < MPP_NREAL; i++) {
         Py_XDECREF(real[i]);
     }
-    Py_XDECREF(atexit);
-    Py_XDECREF(at_exit);
     return NULL;
 }
 
@@ -318,8 +345,8 @@ PyDoc_STRVAR(
 static PyObject *
 s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
-    mpp_modstate_t *st = s_state(module);
-    if (s_core(module) == NULL) {
+    mpp_modstate_t *st = mpp_mod_state(module);
+    if (mpp_mod_core(module) == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "start() was not called");
         return NULL;
     }
@@ -357,11 +384,11 @@ s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
 static PyObject *
 s_thread_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    mpp_modstate_t *st = s_state(module);
-    mpp_core_t *core = s_core(module);
+    mpp_modstate_t *st = mpp_mod_state(module);
+    mpp_core_t *core = mpp_mod_core(module);
     int rc = -1;
 
-    if (core != NULL && !(core->hot & MPP_CORE_DONE)) {
+    if (core != NULL && !(mpp_core_hot(core)->hot & MPP_CORE_DONE)) {
         PyObject *name = mpp_hook_thread_name();
         rc = mpp_hook_install(st->ref_type, &st->hook, s_text(name, "?"));
         Py_XDECREF(name);
@@ -377,7 +404,7 @@ s_thread_start(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
-/* ---- flushing and the end of the process ------------------------------- */
+/* ---- flushing ---------------------------------------------------------- */
 
 PyDoc_STRVAR(
     s_flush_doc,
@@ -387,508 +414,12 @@ PyDoc_STRVAR(
 static PyObject *
 s_flush(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
-    mpp_core_t *core = s_core(module);
+    mpp_core_t *core = mpp_mod_core(module);
     if (core != NULL) {
         mpp_hook_refresh_name(core);
         (void)mpp_core_flush(core);
     }
     Py_RETURN_NONE;
-}
-
-/*  Registered with atexit, so it runs in finalization after the program's
- *  own exit handlers.  It sends a DATA (should anything later in
- *  finalization fail, nothing is lost) and hands SIGTERM, SIGINT and
- *  SIGHUP over to the exit hold, since Python is about to drop its
- *  handlers for them.  Ignored signals stay ignored.
- *
- *  The only way to take a signal from Python is signal.signal(n, SIG_DFL),
- *  which really sets the default action before the hold can replace it: a
- *  SIGTERM landing in between (Pool.terminate() signals workers that are
- *  exiting after their stop sentinel) would end the process on the spot,
- *  with the DATA above still in ZeroMQ's queue and no BYE.  So this thread
- *  blocks the three signals for the hand-over, the hold takes each one
- *  the moment Python lets it go, and one that came meanwhile stays pending
- *  until the mask is restored, then goes to the hold. */
-static PyObject *
-s_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
-{
-    static const char *const names[] = {"SIGTERM", "SIGINT", "SIGHUP"};
-    mpp_core_t *core = s_core(module);
-
-    if (core == NULL) {
-        Py_RETURN_NONE;
-    }
-    mpp_hook_refresh_name(core);
-    (void)mpp_core_flush(core);
-
-    /* A SIGTERM Python did not get to handle is now handled by the hold;
-     * one that did trip Python's flag runs on_signal from signal.signal
-     * below, which unblocks it before dying by it. */
-    mpp_core_sigterm_disarm();
-    sigset_t block;
-    sigset_t old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-
-    PyObject *signal = PyImport_ImportModule("signal");
-    PyObject *dfl = signal ? PyObject_GetAttrString(signal, "SIG_DFL") : NULL;
-    PyObject *ign = signal ? PyObject_GetAttrString(signal, "SIG_IGN") : NULL;
-    bool handed_over = dfl != NULL && ign != NULL;
-    for (size_t i = 0; handed_over && i < MPP_ARRAY_SIZE(names); i++) {
-        PyObject *num = PyObject_GetAttrString(signal, names[i]);
-        PyObject *now =
-            num ? PyObject_CallMethod(signal, "getsignal", "O", num) : NULL;
-        /* None: a handler not set from Python, which is not ours to
-         * replace; signal.signal fails outside the main thread. */
-        if (now != NULL && now != Py_None && now != ign) {
-            PyObject *r =
-                PyObject_CallMethod(signal, "signal", "OO", num, dfl);
-            handed_over = r != NULL;
-            Py_XDECREF(r);
-        }
-        if (handed_over) {
-            /* At once, not after the other signals: any thread that does
-             * not block this one could take it as SIG_DFL. */
-            mpp_core_hold_signals();
-        }
-        Py_XDECREF(now);
-        Py_XDECREF(num);
-    }
-    Py_XDECREF(dfl);
-    Py_XDECREF(ign);
-    Py_XDECREF(signal);
-    PyErr_Clear();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    Py_RETURN_NONE;
-}
-
-static void
-s_finish(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code)
-{
-    mpp_hook_refresh_name(core);
-    mpp_core_finish(core, kind, code);
-}
-
-PyDoc_STRVAR(
-    s_os_exit_doc,
-    "os_exit(status)\n--\n\n"
-    "Replacement for os._exit: send the final DATA and BYE, then exit\n"
-    "through the original os._exit.  multiprocessing's fork children end\n"
-    "this way, skipping every other exit handler.");
-
-static PyObject *
-s_os_exit(PyObject *module, PyObject *status)
-{
-    mpp_modstate_t *st = s_state(module);
-    mpp_core_t *core = s_core(module);
-
-    if (st->real[S_EXIT] == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "start() was not called");
-        return NULL;
-    }
-    if (core != NULL && PyLong_Check(status)) {
-        /* os._exit(n) leaves the parent n & 0xff. */
-        int overflow;
-        long n = PyLong_AsLongAndOverflow(status, &overflow);
-        /* A value os._exit itself refuses ends nothing: no BYE. */
-        if (overflow == 0 && !PyErr_Occurred()) {
-            int32_t code = (int32_t)(n & 0xff);
-            s_finish(core, code == 0 ? MPP_EXIT_OK : MPP_EXIT_CODE, code);
-        }
-        PyErr_Clear();
-    }
-    return PyObject_CallOneArg(st->real[S_EXIT], status);
-}
-
-/*  Calls the original os function `which` with the arguments of a
- *  wrapper, or raises when start() never captured it. */
-static PyObject *
-s_call_real(PyObject *module, int which, PyObject *args, PyObject *kwargs)
-{
-    PyObject *real = s_state(module)->real[which];
-    if (real == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "start() was not called");
-        return NULL;
-    }
-    return PyObject_Call(real, args, kwargs);
-}
-
-/*  An exec replaces the process image and with it the ZeroMQ queue, so the
- *  incarnation ends here as at exit: last DATA, BYE, and the socket closed
- *  after delivery.  An exec'd Python with the shim then starts a new
- *  incarnation under the same pid.  When the exec fails the process goes
- *  on, as a new incarnation too. */
-static PyObject *
-s_exec_image(PyObject *module, int which, PyObject *args, PyObject *kwargs)
-{
-    mpp_core_t *core = s_core(module);
-    if (core != NULL) {
-        s_finish(core, MPP_EXIT_OK, 0);
-    }
-    PyObject *r = s_call_real(module, which, args, kwargs);
-    if (core != NULL) {
-        mpp_core_restart(core);
-    }
-    return r;
-}
-
-PyDoc_STRVAR(
-    s_os_execv_doc,
-    "os_execv(path, argv)\n--\n\n"
-    "Replacement for os.execv: end this incarnation's profile, then exec.");
-
-static PyObject *
-s_os_execv(PyObject *module, PyObject *args, PyObject *kwargs)
-{
-    return s_exec_image(module, S_EXECV, args, kwargs);
-}
-
-PyDoc_STRVAR(
-    s_os_execve_doc,
-    "os_execve(path, argv, env)\n--\n\n"
-    "Replacement for os.execve: end this incarnation's profile, then exec.");
-
-static PyObject *
-s_os_execve(PyObject *module, PyObject *args, PyObject *kwargs)
-{
-    return s_exec_image(module, S_EXECVE, args, kwargs);
-}
-
-PyDoc_STRVAR(
-    s_os_closerange_doc,
-    "os_closerange(fd_low, fd_high)\n--\n\n"
-    "Replacement for os.closerange, which daemonizing code calls to close\n"
-    "every descriptor: the collector's socket goes first, cleanly, and is\n"
-    "reopened when the next batch is due.");
-
-static PyObject *
-s_os_closerange(PyObject *module, PyObject *args, PyObject *kwargs)
-{
-    mpp_core_t *core = s_core(module);
-    if (core != NULL) {
-        mpp_hook_refresh_name(core);
-        mpp_core_disconnect(core);
-    }
-    return s_call_real(module, S_CLOSERANGE, args, kwargs);
-}
-
-PyDoc_STRVAR(
-    s_on_signal_doc,
-    "on_signal(signum, frame)\n--\n\n"
-    "Handler for SIGTERM: send the final DATA and BYE, then die by the same\n"
-    "signal with its default action, so whoever waits sees the usual status.");
-
-static PyObject *
-s_on_signal(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    mpp_core_t *core = s_core(module);
-    int signum = SIGTERM;
-
-    if (nargs >= 1 && PyLong_Check(args[0])) {
-        long n = PyLong_AsLong(args[0]);
-        if (n > 0 && n < NSIG) {
-            signum = (int)n;
-        }
-        PyErr_Clear();
-    }
-    mpp_core_sigterm_disarm();
-    if (core != NULL) {
-        s_finish(core, MPP_EXIT_SIGNAL, signum);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    sigaction(signum, &sa, NULL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, signum);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    /* raise() targets this thread, so the default action (ending the whole
-     * process) is taken before it returns. */
-    raise(signum);
-    Py_RETURN_NONE;
-}
-
-PyDoc_STRVAR(
-    s_after_fork_child_doc,
-    "after_fork_child()\n--\n\n"
-    "For os.register_at_fork(after_in_child=...): start the child's own\n"
-    "profile at once and name it the profiled parent of its children.");
-
-static PyObject *
-s_after_fork_child(PyObject *module, PyObject *Py_UNUSED(ignored))
-{
-    mpp_core_t *core = s_core(module);
-    if (core != NULL) {
-        /* at-fork callbacks run after Python's signal reset. */
-        mpp_core_sigterm_after_fork();
-        if (s_export_parent_pid() < 0) {
-            PyErr_Clear();
-        }
-    }
-    Py_RETURN_NONE;
-}
-
-/* ---- introspection for tests ------------------------------------------- */
-
-/* Rows of the snapshot: functions merged by (file, line, name). */
-typedef struct {
-    const mpp_clock_t *clock; /* converts the tables' ticks */
-    PyObject *keys;           /* list: row -> key tuple */
-    PyObject *row_of;         /* dict: key tuple -> row */
-    Py_ssize_t *fid_row;      /* function id -> row, -1 until seen */
-    mpp_cost_t *cost;         /* row -> cost */
-    size_t capcost;
-    PyObject *edges; /* dict: (callee row, caller row) -> cost index */
-    mpp_cost_t *ecost;
-    size_t capecost;
-} s_snap_t;
-
-static Py_ssize_t
-s_snap_row(s_snap_t *snap, const mpp_funcs_t *funcs, uint32_t fid)
-{
-    if (snap->fid_row[fid] >= 0) {
-        return snap->fid_row[fid];
-    }
-    mpp_wfunc_t def;
-    mpp_funcs_get(funcs, fid, &def);
-    PyObject *key = Py_BuildValue("(sis)", def.file, (int)def.line, def.name);
-    if (key == NULL) {
-        return -1;
-    }
-    Py_ssize_t row;
-    PyObject *known = PyDict_GetItemWithError(snap->row_of, key);
-    if (known != NULL) {
-        row = PyLong_AsSsize_t(known);
-    }
-    else if (PyErr_Occurred()) {
-        row = -1;
-    }
-    else {
-        row = PyList_GET_SIZE(snap->keys);
-        PyObject *value = PyLong_FromSsize_t(row);
-        if (value == NULL || PyDict_SetItem(snap->row_of, key, value) < 0 ||
-            PyList_Append(snap->keys, key) < 0 ||
-            mpp_grow((void **)&snap->cost, &snap->capcost, (size_t)row + 1,
-                     sizeof(*snap->cost)) < 0) {
-            row = -1;
-        }
-        else {
-            memset(&snap->cost[row], 0, sizeof(*snap->cost));
-        }
-        Py_XDECREF(value);
-    }
-    Py_DECREF(key);
-    snap->fid_row[fid] = row;
-    return row;
-}
-
-static int
-s_snap_edge(s_snap_t *snap, Py_ssize_t callee, Py_ssize_t caller,
-            const mpp_cost_t *cost)
-{
-    PyObject *key = Py_BuildValue("(nn)", callee, caller);
-    if (key == NULL) {
-        return -1;
-    }
-    Py_ssize_t ix = -1;
-    PyObject *known = PyDict_GetItemWithError(snap->edges, key);
-    if (known != NULL) {
-        ix = PyLong_AsSsize_t(known);
-    }
-    else if (!PyErr_Occurred()) {
-        ix = PyDict_GET_SIZE(snap->edges);
-        PyObject *value = PyLong_FromSsize_t(ix);
-        if (value == NULL || PyDict_SetItem(snap->edges, key, value) < 0 ||
-            mpp_grow((void **)&snap->ecost, &snap->capecost, (size_t)ix + 1,
-                     sizeof(*snap->ecost)) < 0) {
-            ix = -1;
-        }
-        else {
-            memset(&snap->ecost[ix], 0, sizeof(*snap->ecost));
-        }
-        Py_XDECREF(value);
-    }
-    Py_DECREF(key);
-    if (ix < 0) {
-        return -1;
-    }
-    mpp_cost_add(&snap->ecost[ix], cost);
-    return 0;
-}
-
-static double
-s_seconds(const s_snap_t *snap, int64_t ticks)
-{
-    return (double)mpp_clock_ns(snap->clock, ticks) / 1e9;
-}
-
-static PyObject *
-s_snap_build(s_snap_t *snap)
-{
-    Py_ssize_t nrows = PyList_GET_SIZE(snap->keys);
-    PyObject *result = PyDict_New();
-    PyObject *callers = PyList_New(nrows);
-    if (result == NULL || callers == NULL) {
-        goto fail;
-    }
-    for (Py_ssize_t r = 0; r < nrows; r++) {
-        PyObject *d = PyDict_New();
-        if (d == NULL) {
-            goto fail;
-        }
-        PyList_SET_ITEM(callers, r, d);
-    }
-    /* pstats keeps callers as {caller: (nc, cc, tt, ct)}: total calls
-     * first, unlike the function's own (cc, nc, tt, ct). */
-    Py_ssize_t pos = 0;
-    PyObject *key;
-    PyObject *value;
-    while (PyDict_Next(snap->edges, &pos, &key, &value)) {
-        Py_ssize_t callee = PyLong_AsSsize_t(PyTuple_GET_ITEM(key, 0));
-        Py_ssize_t caller = PyLong_AsSsize_t(PyTuple_GET_ITEM(key, 1));
-        const mpp_cost_t *c = &snap->ecost[PyLong_AsSsize_t(value)];
-        PyObject *t = Py_BuildValue("(KKdd)", (unsigned long long)c->ncalls,
-                                    (unsigned long long)c->pcalls,
-                                    s_seconds(snap, c->tt_ns),
-                                    s_seconds(snap, c->ct_ns));
-        if (t == NULL ||
-            PyDict_SetItem(PyList_GET_ITEM(callers, callee),
-                           PyList_GET_ITEM(snap->keys, caller), t) < 0) {
-            Py_XDECREF(t);
-            goto fail;
-        }
-        Py_DECREF(t);
-    }
-    for (Py_ssize_t r = 0; r < nrows; r++) {
-        const mpp_cost_t *c = &snap->cost[r];
-        PyObject *t = Py_BuildValue(
-            "(KKddO)", (unsigned long long)c->pcalls,
-            (unsigned long long)c->ncalls, s_seconds(snap, c->tt_ns),
-            s_seconds(snap, c->ct_ns), PyList_GET_ITEM(callers, r));
-        if (t == NULL ||
-            PyDict_SetItem(result, PyList_GET_ITEM(snap->keys, r), t) < 0) {
-            Py_XDECREF(t);
-            goto fail;
-        }
-        Py_DECREF(t);
-    }
-    Py_DECREF(callers);
-    return result;
-
-fail:
-    Py_XDECREF(callers);
-    Py_XDECREF(result);
-    return NULL;
-}
-
-PyDoc_STRVAR(
-    s_snapshot_doc,
-    "snapshot()\n--\n\n"
-    "This process's profile so far, all threads merged, shaped like\n"
-    "cProfile's stats: {(file, line, name): (cc, nc, tt, ct, callers)}.\n"
-    "Frames still running are counted as calls but their time is not in yet.");
-
-static PyObject *
-s_snapshot(PyObject *module, PyObject *Py_UNUSED(ignored))
-{
-    mpp_core_t *core = s_core(module);
-    if (core == NULL) {
-        return PyDict_New();
-    }
-    uint32_t nfuncs = mpp_funcs_count(core->funcs);
-    mpp_clock_calibrate(&core->clock);
-    s_snap_t snap = {
-        .clock = &core->clock,
-        .keys = PyList_New(0),
-        .row_of = PyDict_New(),
-        .fid_row = PyMem_Malloc(((size_t)nfuncs + 1) * sizeof(Py_ssize_t)),
-        .edges = PyDict_New(),
-    };
-    PyObject *result = NULL;
-    if (snap.keys == NULL || snap.row_of == NULL || snap.fid_row == NULL ||
-        snap.edges == NULL) {
-        goto done;
-    }
-    for (uint32_t i = 0; i < nfuncs; i++) {
-        snap.fid_row[i] = -1;
-    }
-    for (size_t i = 0; i < core->nthreads; i++) {
-        const mpp_tstate_t *t = core->threads[i];
-        for (uint32_t j = 0; j < t->nstats; j++) {
-            Py_ssize_t r = s_snap_row(&snap, core->funcs, t->stats[j].fid);
-            if (r < 0) {
-                goto done;
-            }
-            mpp_cost_add(&snap.cost[r], &t->stats[j].cost);
-        }
-        for (uint32_t j = 0; j < t->nedges; j++) {
-            const mpp_ts_edge_t *e = &t->edges[j];
-            Py_ssize_t caller =
-                s_snap_row(&snap, core->funcs, t->stats[e->caller - 1].fid);
-            Py_ssize_t callee =
-                s_snap_row(&snap, core->funcs, t->stats[e->callee - 1].fid);
-            if (caller < 0 || callee < 0 ||
-                s_snap_edge(&snap, callee, caller, &e->cost) < 0) {
-                goto done;
-            }
-        }
-    }
-    result = s_snap_build(&snap);
-
-done:
-    if (result == NULL && !PyErr_Occurred()) {
-        PyErr_NoMemory();
-    }
-    Py_XDECREF(snap.keys);
-    Py_XDECREF(snap.row_of);
-    Py_XDECREF(snap.edges);
-    PyMem_Free(snap.fid_row);
-    free(snap.cost);
-    free(snap.ecost);
-    return result;
-}
-
-PyDoc_STRVAR(s_mem_usage_doc, "mem_usage()\n--\n\n"
-                              "Bytes of memory the collector's tables hold.");
-
-static PyObject *
-s_mem_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
-{
-    mpp_core_t *core = s_core(module);
-    return PyLong_FromSize_t(core != NULL ? mpp_core_mem(core) : 0);
-}
-
-PyDoc_STRVAR(s_info_doc,
-             "info()\n--\n\n"
-             "The collector's own counters, for tests and debugging.");
-
-static PyObject *
-s_info(PyObject *module, PyObject *Py_UNUSED(ignored))
-{
-    mpp_core_t *core = s_core(module);
-    if (core == NULL) {
-        return PyDict_New();
-    }
-    return Py_BuildValue(
-        "{s:L,s:L,s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:I,s:n,s:s,s:O}", "pid",
-        (long long)core->pid, "ppid", (long long)core->ppid, "start_method",
-        core->start_method, "name", core->name, "seq",
-        (unsigned long long)core->seq, "messages",
-        (unsigned long long)core->messages, "send_failures",
-        (unsigned long long)core->send_failures, "encode_failures",
-        (unsigned long long)core->encode_failures, "dropped",
-        (unsigned long long)mpp_core_dropped(core), "functions",
-        (unsigned int)mpp_funcs_count(core->funcs), "threads",
-        (Py_ssize_t)core->nthreads, "clock",
-        core->clock.kind == MPP_CLOCK_TSC    ? "tsc"
-        : core->clock.kind == MPP_CLOCK_TEST ? "test"
-                                             : "mono",
-        "done", (core->hot & MPP_CORE_DONE) ? Py_True : Py_False);
 }
 
 /* ---- the module -------------------------------------------------------- */
@@ -897,30 +428,30 @@ static PyMethodDef s_methods[] = {
     {"start", s_start, METH_NOARGS, s_start_doc},
     {"enable", s_enable, METH_NOARGS, s_enable_doc},
     {"flush", s_flush, METH_NOARGS, s_flush_doc},
-    {"os_exit", s_os_exit, METH_O, s_os_exit_doc},
-    {"os_execv", (PyCFunction)(void (*)(void))s_os_execv,
-     METH_VARARGS | METH_KEYWORDS, s_os_execv_doc},
-    {"os_execve", (PyCFunction)(void (*)(void))s_os_execve,
-     METH_VARARGS | METH_KEYWORDS, s_os_execve_doc},
-    {"os_closerange", (PyCFunction)(void (*)(void))s_os_closerange,
-     METH_VARARGS | METH_KEYWORDS, s_os_closerange_doc},
-    {"on_signal", (PyCFunction)(void (*)(void))s_on_signal, METH_FASTCALL,
-     s_on_signal_doc},
-    {"after_fork_child", s_after_fork_child, METH_NOARGS,
-     s_after_fork_child_doc},
-    {"snapshot", s_snapshot, METH_NOARGS, s_snapshot_doc},
-    {"mem_usage", s_mem_usage, METH_NOARGS, s_mem_usage_doc},
-    {"info", s_info, METH_NOARGS, s_info_doc},
+    {"os_exit", mpp_mod_os_exit, METH_O, mpp_mod_os_exit_doc},
+    {"os_execv", (PyCFunction)(void (*)(void))mpp_mod_os_execv,
+     METH_VARARGS | METH_KEYWORDS, mpp_mod_os_execv_doc},
+    {"os_execve", (PyCFunction)(void (*)(void))mpp_mod_os_execve,
+     METH_VARARGS | METH_KEYWORDS, mpp_mod_os_execve_doc},
+    {"os_closerange", (PyCFunction)(void (*)(void))mpp_mod_os_closerange,
+     METH_VARARGS | METH_KEYWORDS, mpp_mod_os_closerange_doc},
+    {"on_signal", (PyCFunction)(void (*)(void))mpp_mod_on_signal, METH_FASTCALL,
+     mpp_mod_on_signal_doc},
+    {"after_fork_child", mpp_mod_after_fork_child, METH_NOARGS,
+     mpp_mod_after_fork_child_doc},
+    {"snapshot", mpp_mod_snapshot, METH_NOARGS, mpp_mod_snapshot_doc},
+    {"mem_usage", mpp_mod_mem_usage, METH_NOARGS, mpp_mod_mem_usage_doc},
+    {"info", mpp_mod_info, METH_NOARGS, mpp_mod_info_doc},
     {"_thread_start", (PyCFunction)(void (*)(void))s_thread_start,
      METH_FASTCALL, NULL},
-    {"_at_exit", s_at_exit, METH_NOARGS, NULL},
+    {"_at_exit", mpp_mod_at_exit, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static int
 s_exec(PyObject *module)
 {
-    mpp_modstate_t *st = s_state(module);
+    mpp_modstate_t *st = mpp_mod_state(module);
     st->ref_type = (PyTypeObject *)mpp_hook_type_new(module);
     if (st->ref_type == NULL) {
         return -1;
@@ -934,9 +465,9 @@ s_exec(PyObject *module)
 static int
 s_traverse(PyObject *module, visitproc visit, void *arg)
 {
-    mpp_modstate_t *st = s_state(module);
+    mpp_modstate_t *st = mpp_mod_state(module);
     Py_VISIT(st->ref_type);
-    for (int i = 0; i < S_NREAL; i++) {
+    for (int i = 0; i < MPP_NREAL; i++) {
         Py_VISIT(st->real[i]);
     }
     return 0;
@@ -947,9 +478,9 @@ s_traverse(PyObject *module, visitproc visit, void *arg)
 static int
 s_clear(PyObject *module)
 {
-    mpp_modstate_t *st = s_state(module);
+    mpp_modstate_t *st = mpp_mod_state(module);
     Py_CLEAR(st->ref_type);
-    for (int i = 0; i < S_NREAL; i++) {
+    for (int i = 0; i < MPP_NREAL; i++) {
         Py_CLEAR(st->real[i]);
     }
     return 0;
@@ -984,3 +515,4 @@ PyInit__collector(void)
 {
     return PyModuleDef_Init(&s_module);
 }
+

@@ -55,7 +55,7 @@ s_register_code(mpp_ref_t *ref, PyCodeObject *code)
 
     mpp_exc_save(&exc);
     uint32_t fid = mpp_funcs_add(
-        ref->cfg.core->funcs, s_bytes(mpp_code_filename(code), &file_holder),
+        mpp_core_hot(ref->cfg.core)->funcs, s_bytes(mpp_code_filename(code), &file_holder),
         mpp_code_firstlineno(code),
         s_bytes(mpp_code_name(code), &name_holder));
     Py_XDECREF(file_holder);
@@ -164,7 +164,7 @@ s_cfunc_label(PyObject *func)
 static uint32_t
 s_register_cfunc(mpp_ref_t *ref, PyObject *func)
 {
-    mpp_funcs_t *funcs = ref->cfg.core->funcs;
+    mpp_funcs_t *funcs = mpp_core_hot(ref->cfg.core)->funcs;
     mpp_exc_t exc;
     mpp_exc_save(&exc);
     PyObject *label = s_cfunc_label(func);
@@ -217,37 +217,38 @@ s_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
     mpp_ref_t *ref = (mpp_ref_t *)obj;
     mpp_tstate_t *t = ref->thread;
     mpp_core_t *core = ref->cfg.core;
+    mpp_core_hot_t *h = mpp_core_hot(core);
     int64_t now;
     uint32_t fid;
 
-    if (MPP_UNLIKELY(core->hot != 0)) {
+    if (MPP_UNLIKELY(h->hot != 0)) {
         mpp_core_after_fork(core, t);
-        if (core->hot & MPP_CORE_DONE) {
+        if (h->hot & MPP_CORE_DONE) {
             return 0;
         }
     }
     switch (what) {
     case PyTrace_CALL:
         fid = s_code_fid(ref, mpp_frame_code(frame));
-        now = mpp_clock_read(&core->clock);
+        now = mpp_clock_read(&h->clock);
         mpp_tstate_enter_ex(t, fid, now, frame);
         break;
     case PyTrace_RETURN:
         if (mpp_tstate_idle(t)) {
             return 0;
         }
-        now = mpp_clock_read(&core->clock);
+        now = mpp_clock_read(&h->clock);
         mpp_tstate_leave_ex(t, now, arg);
         break;
     case PyTrace_C_CALL:
         if (!s_is_profiled_cfunc(ref, arg)) {
             return 0;
         }
-        fid = mpp_funcs_find(core->funcs, mpp_cfunc_def(arg));
+        fid = mpp_funcs_find(h->funcs, mpp_cfunc_def(arg));
         if (MPP_UNLIKELY(fid == MPP_NOFID)) {
             fid = s_register_cfunc(ref, arg);
         }
-        now = mpp_clock_read(&core->clock);
+        now = mpp_clock_read(&h->clock);
         mpp_tstate_enter(t, fid, now);
         break;
     case PyTrace_C_RETURN:
@@ -255,13 +256,13 @@ s_hook(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
         if (mpp_tstate_idle(t) || !s_is_profiled_cfunc(ref, arg)) {
             return 0;
         }
-        now = mpp_clock_read(&core->clock);
+        now = mpp_clock_read(&h->clock);
         mpp_tstate_leave(t, now);
         break;
     default:
         return 0;
     }
-    if (MPP_UNLIKELY(now >= core->deadline)) {
+    if (MPP_UNLIKELY(now >= h->deadline)) {
         s_flush(core);
     }
     return 0;
@@ -328,7 +329,7 @@ s_ref_call(PyObject *self, PyObject *args, PyObject *kwargs)
     if (ref->thread == NULL) {
         Py_RETURN_NONE;
     }
-    if (ref->thread->tid == (uint64_t)PyThread_get_thread_native_id()) {
+    if (ref->thread->ktid == (uint32_t)PyThread_get_thread_native_id()) {
         PyEval_SetProfile(s_hook, self);
     }
     else {
@@ -383,7 +384,7 @@ mpp_hook_install(PyTypeObject *type, const mpp_hookcfg_t *cfg,
     }
     ref->cfg = *cfg;
     ref->thread = mpp_core_add_thread(
-        cfg->core, (uint64_t)PyThread_get_thread_native_id(), thread_name);
+        cfg->core, (uint32_t)PyThread_get_thread_native_id(), thread_name);
     if (ref->thread == NULL) {
         Py_DECREF(ref);
         PyErr_NoMemory();

@@ -748,5 +748,103 @@ class Messages(MessageTest):
             self.assertEqual(hellos[p]["start_method"], "forkserver")
 
 
+def _rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+class Threads(MessageTest):
+    """Threads that end: their numbers are delivered, their tables
+    released, and a new thread is a new thread even when the kernel gives
+    it an id that an ended one had (issue 9, items 3 and 4)."""
+
+    def run_paused(self, args, env, receive):
+        """Runs a target that stops at "ready" and "done" lines until it
+        gets a line on stdin; returns (rc, stdout lines, {word: RSS KiB})
+        with the RSS read from /proc at each stop."""
+        import threading
+        stop = threading.Event()
+
+        def drain():
+            while not stop.is_set():
+                self.pull.poll()
+        drainer = threading.Thread(target=drain) if receive else None
+        if drainer:
+            drainer.start()
+        proc = subprocess.Popen([PYTHON] + list(args), env=env,
+                                stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        rss = {}
+        lines = []
+        try:
+            for line in proc.stdout:
+                word = line.strip()
+                lines.append(word)
+                if word in ("ready", "done"):
+                    rss[word] = _rss_kib(proc.pid)
+                    proc.stdin.write("\n")
+                    proc.stdin.flush()
+            proc.wait(timeout=TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdin.close()
+            proc.stdout.close()
+            if drainer:
+                # What the last batches still carry.
+                time.sleep(0.5)
+                stop.set()
+                drainer.join()
+        return proc.returncode, lines, rss
+
+    def test_finished_threads_are_released(self):
+        n, warm = 5000, 500
+        args = [target("many_threads.py"), str(n), str(warm)]
+        rc, out, plain = self.run_paused(args, base_env(), False)
+        self.assertEqual(rc, 0)
+        rc, out_p, prof = self.run_paused(args, shim_env(self.endpoint),
+                                          True)
+        self.assertEqual(rc, 0)
+        self.assertEqual(out_p, out)
+        grow_plain = plain["done"] - plain["ready"]
+        grow_prof = prof["done"] - prof["ready"]
+        sys.stderr.write("RSS growth over %d finished threads: %d KiB "
+                         "profiled, %d KiB unprofiled ... "
+                         % (n, grow_prof, grow_plain))
+        self.assertLessEqual(
+            grow_prof - grow_plain, 2048,
+            "RSS growth over %d finished threads: %d KiB profiled, "
+            "%d KiB unprofiled" % (n, grow_prof, grow_plain))
+        # Every call of every ended thread is delivered.
+        by_pid = {}
+        for m in self.pull.messages:
+            by_pid.setdefault(m.pid, []).append(m)
+        (pid, msgs), = by_pid.items()
+        self.check_stream(pid, msgs)
+        self.assertEqual(self.final_calls(msgs, "work"), n + warm)
+
+    def test_reused_thread_id_is_a_new_thread(self):
+        r, by_pid = self.run_and_receive([target("tid_reuse.py")])
+        self.assertEqual(r.rc, 0, r.err)
+        words = dict(line.split() for line in r.out.splitlines())
+        reused, threads = int(words["reused"]), int(words["threads"])
+        if reused == 0:
+            self.skipTest("cannot steer thread ids "
+                          "(/proc/sys/kernel/ns_last_pid needs root)")
+        (pid, msgs), = by_pid.items()
+        self.check_stream(pid, msgs)
+        # Thread k called work() k + 1 times; an ended thread whose id
+        # comes back must not have its counts replaced by the new one's.
+        self.assertEqual(self.final_calls(msgs, "work"),
+                         threads * (threads + 1) // 2)
+        tids = {t[0] for m in msgs if m.type == DATA
+                for t in m.body.get("threads", [])}
+        self.assertGreaterEqual(len(tids), threads + 1)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,12 +1,13 @@
-/*  Categories: the cold path of tagged calls, spans; see
- *  mpp_cats.h. */
-#include "mpp_pycompat.h"
+/*  Categories: the cold path of tagged calls, spans; see mpp_cats.h.
+ *  Bytes are measured by the core's measure callbacks (the collector
+ *  module's, which know Python objects); nothing here does. */
+#include "mpp_internal.h"
 
 #include <string.h>
 #include <time.h>
 
 #include "mpp_cats.h"
-#include "mpp_core.h"
+#include "mpp_core_priv.h"
 
 /* ---- spans --------------------------------------------------------------- */
 
@@ -90,12 +91,12 @@ s_charge(mpp_tstate_t *t, int64_t now)
 static int64_t
 s_ticks_at(const mpp_core_t *core, int64_t mono_ns)
 {
-    int64_t now = mpp_clock_peek(&core->clock);
-    if (core->clock.kind == MPP_CLOCK_TEST) {
+    int64_t now = mpp_clock_peek(&core->h.clock);
+    if (core->h.clock.kind == MPP_CLOCK_TEST) {
         return now; /* the test clock has no relation to real time */
     }
     int64_t age = mpp_clock_mono_ns() - mono_ns;
-    return now - mpp_clock_ticks(&core->clock, age > 0 ? age : 0);
+    return now - mpp_clock_ticks(&core->h.clock, age > 0 ? age : 0);
 }
 
 static void
@@ -149,7 +150,7 @@ mpp_cats_thread_init(mpp_tstate_t *t)
             us > INT64_MAX / 1000) {
             us = S_SPAN_MIN_US_DEFAULT;
         }
-        s_span_min = mpp_clock_ticks(&core->clock, (int64_t)us * 1000);
+        s_span_min = mpp_clock_ticks(&core->h.clock, (int64_t)us * 1000);
     }
     /* The first thread of a process is its main thread, where start-up
      * happens.  A fork child's start-up is decided by the reset instead;
@@ -157,7 +158,7 @@ mpp_cats_thread_init(mpp_tstate_t *t)
     bool forked = core->start_method != NULL && !core->is_forkserver &&
                   (strcmp(core->start_method, "fork") == 0 ||
                    strcmp(core->start_method, "forkserver") == 0);
-    if (core->nthreads == 0 && !forked && !(core->hot & MPP_CORE_DONE)) {
+    if (core->serial == 0 && !forked && !(core->h.hot & MPP_CORE_DONE)) {
         bool spawned = core->start_method != NULL &&
                        strcmp(core->start_method, "spawn") == 0;
         s_startup_begin(t, s_ticks_at(core, core->start_mono_ns), spawned);
@@ -171,7 +172,7 @@ s_frame_mark(const mpp_tstate_t *t, uint32_t depth)
     if (f->stat == 0) {
         return 0;
     }
-    return mpp_funcs_mark(t->core->funcs, t->stats[f->stat - 1].fid);
+    return mpp_funcs_mark(t->core->h.funcs, t->stats[f->stat - 1].fid);
 }
 
 void
@@ -182,7 +183,7 @@ mpp_cats_thread_reset(mpp_tstate_t *t)
 
     /* In a fork child the stack still shows the parent's frames up to the
      * fork: multiprocessing's own fork means a Process will run. */
-    if (core != NULL && (core->hot & MPP_CORE_FORKED)) {
+    if (core != NULL && (core->h.hot & MPP_CORE_FORKED)) {
         for (uint32_t d = 0; d < t->depth && !mp_child; d++) {
             mp_child = s_frame_mark(t, d) == MPP_MARK_LAUNCH;
         }
@@ -237,60 +238,9 @@ s_startup_check(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag,
     }
 }
 
-/* Size of a bytes-like result: bytes, a memoryview, a BytesIO.  Never
- * raises; only a BytesIO runs a method (its own C getbuffer). */
-static uint64_t
-s_obj_bytes(PyObject *obj)
-{
-    uint64_t n = 0;
-    if (obj == NULL) {
-        return 0;
-    }
-    if (PyBytes_Check(obj)) {
-        return (uint64_t)PyBytes_GET_SIZE(obj);
-    }
-    if (PyByteArray_Check(obj)) {
-        return (uint64_t)PyByteArray_GET_SIZE(obj);
-    }
-    if (PyMemoryView_Check(obj)) {
-        Py_ssize_t len = PyMemoryView_GET_BUFFER(obj)->len;
-        return len > 0 ? (uint64_t)len : 0;
-    }
-    mpp_exc_t exc;
-    mpp_exc_save(&exc);
-    if (strcmp(Py_TYPE(obj)->tp_name, "_io.BytesIO") == 0) {
-        PyObject *view = PyObject_CallMethod(obj, "getbuffer", NULL);
-        if (view != NULL && PyMemoryView_Check(view)) {
-            n = (uint64_t)PyMemoryView_GET_BUFFER(view)->len;
-        }
-        Py_XDECREF(view); /* releases the export */
-    }
-    else if (PyObject_CheckBuffer(obj)) {
-        Py_buffer buf;
-        if (PyObject_GetBuffer(obj, &buf, PyBUF_FULL_RO) == 0) {
-            n = buf.len > 0 ? (uint64_t)buf.len : 0;
-            PyBuffer_Release(&buf);
-        }
-    }
-    mpp_exc_restore(&exc);
-    return n;
-}
-
-static uint64_t
-s_arg_bytes(PyFrameObject *frame)
-{
-    mpp_exc_t exc;
-    mpp_exc_save(&exc);
-    PyObject *buf = mpp_frame_local(frame, "buf");
-    mpp_exc_restore(&exc);
-    uint64_t n = s_obj_bytes(buf);
-    Py_XDECREF(buf);
-    return n;
-}
-
 void
 mpp_cats_enter(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now,
-               void *pyframe)
+               void *frame)
 {
     if (tag & (MPP_TAG_RUN | MPP_TAG_MODULE)) {
         s_startup_check(t, f, tag, now);
@@ -309,8 +259,9 @@ mpp_cats_enter(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now,
         fid = t->stats[t->stack[t->depth - 2].stat - 1].fid;
     }
     uint64_t bytes = 0;
-    if ((tag & MPP_TAG_BYTES_ARG) && pyframe != NULL) {
-        bytes = s_arg_bytes((PyFrameObject *)pyframe);
+    const mpp_measure_t *m = &t->core->measure;
+    if ((tag & MPP_TAG_BYTES_ARG) && frame != NULL && m->arg_bytes != NULL) {
+        bytes = m->arg_bytes(m->ctx, frame);
     }
     t->cat_stack[t->cat_depth++] = (mpp_ts_catlevel_t){
         .start = now,
@@ -331,9 +282,10 @@ mpp_cats_leave(mpp_tstate_t *t, mpp_ts_frame_t *f, int64_t now, void *retval)
         return;
     }
     mpp_ts_catlevel_t *level = &t->cat_stack[t->cat_depth - 1];
-    if (retval != NULL && f->stat != 0 &&
+    const mpp_measure_t *m = &t->core->measure;
+    if (retval != NULL && f->stat != 0 && m->ret_bytes != NULL &&
         (t->stats[f->stat - 1].tag & MPP_TAG_BYTES_RET)) {
-        uint64_t bytes = s_obj_bytes((PyObject *)retval);
+        uint64_t bytes = m->ret_bytes(m->ctx, retval);
         level->bytes += bytes;
         t->cat[level->cat].bytes += bytes;
     }
@@ -358,12 +310,12 @@ mpp_cats_fill(const mpp_core_t *core, const mpp_tstate_t *t,
     uint8_t cur = s_cur(t);
     int64_t running = 0;
     if (cur != MPP_CAT_NONE) {
-        int64_t now = mpp_clock_peek(&core->clock);
+        int64_t now = mpp_clock_peek(&core->h.clock);
         running = now > t->cat_since ? now - t->cat_since : 0;
     }
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         int64_t ticks = (int64_t)t->cat[c].ns + (c == cur ? running : 0);
-        out[c].ns = (uint64_t)mpp_clock_ns(&core->clock, ticks);
+        out[c].ns = (uint64_t)mpp_clock_ns(&core->h.clock, ticks);
         out[c].count = t->cat[c].count;
         out[c].bytes = t->cat[c].bytes;
     }
@@ -383,15 +335,15 @@ mpp_cats_spans(const mpp_core_t *core, size_t *n)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t real = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    int64_t now = mpp_clock_peek(&core->clock);
+    int64_t now = mpp_clock_peek(&core->h.clock);
     for (size_t i = 0; i < s_buf.n; i++) {
         const s_span_t *s = &s_buf.span[i];
         mpp_wspan_t *w = &s_buf.out[i];
         w->tid = s->tid;
         w->cat = s->cat;
         w->fid = s->fid;
-        w->start_ns = real - mpp_clock_ns(&core->clock, now - s->start);
-        w->dur_ns = mpp_clock_ns(&core->clock, s->dur);
+        w->start_ns = real - mpp_clock_ns(&core->h.clock, now - s->start);
+        w->dur_ns = mpp_clock_ns(&core->h.clock, s->dur);
         w->bytes = s->bytes;
     }
     *n = s_buf.n;

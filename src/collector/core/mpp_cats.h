@@ -68,7 +68,7 @@ void mpp_cats_thread_init(struct mpp_tstate *t);
 void mpp_cats_thread_reset(struct mpp_tstate *t);
 void mpp_cats_thread_unwind(struct mpp_tstate *t, int64_t now);
 
-/*  For building a DATA message (mpp_core.c).  A thread is dirty when its
+/*  For building a DATA message (mpp_batch.c).  A thread is dirty when its
  *  categories changed since the last DATA that went out or it is inside
  *  one now.  mpp_cats_fill gives its values in nanoseconds, the interval
  *  now running included.  mpp_cats_spans converts the waiting spans

@@ -74,15 +74,6 @@ mpp_funcs_destroy(mpp_funcs_t **self_p)
     *self_p = NULL;
 }
 
-static char *
-s_copy(const char *s, size_t *mem)
-{
-    char *copy = strdup(s ? s : "?");
-    if (copy != NULL) {
-        *mem += strlen(copy) + 1;
-    }
-    return copy;
-}
 
 uint32_t
 mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
@@ -108,13 +99,15 @@ mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
         self->capdefs = cap;
     }
     s_def_t *def = &self->defs[self->ndefs];
-    def->file = s_copy(file, &self->mem);
-    def->name = s_copy(name, &self->mem);
+    def->file = strdup(file ? file : "?");
+    def->name = strdup(name ? name : "?");
     if (def->file == NULL || def->name == NULL) {
         free(def->file);
         free(def->name);
         return MPP_NOFID;
     }
+    /* Counted once both copies exist, so a failure leaves no trace. */
+    self->mem += strlen(def->file) + 1 + strlen(def->name) + 1;
     def->line = line;
     mpp_cats_classify(def->file, def->name, &def->tag, &def->mark);
     self->state[self->ndefs] = S_UNSENT;

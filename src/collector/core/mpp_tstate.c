@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "mpp_cats.h"
-#include "mpp_core.h"
+#include "mpp_core_priv.h"
 
 #define S_STACK_START 256
 #define S_EHASH_START 64
@@ -56,7 +56,10 @@ mpp_tstate_clear(mpp_tstate_t *self)
     if (self->slot != NULL) {
         memset(self->slot, 0, self->nslot * sizeof(*self->slot));
     }
-    memset(self->ehash, 0, ((size_t)self->emask + 1) * sizeof(*self->ehash));
+    if (self->ehash != NULL) {
+        memset(self->ehash, 0,
+               ((size_t)self->emask + 1) * sizeof(*self->ehash));
+    }
     self->nstats = 0;
     self->nedges = 0;
     self->depth = 0;
@@ -82,7 +85,62 @@ mpp_tstate_mem(const mpp_tstate_t *self)
            (size_t)self->nslot * sizeof(*self->slot) +
            (size_t)self->capstats * sizeof(*self->stats) +
            (size_t)self->capedges * sizeof(*self->edges) +
-           ((size_t)self->emask + 1) * sizeof(*self->ehash);
+           (self->ehash != NULL
+                ? ((size_t)self->emask + 1) * sizeof(*self->ehash)
+                : 0);
+}
+
+void
+mpp_tstate_shrink(mpp_tstate_t *self)
+{
+    /* Only an empty stack may go: a frame still open would be closed
+     * against memory that is no longer there. */
+    if (self->depth > 0 || self->lost > 0) {
+        return;
+    }
+    free(self->stack);
+    free(self->slot);
+    free(self->ehash);
+    self->stack = NULL;
+    self->slot = NULL;
+    self->ehash = NULL;
+    self->capstack = 0;
+    self->nslot = 0;
+    self->emask = 0;
+}
+
+int
+mpp_tstate_merge(mpp_tstate_t *dst, const mpp_tstate_t *src)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < src->nstats; i++) {
+        const mpp_ts_stat_t *s = &src->stats[i];
+        uint32_t si = s->fid < dst->nslot ? dst->slot[s->fid] : 0;
+        if (si == 0 && (si = mpp_tstate_add_stat(dst, s->fid)) == 0) {
+            rc = MPP_ENOMEM;
+            continue;
+        }
+        mpp_cost_add(&dst->stats[si - 1].cost, &s->cost);
+    }
+    for (uint32_t i = 0; i < src->nedges; i++) {
+        const mpp_ts_edge_t *e = &src->edges[i];
+        uint32_t fc = src->stats[e->caller - 1].fid;
+        uint32_t fe = src->stats[e->callee - 1].fid;
+        uint32_t dc = fc < dst->nslot ? dst->slot[fc] : 0;
+        uint32_t de = fe < dst->nslot ? dst->slot[fe] : 0;
+        uint32_t ei = dc && de ? mpp_tstate_edge(dst, dc, de) : 0;
+        if (ei == 0) {
+            rc = MPP_ENOMEM;
+            continue;
+        }
+        mpp_cost_add(&dst->edges[ei - 1].cost, &e->cost);
+    }
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        dst->cat[c].ns += src->cat[c].ns;
+        dst->cat[c].count += src->cat[c].count;
+        dst->cat[c].bytes += src->cat[c].bytes;
+    }
+    return rc;
 }
 
 bool
@@ -137,7 +195,7 @@ mpp_tstate_add_stat(mpp_tstate_t *self, uint32_t fid)
     mpp_ts_stat_t *s = &self->stats[self->nstats];
     memset(s, 0, sizeof(*s));
     s->fid = fid;
-    s->tag = self->core != NULL ? mpp_funcs_tag(self->core->funcs, fid) : 0;
+    s->tag = self->core != NULL ? mpp_funcs_tag(self->core->h.funcs, fid) : 0;
     self->slot[fid] = ++self->nstats;
     return self->nstats;
 }

@@ -103,16 +103,29 @@ typedef struct mpp_tstate {
     /* Cold. */
     uint64_t dropped; /* events lost to allocation failures */
     struct mpp_core *core;
-    uint64_t tid; /* native thread id */
-    char *name;   /* threading name when the thread was first seen */
-    bool has_ref; /* a Python object (the hook's argument) points here */
-    bool orphan;  /* forgotten by the core after a fork; see mpp_core.c */
+    uint64_t tid;  /* identity on the wire; see mpp_core.h */
+    uint32_t ktid; /* the kernel's thread id */
+    char *name;    /* threading name when the thread was first seen */
+    bool has_ref;  /* the hook's argument object points here */
+    bool orphan;   /* forgotten by the core after a fork; see mpp_core.c */
+    bool ended;    /* the thread has ended; its last batch is pending */
 } mpp_tstate_t;
 
 /* Returns NULL when out of memory.  `name` is copied. */
 mpp_tstate_t *mpp_tstate_new(struct mpp_core *core, uint64_t tid,
                              const char *name);
 void mpp_tstate_destroy(mpp_tstate_t **self_p);
+
+/*  The thread has ended and its stack is empty: frees what only events
+ *  need (the stack, the function index, the edge hash), keeping the
+ *  numbers until they are sent. */
+void mpp_tstate_shrink(mpp_tstate_t *self);
+
+/*  Adds every number of `src` into `dst`, function by function and edge
+ *  by edge (the merged table of ended threads; its counts of dropped
+ *  events are the caller's).  Returns 0, or MPP_ENOMEM when some entries
+ *  could not be added. */
+int mpp_tstate_merge(mpp_tstate_t *dst, const mpp_tstate_t *src);
 
 /* Forgets every number and the stack, keeping the memory (fork child). */
 void mpp_tstate_clear(mpp_tstate_t *self);
@@ -129,11 +142,11 @@ uint32_t mpp_tstate_add_edge(mpp_tstate_t *self, uint32_t caller,
                              uint32_t callee);
 
 /*  Category work of a tagged call and of the return of a frame that
- *  opened an interval (mpp_cats.c).  `pyframe` is the Python frame of a
- *  Python call and `retval` the value a Python function returns, else
- *  NULL; both are used only to measure bytes. */
+ *  opened an interval (mpp_cats.c).  `frame` is the runtime's frame of
+ *  the call and `retval` the value a function returns, or NULL; both are
+ *  opaque here and only handed to the core's measure callbacks. */
 void mpp_cats_enter(mpp_tstate_t *self, mpp_ts_frame_t *f, uint8_t tag,
-                    int64_t now, void *pyframe);
+                    int64_t now, void *frame);
 void mpp_cats_leave(mpp_tstate_t *self, mpp_ts_frame_t *f, int64_t now,
                     void *retval);
 
@@ -181,11 +194,11 @@ mpp_tstate_idle(const mpp_tstate_t *self)
 }
 
 /*  A call of function `fid` (MPP_NOFID when it could not be registered;
- *  the frame is then pushed but not accounted) at time `now`; `pyframe`
- *  is the Python frame for a Python function, else NULL. */
+ *  the frame is then pushed but not accounted) at time `now`; `frame`
+ *  is the runtime's frame of a Python function (opaque), else NULL. */
 static inline void
 mpp_tstate_enter_ex(mpp_tstate_t *self, uint32_t fid, int64_t now,
-                    void *pyframe)
+                    void *frame)
 {
     uint32_t si = 0;
     uint32_t ei = 0;
@@ -235,7 +248,7 @@ mpp_tstate_enter_ex(mpp_tstate_t *self, uint32_t fid, int64_t now,
     f->edge = ei;
     f->cat = false;
     if (MPP_UNLIKELY(tag != 0)) {
-        mpp_cats_enter(self, f, tag, now, pyframe);
+        mpp_cats_enter(self, f, tag, now, frame);
     }
 }
 
@@ -246,7 +259,7 @@ mpp_tstate_enter(mpp_tstate_t *self, uint32_t fid, int64_t now)
 }
 
 /* The return of the innermost frame at time `now`; `retval` is what a
- * Python function returns, else NULL.  The caller checks
+ * Python function returns (opaque), else NULL.  The caller checks
  * mpp_tstate_idle() first. */
 static inline void
 mpp_tstate_leave_ex(mpp_tstate_t *self, int64_t now, void *retval)

@@ -1,0 +1,92 @@
+/*  The core's state, shared by the core's own units (mpp_core.c,
+ *  mpp_batch.c, mpp_cats.c, mpp_tstate.c, mpp_exit.c) and by nobody else:
+ *  the collector module sees only mpp_core.h. */
+#ifndef MPP_CORE_PRIV_H
+#define MPP_CORE_PRIV_H
+
+#include "mpp_core.h"
+
+/* Ended threads waiting for their batch beyond this make the next event
+ * send it, whatever the interval. */
+#define MPP_CORE_ENDED_MAX 32
+
+typedef struct mpp_batch mpp_batch_t;
+
+struct mpp_core {
+    mpp_core_hot_t h; /* first: mpp_core_hot() casts the core to it */
+
+    mpp_tstate_t **threads; /* live threads, then ended ones not yet sent */
+    size_t nthreads;
+    size_t capthreads;
+    size_t nended;      /* of threads, those whose thread has ended */
+    uint32_t serial;    /* identities handed out in this incarnation */
+    mpp_tstate_t *past; /* merged numbers of ended threads (snapshots) */
+    uint64_t past_dropped;
+
+    mpp_sink_t sink;
+    bool sink_open;
+    bool sink_failed; /* could not open: stop trying until disconnect */
+    mpp_measure_t measure;
+    mpp_batch_t *batch;
+
+    /* Identity of this incarnation. */
+    char *token;
+    char *python;
+    char **argv;
+    size_t argc;
+    char *name;
+    bool name_sent;
+    int64_t pid;
+    int64_t ppid;
+    const char *start_method; /* static string */
+    bool is_forkserver;
+    bool own_process;
+    int64_t start_ns;      /* CLOCK_REALTIME at process start (or fork) */
+    int64_t start_mono_ns; /* CLOCK_MONOTONIC at the same moment */
+    int64_t interval_ns;
+
+    /* Delivery. */
+    uint64_t seq;
+    bool hello_sent;
+    uint64_t messages;
+    uint64_t send_failures;
+
+    /* Written by mpp_core_note_fork, read by mpp_core_after_fork. */
+    int64_t fork_pid;
+    int64_t fork_real_ns;
+    int64_t fork_mono_ns;
+};
+
+/* ---- mpp_batch.c: messages ---------------------------------------------- */
+
+mpp_batch_t *mpp_batch_new(void);
+void mpp_batch_destroy(mpp_batch_t **self_p);
+size_t mpp_batch_mem(const mpp_batch_t *self);
+
+/* HELLO opens every incarnation; until it is out, it is retried before
+ * any other message.  Returns 0 or a negative code. */
+int mpp_batch_hello(mpp_core_t *core);
+
+/*  DATA with what changed since the last DATA that went out: the dirty
+ *  stats, edges and categories of every thread, ended ones included, the
+ *  spans, and the definitions they refer to that were not sent yet.
+ *  Dirty flags are cleared, and ended threads freed, only once the
+ *  message is queued; if it is not, the next DATA carries it all again.
+ *  Without `always`, nothing is sent when nothing changed. */
+int mpp_batch_data(mpp_core_t *core, bool always);
+
+int mpp_batch_bye(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code);
+
+/* ---- mpp_core.c: for mpp_batch.c ---------------------------------------- */
+
+/* Frees the ended threads, whose last numbers have just been queued. */
+void mpp_core_drop_ended(mpp_core_t *core);
+
+/* ---- mpp_exit.c: process-wide handlers ---------------------------------- */
+
+/*  Registers the fork and exit handlers for `core`, once per process.
+ *  Returns 0, or a negative code with a static description in *err;
+ *  nothing is registered then. */
+int mpp_exit_register(mpp_core_t *core, const char **err);
+
+#endif
