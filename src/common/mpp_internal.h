@@ -32,13 +32,27 @@ size_t mpp_utf8_seq(const unsigned char *p, size_t n, bool *valid);
 #define mpp_now_mono_ns() mpp_clock_mono_ns()
 #define mpp_now_real_ns() mpp_clock_real_ns()
 
+/*  a + b, clamped to int64's range.  Times come from the wire, where any
+ *  process of the session can claim INT64_MAX nanoseconds; summing such
+ *  claims must not be signed overflow, which is undefined behaviour. */
+static inline int64_t
+mpp_add_sat_i64(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    }
+    return r;
+}
+
+/* Counts are unsigned and wrap (defined); times saturate. */
 static inline void
 mpp_cost_add(mpp_cost_t *dst, const mpp_cost_t *src)
 {
     dst->ncalls += src->ncalls;
     dst->pcalls += src->pcalls;
-    dst->tt_ns += src->tt_ns;
-    dst->ct_ns += src->ct_ns;
+    dst->tt_ns = mpp_add_sat_i64(dst->tt_ns, src->tt_ns);
+    dst->ct_ns = mpp_add_sat_i64(dst->ct_ns, src->ct_ns);
 }
 
 #endif

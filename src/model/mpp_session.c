@@ -368,7 +368,7 @@ s_view_add_proc(mpp_view_t *v, const mpp_proc_t *p, uint32_t *seen,
             }
             mpp_cost_add(&v->func[s->func], &s->cost);
             v->total_calls += s->cost.ncalls;
-            v->total_tt_ns += s->cost.tt_ns;
+            v->total_tt_ns = mpp_add_sat_i64(v->total_tt_ns, s->cost.tt_ns);
             if (seen[s->func] != stamp && s->cost.ncalls > 0) {
                 seen[s->func] = stamp;
                 v->nprocs[s->func]++;

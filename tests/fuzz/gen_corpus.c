@@ -1,9 +1,11 @@
 /*  Writes the seed corpora of the fuzz targets:
  *
- *      gen_corpus DIR      creates DIR/wire/ and DIR/sessfile/ seeds
+ *      gen_corpus DIR      creates DIR/wire/, DIR/sessfile/ and DIR/ingest/
+ *                          seeds
  *
  *  Seeds are small on purpose (libFuzzer mutates them best that way) and
- *  cover each message type and each part of the session file, plus a few
+ *  cover each message type, each part of the session file and whole
+ *  multi-process sessions as fuzz_ingest reads them, plus a few
  *  broken inputs that take the decoders down their error paths.  The
  *  output is checked into tests/fuzz/corpus/; rerun this after a format
  *  change. */
@@ -193,6 +195,287 @@ s_sessfile(void)
     s_save("sessfile", "huge_count.mpprof", bomb, sizeof(bomb) - 1);
 }
 
+/* ---- ingest: whole sessions, frame by frame ----------------------------- */
+
+/*  Appends m to `out` as fuzz_ingest reads frames: a 2-byte little-endian
+ *  length, then the frame. */
+static void
+s_frame(mpp_buf_t *out, const mpp_msg_t *m)
+{
+    mpp_buf_t b;
+    mpp_buf_init(&b);
+    if (mpp_wire_encode(m, &b) != 0 || b.len > 0xffff) {
+        fprintf(stderr, "ingest: encode failed\n");
+        s_failed = 1;
+        mpp_buf_fini(&b);
+        return;
+    }
+    unsigned char len[2] = {(unsigned char)(b.len & 0xff),
+                            (unsigned char)(b.len >> 8)};
+    if (mpp_buf_append(out, len, 2) != 0 ||
+        mpp_buf_append(out, b.data, b.len) != 0) {
+        s_failed = 1;
+    }
+    mpp_buf_fini(&b);
+}
+
+static void
+s_save_session(const char *name, mpp_buf_t *b)
+{
+    s_save("ingest", name, b->data, b->len);
+    mpp_buf_fini(b);
+}
+
+static mpp_msg_t
+s_hello(int64_t pid, int64_t ppid, const char *method, const char *name,
+        int64_t start_ns)
+{
+    static const char *argv[] = {"script.py", "-n", "4"};
+    return (mpp_msg_t){
+        .token = TOKEN, .pid = pid, .seq = 0, .type = MPP_MSG_HELLO,
+        .ppid = ppid, .start_method = method, .python = "3.11.7",
+        .argv = argv, .argc = 3, .start_ns = start_ns, .name = name,
+    };
+}
+
+static mpp_msg_t
+s_bye(int64_t pid, uint64_t seq, uint32_t kind, int32_t code)
+{
+    return (mpp_msg_t){
+        .token = TOKEN, .pid = pid, .seq = seq, .type = MPP_MSG_BYE,
+        .exit_kind = kind, .exit_code = code, .wall_ns = 90000000,
+        .cpu_ns = 80000000, .dropped = 0,
+    };
+}
+
+static mpp_msg_t
+s_data(int64_t pid, uint64_t seq, const char *name, mpp_wfunc_t *funcs,
+       size_t nfuncs, mpp_wthread_t *threads, size_t nthreads,
+       mpp_wspan_t *spans, size_t nspans)
+{
+    return (mpp_msg_t){
+        .token = TOKEN, .pid = pid, .seq = seq, .type = MPP_MSG_DATA,
+        .name = name, .wall_ns = 50000000 * (int64_t)seq,
+        .cpu_ns = 40000000 * (int64_t)seq, .mem_bytes = 1 << 20,
+        .funcs = funcs, .nfuncs = nfuncs, .threads = threads,
+        .nthreads = nthreads, .spans = spans, .nspans = nspans,
+    };
+}
+
+/*  One process, two threads, definitions spread over two DATA messages
+ *  (the second defines what is new since the first), spans, a BYE. */
+static void
+s_ingest_one(void)
+{
+    mpp_buf_t b;
+    mpp_buf_init(&b);
+    mpp_msg_t m = s_hello(1234, 1, "main", "MainProcess", 1700000000000000000);
+    s_frame(&b, &m);
+
+    mpp_wfunc_t f1[] = {
+        {0, 1, "/app/script.py", "<module>"},
+        {1, 3, "/app/script.py", "work"},
+        {2, 0, "~", "<built-in method time.sleep>"},
+    };
+    mpp_wstat_t st1[] = {
+        {0, {1, 1, 1000, 9000}},
+        {1, {4, 4, 3000, 8000}},
+        {2, {4, 4, 5000, 5000}},
+    };
+    mpp_wedge_t ed1[] = {
+        {0, 1, {4, 4, 3000, 8000}},
+        {1, 2, {4, 4, 5000, 5000}},
+    };
+    mpp_wstat_t st1b[] = {{1, {2, 2, 100, 200}}};
+    mpp_wthread_t th1[] = {
+        {.tid = 140001, .name = "MainThread", .stats = st1, .nstats = 3,
+         .edges = ed1, .nedges = 2},
+        {.tid = 140002, .name = "Thread-1", .stats = st1b, .nstats = 1},
+    };
+    th1[0].cat[MPP_CAT_PICKLE] = (mpp_catval_t){1500, 2, 512};
+    th1[1].cat[MPP_CAT_LOCK_WAIT] = (mpp_catval_t){4200, 1, 0};
+    mpp_wspan_t sp1[] = {
+        {140001, MPP_CAT_PICKLE, 1, 1700000000000100000, 1500, 512},
+        {140002, MPP_CAT_LOCK_WAIT, MPP_WIRE_MAX_FUNCS, 1700000000000200000,
+         4200, 0},
+    };
+    m = s_data(1234, 1, "MainProcess", f1, 3, th1, 2, sp1, 2);
+    s_frame(&b, &m);
+
+    /* Recursion, a new function, the same thread again with totals. */
+    mpp_wfunc_t f2[] = {{3, 20, "/app/script.py", "fib"}};
+    mpp_wstat_t st2[] = {
+        {1, {8, 8, 6000, 30000}},
+        {3, {177, 1, 20000, 20000}},
+    };
+    mpp_wedge_t ed2[] = {
+        {1, 3, {1, 1, 100, 20000}},
+        {3, 3, {176, 0, 19900, 19900}},
+    };
+    mpp_wthread_t th2[] = {
+        {.tid = 140001, .name = "MainThread", .stats = st2, .nstats = 2,
+         .edges = ed2, .nedges = 2},
+    };
+    th2[0].cat[MPP_CAT_PICKLE] = (mpp_catval_t){3000, 4, 1024};
+    m = s_data(1234, 2, "MainProcess", f2, 1, th2, 1, NULL, 0);
+    s_frame(&b, &m);
+    m = s_bye(1234, 3, MPP_EXIT_OK, 0);
+    s_frame(&b, &m);
+    s_save_session("one_process.bin", &b);
+}
+
+/*  A parent and its pool: a fork child keeps the parent's function ids and
+ *  defines only those it uses (high ids, few definitions), a spawn child
+ *  numbers its own, one worker is killed (no BYE), and a pid comes back as
+ *  a new process. */
+static void
+s_ingest_pool(void)
+{
+    mpp_buf_t b;
+    mpp_buf_init(&b);
+    mpp_msg_t m = s_hello(1000, 1, "main", "MainProcess", 1700000000000000000);
+    s_frame(&b, &m);
+    mpp_wfunc_t fp[] = {
+        {0, 1, "/app/pool.py", "<module>"},
+        {1, 40, "/usr/lib/python3.11/multiprocessing/pool.py", "map"},
+        {2, 0, "~", "<method 'acquire' of '_thread.lock' objects>"},
+        {3, 9, "/app/pool.py", "square"},
+        {4, 0, "~", "<built-in function loads>"},
+    };
+    mpp_wstat_t sp[] = {
+        {0, {1, 1, 100, 900000}},
+        {1, {1, 1, 200, 899000}},
+        {2, {3, 3, 898000, 898000}},
+    };
+    mpp_wedge_t ep[] = {
+        {0, 1, {1, 1, 200, 899000}},
+        {1, 2, {3, 3, 898000, 898000}},
+    };
+    mpp_wthread_t tp[] = {
+        {.tid = 7000, .name = "MainThread", .stats = sp, .nstats = 3,
+         .edges = ep, .nedges = 2},
+    };
+    tp[0].cat[MPP_CAT_LOCK_WAIT] = (mpp_catval_t){898000, 3, 0};
+    mpp_wspan_t spp[] = {
+        {7000, MPP_CAT_LOCK_WAIT, 2, 1700000000000300000, 898000, 0},
+    };
+    m = s_data(1000, 1, "MainProcess", fp, 3, tp, 1, spp, 1);
+    s_frame(&b, &m);
+
+    for (int64_t pid = 1001; pid <= 1002; pid++) {
+        m = s_hello(pid, 1000, "fork", pid == 1001 ? "ForkPoolWorker-1"
+                                                   : "ForkPoolWorker-2",
+                    1700000000000050000 + pid);
+        s_frame(&b, &m);
+        mpp_wfunc_t fc[] = {{3, 9, "/app/pool.py", "square"},
+                            {4, 0, "~", "<built-in function loads>"},
+                            {40000, 7, "/app/big.py", "helper"}};
+        mpp_wstat_t sc[] = {
+            {3, {5, 5, 500, 500}},
+            {4, {5, 5, 300, 300}},
+            {40000, {1, 1, 10, 10}},
+        };
+        mpp_wedge_t ec[] = {{40000, 3, {5, 5, 500, 500}}};
+        mpp_wthread_t tc[] = {
+            {.tid = (uint64_t)pid * 10, .name = "MainThread", .stats = sc,
+             .nstats = 3, .edges = ec, .nedges = 1},
+            {.tid = (uint64_t)pid * 10 + 1, .name = "Thread-2",
+             .stats = sc + 1, .nstats = 1},
+        };
+        tc[0].cat[MPP_CAT_UNPICKLE] = (mpp_catval_t){300, 5, 640};
+        tc[1].cat[MPP_CAT_IPC_WAIT] = (mpp_catval_t){5000, 2, 0};
+        mpp_wspan_t sc_sp[] = {
+            {(uint64_t)pid * 10, MPP_CAT_UNPICKLE, 4, 1700000000000400000,
+             300, 640},
+            {(uint64_t)pid * 10 + 1, MPP_CAT_IPC_WAIT, MPP_WIRE_MAX_FUNCS,
+             1700000000000500000, 5000, 0},
+        };
+        m = s_data(pid, 1, NULL, fc, 3, tc, 2, sc_sp, 2);
+        s_frame(&b, &m);
+        if (pid == 1001) {
+            m = s_bye(pid, 2, MPP_EXIT_OK, 0);
+            s_frame(&b, &m);
+        }
+    }
+
+    /* pid 1001 again, as another process: seq 0, its own start time. */
+    m = s_hello(1001, 1000, "spawn", "SpawnProcess-3", 1700000000000900000);
+    s_frame(&b, &m);
+    mpp_wfunc_t fs[] = {{0, 1, "/app/pool.py", "<module>"}};
+    mpp_wstat_t ss[] = {{0, {1, 1, 700, 700}}};
+    mpp_wthread_t ts[] = {
+        {.tid = 9100, .name = "MainThread", .stats = ss, .nstats = 1},
+    };
+    ts[0].cat[MPP_CAT_STARTUP] = (mpp_catval_t){60000, 1, 0};
+    mpp_wspan_t sps[] = {
+        {9100, MPP_CAT_STARTUP, MPP_WIRE_MAX_FUNCS, 1700000000000900000,
+         60000, 0},
+    };
+    m = s_data(1001, 1, "SpawnProcess-3", fs, 1, ts, 1, sps, 1);
+    s_frame(&b, &m);
+    m = s_bye(1001, 2, MPP_EXIT_CODE, 3);
+    s_frame(&b, &m);
+
+    mpp_wfunc_t fp2[] = {{5, 50, "/app/pool.py", "report"}};
+    mpp_wstat_t sp2[] = {{3, {0, 0, 0, 0}}, {5, {1, 1, 50, 50}}};
+    mpp_wthread_t tp2[] = {
+        {.tid = 7000, .name = "MainThread", .stats = sp2, .nstats = 2},
+    };
+    m = s_data(1000, 2, "MainProcess", fp2, 1, tp2, 1, NULL, 0);
+    s_frame(&b, &m);
+    m = s_bye(1000, 3, MPP_EXIT_OK, 0);
+    s_frame(&b, &m);
+    s_save_session("pool.bin", &b);
+}
+
+/*  What a hostile process of the session sends, between honest frames: a
+ *  forged function id, a foreign token, a replay, a gap, entries naming
+ *  functions and threads never defined, an exec'd image. */
+static void
+s_ingest_hostile(void)
+{
+    mpp_buf_t b;
+    mpp_buf_init(&b);
+    mpp_msg_t m = s_hello(2000, 1, "main", "MainProcess", 1700000000000000000);
+    s_frame(&b, &m);
+    mpp_wfunc_t evil[] = {{0xFFFFFFF0u, 1, "/x.py", "x"}};
+    mpp_wstat_t es[] = {{0xFFFFFFF0u, {1, 1, 1, 1}}};
+    mpp_wthread_t et[] = {{.tid = 1, .stats = es, .nstats = 1}};
+    m = s_data(2000, 1, NULL, evil, 1, et, 1, NULL, 0);
+    s_frame(&b, &m);
+    m.token = "0123456789abcdef0123456789abcdeF";
+    s_frame(&b, &m);
+
+    mpp_wfunc_t ok[] = {{0, 1, "/x.py", "f"}};
+    mpp_wstat_t os[] = {{0, {2, 2, INT64_MAX, INT64_MAX}},
+                        {9, {1, 1, 1, 1}}};
+    mpp_wedge_t oe[] = {{0, 0, {1, 0, 5, 5}}, {0, 9, {1, 1, 1, 1}}};
+    mpp_wthread_t ot[] = {{.tid = 2, .stats = os, .nstats = 2,
+                           .edges = oe, .nedges = 2}};
+    mpp_wspan_t osp[] = {{3, MPP_CAT_PICKLE, 0, -5, -7, UINT64_MAX}};
+    m = s_data(2000, 1, "x", ok, 1, ot, 1, osp, 1);
+    s_frame(&b, &m);
+    s_frame(&b, &m); /* replay */
+    m.seq = 5;       /* gap */
+    s_frame(&b, &m);
+    m = s_bye(2000, 6, MPP_EXIT_OK, 0);
+    s_frame(&b, &m);
+    /* The process exec'd another Python: same pid, start method exec. */
+    m = s_hello(2000, 2000, "exec", "MainProcess", 1700000000000000000);
+    s_frame(&b, &m);
+    m = s_data(2000, 1, "x", ok, 1, ot, 1, NULL, 0);
+    s_frame(&b, &m);
+    s_save_session("hostile.bin", &b);
+}
+
+static void
+s_ingest(void)
+{
+    s_ingest_one();
+    s_ingest_pool();
+    s_ingest_hostile();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -202,8 +485,8 @@ main(int argc, char **argv)
     }
     s_dir = argv[1];
     char path[4096];
-    const char *subs[] = {"", "/wire", "/sessfile"};
-    for (int i = 0; i < 3; i++) {
+    const char *subs[] = {"", "/wire", "/sessfile", "/ingest"};
+    for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof(path), "%s%s", s_dir, subs[i]);
         if (mkdir(path, 0777) != 0 && errno != EEXIST) {
             perror(path);
@@ -212,5 +495,6 @@ main(int argc, char **argv)
     }
     s_wire();
     s_sessfile();
+    s_ingest();
     return s_failed;
 }
