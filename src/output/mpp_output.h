@@ -30,6 +30,7 @@ int mpp_callgrind_write_parts(const mpp_session_t *s, FILE *out);
 
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */
 #define MPP_SESSFILE_MAGIC "MPPROF\0\n"
+#define MPP_SESSFILE_MAGIC_LEN (sizeof(MPP_SESSFILE_MAGIC) - 1)
 #define MPP_SESSFILE_VERSION 1
 #define MPP_SESSFILE_NAME "session.mpprof" /* in an output directory */
 int mpp_sessfile_write(const mpp_session_t *s, FILE *out);

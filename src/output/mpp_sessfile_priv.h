@@ -45,8 +45,6 @@
 #include "mpp_mpcur.h"
 #include "mpp_output.h"
 
-#define MPP_SESSFILE_MAGIC_LEN (sizeof(MPP_SESSFILE_MAGIC) - 1)
-
 /*  Reads the document after the version (the top-level map) into `s`, a
  *  new session, and checks every function id against the function table.
  *  Returns 0, MPP_ETRUNC, MPP_ECORRUPT or MPP_ENOMEM; on failure `s`
