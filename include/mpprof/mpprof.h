@@ -45,7 +45,9 @@ typedef enum {
 /* Returns static text for an MPP_E* code or a negated errno value. */
 const char *mpp_strerror(int err);
 
-/* Returns the symbolic name ("EPROTO", "ENOENT", ...) of a code. */
+/*  Returns the symbolic name of a code: "OK", "EPROTO" for MPP_EPROTO,
+ *  "ENOENT" for -ENOENT; "ERRNO" for a negated errno value the C library
+ *  has no name for, "UNKNOWN" for anything else. */
 const char *mpp_err_name(int err);
 
 #endif

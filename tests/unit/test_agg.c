@@ -412,6 +412,39 @@ MPP_TEST(spans_need_threads)
     mpp_session_destroy(&s);
 }
 
+/*  Times come from the wire, so their sums must survive any claim: two
+ *  processes each saying INT64_MAX ns sum to INT64_MAX in the view, not
+ *  to a negative number (and not to signed overflow, which is undefined
+ *  behaviour that fuzz_ingest's UBSan stops on). */
+MPP_TEST(view_times_saturate)
+{
+    mpp_session_t *s = mpp_session_new();
+    mpp_wfunc_t funcs[] = {{0, 1, "/app/a.py", "f"}};
+    mpp_wstat_t stats[] = {{0, {1, 1, INT64_MAX, INT64_MAX}}};
+    mpp_wedge_t edges[] = {{0, 0, {1, 0, INT64_MAX, INT64_MAX}}};
+    mpp_wthread_t threads[] = {{.tid = 1, .stats = stats, .nstats = 1,
+                                .edges = edges, .nedges = 1}};
+    for (int64_t pid = 100; pid < 102; pid++) {
+        mpp_msg_t m = s_msg(pid, 0, MPP_MSG_DATA);
+        m.funcs = funcs;
+        m.nfuncs = 1;
+        m.threads = threads;
+        m.nthreads = 1;
+        ASSERT_EQ(s_feed(s, &m), 0);
+    }
+    mpp_view_t *v = mpp_view_new(s, -1);
+    ASSERT(v != NULL);
+    ASSERT_EQ(v->nfuncs, 1);
+    ASSERT_EQ(v->func[0].ncalls, 2);
+    ASSERT_EQ(v->func[0].tt_ns, INT64_MAX);
+    ASSERT_EQ(v->func[0].ct_ns, INT64_MAX);
+    ASSERT_EQ(v->total_tt_ns, INT64_MAX);
+    ASSERT_EQ(v->nedges, 1);
+    ASSERT_EQ(v->edges[0].cost.tt_ns, INT64_MAX);
+    mpp_view_destroy(&v);
+    mpp_session_destroy(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -426,6 +459,7 @@ main(int argc, char **argv)
     MPP_RUN(hostile_fid);
     MPP_RUN(sparse_fids);
     MPP_RUN(spans_need_threads);
+    MPP_RUN(view_times_saturate);
     MPP_RUN(finish);
     return mpp_test_done(argc, argv);
 }
