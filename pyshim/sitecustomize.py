@@ -62,10 +62,17 @@ def _mpprof_start():
         os.register_at_fork(after_in_child=_collector.after_fork_child)
         _collector.enable()
     except Exception as exc:
-        if ours and not started:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        sys.stderr.write("mpprof: warning: pid %d runs unprofiled: %s\n"
-                         % (os.getpid(), exc))
+        if not started:
+            # start() fails as a whole: nothing was sent for this process.
+            if ours:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            sys.stderr.write("mpprof: warning: pid %d runs unprofiled: %s\n"
+                             % (os.getpid(), exc))
+        else:
+            # The aggregator knows the process already and gets its end,
+            # so it is not unprofiled: some of its calls may be missing.
+            sys.stderr.write("mpprof: warning: pid %d is profiled only in "
+                             "part: %s\n" % (os.getpid(), exc))
 
 
 try:

@@ -1,5 +1,5 @@
-"""Multi-process acceptance.  EXPECTED TO FAIL until the collector and the
-aggregator handle child processes (the issue after single-process support).
+"""Multi-process acceptance: exact counts, categories and process records
+across fork, spawn, forkserver and subprocess-launched Pythons.
 
 Groups and the issue each one checks:
 
