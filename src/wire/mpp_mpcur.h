@@ -1,6 +1,6 @@
 /*  A bounds-checked msgpack cursor: the one reader of msgpack bytes,
- *  shared by the wire decoder (mpp_wire.c) and the session file reader
- *  (mpp_sessfile.c).  It reads values straight from the bytes, without
+ *  shared by the wire decoder (mpp_wire_decode.c) and the session file
+ *  reader (mpp_sessfile.c).  It reads values straight from the bytes, without
  *  building an object tree, and never reads at or past `end`, whatever
  *  the bytes claim.
  *

@@ -1,4 +1,4 @@
-/*  msgpack packing shared by the wire encoder (mpp_wire.c) and the
+/*  msgpack packing shared by the wire encoder (mpp_wire_encode.c) and the
  *  session file writer (mpp_sessfile.c): the values both formats encode
  *  the same way.  mpp_mpcur.h reads them back.  Inline, because the wire
  *  encoder runs in the profiled process, once per table row. */
