@@ -1,19 +1,17 @@
 /*  The session model (see mpp_session.h). */
 #include "mpp_session.h"
+#include "mpp_catalog.h"
 #include "mpp_hash.h"
 #include "mpp_map.h"
 #include "mpp_sort.h"
 
 #include <string.h>
 
-static const char *const s_cat_names[MPP_CAT_COUNT] = {
-    "pickle", "unpickle", "lock_wait", "ipc_wait", "startup",
-};
-
+/* The names are the category catalog's (src/common/mpp_catalog.c). */
 const char *
 mpp_cat_name(mpp_cat_t cat)
 {
-    return (unsigned)cat < MPP_CAT_COUNT ? s_cat_names[cat] : "?";
+    return mpp_catalog_cat((int)cat)->name;
 }
 
 const char *
