@@ -191,7 +191,7 @@ void mpp_rep_sites_free(mpp_rep_sites_t *sites);
 const char *mpp_rep_site_via(const mpp_session_t *s,
                              const mpp_rep_site_t *site);
 
-/* ---- text helpers (mpp_report_txt.c) ----------------------------------- */
+/* ---- text helpers (mpp_report_fmt.c) ----------------------------------- */
 
 #define MPP_REP_WIDTH 100 /* columns of every line the text outputs lay out */
 
@@ -250,7 +250,7 @@ void mpp_rep_pct(char *buf, size_t size, int64_t part, int64_t whole);
 /* A one-sentence hint for a leading category, or NULL. */
 const char *mpp_rep_hint(int cat);
 
-/* ---- JSON helpers (mpp_report_json.c) ---------------------------------- */
+/* ---- JSON helpers (mpp_report_fmt.c) ----------------------------------- */
 
 /* A JSON string; NULL as null; invalid UTF-8 as \ufffd. */
 void mpp_rep_json_str(FILE *out, const char *text);

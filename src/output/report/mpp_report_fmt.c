@@ -1,10 +1,11 @@
-/*  Text helpers the text report and `compare` share: names from the
- *  profiled program made safe to print, columns, paragraphs, and numbers
- *  for people.
+/*  Formatting helpers the reports and `compare` share, in one place:
+ *  names from the profiled program made safe to print, columns,
+ *  paragraphs and numbers for people, and JSON values.
  */
 #include "mpp_report_priv.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -264,3 +265,82 @@ mpp_rep_nbsp(char *item)
     }
 }
 
+/* ---- JSON helpers ------------------------------------------------------- */
+
+void
+mpp_rep_json_str(FILE *out, const char *text)
+{
+    if (text == NULL) {
+        fputs("null", out);
+        return;
+    }
+    const unsigned char *p = (const unsigned char *)text;
+    size_t n = strlen(text);
+    fputc('"', out);
+    bool valid;
+    for (size_t i = 0, k; i < n; i += k) {
+        unsigned char c = p[i];
+        k = mpp_utf8_seq(p + i, n - i, &valid);
+        if (!valid) {
+            fputs("\\ufffd", out);
+        }
+        else if (k > 1) {
+            fwrite(p + i, 1, k, out);
+        }
+        else if (c == '"' || c == '\\') {
+            fprintf(out, "\\%c", c);
+        }
+        else if (c == '\n') {
+            fputs("\\n", out);
+        }
+        else if (c == '\t') {
+            fputs("\\t", out);
+        }
+        else if (c == '\r') {
+            fputs("\\r", out);
+        }
+        else if (c < 0x20) {
+            fprintf(out, "\\u%04x", c);
+        }
+        else {
+            fputc(c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+/*  Printed from the integer nanoseconds, so the decimal is exact and
+ *  json.loads gives the same float as ns / 1e9 in Python. */
+void
+mpp_rep_json_secs(FILE *out, int64_t ns)
+{
+    uint64_t mag = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+    char frac[16];
+    snprintf(frac, sizeof(frac), "%09" PRIu64, mag % 1000000000u);
+    for (int i = 8; i > 0 && frac[i] == '0'; i--) {
+        frac[i] = '\0';
+    }
+    fprintf(out, "%s%" PRIu64 ".%s", ns < 0 ? "-" : "", mag / 1000000000u,
+            frac);
+}
+
+void
+mpp_rep_json_num(FILE *out, double x)
+{
+    char buf[40];
+    if (!isfinite(x)) {
+        fputs("null", out);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) {
+            break;
+        }
+    }
+    /* A bare integer would read back as a Python int; keep it a float. */
+    fputs(buf, out);
+    if (strpbrk(buf, ".en") == NULL) {
+        fputs(".0", out);
+    }
+}
