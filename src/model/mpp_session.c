@@ -216,8 +216,8 @@ mpp_session_proc(mpp_session_t *self, int64_t pid, bool create)
 mpp_proc_t *
 mpp_session_add_proc(mpp_session_t *self, int64_t pid)
 {
-    if (mpp_grow((void **)&self->procs, &self->capprocs,
-                            self->nprocs + 1, sizeof(*self->procs)) != 0) {
+    if (mpp_grow((void **)&self->procs, &self->capprocs, self->nprocs + 1,
+                 sizeof(*self->procs)) != 0) {
         return NULL;
     }
     mpp_proc_t *p = &self->procs[self->nprocs++];

@@ -43,8 +43,7 @@ s_check_proc(const mpp_session_t *s, mpp_proc_t *p)
         for (size_t j = 0; j < t->nstats; j++) {
             uint32_t ix;
             S_CHECK(t->stats[j].func < s->nfuncs);
-            S_CHECK(mpp_map_get(t->stat_ix, t->stats[j].func, &ix) &&
-                    ix == j);
+            S_CHECK(mpp_map_get(t->stat_ix, t->stats[j].func, &ix) && ix == j);
         }
         for (size_t j = 0; j < t->nedges; j++) {
             S_CHECK(t->edges[j].caller < s->nfuncs);
