@@ -3,7 +3,6 @@
  *  checked by check_writers.py (json.loads, design.md keys, the parts
  *  adding up to the gap) and the text for its verdict.
  */
-#include "mpp_output.h"
 #include "mpp_report_priv.h"
 #include "mpp_test.h"
 
