@@ -14,17 +14,19 @@
  *
  *  - Category roots.  Functions whose call starts a category and ends a
  *    call site (lock.acquire, ForkingPickler.dumps, Connection._recv_bytes,
- *    ...): the category catalog's ROOT entries (src/common/mpp_catalog.h).
- *    A call site is a caller -> root edge; its time is the edge's
- *    cumulative time, its count the edge's calls.
+ *    ...): the ROOT entries of the category catalog (mpp_catalog.h).  A
+ *    call site is a caller -> root edge; its time is the edge's cumulative
+ *    time, its count the edge's calls.
  *
  *  - Wrappers.  Thin multiprocessing/threading plumbing (Connection.send,
  *    SimpleQueue.get, ApplyResult.wait, ...) between the user's function
- *    and a root: the catalog's WRAPPER entries.  A site's caller is lifted through a wrapper to the
- *    wrapper's caller when, in that thread, all the wrapper's callers
- *    (lifted in turn) are one function, so the site names
- *    pool.py:_handle_tasks rather than connection.py:send; with several
- *    the split is unknown and the wrapper stays the site.
+ *    and a root: the catalog's WRAPPER entries.  A site's caller is lifted
+ *    through a wrapper to the wrapper's caller when, in that thread, all
+ *    the wrapper's callers (lifted in turn) are one function, so the site
+ *    names pool.py:_handle_tasks rather than connection.py:send; with
+ *    several the split is unknown and the wrapper stays the site.  The
+ *    catalog's OUTER entries (queue.Queue.get) are neither: they stay the
+ *    caller of the sites beneath them.
  */
 #ifndef MPP_REPORT_PRIV_H
 #define MPP_REPORT_PRIV_H
