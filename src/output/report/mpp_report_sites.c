@@ -272,8 +272,11 @@ s_sites_init(s_sites_t *st, const mpp_session_t *s, mpp_rep_sites_t *out)
         }
     }
     for (size_t f = 0; f < s->nfuncs; f++) {
-        st->root[f] = mpp_rep_root(&s->funcs[f]);
-        st->wrap[f] = st->root[f] == NULL && mpp_rep_is_wrapper(&s->funcs[f]);
+        /* One catalog lookup per function answers both questions. */
+        const mpp_catalog_entry_t *e =
+            mpp_catalog_find(s->funcs[f].file, s->funcs[f].name);
+        st->root[f] = e != NULL && e->role == MPP_ROLE_ROOT ? e : NULL;
+        st->wrap[f] = e != NULL && e->role == MPP_ROLE_WRAPPER;
         st->any_wrap = st->any_wrap || st->wrap[f];
     }
     return 0;
