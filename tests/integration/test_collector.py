@@ -482,6 +482,10 @@ class Threads(MessageTest):
         return proc.returncode, lines, rss
 
     def test_finished_threads_are_released(self):
+        if "asan" in os.environ.get("LD_PRELOAD", ""):
+            # The sanitizer's quarantine keeps freed memory resident, in
+            # the unprofiled run too: RSS says nothing about leaks there.
+            self.skipTest("RSS is not comparable under a preloaded ASan")
         n, warm = 5000, 500
         args = [target("many_threads.py"), str(n), str(warm)]
         rc, out, plain = self.run_paused(args, base_env(), False)
