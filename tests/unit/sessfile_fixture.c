@@ -39,8 +39,7 @@ s_add_proc(mpp_session_t *s, int64_t pid)
         return p;
     }
     ASSERT_EQ(mpp_grow((void **)&s->procs, &s->capprocs, s->nprocs + 1,
-                       sizeof(*s->procs)),
-              0);
+                       sizeof(*s->procs)), 0);
     mpp_proc_t *p = &s->procs[s->nprocs++];
     memset(p, 0, sizeof(*p));
     p->pid = pid;

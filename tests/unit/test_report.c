@@ -23,7 +23,7 @@
     "\", \"ncalls\": " #nc ", \"pcalls\": " #pc ", \"tottime_s\": " #tt       \
     ", \"cumtime_s\": " #ct ", \"processes\": " #np "}"
 #define S_LEN_ROW                                                             \
-    S_JFN("~", 0, "<built-in method builtins.len>", 3000000000, 3000000000,   \
+    S_JFN("~", 0, "<built-in method builtins.len>", 3000000000, 3000000000,  \
           1.5, 1.5, 1)
 static const char s_expect_json[] =
     "{\"mpprof_version\": \"" MPPROF_VERSION_STRING "\", "
@@ -43,48 +43,29 @@ static const char s_expect_json[] =
     "\"wall_s\": 0.0, \"categories\": " S_NOCATS "}], "
     "\"categories\": {\"pickle_s\": 0.015, \"unpickle_s\": 0.04, "
     "\"lock_wait_s\": 0.200000003, \"ipc_wait_s\": 0.1, \"startup_s\": 0.05},"
-    " \"functions\": [" S_LEN_ROW
-    ", " S_JFN("/src/app/main.py", 1, "<module>", 1, 1, 0.100000007, 1.000000021, 1) ", " S_JFN(
-        "/src/app/work.py", 5, "work", 6, 6, 0.47, 0.825,
-        2) ", " S_JFN("/usr/lib/python3.11/multiprocessing/process.py", 108,
-                      "_bootstrap", 1, 1, 0.1, 0.7,
-                      1) ", " S_JFN("/src/app/main.py", 10, "fact", 5, 1, 0.3,
-                                    0.500000011,
-                                    1) ", " S_JFN("/src/app/work.py", 40,
-                                                  "__init__", 3, 3, 0.3, 0.3,
-                                                  1) ", " S_JFN("~", 0,
-                                                                "<method "
-                                                                "'acquire' of "
-                                                                "'_thread."
-                                                                "lock' "
-                                                                "objects>",
-                                                                3, 3,
-                                                                0.200000003,
-                                                                0.200000003,
-                                                                1) ", " S_JFN("/src/app/work.py",
-                                                                              20,
-                                                                              "__init__",
-                                                                              3,
-                                                                              3,
-                                                                              0.055,
-                                                                              0.055,
-                                                                              1) ", " S_JFN("/src/app/main.py",
-                                                                                            50,
-                                                                                            "bad\\ufffd\\ufffdname",
-                                                                                            1,
-                                                                                            1,
-                                                                                            0.005,
-                                                                                            0.03,
-                                                                                            1) "], \"integrity\": {\"messages\": 12, \"rejected\": 2, \"seq_gaps\": 1, "
-                                                                                               "\"processes_lost\": 1}}";
+    " \"functions\": [" S_LEN_ROW ", "
+    S_JFN("/src/app/main.py", 1, "<module>", 1, 1, 0.100000007, 1.000000021,
+          1) ", "
+    S_JFN("/src/app/work.py", 5, "work", 6, 6, 0.47, 0.825, 2) ", "
+    S_JFN("/usr/lib/python3.11/multiprocessing/process.py", 108,
+          "_bootstrap", 1, 1, 0.1, 0.7, 1) ", "
+    S_JFN("/src/app/main.py", 10, "fact", 5, 1, 0.3, 0.500000011, 1) ", "
+    S_JFN("/src/app/work.py", 40, "__init__", 3, 3, 0.3, 0.3, 1) ", "
+    S_JFN("~", 0, "<method 'acquire' of '_thread.lock' objects>", 3, 3,
+          0.200000003, 0.200000003, 1) ", "
+    S_JFN("/src/app/work.py", 20, "__init__", 3, 3, 0.055, 0.055, 1) ", "
+    S_JFN("/src/app/main.py", 50, "bad\\ufffd\\ufffdname", 1, 1, 0.005,
+          0.03, 1)
+    "], \"integrity\": {\"messages\": 12, \"rejected\": 2, \"seq_gaps\": 1, "
+    "\"processes_lost\": 1}}";
 
 /* Process 101 alone, by own time, three rows. */
 static const char s_expect_json_b[] =
     "{\"wall_s\": 2.5, \"processes\": [" S_PROC_B "], \"categories\": "
     "{\"pickle_s\": 0.0, \"unpickle_s\": 0.04, \"lock_wait_s\": 0.0, "
     "\"ipc_wait_s\": 0.1, \"startup_s\": 0.05}, \"functions\": [" S_LEN_ROW
-    ", " S_JFN("/src/app/work.py", 5, "work", 3, 3, 0.3, 0.6, 1) ", " S_JFN(
-        "/src/app/work.py", 40, "__init__", 3, 3, 0.3, 0.3, 1) "]}";
+    ", " S_JFN("/src/app/work.py", 5, "work", 3, 3, 0.3, 0.6, 1) ", "
+    S_JFN("/src/app/work.py", 40, "__init__", 3, 3, 0.3, 0.3, 1) "]}";
 
 MPP_TEST(json_report)
 {
@@ -92,8 +73,7 @@ MPP_TEST(json_report)
     mpp_wf_write_text(mpp_wf_path("report.exp"), s_expect_json);
     ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("report.json")),
               0);
-    mpp_wf_check("json", mpp_wf_path("report.json"),
-                 mpp_wf_path("report.exp"));
+    mpp_wf_check("json", mpp_wf_path("report.json"), mpp_wf_path("report.exp"));
 
     mpp_report_opts_t o = {MPP_SORT_TOTTIME, 3, 1};
     mpp_wf_write_text(mpp_wf_path("report_b.exp"), s_expect_json_b);
@@ -114,8 +94,7 @@ MPP_TEST(json_report)
 MPP_TEST(text_report)
 {
     mpp_session_t *s = mpp_wf_build();
-    ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, NULL, mpp_wf_path("report.txt")),
-              0);
+    ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, NULL, mpp_wf_path("report.txt")), 0);
     ASSERT_EQ(
         mpp_wf_write(MPP_WF_PSTATS, s, NULL, mpp_wf_path("profile.prof")), 0);
     mpp_wf_check("text", mpp_wf_path("report.txt"),
@@ -162,8 +141,7 @@ MPP_TEST(text_report)
 
     /* A limit and one process. */
     mpp_report_opts_t o = {MPP_SORT_CALLS, 2, 0};
-    ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, &o, mpp_wf_path("report_a.txt")),
-              0);
+    ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, &o, mpp_wf_path("report_a.txt")), 0);
     txt = mpp_wf_slurp(mpp_wf_path("report_a.txt"), &len);
     ASSERT(strstr(txt, "ordered by call count; 2 of 6 shown\n"));
     ASSERT(strstr(txt, "ForkPoolWorker-1") == NULL);
@@ -221,9 +199,8 @@ s_pool_fns(mpp_session_t *s)
     f.worker = mpp_wf_fn(s, S_MPL "pool.py", 114, "worker");
     f.qget = mpp_wf_fn(s, S_MPL "queues.py", 364, "get");
     f.qput = mpp_wf_fn(s, S_MPL "queues.py", 373, "put");
-    f.sem = mpp_wf_fn(
-        s, "~", 0,
-        "<method '__enter__' of '_multiprocessing.SemLock' objects>");
+    f.sem = mpp_wf_fn(s, "~", 0,
+                 "<method '__enter__' of '_multiprocessing.SemLock' objects>");
     f.recvbytes = mpp_wf_fn(s, S_MPL "connection.py", 208, "recv_bytes");
     f.helper = mpp_wf_fn(s, "/app/main.py", 40, "helper");
     f.save = mpp_wf_fn(s, "/app/main.py", 30, "custom_save");
@@ -249,7 +226,7 @@ s_pool_worker(mpp_session_t *s, const s_pool_fns_t *f, int64_t pid,
     char name[32];
     snprintf(name, sizeof(name), "ForkPoolWorker-%d", (int)(pid - 200));
     mpp_proc_t *p = mpp_wf_proc(s, pid, 200, name, "fork", 1000 * MS, 700 * MS,
-                                MPP_EXIT_OK, 0);
+                           MPP_EXIT_OK, 0);
     mpp_thread_t *t = mpp_wf_thread(p, 1, "MainThread");
     mpp_wf_stat(t, f->worker, 1, 1, 5 * MS, 700 * MS);
     mpp_wf_stat(t, f->work, 2, 2, 500 * MS, 500 * MS);
@@ -292,7 +269,7 @@ s_build_pool(void)
     s_pool_fns_t f = s_pool_fns(s);
 
     mpp_proc_t *p = mpp_wf_proc(s, 200, 1, "MainProcess", "main", 1100 * MS,
-                                300 * MS, MPP_EXIT_OK, 0);
+                           300 * MS, MPP_EXIT_OK, 0);
     mpp_thread_t *t = mpp_wf_thread(p, 1, "MainThread");
     mpp_wf_stat(t, f.main, 1, 1, 100 * MS, 1000 * MS);
     mpp_wf_stat(t, f.acq, 2, 2, 900 * MS, 900 * MS);
@@ -330,7 +307,7 @@ s_build_pool(void)
     s_pool_worker(s, &f, 201, 30, 15, true);
     s_pool_worker(s, &f, 202, 10, 10, false);
     p = mpp_wf_proc(s, 203, 200, "resource_tracker", "spawn", 1100 * MS, MS,
-                    MPP_EXIT_OK, 0);
+               MPP_EXIT_OK, 0);
     char *targv[] = {"python3", "-c",
                      "from multiprocessing.resource_tracker import main"};
     p->argv = calloc(3, sizeof(char *));
@@ -347,47 +324,40 @@ s_build_pool(void)
     ", \"seconds\": " #secs ", \"bytes\": " #bytes ", \"via\": " via "}"
 #define S_POOL S_MPL "pool.py"
 
-static const char
-    s_expect_sites[] = "{\"thread_s\": 2.818, \"categories\": {\"pickle_s\": "
-                       "0.107, "
-                       "\"unpickle_s\": 0.02, \"lock_wait_s\": 0.94, "
-                       "\"ipc_wait_s\": 0.8, "
-                       "\"startup_s\": 0.0}, \"sites\": {\"lock_wait\": "
-                       "[" S_SITE(S_POOL, 362, "map", "[200]", 1, 0.9, 0, "\"Condition.wait\"") ", " S_SITE(
-                           S_POOL, 114, "worker", "[201, 202]", 8,
-                           0.04, 0, "\"with SemLock\"") "], \"pickle\": "
-                                                        "[" S_SITE(S_POOL, 528,
-                                                                   "_handle_"
-                                                                   "tasks",
-                                                                   "[200]", 4,
-                                                                   0.08, 4000,
-                                                                   "\"ForkingP"
-                                                                   "ickler."
-                                                                   "dumps\"") ", " S_SITE(S_MPL
-                                                                                          "queues.py",
-                                                                                          373,
-                                                                                          "put",
-                                                                                          "[201]", 3, 0.015, 300, "\"ForkingPickler.dumps\"") ", " S_SITE(S_POOL, 114, "worker", "[202]", 2, 0.01, 200, "\"ForkingPickler.dumps\"") ", " S_SITE("/app/main.py", 30, "custom_save", "[201]", 1, 0.002, 64, "null") "], \"unpickle\": [" S_SITE(S_POOL, 114, "worker",
-                                                                                                                                                                                                                                                                                                                                              "[201, 202]", 4, 0.012, 0, "\"pickle.loads\"") ", " S_SITE(S_POOL,
-                                                                                                                                                                                                                                                                                                                                                                                                         579,
-                                                                                                                                                                                                                                                                                                                                                                                                         "_handle_results",
-                                                                                                                                                                                                                                                                                                                                                                                                         "[200]", 4, 0.008, 0, "\"pickle.loads\"") "], \"ipc_wait\": [" S_SITE(S_POOL,
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                               579, "_handle_results", "[200]", 5, 0.7, 0, "\"Connection._recv_bytes\"") ", " S_SITE(S_POOL,
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     114, "worker",
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     "[201, 202]",
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     6,
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                     0.08, 0, "\"Connection._recv_bytes\"") ", " S_SITE(S_POOL,
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        528,
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "_handle_tasks", "[200]", 4, 0.02,
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        0,
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        "\"Connection._send_bytes\"") "]}}";
+static const char s_expect_sites[] =
+    "{\"thread_s\": 2.818, \"categories\": {\"pickle_s\": 0.107, "
+    "\"unpickle_s\": 0.02, \"lock_wait_s\": 0.94, \"ipc_wait_s\": 0.8, "
+    "\"startup_s\": 0.0}, \"sites\": {\"lock_wait\": ["
+    S_SITE(S_POOL, 362, "map", "[200]", 1, 0.9, 0, "\"Condition.wait\"") ", "
+    S_SITE(S_POOL, 114, "worker", "[201, 202]", 8, 0.04, 0,
+           "\"with SemLock\"")
+    "], \"pickle\": ["
+    S_SITE(S_POOL, 528, "_handle_tasks", "[200]", 4, 0.08, 4000,
+           "\"ForkingPickler.dumps\"") ", "
+    S_SITE(S_MPL "queues.py", 373, "put", "[201]", 3, 0.015, 300,
+           "\"ForkingPickler.dumps\"") ", "
+    S_SITE(S_POOL, 114, "worker", "[202]", 2, 0.01, 200,
+           "\"ForkingPickler.dumps\"") ", "
+    S_SITE("/app/main.py", 30, "custom_save", "[201]", 1, 0.002, 64, "null")
+    "], \"unpickle\": ["
+    S_SITE(S_POOL, 114, "worker", "[201, 202]", 4, 0.012, 0,
+           "\"pickle.loads\"") ", "
+    S_SITE(S_POOL, 579, "_handle_results", "[200]", 4, 0.008, 0,
+           "\"pickle.loads\"")
+    "], \"ipc_wait\": ["
+    S_SITE(S_POOL, 579, "_handle_results", "[200]", 5, 0.7, 0,
+           "\"Connection._recv_bytes\"") ", "
+    S_SITE(S_POOL, 114, "worker", "[201, 202]", 6, 0.08, 0,
+           "\"Connection._recv_bytes\"") ", "
+    S_SITE(S_POOL, 528, "_handle_tasks", "[200]", 4, 0.02, 0,
+           "\"Connection._send_bytes\"")
+    "]}}";
 
 MPP_TEST(sites)
 {
     mpp_session_t *s = s_build_pool();
     mpp_wf_write_text(mpp_wf_path("sites.exp"), s_expect_sites);
-    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("sites.json")),
-              0);
+    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("sites.json")), 0);
     mpp_wf_check("json", mpp_wf_path("sites.json"), mpp_wf_path("sites.exp"));
     size_t len;
     const char *txt = mpp_wf_slurp(mpp_wf_path("sites.json"), &len);
@@ -396,25 +366,17 @@ MPP_TEST(sites)
 
     /* One process: only its own sites. */
     mpp_report_opts_t o = {MPP_SORT_CUMULATIVE, 0, 1};
-    mpp_wf_write_text(
-        mpp_wf_path("sites_a.exp"),
-        "{\"sites\": {\"lock_wait\": [" S_SITE(
-            S_POOL, 114, "worker", "[201]", 3, 0.03, 0,
-            "\"with SemLock\"") "], \"pickle\": [" S_SITE(S_MPL "queues.py",
-                                                          373, "put", "[201]",
-                                                          3, 0.015, 300,
-                                                          "\"ForkingPickler."
-                                                          "dumps\"") ","
-                                                                     " " S_SITE("/app/main.py",
-                                                                                30,
-                                                                                "custom_save",
-                                                                                "[201]",
-                                                                                1,
-                                                                                0.002,
-                                                                                64,
-                                                                                "null") "]}}");
-    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, &o, mpp_wf_path("sites_a.json")),
-              0);
+    mpp_wf_write_text(mpp_wf_path("sites_a.exp"),
+                 "{\"sites\": {\"lock_wait\": ["
+                 S_SITE(S_POOL, 114, "worker", "[201]", 3, 0.03, 0,
+                        "\"with SemLock\"")
+                 "], \"pickle\": ["
+                 S_SITE(S_MPL "queues.py", 373, "put", "[201]", 3, 0.015,
+                        300, "\"ForkingPickler.dumps\"") ", "
+                 S_SITE("/app/main.py", 30, "custom_save", "[201]", 1,
+                        0.002, 64, "null")
+                 "]}}");
+    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, &o, mpp_wf_path("sites_a.json")), 0);
     mpp_wf_check("json", mpp_wf_path("sites_a.json"),
                  mpp_wf_path("sites_a.exp"));
 
@@ -472,12 +434,12 @@ MPP_TEST(rows_limit)
         char file[32], name[32];
         snprintf(file, sizeof(file), "/m/f%d.py", (int)(mpp_wf_rand() % 40));
         snprintf(name, sizeof(name), "g%d", (int)(mpp_wf_rand() % 50));
-        int64_t f =
-            mpp_session_intern(s, file, (int32_t)(mpp_wf_rand() % 5), name);
+        int64_t f = mpp_session_intern(s, file, (int32_t)(mpp_wf_rand() % 5),
+                                       name);
         ASSERT(f >= 0);
         uint64_t nc = mpp_wf_rand() % 4; /* some never called: no row */
         mpp_wf_stat(t, (uint32_t)f, nc, nc, (int64_t)(mpp_wf_rand() % 3),
-                    (int64_t)(mpp_wf_rand() % 4));
+               (int64_t)(mpp_wf_rand() % 4));
     }
     mpp_view_t *v = mpp_view_new(s, -1);
     ASSERT(v != NULL);

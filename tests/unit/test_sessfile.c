@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <unistd.h>
 
-/* ---- tests ------------------------------------------------------------- */
-
 MPP_TEST(roundtrip)
 {
     mpp_session_t *s = mpp_sf_build(), *t = NULL;
@@ -73,10 +71,11 @@ MPP_TEST(every_truncation)
 
 MPP_TEST(corruption_never_crashes)
 {
-    static const uint8_t values[] = {
-        0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0,
-        0xc1, 0xc2, 0xc3, 0xc4, 0xc7, 0xcb, 0xcc, 0xcf, 0xd0, 0xd3,
-        0xd4, 0xd9, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xff};
+    static const uint8_t values[] = {0x00, 0x01, 0x7f, 0x80, 0x8f, 0x90,
+                                     0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2,
+                                     0xc3, 0xc4, 0xc7, 0xcb, 0xcc, 0xcf,
+                                     0xd0, 0xd3, 0xd4, 0xd9, 0xdb, 0xdc,
+                                     0xdd, 0xde, 0xdf, 0xe0, 0xff};
     mpp_session_t *s = mpp_sf_build(), *t;
     size_t len, ok = 0, bad = 0;
     char *buf = mpp_sf_write(s, &len);
@@ -86,7 +85,7 @@ MPP_TEST(corruption_never_crashes)
         for (size_t v = 0; v <= MPP_ARRAY_SIZE(values); v++) {
             memcpy(copy, buf, len);
             copy[i] = v < MPP_ARRAY_SIZE(values) ? (char)values[v]
-                                                 : (char)(buf[i] ^ 0x01);
+                                                : (char)(buf[i] ^ 0x01);
             int rc = mpp_sf_parse(copy, len, &t);
             if (rc == 0) {
                 /* Whatever was accepted is a consistent session: it

@@ -181,25 +181,15 @@ MPP_TEST(huge_counts)
     static const char *const bombs[] = {
         "\xdf\xff\xff\xff\xff",
         "\xdd\xff\xff\xff\xff",
-        "\x81\xa5"
-        "funcs"
-        "\xdd\xff\xff\xff\xff\x90",
-        "\x81\xa6"
-        "future"
-        "\xdf\xff\xff\xff\xff\x90",
-        "\x81\xa6"
-        "python"
-        "\xdb\xff\xff\xff\xff"
-        "abc",
-        "\x81\xa6"
-        "future"
-        "\xc9\xff\xff\xff\xff\x01"
-        "abc",
+        "\x81\xa5" "funcs" "\xdd\xff\xff\xff\xff\x90",
+        "\x81\xa6" "future" "\xdf\xff\xff\xff\xff\x90",
+        "\x81\xa6" "python" "\xdb\xff\xff\xff\xff" "abc",
+        "\x81\xa6" "future" "\xc9\xff\xff\xff\xff\x01" "abc",
     };
     static const size_t lens[] = {5, 5, 13, 14, 16, 17};
     /* The top level must be a map, so an array there is just wrong. */
     static const int want[] = {MPP_ETRUNC, MPP_ECORRUPT, MPP_ETRUNC,
-                               MPP_ETRUNC, MPP_ETRUNC,   MPP_ETRUNC};
+                               MPP_ETRUNC, MPP_ETRUNC, MPP_ETRUNC};
     for (size_t i = 0; i < MPP_ARRAY_SIZE(bombs); i++) {
         mpp_sf_raw_t r;
         mpp_sf_raw_init(&r, MPP_SESSFILE_VERSION);

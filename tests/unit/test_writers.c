@@ -11,8 +11,8 @@
 
 /* ---- the writers -------------------------------------------------------- */
 
-/* Expected merged stats of mpp_wf_build() (see check_writers.py for the
- * shape). idle never ran, so it and its edge to len are absent. */
+/* Expected merged stats of mpp_wf_build() (see check_writers.py for the shape).
+ * idle never ran, so it and its edge to len are absent. */
 #define S_MOD "\"/src/app/main.py\", 1, \"<module>\""
 #define S_FACT "\"/src/app/main.py\", 10, \"fact\""
 #define S_WORK "\"/src/app/work.py\", 5, \"work\""
@@ -29,13 +29,12 @@ static const char s_expect_stats[] =
     "[\"~\", 0, \"<method 'acquire' of '_thread.lock' objects>\", 3, 3, "
     "200000003, 200000003, [[" S_MOD ", 3, 3, 200000003, 200000003]], false],"
     "[" S_WORK ", 6, 6, 470000000, 825000000, [[" S_MOD
-    ", 2, 2, 150000000, 200000000], [" S_BAD
-    ", 1, 1, 20000000, 25000000], [" S_BOOT
-    ", 3, 3, 300000000, 600000000]], false],"
-    "[\"/src/app/work.py\", 20, \"__init__\", 3, 3, 55000000, 55000000, "
-    "[[" S_WORK ", 3, 3, 55000000, 55000000]], false],"
-    "[\"/src/app/work.py\", 40, \"__init__\", 3, 3, 300000000, 300000000, "
-    "[[" S_WORK ", 3, 3, 300000000, 300000000]], false],"
+    ", 2, 2, 150000000, 200000000], [" S_BAD ", 1, 1, 20000000, 25000000], ["
+    S_BOOT ", 3, 3, 300000000, 600000000]], false],"
+    "[\"/src/app/work.py\", 20, \"__init__\", 3, 3, 55000000, 55000000, [["
+    S_WORK ", 3, 3, 55000000, 55000000]], false],"
+    "[\"/src/app/work.py\", 40, \"__init__\", 3, 3, 300000000, 300000000, [["
+    S_WORK ", 3, 3, 300000000, 300000000]], false],"
     "[" S_BOOT ", 1, 1, 100000000, 700000000, [], false],"
     "[\"~\", 0, \"<built-in method builtins.len>\", 3000000000, 3000000000, "
     "1500000000, 1500000000, [], false],"
@@ -48,44 +47,30 @@ static const char s_expect_stats[] =
 MPP_TEST(marshal_bytes)
 {
     static const unsigned char want_v2[] = {
-        '{', '(', 3,    0,    0,   0,   'u', 4,   0,   0,   0,   'a',  '.',
-        'p', 'y', 'i',  1,    0,   0,   0,   'u', 1,   0,   0,   0,    'f',
-        '(', 5,   0,    0,    0,   'i', 7,   0,   0,   0,   'l', 3,    0,
-        0,   0,   5,    0,    0,   0,   0,   4,   'g', 0,   0,   0,    0,
-        0,   0,   0xe0, 0x3f, 'g', 0,   0,   0,   0,   0,   0,   0xf8, 0x3f,
-        '{', '0', '(',  3,    0,   0,   0,   'u', 1,   0,   0,   0,    '~',
-        'i', 0,   0,    0,    0,   'u', 4,   0,   0,   0,   '<', 0xc3, 0xa9,
-        '>', '(', 5,    0,    0,   0,   'i', 1,   0,   0,   0,   'i',  1,
-        0,   0,   0,    'g',  0,   0,   0,   0,   0,   0,   0,   0,    'g',
-        0,   0,   0,    0,    0,   0,   0,   0,   '{', '(', 3,   0,    0,
-        0,   'u', 4,    0,    0,   0,   'a', '.', 'p', 'y', 'i', 1,    0,
-        0,   0,   'u',  1,    0,   0,   0,   'f', '(', 4,   0,   0,    0,
-        'i', 1,   0,    0,    0,   'i', 1,   0,   0,   0,   'g', 0,    0,
-        0,   0,   0,    0,    0,   0,   'g', 0,   0,   0,   0,   0,    0,
-        0,   0,   '0',  '0'};
+        '{', '(', 3, 0, 0, 0, 'u', 4, 0, 0, 0, 'a', '.', 'p', 'y', 'i', 1, 0,
+        0, 0, 'u', 1, 0, 0, 0, 'f', '(', 5, 0, 0, 0, 'i', 7, 0, 0, 0, 'l', 3,
+        0, 0, 0, 5, 0, 0, 0, 0, 4, 'g', 0, 0, 0, 0, 0, 0, 0xe0, 0x3f, 'g', 0,
+        0, 0, 0, 0, 0, 0xf8, 0x3f, '{', '0', '(', 3, 0, 0, 0, 'u', 1, 0, 0,
+        0, '~', 'i', 0, 0, 0, 0, 'u', 4, 0, 0, 0, '<', 0xc3, 0xa9, '>', '(',
+        5, 0, 0, 0, 'i', 1, 0, 0, 0, 'i', 1, 0, 0, 0, 'g', 0, 0, 0, 0, 0, 0,
+        0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, '{', '(', 3, 0, 0, 0, 'u', 4, 0,
+        0, 0, 'a', '.', 'p', 'y', 'i', 1, 0, 0, 0, 'u', 1, 0, 0, 0, 'f', '(',
+        4, 0, 0, 0, 'i', 1, 0, 0, 0, 'i', 1, 0, 0, 0, 'g', 0, 0, 0, 0, 0, 0,
+        0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, '0', '0'};
     /* Tuples ')' and ASCII strings 'z' with 1-byte lengths; 0x80 flags an
      * object as referenced later, numbered in the order the flagged
      * objects start: 0 the key of f, 1 "a.py", 2 "f", 3 the key of g,
      * 4 "~", 5 "<é>"; the caller entry is 'r' 0, the key of f. */
     static const unsigned char want[] = {
-        '{',  ')' | 0x80, 3,    'z' | 0x80, 4,    'a', '.',        'p',
-        'y',  'i',        1,    0,          0,    0,   'z' | 0x80, 1,
-        'f',  ')',        5,    'i',        7,    0,   0,          0,
-        'l',  3,          0,    0,          0,    5,   0,          0,
-        0,    0,          4,    'g',        0,    0,   0,          0,
-        0,    0,          0xe0, 0x3f,       'g',  0,   0,          0,
-        0,    0,          0,    0xf8,       0x3f, '{', '0',        ')' | 0x80,
-        3,    'z' | 0x80, 1,    '~',        'i',  0,   0,          0,
-        0,    'u' | 0x80, 4,    0,          0,    0,   '<',        0xc3,
-        0xa9, '>',        ')',  5,          'i',  1,   0,          0,
-        0,    'i',        1,    0,          0,    0,   'g',        0,
-        0,    0,          0,    0,          0,    0,   0,          'g',
-        0,    0,          0,    0,          0,    0,   0,          0,
-        '{',  'r',        0,    0,          0,    0,   ')',        4,
-        'i',  1,          0,    0,          0,    'i', 1,          0,
-        0,    0,          'g',  0,          0,    0,   0,          0,
-        0,    0,          0,    'g',        0,    0,   0,          0,
-        0,    0,          0,    0,          '0',  '0'};
+        '{', ')' | 0x80, 3, 'z' | 0x80, 4, 'a', '.', 'p', 'y', 'i', 1, 0, 0,
+        0, 'z' | 0x80, 1, 'f', ')', 5, 'i', 7, 0, 0, 0, 'l', 3, 0, 0, 0, 5,
+        0, 0, 0, 0, 4, 'g', 0, 0, 0, 0, 0, 0, 0xe0, 0x3f, 'g', 0, 0, 0, 0, 0,
+        0, 0xf8, 0x3f, '{', '0', ')' | 0x80, 3, 'z' | 0x80, 1, '~', 'i', 0, 0,
+        0, 0, 'u' | 0x80, 4, 0, 0, 0, '<', 0xc3, 0xa9, '>', ')', 5, 'i', 1, 0,
+        0, 0, 'i', 1, 0, 0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, 'g', 0, 0, 0, 0,
+        0, 0, 0, 0, '{', 'r', 0, 0, 0, 0, ')', 4, 'i', 1, 0, 0, 0, 'i', 1, 0,
+        0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, 'g', 0, 0, 0, 0, 0, 0, 0, 0, '0',
+        '0'};
     mpp_session_t *s = mpp_session_new();
     uint32_t f = mpp_wf_fn(s, "a.py", 1, "f");
     uint32_t g = mpp_wf_fn(s, "~", 0, "<\xc3\xa9>");
@@ -106,11 +91,11 @@ MPP_TEST(marshal_bytes)
     ASSERT_EQ(len, sizeof(want));
     ASSERT(memcmp(got, want, len) == 0);
     mpp_wf_write_text(mpp_wf_path("tiny.json"),
-                      "{\"functions\": ["
-                      "[\"a.py\", 1, \"f\", 7, 1099511627781, 500000000, "
-                      "1500000000, [], false], "
-                      "[\"~\", 0, \"<\\u00e9>\", 1, 1, 0, 0, "
-                      "[[\"a.py\", 1, \"f\", 1, 1, 0, 0]], false]]}");
+                 "{\"functions\": ["
+                 "[\"a.py\", 1, \"f\", 7, 1099511627781, 500000000, "
+                 "1500000000, [], false], "
+                 "[\"~\", 0, \"<\\u00e9>\", 1, 1, 0, 0, "
+                 "[[\"a.py\", 1, \"f\", 1, 1, 0, 0]], false]]}");
     mpp_wf_check("pstats", plain, mpp_wf_path("tiny.json"));
     mpp_wf_check_x("pstats", path, mpp_wf_path("tiny.json"), plain);
     mpp_session_destroy(&s);
@@ -152,7 +137,7 @@ MPP_TEST(marshal_refs)
     for (int i = 0; i < 12; i++) {
         if (i != 8) {
             mpp_wf_stat(t, f[i], 2 + (uint64_t)i, 1 + (uint64_t)i,
-                        (int64_t)i * MS + 7, (int64_t)i * 3 * MS + 11);
+                   (int64_t)i * MS + 7, (int64_t)i * 3 * MS + 11);
         }
     }
     mpp_wf_stat(t, f[10], 5000000000ULL, 4000000000ULL, -5, 1LL << 40);
@@ -166,8 +151,8 @@ MPP_TEST(marshal_refs)
     mpp_wf_edge(t, f[4], f[6], 3, 3, 10, 10);
     mpp_wf_edge(t, f[5], f[4], 1, 1, MS, MS);
     mpp_wf_edge(t, f[7], f[5], 1, 1, MS, MS);
-    mpp_wf_edge(t, f[8], f[7], 1, 1, MS, MS);     /* never called: left out */
-    mpp_wf_edge(t, f[9], f[9], 4, 1, MS, 3 * MS); /* recursion */
+    mpp_wf_edge(t, f[8], f[7], 1, 1, MS, MS);      /* never called: left out */
+    mpp_wf_edge(t, f[9], f[9], 4, 1, MS, 3 * MS);  /* recursion */
     mpp_wf_edge(t, f[10], f[9], 1, 1, MS, 4 * MS);
     mpp_wf_edge(t, f[11], f[10], 5000000000ULL, 1, MS, 5 * MS);
     p = mpp_session_proc(s, 2, true);
@@ -184,8 +169,7 @@ MPP_TEST(marshal_refs)
     mpp_wf_check_x("pstats", mpp_wf_path("refs.prof"), "-",
                    mpp_wf_path("refs-v2.prof"));
     mpp_report_opts_t o = {MPP_SORT_CUMULATIVE, 0, 1};
-    ASSERT_EQ(mpp_wf_write(MPP_WF_PSTATS, s, &o, mpp_wf_path("refs1.prof")),
-              0);
+    ASSERT_EQ(mpp_wf_write(MPP_WF_PSTATS, s, &o, mpp_wf_path("refs1.prof")), 0);
     ASSERT_EQ(
         mpp_wf_write(MPP_WF_PSTATS_V2, s, &o, mpp_wf_path("refs1-v2.prof")),
         0);
@@ -209,15 +193,13 @@ MPP_TEST(pstats_empty)
               0);
     ASSERT_EQ(mpp_wf_write(MPP_WF_PARTS, s, NULL, mpp_wf_path("empty.parts")),
               0);
-    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("empty.json")),
-              0);
+    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("empty.json")), 0);
     ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, NULL, mpp_wf_path("empty.txt")), 0);
     mpp_wf_write_text(mpp_wf_path("empty.exp"),
                       "{\"pids\": [1], \"functions\": []}");
     mpp_wf_check("callgrind", mpp_wf_path("empty.cg"),
                  mpp_wf_path("empty.exp"));
-    mpp_wf_check("parts", mpp_wf_path("empty.parts"),
-                 mpp_wf_path("empty.exp"));
+    mpp_wf_check("parts", mpp_wf_path("empty.parts"), mpp_wf_path("empty.exp"));
     mpp_wf_write_text(mpp_wf_path("empty.jexp"), "{\"functions\": []}");
     mpp_wf_check("json", mpp_wf_path("empty.json"), mpp_wf_path("empty.jexp"));
     mpp_session_destroy(&s);
@@ -256,9 +238,8 @@ MPP_TEST(callgrind_consumer)
 
     size_t len;
     const char *cg = mpp_wf_slurp(mpp_wf_path("callgrind.out"), &len);
-    ASSERT(strstr(cg,
-                  "# callgrind format\nversion: 1\ncreator: "
-                  "mpprof " MPPROF_VERSION_STRING "\ncmd: script.py --n 4\n"));
+    ASSERT(strstr(cg, "# callgrind format\nversion: 1\ncreator: mpprof "
+                      MPPROF_VERSION_STRING "\ncmd: script.py --n 4\n"));
     ASSERT(strstr(cg, "events: ns\nsummary: 3030000010\n"));
     ASSERT(strstr(cg, "__init__:20\n") && strstr(cg, "__init__:40\n"));
     ASSERT(strstr(cg, "calls=3000000000") == NULL); /* idle -> len */
@@ -278,29 +259,27 @@ MPP_TEST(escaping)
         2, 2, 2 * MS, 2 * MS);
     ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("esc.json")), 0);
     mpp_wf_write_text(mpp_wf_path("esc.exp"),
-                      "{\"processes\": [{\"name\": null, \"thread_list\": "
-                      "[{\"name\": \"T\\\"1\"}]}], \"functions\": ["
-                      "{\"file\": \"/x/\\u00e9.py\", \"name\": "
-                      "\"s\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\"}, "
-                      "{\"file\": \"/x/q\\\"uote\\\\d.py\", "
-                      "\"name\": \"tab\\there\\nnl\\u0001\\u007f\"}]}");
+                 "{\"processes\": [{\"name\": null, \"thread_list\": "
+                 "[{\"name\": \"T\\\"1\"}]}], \"functions\": ["
+                 "{\"file\": \"/x/\\u00e9.py\", \"name\": "
+                 "\"s\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\"}, "
+                 "{\"file\": \"/x/q\\\"uote\\\\d.py\", "
+                 "\"name\": \"tab\\there\\nnl\\u0001\\u007f\"}]}");
     mpp_wf_check("json", mpp_wf_path("esc.json"), mpp_wf_path("esc.exp"));
-    ASSERT_EQ(mpp_wf_write(MPP_WF_PSTATS, s, NULL, mpp_wf_path("esc.prof")),
-              0);
-    mpp_wf_write_text(
-        mpp_wf_path("esc.pexp"),
-        "{\"functions\": [[\"/x/q\\\"uote\\\\d.py\", 3, "
-        "\"tab\\there\\nnl\\u0001\\u007f\", 1, 1, 1000000, 1000000, "
-        "[], false], [\"/x/\\u00e9.py\", 1, "
-        "\"s\\udced\\udca0\\udc80|\\udcc0\\udcaf|\\udce2\\udc82\", "
-        "2, 2, "
-        "2000000, 2000000, [], false]]}");
+    ASSERT_EQ(mpp_wf_write(MPP_WF_PSTATS, s, NULL, mpp_wf_path("esc.prof")), 0);
+    mpp_wf_write_text(mpp_wf_path("esc.pexp"),
+                 "{\"functions\": [[\"/x/q\\\"uote\\\\d.py\", 3, "
+                 "\"tab\\there\\nnl\\u0001\\u007f\", 1, 1, 1000000, 1000000, "
+                 "[], false], [\"/x/\\u00e9.py\", 1, "
+                 "\"s\\udced\\udca0\\udc80|\\udcc0\\udcaf|\\udce2\\udc82\", "
+                 "2, 2, "
+                 "2000000, 2000000, [], false]]}");
     mpp_wf_check("pstats", mpp_wf_path("esc.prof"), mpp_wf_path("esc.pexp"));
     ASSERT_EQ(
         mpp_wf_write(MPP_WF_PSTATS_V2, s, NULL, mpp_wf_path("esc-v2.prof")),
         0);
     mpp_wf_check_x("pstats", mpp_wf_path("esc.prof"), mpp_wf_path("esc.pexp"),
-                   mpp_wf_path("esc-v2.prof"));
+              mpp_wf_path("esc-v2.prof"));
     ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, NULL, mpp_wf_path("esc.txt")), 0);
     size_t len;
     const char *txt = mpp_wf_slurp(mpp_wf_path("esc.txt"), &len);
@@ -318,24 +297,12 @@ MPP_TEST(escaping)
 /* Decimal numbers as printf writes them, and the buffer across flushes. */
 MPP_TEST(obuf)
 {
-    static const uint64_t u[] = {0,
-                                 1,
-                                 9,
-                                 10,
-                                 11,
-                                 99,
-                                 100,
-                                 101,
-                                 999,
-                                 1000,
-                                 4294967295ULL,
-                                 4294967296ULL,
+    static const uint64_t u[] = {0, 1, 9, 10, 11, 99, 100, 101, 999, 1000,
+                                 4294967295ULL, 4294967296ULL,
                                  9999999999999999999ULL,
-                                 10000000000000000000ULL,
-                                 UINT64_MAX};
-    static const int64_t i[] = {
-        0,         -1,        1,         -9,        -10,          10,
-        INT32_MIN, INT32_MAX, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+                                 10000000000000000000ULL, UINT64_MAX};
+    static const int64_t i[] = {0, -1, 1, -9, -10, 10, INT32_MIN, INT32_MAX,
+                                INT64_MAX, INT64_MIN, INT64_MIN + 1};
     char got[32], want[32];
     for (size_t k = 0; k < MPP_ARRAY_SIZE(u) + 1000; k++) {
         uint64_t v = k < MPP_ARRAY_SIZE(u) ? u[k] : mpp_wf_rand() >> (k % 64);
@@ -479,14 +446,12 @@ MPP_TEST(radix_sort)
 MPP_TEST(callgrind_names)
 {
     mpp_session_t *s = mpp_session_new();
-    mpp_thread_t *th[2] = {
-        mpp_wf_thread(mpp_session_proc(s, 1, true), 1, "T"),
-        mpp_wf_thread(mpp_session_proc(s, 2, true), 1, "T")};
+    mpp_thread_t *th[2] = {mpp_wf_thread(mpp_session_proc(s, 1, true), 1, "T"),
+                           mpp_wf_thread(mpp_session_proc(s, 2, true), 1, "T")};
     char *exp = malloc(1 << 20);
     ASSERT(exp != NULL);
-    size_t len = (size_t)snprintf(exp, 64,
-                                  "{\"pids\": [1, 2], "
-                                  "\"functions\": [");
+    size_t len = (size_t)snprintf(exp, 64, "{\"pids\": [1, 2], "
+                                           "\"functions\": [");
     for (int i = 0; i < 1500; i++) {
         char file[32], name[32];
         int fileno = (int)((i * 7919) % 700); /* files interleaved */
@@ -517,8 +482,7 @@ MPP_TEST(callgrind_names)
                  mpp_wf_path("names.exp"));
     ASSERT_EQ(mpp_wf_write(MPP_WF_PARTS, s, NULL, mpp_wf_path("names.parts")),
               0);
-    mpp_wf_check("parts", mpp_wf_path("names.parts"),
-                 mpp_wf_path("names.exp"));
+    mpp_wf_check("parts", mpp_wf_path("names.parts"), mpp_wf_path("names.exp"));
     size_t n;
     const char *cg = mpp_wf_slurp(mpp_wf_path("names.cg"), &n);
     ASSERT(n < 65535); /* all of it read */

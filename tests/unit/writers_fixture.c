@@ -4,8 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* ---- helpers ------------------------------------------------------------ */
-
 uint32_t
 mpp_wf_fn(mpp_session_t *s, const char *file, int32_t line, const char *name)
 {
@@ -16,7 +14,7 @@ mpp_wf_fn(mpp_session_t *s, const char *file, int32_t line, const char *name)
 
 void
 mpp_wf_stat(mpp_thread_t *t, uint32_t f, uint64_t nc, uint64_t pc, int64_t tt,
-            int64_t ct)
+       int64_t ct)
 {
     mpp_cost_t c = {nc, pc, tt, ct};
     ASSERT_EQ(mpp_thread_set_stat(t, f, &c), 0);
@@ -24,7 +22,7 @@ mpp_wf_stat(mpp_thread_t *t, uint32_t f, uint64_t nc, uint64_t pc, int64_t tt,
 
 void
 mpp_wf_edge(mpp_thread_t *t, uint32_t a, uint32_t b, uint64_t nc, uint64_t pc,
-            int64_t tt, int64_t ct)
+       int64_t tt, int64_t ct)
 {
     mpp_cost_t c = {nc, pc, tt, ct};
     ASSERT_EQ(mpp_thread_set_edge(t, a, b, &c), 0);
@@ -32,8 +30,8 @@ mpp_wf_edge(mpp_thread_t *t, uint32_t a, uint32_t b, uint64_t nc, uint64_t pc,
 
 mpp_proc_t *
 mpp_wf_proc(mpp_session_t *s, int64_t pid, int64_t ppid, const char *name,
-            const char *method, int64_t wall, int64_t cpu, uint32_t exit_kind,
-            int32_t code)
+       const char *method, int64_t wall, int64_t cpu, uint32_t exit_kind,
+       int32_t code)
 {
     mpp_proc_t *p = mpp_session_proc(s, pid, true);
     ASSERT(p != NULL);
@@ -76,8 +74,8 @@ mpp_wf_build(void)
 
     uint32_t mod = mpp_wf_fn(s, "/src/app/main.py", 1, "<module>");
     uint32_t fact = mpp_wf_fn(s, "/src/app/main.py", 10, "fact");
-    uint32_t acq =
-        mpp_wf_fn(s, "~", 0, "<method 'acquire' of '_thread.lock' objects>");
+    uint32_t acq = mpp_wf_fn(s, "~", 0,
+                        "<method 'acquire' of '_thread.lock' objects>");
     uint32_t work = mpp_wf_fn(s, "/src/app/work.py", 5, "work");
     uint32_t init1 = mpp_wf_fn(s, "/src/app/work.py", 20, "__init__");
     uint32_t init2 = mpp_wf_fn(s, "/src/app/work.py", 40, "__init__");
@@ -89,7 +87,7 @@ mpp_wf_build(void)
     uint32_t idle = mpp_wf_fn(s, "/src/app/main.py", 60, "idle");
 
     mpp_proc_t *a = mpp_wf_proc(s, 100, 1, "MainProcess", "main", 2000 * MS,
-                                1500 * MS, MPP_EXIT_OK, 0);
+                           1500 * MS, MPP_EXIT_OK, 0);
     mpp_thread_t *t = mpp_wf_thread(a, 1, "MainThread");
     mpp_wf_stat(t, mod, 1, 1, 100000007, 1000000021);
     mpp_wf_stat(t, fact, 5, 1, 300 * MS, 500000011);
@@ -111,7 +109,7 @@ mpp_wf_build(void)
     t->cat[MPP_CAT_PICKLE] = (mpp_catval_t){15 * MS, 2, 1000};
 
     mpp_proc_t *b = mpp_wf_proc(s, 101, 100, "ForkPoolWorker-1", "fork",
-                                1500 * MS, 1000 * MS, MPP_EXIT_SIGNAL, 9);
+                           1500 * MS, 1000 * MS, MPP_EXIT_SIGNAL, 9);
     t = mpp_wf_thread(b, 7, "MainThread");
     mpp_wf_stat(t, boot, 1, 1, 100 * MS, 700 * MS);
     mpp_wf_stat(t, work, 3, 3, 300 * MS, 600 * MS);
@@ -125,8 +123,8 @@ mpp_wf_build(void)
     t->cat[MPP_CAT_IPC_WAIT] = (mpp_catval_t){100 * MS, 10, 0};
     t->cat[MPP_CAT_STARTUP] = (mpp_catval_t){50 * MS, 1, 0};
 
-    mpp_wf_proc(s, 102, 100, "ForkPoolWorker-2", "fork", 0, 0,
-                MPP_EXIT_RUNNING, 0);
+    mpp_wf_proc(s, 102, 100, "ForkPoolWorker-2", "fork", 0, 0, MPP_EXIT_RUNNING,
+           0);
     return s;
 }
 
@@ -181,7 +179,7 @@ mpp_wf_write_text(const char *path, const char *text)
  * `extra` is an optional fourth argument. */
 void
 mpp_wf_check_x(const char *kind, const char *file, const char *expect,
-               const char *extra)
+          const char *extra)
 {
     const char *py = getenv("MPPROF_PYTHON");
     char cmd[4096];
@@ -205,7 +203,7 @@ mpp_wf_check(const char *kind, const char *file, const char *expect)
 
 int
 mpp_wf_write(int kind, const mpp_session_t *s, const mpp_report_opts_t *o,
-             const char *path)
+        const char *path)
 {
     FILE *f = fopen(path, "wb");
     ASSERT(f != NULL);
@@ -216,7 +214,7 @@ mpp_wf_write(int kind, const mpp_session_t *s, const mpp_report_opts_t *o,
              : kind == MPP_WF_CALLGRIND ? mpp_callgrind_write(s, v, f)
              : kind == MPP_WF_PARTS     ? mpp_callgrind_write_parts(s, f)
              : kind == MPP_WF_TEXT      ? mpp_report_text(s, o, f)
-                                        : mpp_report_json(s, o, f);
+                                   : mpp_report_json(s, o, f);
     mpp_view_destroy(&v);
     ASSERT_EQ(fclose(f), 0);
     return rc;
