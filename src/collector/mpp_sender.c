@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <zmq.h>
 
+#include "mpp_clock.h"
+
 struct mpp_sender {
     void *ctx;
     void *sock;
@@ -73,7 +75,7 @@ mpp_sender_destroy(mpp_sender_t **self_p)
     if (self == NULL) {
         return false;
     }
-    int64_t start = mpp_now_mono_ns();
+    int64_t start = mpp_clock_mono_ns();
     zmq_close(self->sock);
     /* zmq_ctx_term is where the linger wait happens; a signal can cut it
      * short with EINTR, so retry until it is really done. */
@@ -81,7 +83,7 @@ mpp_sender_destroy(mpp_sender_t **self_p)
     }
     /* ZeroMQ's timers may fire a little early, so a wait of nine tenths
      * of the linger counts as running out. */
-    int64_t waited_ms = (mpp_now_mono_ns() - start) / 1000000;
+    int64_t waited_ms = (mpp_clock_mono_ns() - start) / 1000000;
     bool expired =
         self->linger_ms > 0 && waited_ms * 10 >= (int64_t)self->linger_ms * 9;
     free(self);

@@ -51,14 +51,6 @@ mpp_batch_mem(const mpp_batch_t *self)
            self->capfuncs * sizeof(*self->funcs);
 }
 
-static int64_t
-s_clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void
 s_msg_init(const mpp_core_t *core, mpp_msg_t *msg, mpp_msg_type_t type)
 {
@@ -73,8 +65,8 @@ s_msg_init(const mpp_core_t *core, mpp_msg_t *msg, mpp_msg_type_t type)
 static void
 s_msg_times(const mpp_core_t *core, mpp_msg_t *msg)
 {
-    msg->wall_ns = s_clock_ns(CLOCK_MONOTONIC) - core->start_mono_ns;
-    msg->cpu_ns = s_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    msg->wall_ns = mpp_clock_now_ns(CLOCK_MONOTONIC) - core->start_mono_ns;
+    msg->cpu_ns = mpp_clock_now_ns(CLOCK_PROCESS_CPUTIME_ID);
     msg->dropped = mpp_core_dropped(core);
 }
 

@@ -332,9 +332,7 @@ const mpp_wspan_t *
 mpp_cats_spans(const mpp_core_t *core, size_t *n)
 {
     s_buf_own(core);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t real = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t real = mpp_clock_real_ns();
     int64_t now = mpp_clock_peek(&core->h.clock);
     for (size_t i = 0; i < s_buf.n; i++) {
         const s_span_t *s = &s_buf.span[i];

@@ -14,23 +14,15 @@
 #include "mpp_core_priv.h"
 
 
-static int64_t
-s_clock_ns(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*  When the process really started, so wall time includes interpreter
  *  startup: field 22 of /proc/self/stat is the start in clock ticks since
  *  boot.  Falls back to now. */
 static void
 s_process_start(int64_t *real_ns, int64_t *mono_ns)
 {
-    int64_t now_real = s_clock_ns(CLOCK_REALTIME);
-    int64_t now_mono = s_clock_ns(CLOCK_MONOTONIC);
-    int64_t now_boot = s_clock_ns(CLOCK_BOOTTIME);
+    int64_t now_real = mpp_clock_now_ns(CLOCK_REALTIME);
+    int64_t now_mono = mpp_clock_now_ns(CLOCK_MONOTONIC);
+    int64_t now_boot = mpp_clock_now_ns(CLOCK_BOOTTIME);
     *real_ns = now_real;
     *mono_ns = now_mono;
 
@@ -277,8 +269,8 @@ void
 mpp_core_note_fork(mpp_core_t *self)
 {
     self->fork_pid = getpid();
-    self->fork_real_ns = s_clock_ns(CLOCK_REALTIME);
-    self->fork_mono_ns = s_clock_ns(CLOCK_MONOTONIC);
+    self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
+    self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     self->h.hot |= MPP_CORE_FORKED;
 }
 
@@ -440,8 +432,8 @@ mpp_core_restart(mpp_core_t *self)
     self->hello_sent = false;
     self->name_sent = false;
     self->seq = 0;
-    self->start_ns = s_clock_ns(CLOCK_REALTIME);
-    self->start_mono_ns = s_clock_ns(CLOCK_MONOTONIC);
+    self->start_ns = mpp_clock_now_ns(CLOCK_REALTIME);
+    self->start_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     self->h.hot &= ~MPP_CORE_DONE;
     s_set_deadline(self);
     (void)mpp_batch_hello(self);

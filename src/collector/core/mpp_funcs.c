@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mpp_cats.h"
+#include "mpp_hash.h"
 
 enum { S_UNSENT = 0, S_TAKEN = 1, S_SENT = 2 };
 
@@ -36,8 +37,7 @@ s_hash(const void *key, size_t mask)
 {
     /* Pointers are aligned, so the low bits carry nothing; a Fibonacci
      * multiply spreads the rest. */
-    uint64_t h = (uint64_t)(uintptr_t)key * UINT64_C(0x9E3779B97F4A7C15);
-    return (size_t)(h >> 32) & mask;
+    return (size_t)(mpp_hash_fib((uint64_t)(uintptr_t)key) >> 32) & mask;
 }
 
 mpp_funcs_t *

@@ -33,6 +33,7 @@
 #include "mpp_internal.h"
 #include "mpp_clock.h"
 #include "mpp_funcs.h"
+#include "mpp_hash.h"
 
 typedef struct {
     int64_t t0;    /* clock at entry */
@@ -157,13 +158,7 @@ void mpp_cats_leave(mpp_tstate_t *self, mpp_ts_frame_t *f, int64_t now,
 static inline uint32_t
 mpp_ts_edge_hash(uint32_t caller, uint32_t callee)
 {
-    uint64_t k = ((uint64_t)caller << 32) | callee;
-    k ^= k >> 33;
-    k *= UINT64_C(0xFF51AFD7ED558CCD);
-    k ^= k >> 33;
-    k *= UINT64_C(0xC4CEB9FE1A85EC53);
-    k ^= k >> 33;
-    return (uint32_t)k;
+    return (uint32_t)mpp_hash_mix64(((uint64_t)caller << 32) | callee);
 }
 
 /* The 1-based index of the edge caller->callee, added if new; 0 if that
