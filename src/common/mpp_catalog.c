@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-/* ---- categories ---------------------------------------------------------- */
+/* ---- categories --------------------------------------------------------- */
 
 static const mpp_catname_t s_cats[MPP_CAT_COUNT] = {
     [MPP_CAT_PICKLE] = {"pickle", "pickling", "pickle", "pickle"},
@@ -23,7 +23,7 @@ mpp_catalog_cat(int cat)
     return cat >= 0 && cat < MPP_CAT_COUNT ? &s_cats[cat] : &s_no_cat;
 }
 
-/* ---- functions ----------------------------------------------------------- */
+/* ---- functions ---------------------------------------------------------- */
 
 #define S_MP "multiprocessing/"
 

@@ -36,7 +36,7 @@
 
 #include "mpp_internal.h"
 
-/* ---- categories ---------------------------------------------------------- */
+/* ---- categories --------------------------------------------------------- */
 
 /* The names of one category (mpp_cat_t). */
 typedef struct {
@@ -49,7 +49,7 @@ typedef struct {
 /* The names of `cat`; "?" in every field when it is no category. */
 const mpp_catname_t *mpp_catalog_cat(int cat);
 
-/* ---- functions ----------------------------------------------------------- */
+/* ---- functions ---------------------------------------------------------- */
 
 typedef enum {
     MPP_ROLE_ROOT,
@@ -75,8 +75,8 @@ typedef enum {
     MPP_PHASE_RUN        /* any function named run: may end start-up */
 } mpp_phase_t;
 
-#define MPP_CATALOG_ANY "*" /* `file` of an entry that matches any Python
-                             * file: only phase marks use it */
+/* The `file` of an entry that matches any Python file (phase marks). */
+#define MPP_CATALOG_ANY "*"
 
 typedef struct {
     /* "~" for C functions, whose name is cProfile's label; else a path

@@ -35,8 +35,9 @@ typedef struct {
  *  umask) and synced, then all are renamed into place and the directory
  *  is synced: either the whole new profile appears or, when a file cannot
  *  be staged (a full disk, say), the directory keeps whatever an earlier
- *  run left there, byte for byte.  Returns 0, or a negative code (the writer's, or a
- *  negated errno: a full disk says ENOSPC, not EIO) with *failed naming
+ *  run left there, byte for byte.  Returns 0, or a negative code (the
+ *  writer's, or a negated errno: a full disk says ENOSPC, not EIO) with
+ *  *failed naming
  *  the file and *renaming true when every file was staged but renaming
  *  that one failed (the files renamed before it are complete and stay). */
 int mpp_outdir_write_all(const char *dir, const mpp_outputs_t *out,

@@ -1,8 +1,9 @@
 /*  Output writers and readers: pstats, callgrind and the session file
  *  (the reports people read are declared in report/mpp_report.h).  They
- *  know the session model and stdio, nothing of ZeroMQ or Python.  Each writer streams to a FILE the caller opened (the
- *  caller handles temp-file + rename) and returns 0 or a negative MPP_E*
- *  code; on error the caller discards the file. */
+ *  know the session model and stdio, nothing of ZeroMQ or Python.  Each
+ *  writer streams to a FILE the caller opened (the caller handles
+ *  temp-file + rename) and returns 0 or a negative MPP_E* code; on error
+ *  the caller discards the file. */
 #ifndef MPP_OUTPUT_H
 #define MPP_OUTPUT_H
 

@@ -43,7 +43,8 @@ s_txt_where(const mpp_rep_time_t *tm, ssize_t proc, FILE *out)
 {
     char line[1024], item[128], pct[16], sec[32], bytes[32];
     fprintf(out, "\nWhere the time went (%s, %.3f thread-seconds):\n",
-            proc < 0 ? "all processes" : "this process", mpp_rep_sec(tm->thread_ns));
+            proc < 0 ? "all processes" : "this process",
+            mpp_rep_sec(tm->thread_ns));
     mpp_rep_pct(pct, sizeof(pct), tm->thread_ns - tm->cat_ns, tm->thread_ns);
     snprintf(item, sizeof(item), "compute %s", pct);
     mpp_rep_nbsp(item);
@@ -189,7 +190,8 @@ s_txt_processes(const mpp_session_t *s, ssize_t proc, FILE *out)
         fputc(' ', out);
         mpp_rep_col(out, p->start_method, 10);
         fprintf(out, " %9.3f %9.3f %10" PRIu64 " %7zu  %s\n",
-                mpp_rep_sec(p->wall_ns), mpp_rep_sec(p->cpu_ns), mpp_proc_calls(p),
+                mpp_rep_sec(p->wall_ns), mpp_rep_sec(p->cpu_ns),
+                mpp_proc_calls(p),
                 p->nthreads, exit);
     }
 }
@@ -412,7 +414,8 @@ s_txt_integrity(const mpp_session_t *s, FILE *out)
         if (mpp_rep_proc_lost(&s->procs[i])) {
             mpp_rep_clip(name, sizeof(name), s->procs[i].name, 40);
             mpp_rep_nbsp(name);
-            mpp_rep_add(line, sizeof(line), "%s %" PRId64 MPP_REP_NBSP "%s", sep,
+            mpp_rep_add(line, sizeof(line),
+                        "%s %" PRId64 MPP_REP_NBSP "%s", sep,
                   s->procs[i].pid, name);
             sep = ",";
         }

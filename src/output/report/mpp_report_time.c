@@ -12,7 +12,6 @@ mpp_rep_is_wait(int cat)
     return cat == MPP_CAT_LOCK_WAIT || cat == MPP_CAT_IPC_WAIT;
 }
 
-
 /* "ok", "exit:N", "signal:N" or "lost"; no BYE at all counts as lost. */
 void
 mpp_rep_exit_str(const mpp_proc_t *p, char *buf, size_t size)
@@ -192,4 +191,3 @@ mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat)
     }
     return tm->lead_ns[cat];
 }
-
