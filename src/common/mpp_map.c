@@ -1,9 +1,19 @@
 /*  Linear probing with a separate occupancy byte, so every key value,
- *  zero included, can be stored. */
+ *  zero included, can be stored.
+ *
+ *  Keys often come from the wire (function ids, thread ids), chosen by
+ *  whoever sent the frame, and the finalizer is a public bijection: a
+ *  sender could compute a million keys that all land in one slot and make
+ *  every insertion walk them all.  So keys are xored with a seed drawn
+ *  from the kernel once per process before they are hashed; nothing
+ *  outside the process can see it, and nothing iterates a map, so no
+ *  output depends on it. */
 #include "mpp_map.h"
 #include "mpp_hash.h"
 
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/random.h>
 
 struct mpp_map {
     uint64_t *keys;
@@ -11,12 +21,34 @@ struct mpp_map {
     uint8_t *used;
     size_t cap; /* power of two */
     size_t size;
+    uint64_t seed;
 };
 
-static inline size_t
-s_hash(uint64_t key)
+/*  The process's seed.  Two threads that race here may draw two seeds;
+ *  that is harmless, since each map keeps the one it was made with. */
+static uint64_t
+s_seed(void)
 {
-    return (size_t)mpp_hash_mix64(key);
+    static _Atomic uint64_t seed;
+    uint64_t v = atomic_load_explicit(&seed, memory_order_relaxed);
+    if (v != 0) {
+        return v;
+    }
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v)) {
+        /* Early boot without entropy: the clock and where the stack is
+         * still differ from one run to the next. */
+        v = mpp_hash_mix64((uint64_t)mpp_clock_mono_ns() ^
+                           (uint64_t)(uintptr_t)&v);
+    }
+    v |= 1; /* never 0, which means "not drawn yet" */
+    atomic_store_explicit(&seed, v, memory_order_relaxed);
+    return v;
+}
+
+static inline size_t
+s_hash(const mpp_map_t *self, uint64_t key)
+{
+    return (size_t)mpp_hash_mix64(key ^ self->seed);
 }
 
 static int
@@ -40,6 +72,9 @@ mpp_map_t *
 mpp_map_new(void)
 {
     mpp_map_t *self = calloc(1, sizeof(*self));
+    if (self != NULL) {
+        self->seed = s_seed();
+    }
     if (self && s_alloc(self, 16) != 0) {
         free(self);
         return NULL;
@@ -64,7 +99,7 @@ static size_t
 s_find(const mpp_map_t *self, uint64_t key)
 {
     size_t mask = self->cap - 1;
-    size_t i = s_hash(key) & mask;
+    size_t i = s_hash(self, key) & mask;
     while (self->used[i] && self->keys[i] != key) {
         i = (i + 1) & mask;
     }
