@@ -52,19 +52,28 @@ s_try_create(const char *dir)
     return rc;
 }
 
+/*  A copy of `dir` to cut up in *path.  Returns 0, MPP_ENOMEM, or -ENOENT
+ *  for an empty name (which names no directory). */
+static int
+s_path_copy(const char *dir, char **path)
+{
+    *path = NULL;
+    if (dir[0] == '\0') {
+        return -ENOENT;
+    }
+    *path = strdup(dir);
+    return *path ? 0 : MPP_ENOMEM;
+}
+
 int
 mpp_outdir_check(const char *dir)
 {
     struct stat st;
-    char *path = strdup(dir);
-    int rc = 0;
+    char *path;
+    int rc = s_path_copy(dir, &path);
 
-    if (path == NULL) {
-        return MPP_ENOMEM;
-    }
-    if (path[0] == '\0') {
-        free(path);
-        return -ENOENT;
+    if (rc != 0) {
+        return rc;
     }
     /* A directory that does not exist yet is created after the run, so
      * what must be writable now is its nearest existing ancestor. */
@@ -87,13 +96,10 @@ int
 mpp_outdir_create(const char *dir)
 {
     struct stat st;
-    char *path = strdup(dir);
-    if (path == NULL) {
-        return MPP_ENOMEM;
-    }
-    if (path[0] == '\0') {
-        free(path);
-        return -ENOENT;
+    char *path;
+    int rc = s_path_copy(dir, &path);
+    if (rc != 0) {
+        return rc;
     }
     /* mkdir -p: each prefix in turn; existing ones are fine. */
     for (char *p = path + 1;; p++) {
@@ -102,7 +108,7 @@ mpp_outdir_create(const char *dir)
             char c = *p;
             *p = '\0';
             if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-                int rc = -errno;
+                rc = -errno;
                 free(path);
                 return rc;
             }
