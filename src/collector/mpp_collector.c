@@ -174,6 +174,7 @@ s_new_core(const char *token, mpp_sink_t sink)
         .argv = argv,
         .argc = (size_t)argc,
         .name = "MainProcess",
+        .span_min_us = s_env_int("MPPROF_SPAN_MIN_US", 1000, 1, INT_MAX),
         .sink = sink,
         .measure = mpp_pybytes_measure(),
         .own_process = true,

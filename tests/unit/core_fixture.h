@@ -106,6 +106,9 @@ s_arg_bytes(void *ctx, void *frame)
     return frame != NULL ? *(const uint64_t *)frame : 0;
 }
 
+/* The cores' span threshold; 0 is the core's default. */
+static int64_t s_span_min_us;
+
 static mpp_core_t *
 s_core(const char *start_method)
 {
@@ -120,6 +123,7 @@ s_core(const char *start_method)
         .argv = argv,
         .argc = 2,
         .name = "MainProcess",
+        .span_min_us = s_span_min_us,
         .sink = {.open = s_open,
                  .send = s_send,
                  .close = s_close,

@@ -185,6 +185,37 @@ MPP_TEST(categories_exclusive_with_bytes)
     s_core_end(&core);
 }
 
+/* Intervals at least span_min_us long become spans, carried once. */
+MPP_TEST(spans)
+{
+    s_span_min_us = 2; /* two steps of the test clock */
+    mpp_core_t *core = s_core("fork");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t work = s_fn(core, "s.py", "work");
+    uint32_t acquire =
+        s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");
+    s_call(core, t, work);
+    s_call(core, t, acquire); /* one step: too short */
+    s_ret(core, t);
+    s_call(core, t, acquire); /* three steps */
+    s_call(core, t, work);
+    s_ret(core, t);
+    s_ret(core, t);
+    s_ret(core, t);
+    ASSERT_EQ(mpp_core_flush(core), 0);
+    const mpp_msg_t *m = s_last(MPP_MSG_DATA);
+    ASSERT_EQ(m->nspans, 1u);
+    ASSERT_EQ(m->spans[0].cat, (uint32_t)MPP_CAT_LOCK_WAIT);
+    ASSERT_EQ(m->spans[0].dur_ns, 3 * STEP);
+    ASSERT_EQ(m->spans[0].fid, work); /* what ran when it began */
+    ASSERT_EQ(m->spans[0].tid, t->tid);
+    s_call(core, t, work);
+    s_ret(core, t);
+    ASSERT_EQ(mpp_core_flush(core), 0);
+    ASSERT_EQ(s_last(MPP_MSG_DATA)->nspans, 0u);
+    s_core_end(&core);
+}
+
 /* The main thread of a program starts in start-up, which the script's
  * <module> (with nothing of ours below it) ends. */
 MPP_TEST(startup_ends_at_module)
@@ -479,6 +510,7 @@ main(int argc, char **argv)
     MPP_RUN(tables_grow);
     MPP_RUN(unknown_frames);
     MPP_RUN(categories_exclusive_with_bytes);
+    MPP_RUN(spans);
     MPP_RUN(startup_ends_at_module);
     MPP_RUN(batches_carry_changes_once);
     MPP_RUN(item1_batch_with_a_clean_thread_after_eight);

@@ -23,40 +23,65 @@ typedef struct {
     uint8_t cat;
 } s_span_t;
 
-/*  One buffer per process, shared by its threads: only a thread holding
- *  the GIL (or the exit path, alone) touches it.  A fork child inherits
- *  the parent's spans, which are not its own: `pid` tells. */
-static struct {
-    int64_t pid;
+/*  One buffer per core, shared by its threads: only a thread holding the
+ *  GIL (or the exit path, alone) touches it.  Fixed size, so a burst of
+ *  spans costs dropped events, never memory. */
+struct mpp_spans {
+    int64_t min; /* ticks */
     size_t n;
     s_span_t span[S_SPANS];
     mpp_wspan_t out[S_SPANS];
-} s_buf;
+};
 
-static int64_t s_span_min = -1; /* ticks; -1 until the first thread */
-
-static void
-s_buf_own(const mpp_core_t *core)
+mpp_spans_t *
+mpp_spans_new(const mpp_clock_t *clock, int64_t min_us)
 {
-    if (s_buf.pid != core->pid) {
-        s_buf.pid = core->pid;
-        s_buf.n = 0;
+    /* Not calloc: the pages stay untouched until spans come. */
+    mpp_spans_t *self = malloc(sizeof(*self));
+    if (self == NULL) {
+        return NULL;
     }
+    if (min_us <= 0 || min_us > INT64_MAX / 1000) {
+        min_us = S_SPAN_MIN_US_DEFAULT;
+    }
+    self->min = mpp_clock_ticks(clock, min_us * 1000);
+    self->n = 0;
+    return self;
+}
+
+void
+mpp_spans_destroy(mpp_spans_t **self_p)
+{
+    free(*self_p);
+    *self_p = NULL;
+}
+
+void
+mpp_spans_clear(mpp_spans_t *self)
+{
+    self->n = 0;
+}
+
+size_t
+mpp_spans_mem(const mpp_spans_t *self)
+{
+    (void)self;
+    return sizeof(*self);
 }
 
 static void
 s_span_push(mpp_tstate_t *t, uint8_t cat, uint32_t fid, int64_t start,
             int64_t dur, uint64_t bytes)
 {
-    if (dur < s_span_min) {
+    mpp_spans_t *b = t->core->spans;
+    if (dur < b->min) {
         return;
     }
-    s_buf_own(t->core);
-    if (s_buf.n == S_SPANS) {
+    if (b->n == S_SPANS) {
         t->dropped++;
         return;
     }
-    s_buf.span[s_buf.n++] = (s_span_t){
+    b->span[b->n++] = (s_span_t){
         .tid = t->tid,
         .start = start,
         .dur = dur,
@@ -141,16 +166,6 @@ mpp_cats_thread_init(mpp_tstate_t *t)
     s_clear(t);
     if (core == NULL) {
         return;
-    }
-    if (s_span_min < 0) {
-        const char *env = getenv("MPPROF_SPAN_MIN_US");
-        char *end = NULL;
-        long long us = env != NULL ? strtoll(env, &end, 10) : -1;
-        if (env == NULL || *env == '\0' || *end != '\0' || us < 0 ||
-            us > INT64_MAX / 1000) {
-            us = S_SPAN_MIN_US_DEFAULT;
-        }
-        s_span_min = mpp_clock_ticks(&core->h.clock, (int64_t)us * 1000);
     }
     /* The first thread of a process is its main thread, where start-up
      * happens.  A fork child's start-up is decided by the reset instead;
@@ -324,19 +339,18 @@ mpp_cats_fill(const mpp_core_t *core, const mpp_tstate_t *t,
 size_t
 mpp_cats_pending(const mpp_core_t *core)
 {
-    s_buf_own(core);
-    return s_buf.n;
+    return core->spans->n;
 }
 
 const mpp_wspan_t *
 mpp_cats_spans(const mpp_core_t *core, size_t *n)
 {
-    s_buf_own(core);
+    mpp_spans_t *b = core->spans;
     int64_t real = mpp_clock_real_ns();
     int64_t now = mpp_clock_peek(&core->h.clock);
-    for (size_t i = 0; i < s_buf.n; i++) {
-        const s_span_t *s = &s_buf.span[i];
-        mpp_wspan_t *w = &s_buf.out[i];
+    for (size_t i = 0; i < b->n; i++) {
+        const s_span_t *s = &b->span[i];
+        mpp_wspan_t *w = &b->out[i];
         w->tid = s->tid;
         w->cat = s->cat;
         w->fid = s->fid;
@@ -344,15 +358,14 @@ mpp_cats_spans(const mpp_core_t *core, size_t *n)
         w->dur_ns = mpp_clock_ns(&core->h.clock, s->dur);
         w->bytes = s->bytes;
     }
-    *n = s_buf.n;
-    return s_buf.out;
+    *n = b->n;
+    return b->out;
 }
 
 void
 mpp_cats_sent(mpp_core_t *core)
 {
-    s_buf_own(core);
-    s_buf.n = 0;
+    core->spans->n = 0;
     for (size_t i = 0; i < core->nthreads; i++) {
         core->threads[i]->cat_dirty = false;
     }

@@ -29,8 +29,8 @@
  *  start-up still counts as unpickling.  A child of a plain os.fork has
  *  no start-up.
  *
- *  Spans: an interval lasting at least MPPROF_SPAN_MIN_US (default 1000)
- *  microseconds becomes a span, kept in a fixed-size per-process buffer
+ *  Spans: an interval lasting at least the core's span_min_us (default
+ *  1000) microseconds becomes a span, kept in a fixed-size per-core buffer
  *  (under the GIL, so the threads share it) until the next DATA carries
  *  it; spans that find it full are counted as dropped events.
  */
@@ -38,6 +38,8 @@
 #define MPP_CATS_H
 
 #include "mpp_internal.h"
+
+#include "mpp_clock.h"
 
 struct mpp_core;
 struct mpp_tstate;
@@ -55,6 +57,15 @@ struct mpp_tstate;
 #define MPP_MARK_RUNCODE 1   /* runpy._run_code: runs the -m module */
 #define MPP_MARK_BOOTSTRAP 2 /* BaseProcess._bootstrap: calls run() */
 #define MPP_MARK_LAUNCH 3    /* where multiprocessing forks a child */
+
+/*  The span buffer of a core: intervals at least `min_us` long (<= 0: the
+ *  default) are kept.  mpp_spans_clear forgets them (a fork child's are
+ *  its parent's). */
+typedef struct mpp_spans mpp_spans_t;
+mpp_spans_t *mpp_spans_new(const mpp_clock_t *clock, int64_t min_us);
+void mpp_spans_destroy(mpp_spans_t **self_p);
+void mpp_spans_clear(mpp_spans_t *self);
+size_t mpp_spans_mem(const mpp_spans_t *self);
 
 /* The tag and mark of a function, from its file ("~" for C functions) and
  * name, as the registry stores them. */

@@ -89,6 +89,10 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
         self->argc++;
     }
     mpp_clock_init(&self->h.clock, cfg->test_clock, cfg->allow_tsc);
+    self->spans = mpp_spans_new(&self->h.clock, cfg->span_min_us);
+    if (self->spans == NULL) {
+        goto fail;
+    }
     self->sink = cfg->sink;
     self->measure = cfg->measure;
     self->own_process = cfg->own_process;
@@ -123,6 +127,7 @@ mpp_core_destroy(mpp_core_t **self_p)
         (void)self->sink.close(self->sink.ctx);
     }
     mpp_batch_destroy(&self->batch);
+    mpp_spans_destroy(&self->spans);
     mpp_funcs_destroy(&self->h.funcs);
     for (size_t i = 0; i < self->argc; i++) {
         free(self->argv[i]);
@@ -309,6 +314,7 @@ mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current)
     self->messages = 0;
     self->send_failures = 0;
     mpp_funcs_unsend_all(self->h.funcs);
+    mpp_spans_clear(self->spans);
     s_clear_past(self);
 
     /* Only the forking thread exists in the child; it is the first thread

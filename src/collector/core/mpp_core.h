@@ -105,6 +105,8 @@ typedef struct {
     const char *const *argv;
     size_t argc;
     const char *name; /* multiprocessing process name */
+    int64_t span_min_us; /* shortest category interval kept as a span;
+                            0: the default, 1000 */
     mpp_sink_t sink;
     mpp_measure_t measure;
     /* Register the process's exit and fork handlers at start (the

@@ -28,6 +28,7 @@ struct mpp_core {
     bool sink_failed; /* could not open: stop trying until disconnect */
     mpp_measure_t measure;
     mpp_batch_t *batch;
+    struct mpp_spans *spans; /* mpp_cats.h */
 
     /* Identity of this incarnation. */
     char *token;
