@@ -11,6 +11,7 @@
 #include "mpp_test.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include "mpp_core.h"
 #include "mpp_funcs.h"
@@ -36,6 +37,15 @@ strdup(const char *s)
     }
     return copy;
 }
+
+/* The cores' span threshold; 0 is the core's default. */
+static int64_t s_span_min_us;
+/* Cores register the process's fork and exit handlers, as in Python. */
+static bool s_own_process;
+/*  When not -1, every message received is also written to this file
+ *  descriptor as a 4-byte length and its wire encoding, so a parent can
+ *  read what a forked child sent. */
+static int s_frame_fd = -1;
 
 /* ---- the recording sink ----------------------------------------------- */
 
@@ -72,6 +82,11 @@ s_send(void *ctx, const mpp_msg_t *msg)
     mpp_buf_init(&buf);
     ASSERT_EQ(mpp_wire_encode(msg, &buf), 0);
     ASSERT_EQ(mpp_wire_decode(buf.data, buf.len, &S.msg[S.n]), 0);
+    if (s_frame_fd >= 0) {
+        uint32_t len = (uint32_t)buf.len;
+        ASSERT_EQ(write(s_frame_fd, &len, sizeof(len)), (ssize_t)sizeof(len));
+        ASSERT_EQ(write(s_frame_fd, buf.data, buf.len), (ssize_t)buf.len);
+    }
     mpp_buf_fini(&buf);
     S.n++;
     return 0;
@@ -106,9 +121,6 @@ s_arg_bytes(void *ctx, void *frame)
     return frame != NULL ? *(const uint64_t *)frame : 0;
 }
 
-/* The cores' span threshold; 0 is the core's default. */
-static int64_t s_span_min_us;
-
 static mpp_core_t *
 s_core(const char *start_method)
 {
@@ -124,6 +136,7 @@ s_core(const char *start_method)
         .argc = 2,
         .name = "MainProcess",
         .span_min_us = s_span_min_us,
+        .own_process = s_own_process,
         .sink = {.open = s_open,
                  .send = s_send,
                  .close = s_close,

@@ -13,6 +13,7 @@
 #include "core_fixture.h"
 
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mpp_cats.h"
@@ -485,6 +486,78 @@ MPP_TEST(fork_keeps_the_forking_thread)
     s_core_end(&core);
 }
 
+/*  A real fork, with the core's own at-fork and on_exit handlers: the
+ *  child's first event starts its incarnation, and exit() sends its last
+ *  batch and BYE.  This is the code that runs in every fork worker,
+ *  checked under ASan and valgrind without Python (issue 9: the
+ *  multi-process suites cannot preload a sanitizer safely). */
+MPP_TEST(fork_child_with_exit_handler)
+{
+    s_own_process = true;
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    uint32_t g = s_fn(core, "p.py", "g");
+    s_call(core, t, f); /* open across the fork */
+    ASSERT_EQ(mpp_core_flush(core), 0);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        s_frame_fd = fds[1];
+        /* What the hook does at the child's first event. */
+        ASSERT(mpp_core_hot(core)->hot & MPP_CORE_FORKED);
+        mpp_core_after_fork(core, t);
+        s_call(core, t, g);
+        s_ret(core, t);
+        exit(7); /* on_exit: last DATA and BYE */
+    }
+    close(fds[1]);
+    mpp_msg_t got[8];
+    size_t n = 0;
+    static char frame[1 << 16];
+    uint32_t len;
+    while (read(fds[0], &len, sizeof(len)) == (ssize_t)sizeof(len)) {
+        ASSERT_LT(n, MPP_ARRAY_SIZE(got));
+        ASSERT_LE(len, sizeof(frame));
+        ASSERT_EQ(read(fds[0], frame, len), (ssize_t)len);
+        ASSERT_EQ(mpp_wire_decode(frame, len, &got[n]), 0);
+        n++;
+    }
+    close(fds[0]);
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 7);
+
+    ASSERT_EQ(n, 3u); /* HELLO, DATA, BYE */
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(got[i].pid, (int64_t)pid);
+        ASSERT_EQ(got[i].seq, (uint64_t)i);
+    }
+    ASSERT_EQ(got[0].type, (uint32_t)MPP_MSG_HELLO);
+    ASSERT_STREQ(got[0].start_method, "fork");
+    ASSERT_EQ(got[0].ppid, (int64_t)getpid());
+    ASSERT_EQ(got[1].type, (uint32_t)MPP_MSG_DATA);
+    ASSERT_EQ(got[1].nthreads, 1u);
+    /* The child's numbers start at the fork: g, not the open f. */
+    ASSERT_EQ(got[1].threads[0].nstats, 1u);
+    ASSERT_EQ(got[1].threads[0].stats[0].fid, g);
+    ASSERT_EQ(got[1].threads[0].stats[0].cost.ncalls, 1u);
+    ASSERT_EQ(got[2].type, (uint32_t)MPP_MSG_BYE);
+    ASSERT_EQ(got[2].exit_kind, (uint32_t)MPP_EXIT_CODE);
+    ASSERT_EQ(got[2].exit_code, 7);
+    for (size_t i = 0; i < n; i++) {
+        mpp_msg_clear(&got[i]);
+    }
+    /* The parent goes on: its core still has f open. */
+    ASSERT_EQ(t->depth, 1u);
+    (void)f;
+}
+
 /* Issue 9, item 7: a registration that fails half-way counts nothing. */
 MPP_TEST(item7_failed_add_leaves_memory_count)
 {
@@ -517,6 +590,7 @@ main(int argc, char **argv)
     MPP_RUN(item3_ended_threads_are_freed);
     MPP_RUN(item4_reused_kernel_tid);
     MPP_RUN(fork_keeps_the_forking_thread);
+    MPP_RUN(fork_child_with_exit_handler);
     MPP_RUN(item7_failed_add_leaves_memory_count);
     return mpp_test_done(argc, argv);
 }
