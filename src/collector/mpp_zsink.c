@@ -95,6 +95,14 @@ s_abandon(void *ctx)
     mpp_sender_abandon(&self->sender);
 }
 
+/* The encoding buffer; ZeroMQ's queues are its own. */
+static size_t
+s_mem(const void *ctx)
+{
+    const mpp_zsink_t *self = ctx;
+    return sizeof(*self) + self->buf.cap;
+}
+
 mpp_sink_t
 mpp_zsink_sink(mpp_zsink_t *self)
 {
@@ -105,6 +113,7 @@ mpp_zsink_sink(mpp_zsink_t *self)
         .send = s_send,
         .close = s_close,
         .abandon = s_abandon,
+        .mem = s_mem,
     };
 }
 

@@ -454,6 +454,9 @@ mpp_core_mem(const mpp_core_t *self)
                  mpp_batch_mem(self->batch) +
                  self->capthreads * sizeof(*self->threads) +
                  mpp_tstate_mem(self->past);
+    if (self->sink.mem != NULL) {
+        mem += self->sink.mem(self->sink.ctx);
+    }
     for (size_t i = 0; i < self->nthreads; i++) {
         mem += mpp_tstate_mem(self->threads[i]);
     }

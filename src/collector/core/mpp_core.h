@@ -71,7 +71,7 @@ mpp_core_hot(mpp_core_t *core)
  *  again with the next batch, which is cumulative).  close waits at most
  *  the sink's own bound for delivery and returns true when that ran out.
  *  abandon, in a fork child, forgets the parent's channel without
- *  touching it.  The message and everything it points to are borrowed
+ *  touching it; mem counts the sink's own memory in the core's.  The message and everything it points to are borrowed
  *  for the duration of send. */
 typedef struct {
     void *ctx;
@@ -80,6 +80,7 @@ typedef struct {
     int (*send)(void *ctx, const mpp_msg_t *msg);
     bool (*close)(void *ctx);
     void (*abandon)(void *ctx);
+    size_t (*mem)(const void *ctx); /* bytes it holds; may be NULL */
 } mpp_sink_t;
 
 /*  What only the language runtime can measure: the bytes moved by a call

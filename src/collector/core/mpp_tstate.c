@@ -19,13 +19,17 @@ mpp_tstate_new(struct mpp_core *core, uint64_t tid, const char *name)
     self->core = core;
     self->tid = tid;
     self->name = strdup(name ? name : "?");
-    self->stack = malloc(S_STACK_START * sizeof(*self->stack));
+    /* A table without a core sees no events (the merged table of ended
+     * threads): its stack would only be memory held for nothing. */
+    uint32_t capstack = core != NULL ? S_STACK_START : 0;
+    self->stack = capstack ? malloc(capstack * sizeof(*self->stack)) : NULL;
     self->ehash = calloc(S_EHASH_START, sizeof(*self->ehash));
-    if (self->name == NULL || self->stack == NULL || self->ehash == NULL) {
+    if (self->name == NULL || (capstack && self->stack == NULL) ||
+        self->ehash == NULL) {
         mpp_tstate_destroy(&self);
         return NULL;
     }
-    self->capstack = S_STACK_START;
+    self->capstack = capstack;
     self->emask = S_EHASH_START - 1;
     mpp_cats_thread_init(self);
     return self;

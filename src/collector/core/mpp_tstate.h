@@ -112,7 +112,8 @@ typedef struct mpp_tstate {
     bool ended;    /* the thread has ended; its last batch is pending */
 } mpp_tstate_t;
 
-/* Returns NULL when out of memory.  `name` is copied. */
+/*  Returns NULL when out of memory.  `name` is copied.  A table without
+ *  a core gets no stack until it sees an event. */
 mpp_tstate_t *mpp_tstate_new(struct mpp_core *core, uint64_t tid,
                              const char *name);
 void mpp_tstate_destroy(mpp_tstate_t **self_p);
