@@ -57,7 +57,7 @@ mpp_agg_new(const char *endpoint, const char *token, mpp_session_t *session,
      * larger one unread, with its sender's connection. */
     int64_t maxmsg = (int64_t)MPP_WIRE_MAX_MSG + 1;
 
-    *err = -ENOMEM;
+    *err = MPP_ENOMEM;
     if (self == NULL) {
         return NULL;
     }

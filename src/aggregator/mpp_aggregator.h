@@ -60,7 +60,8 @@ typedef struct mpp_agg mpp_agg_t;
 /*  Binds a PULL socket at `endpoint` ("ipc://...") for messages carrying
  *  `token`.  The session belongs to the aggregator thread from
  *  mpp_agg_start until mpp_agg_join returns.  Returns NULL and sets *err
- *  (negated errno) on failure. */
+ *  on failure: MPP_ENOMEM, MPP_EINVAL (a token of the wrong length), or a
+ *  negated errno from ZeroMQ or pipe2. */
 mpp_agg_t *mpp_agg_new(const char *endpoint, const char *token,
                        mpp_session_t *session, int *err);
 
