@@ -3,7 +3,6 @@
  *  mpp_batch.c, the process's handlers live in mpp_exit.c. */
 #include "mpp_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -12,7 +11,6 @@
 
 #include "mpp_cats.h"
 #include "mpp_core_priv.h"
-
 
 /*  When the process really started, so wall time includes interpreter
  *  startup: field 22 of /proc/self/stat is the start in clock ticks since
