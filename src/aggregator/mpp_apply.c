@@ -6,10 +6,10 @@
  *  fids to the session's interned functions.
  *
  *  A frame is hostile until proven otherwise, and the numbers in it must
- *  never size memory by themselves.  The map is a hash map, so it grows
- *  with the definitions a process has sent, not with the values of its
- *  ids: one definition with fid 0xFFFFFFF0 costs one entry, not a 2^32
- *  array (issue 9, item 2).  Ids beyond MPP_WIRE_MAX_FUNCS, which no
+ *  never size memory by themselves.  The map grows with the definitions a
+ *  process has sent, not with the values of its ids (see s_bind_fid): one
+ *  definition with fid 0xFFFFFFF0 costs one entry, not a 2^32 array
+ *  (issue 9, item 2).  Ids beyond MPP_WIRE_MAX_FUNCS, which no
  *  collector can have handed out, reject the whole frame before anything
  *  of it is applied; entries that name a function or thread the process
  *  never defined are skipped one by one, as a lost definition would make
@@ -49,20 +49,52 @@ s_set_str(char **dst, const char *src)
     return 0;
 }
 
+/*  Ids below this many plus twice the definitions received go into the
+ *  process's array, the others into its map.  A process numbers its
+ *  functions densely from 0, so its own definitions all land in the array
+ *  (the fast path); a fork child, which keeps its parent's numbering and
+ *  defines only the functions it calls, puts its high ids in the map.
+ *  Either way the memory follows the definitions, not the ids. */
+#define S_DENSE_SLACK 4096
+
 static int
 s_bind_fid(mpp_proc_t *p, uint32_t fid, uint32_t func)
 {
+    p->nfid_defs++;
+    if (fid >= p->nfid_dense &&
+        (size_t)fid < S_DENSE_SLACK + 2 * p->nfid_defs) {
+        size_t n = p->nfid_dense ? p->nfid_dense : 64;
+        while (n <= fid) {
+            n *= 2;
+        }
+        uint32_t *d = realloc(p->fid_dense, n * sizeof(*d));
+        if (d == NULL) {
+            return MPP_ENOMEM;
+        }
+        memset(d + p->nfid_dense, 0xff, (n - p->nfid_dense) * sizeof(*d));
+        p->fid_dense = d;
+        p->nfid_dense = n;
+    }
+    if (fid < p->nfid_dense) {
+        p->fid_dense[fid] = func;
+        return 0;
+    }
     if (p->fid_ix == NULL && (p->fid_ix = mpp_map_new()) == NULL) {
         return MPP_ENOMEM;
     }
     return mpp_map_put(p->fid_ix, fid, func);
 }
 
-/* The session function of a process's fid, or UINT32_MAX if undefined. */
+/*  The session function of a process's fid, or UINT32_MAX if undefined.
+ *  An id bound in the map before the array grew over it is still found
+ *  there; a later binding goes to the array, which wins. */
 static uint32_t
 s_lookup_fid(const mpp_proc_t *p, uint32_t fid)
 {
     uint32_t func;
+    if (fid < p->nfid_dense && p->fid_dense[fid] != UINT32_MAX) {
+        return p->fid_dense[fid];
+    }
     if (p->fid_ix != NULL && mpp_map_get(p->fid_ix, fid, &func)) {
         return func;
     }

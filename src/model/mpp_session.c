@@ -63,6 +63,7 @@ s_proc_fini(mpp_proc_t *p)
     }
     free(p->threads);
     mpp_map_destroy(&p->thread_ix);
+    free(p->fid_dense);
     mpp_map_destroy(&p->fid_ix);
 }
 

@@ -78,8 +78,13 @@ typedef struct {
     mpp_thread_t *threads;
     size_t nthreads, capthreads;
     mpp_map_t *thread_ix; /* tid -> index in threads, private */
-    /* The process's own function ids (wire fids) -> session function ids.
-     * The aggregator fills it (mpp_apply.c); the model only frees it. */
+    /* The process's own function ids (wire fids) -> session function ids,
+     * UINT32_MAX for none: an array for the ids below nfid_dense, a map
+     * for the others.  The aggregator fills both (mpp_apply.c) and sizes
+     * them by the definitions received; the model only frees them. */
+    uint32_t *fid_dense;
+    size_t nfid_dense;
+    size_t nfid_defs; /* definitions received */
     mpp_map_t *fid_ix;
 } mpp_proc_t;
 

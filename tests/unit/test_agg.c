@@ -375,6 +375,66 @@ MPP_TEST(sparse_fids)
     mpp_session_destroy(&s);
 }
 
+/*  A process's own ids go to an array, ids far above its definitions to a
+ *  map; an id the array grows over later is still found in the map, and a
+ *  later definition of it wins. */
+MPP_TEST(fids_dense_and_sparse)
+{
+    enum { N = 6000 };
+    mpp_session_t *s = mpp_session_new();
+    mpp_wfunc_t high = {N, 1, "/app/b.py", "first"};
+    mpp_wstat_t hs = {N, {1, 1, 1, 1}};
+    mpp_wthread_t ht = {.tid = 1, .stats = &hs, .nstats = 1};
+    mpp_msg_t m = s_msg(400, 0, MPP_MSG_DATA);
+    m.funcs = &high;
+    m.nfuncs = 1;
+    m.threads = &ht;
+    m.nthreads = 1;
+    ASSERT_EQ(s_feed(s, &m), 0);
+    mpp_proc_t *p = mpp_session_proc(s, 400, false);
+    ASSERT(p->nfid_dense <= N); /* N went to the map */
+
+    mpp_wfunc_t *funcs = calloc(N, sizeof(*funcs));
+    mpp_wstat_t *stats = calloc(N + 1, sizeof(*stats));
+    char (*names)[16] = calloc(N, sizeof(*names));
+    ASSERT(funcs != NULL && stats != NULL && names != NULL);
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "f%u", i);
+        funcs[i] = (mpp_wfunc_t){i, 2, "/app/b.py", names[i]};
+        stats[i] = (mpp_wstat_t){i, {2, 2, 2, 2}};
+    }
+    stats[N] = (mpp_wstat_t){N, {3, 3, 3, 3}};
+    mpp_wthread_t t = {.tid = 1, .stats = stats, .nstats = N + 1};
+    m.seq = 1;
+    m.funcs = funcs;
+    m.nfuncs = N;
+    m.threads = &t;
+    ASSERT_EQ(s_feed(s, &m), 0);
+    p = mpp_session_proc(s, 400, false);
+    ASSERT(p->nfid_dense > N); /* the array now covers N too */
+    ASSERT_EQ(p->nfid_dense, 8192);
+    ASSERT_EQ(mpp_proc_calls(p), 2 * N + 3);
+
+    /* N defined again, as another function: the new one counts. */
+    mpp_wfunc_t again = {N, 3, "/app/b.py", "second"};
+    m.seq = 2;
+    m.funcs = &again;
+    m.nfuncs = 1;
+    m.threads = &ht;
+    hs.cost.ncalls = 5;
+    ASSERT_EQ(s_feed(s, &m), 0);
+    p = mpp_session_proc(s, 400, false);
+    const mpp_thread_t *th = &p->threads[0];
+    int64_t second = mpp_session_intern(s, "/app/b.py", 3, "second");
+    ASSERT_EQ(th->stats[th->nstats - 1].func, second);
+    ASSERT_EQ(th->stats[th->nstats - 1].cost.ncalls, 5);
+    ASSERT_EQ(s->integrity.rejected, 0);
+    free(funcs);
+    free(stats);
+    free(names);
+    mpp_session_destroy(&s);
+}
+
 /*  A span belongs to a thread the process has sent; one that names any
  *  other thread is skipped instead of making a thread record for 7 bytes
  *  of frame.  Many threads stay cheap to find. */
@@ -458,6 +518,7 @@ main(int argc, char **argv)
     MPP_RUN(new_incarnation);
     MPP_RUN(hostile_fid);
     MPP_RUN(sparse_fids);
+    MPP_RUN(fids_dense_and_sparse);
     MPP_RUN(spans_need_threads);
     MPP_RUN(view_times_saturate);
     MPP_RUN(finish);
