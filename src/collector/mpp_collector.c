@@ -26,8 +26,8 @@
 #include "mpp_pybytes.h"
 #include "mpp_signals.h"
 
-static const char *const s_real_names[MPP_NREAL] = {"_exit", "execv",
-                                                    "execve", "closerange"};
+static const char *const s_real_names[MPP_NREAL] = {"_exit", "execv", "execve",
+                                                    "closerange"};
 
 static int
 s_env_int(const char *name, int dflt, int min, int max)
@@ -199,8 +199,7 @@ s_register_at_exit(PyObject *module)
     PyObject *at_exit =
         atexit ? PyObject_GetAttrString(module, "_at_exit") : NULL;
     PyObject *r =
-        at_exit ? PyObject_CallMethod(atexit, "register", "O", at_exit)
-                : NULL;
+        at_exit ? PyObject_CallMethod(atexit, "register", "O", at_exit) : NULL;
     Py_XDECREF(r);
     Py_XDECREF(at_exit);
     Py_XDECREF(atexit);
@@ -219,8 +218,7 @@ s_restore_parent_pid(const char *old)
     if (environ != NULL) {
         PyObject *value = old ? PyUnicode_DecodeFSDefault(old) : NULL;
         if (value != NULL) {
-            (void)PyMapping_SetItemString(environ, "MPPROF_PARENT_PID",
-                                          value);
+            (void)PyMapping_SetItemString(environ, "MPPROF_PARENT_PID", value);
         }
         else if (old == NULL) {
             (void)PyMapping_DelItemString(environ, "MPPROF_PARENT_PID");
@@ -280,8 +278,8 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (!have_real) {
         goto fail;
     }
-    zsink = mpp_zsink_new(
-        endpoint, s_env_int("MPPROF_LINGER_MS", 3000, 0, 600 * 1000));
+    zsink = mpp_zsink_new(endpoint,
+                          s_env_int("MPPROF_LINGER_MS", 3000, 0, 600 * 1000));
     if (zsink == NULL) {
         PyErr_NoMemory();
         goto fail;
@@ -436,8 +434,8 @@ static PyMethodDef s_methods[] = {
      METH_VARARGS | METH_KEYWORDS, mpp_mod_os_execve_doc},
     {"os_closerange", (PyCFunction)(void (*)(void))mpp_mod_os_closerange,
      METH_VARARGS | METH_KEYWORDS, mpp_mod_os_closerange_doc},
-    {"on_signal", (PyCFunction)(void (*)(void))mpp_mod_on_signal, METH_FASTCALL,
-     mpp_mod_on_signal_doc},
+    {"on_signal", (PyCFunction)(void (*)(void))mpp_mod_on_signal,
+     METH_FASTCALL, mpp_mod_on_signal_doc},
     {"after_fork_child", mpp_mod_after_fork_child, METH_NOARGS,
      mpp_mod_after_fork_child_doc},
     {"snapshot", mpp_mod_snapshot, METH_NOARGS, mpp_mod_snapshot_doc},
@@ -516,4 +514,3 @@ PyInit__collector(void)
 {
     return PyModuleDef_Init(&s_module);
 }
-

@@ -54,10 +54,11 @@ s_register_code(mpp_ref_t *ref, PyCodeObject *code)
     PyObject *name_holder;
 
     mpp_exc_save(&exc);
-    uint32_t fid = mpp_funcs_add(
-        mpp_core_hot(ref->cfg.core)->funcs, s_bytes(mpp_code_filename(code), &file_holder),
-        mpp_code_firstlineno(code),
-        s_bytes(mpp_code_name(code), &name_holder));
+    uint32_t fid =
+        mpp_funcs_add(mpp_core_hot(ref->cfg.core)->funcs,
+                      s_bytes(mpp_code_filename(code), &file_holder),
+                      mpp_code_firstlineno(code),
+                      s_bytes(mpp_code_name(code), &name_holder));
     Py_XDECREF(file_holder);
     Py_XDECREF(name_holder);
     if (fid == MPP_NOFID) {

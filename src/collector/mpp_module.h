@@ -22,10 +22,10 @@ enum {
 };
 
 typedef struct {
-    PyTypeObject *ref_type;   /* the per-thread hook argument */
+    PyTypeObject *ref_type;    /* the per-thread hook argument */
     PyObject *real[MPP_NREAL]; /* see MPP_REAL_* */
-    mpp_hookcfg_t hook;       /* hook.core stays NULL until start() */
-    mpp_zsink_t *zsink;       /* the core's sink; lives as long */
+    mpp_hookcfg_t hook;        /* hook.core stays NULL until start() */
+    mpp_zsink_t *zsink;        /* the core's sink; lives as long */
 } mpp_modstate_t;
 
 static inline mpp_modstate_t *
@@ -62,8 +62,7 @@ extern const char mpp_mod_on_signal_doc[];
 extern const char mpp_mod_after_fork_child_doc[];
 PyObject *mpp_mod_at_exit(PyObject *module, PyObject *ignored);
 PyObject *mpp_mod_os_exit(PyObject *module, PyObject *status);
-PyObject *mpp_mod_os_execv(PyObject *module, PyObject *args,
-                           PyObject *kwargs);
+PyObject *mpp_mod_os_execv(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *mpp_mod_os_execve(PyObject *module, PyObject *args,
                             PyObject *kwargs);
 PyObject *mpp_mod_os_closerange(PyObject *module, PyObject *args,

@@ -88,10 +88,10 @@ s_finish(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code)
 }
 
 MPP_DOC(mpp_mod_os_exit_doc,
-    "os_exit(status)\n--\n\n"
-    "Replacement for os._exit: send the final DATA and BYE, then exit\n"
-    "through the original os._exit.  multiprocessing's fork children end\n"
-    "this way, skipping every other exit handler.");
+        "os_exit(status)\n--\n\n"
+        "Replacement for os._exit: send the final DATA and BYE, then exit\n"
+        "through the original os._exit.  multiprocessing's fork children end\n"
+        "this way, skipping every other exit handler.");
 
 PyObject *
 mpp_mod_os_exit(PyObject *module, PyObject *status)
@@ -149,7 +149,8 @@ s_exec_image(PyObject *module, int which, PyObject *args, PyObject *kwargs)
     return r;
 }
 
-MPP_DOC(mpp_mod_os_execv_doc,
+MPP_DOC(
+    mpp_mod_os_execv_doc,
     "os_execv(path, argv)\n--\n\n"
     "Replacement for os.execv: end this incarnation's profile, then exec.");
 
@@ -159,7 +160,8 @@ mpp_mod_os_execv(PyObject *module, PyObject *args, PyObject *kwargs)
     return s_exec_image(module, MPP_REAL_EXECV, args, kwargs);
 }
 
-MPP_DOC(mpp_mod_os_execve_doc,
+MPP_DOC(
+    mpp_mod_os_execve_doc,
     "os_execve(path, argv, env)\n--\n\n"
     "Replacement for os.execve: end this incarnation's profile, then exec.");
 
@@ -169,7 +171,8 @@ mpp_mod_os_execve(PyObject *module, PyObject *args, PyObject *kwargs)
     return s_exec_image(module, MPP_REAL_EXECVE, args, kwargs);
 }
 
-MPP_DOC(mpp_mod_os_closerange_doc,
+MPP_DOC(
+    mpp_mod_os_closerange_doc,
     "os_closerange(fd_low, fd_high)\n--\n\n"
     "Replacement for os.closerange, which daemonizing code calls to close\n"
     "every descriptor: the collector's socket goes first, cleanly, and is\n"
@@ -186,7 +189,8 @@ mpp_mod_os_closerange(PyObject *module, PyObject *args, PyObject *kwargs)
     return s_call_real(module, MPP_REAL_CLOSERANGE, args, kwargs);
 }
 
-MPP_DOC(mpp_mod_on_signal_doc,
+MPP_DOC(
+    mpp_mod_on_signal_doc,
     "on_signal(signum, frame)\n--\n\n"
     "Handler for SIGTERM: send the final DATA and BYE, then die by the same\n"
     "signal with its default action, so whoever waits sees the usual status.");
@@ -224,9 +228,9 @@ mpp_mod_on_signal(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 MPP_DOC(mpp_mod_after_fork_child_doc,
-    "after_fork_child()\n--\n\n"
-    "For os.register_at_fork(after_in_child=...): start the child's own\n"
-    "profile at once and name it the profiled parent of its children.");
+        "after_fork_child()\n--\n\n"
+        "For os.register_at_fork(after_in_child=...): start the child's own\n"
+        "profile at once and name it the profiled parent of its children.");
 
 PyObject *
 mpp_mod_after_fork_child(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -241,4 +245,3 @@ mpp_mod_after_fork_child(PyObject *module, PyObject *Py_UNUSED(ignored))
     }
     Py_RETURN_NONE;
 }
-

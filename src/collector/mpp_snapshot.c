@@ -155,7 +155,8 @@ fail:
     return NULL;
 }
 
-MPP_DOC(mpp_mod_snapshot_doc,
+MPP_DOC(
+    mpp_mod_snapshot_doc,
     "snapshot()\n--\n\n"
     "This process's profile so far, all threads merged, shaped like\n"
     "cProfile's stats: {(file, line, name): (cc, nc, tt, ct, callers)}.\n"
@@ -223,7 +224,7 @@ done:
 }
 
 MPP_DOC(mpp_mod_mem_usage_doc, "mem_usage()\n--\n\n"
-                              "Bytes of memory the collector's tables hold.");
+                               "Bytes of memory the collector's tables hold.");
 
 PyObject *
 mpp_mod_mem_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -233,8 +234,8 @@ mpp_mod_mem_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
 }
 
 MPP_DOC(mpp_mod_info_doc,
-             "info()\n--\n\n"
-             "The collector's own counters, for tests and debugging.");
+        "info()\n--\n\n"
+        "The collector's own counters, for tests and debugging.");
 
 PyObject *
 mpp_mod_info(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -263,4 +264,3 @@ mpp_mod_info(PyObject *module, PyObject *Py_UNUSED(ignored))
                                  : "mono",
         "done", info.done ? Py_True : Py_False);
 }
-

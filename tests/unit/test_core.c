@@ -145,31 +145,30 @@ MPP_TEST(categories_exclusive_with_bytes)
     mpp_core_t *core = s_core("fork");
     mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
     uint32_t work = s_fn(core, "w.py", "work");
-    uint32_t dumps =
-        s_fn(core, "/usr/lib/python3.11/multiprocessing/reduction.py",
-             "dumps");
+    uint32_t dumps = s_fn(
+        core, "/usr/lib/python3.11/multiprocessing/reduction.py", "dumps");
     uint32_t cdumps = s_fn(core, "~", "<built-in method _pickle.dumps>");
     uint32_t acquire =
         s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");
-    uint32_t send = s_fn(
-        core, "/usr/lib/python3.11/multiprocessing/connection.py",
-        "_send_bytes");
+    uint32_t send =
+        s_fn(core, "/usr/lib/python3.11/multiprocessing/connection.py",
+             "_send_bytes");
 
     /* work [ dumps [ _pickle.dumps [ acquire ] ] ] send */
     uint64_t payload = 4096;
     uint64_t sent = 100;
-    s_call(core, t, work);                           /* 1 */
-    s_call(core, t, dumps);                          /* 2: pickle on */
-    s_call(core, t, cdumps);                         /* 3: same: nothing */
-    s_call(core, t, acquire);                        /* 4: lock wait */
-    s_ret(core, t);                                  /* 5: pickle again */
-    s_ret(core, t);                                  /* 6 */
+    s_call(core, t, work);    /* 1 */
+    s_call(core, t, dumps);   /* 2: pickle on */
+    s_call(core, t, cdumps);  /* 3: same: nothing */
+    s_call(core, t, acquire); /* 4: lock wait */
+    s_ret(core, t);           /* 5: pickle again */
+    s_ret(core, t);           /* 6 */
     mpp_tstate_leave_ex(t, mpp_clock_read(&mpp_core_hot(core)->clock),
-                        &payload);                   /* 7: pickle off */
+                        &payload); /* 7: pickle off */
     mpp_tstate_enter_ex(t, send, mpp_clock_read(&mpp_core_hot(core)->clock),
-                        &sent);                      /* 8: ipc on */
-    s_ret(core, t);                                  /* 9: ipc off */
-    s_ret(core, t);                                  /* 10 */
+                        &sent); /* 8: ipc on */
+    s_ret(core, t);             /* 9: ipc off */
+    s_ret(core, t);             /* 10 */
 
     mpp_catval_t cat[MPP_CAT_COUNT];
     mpp_cats_fill((const struct mpp_core *)core, t, cat);

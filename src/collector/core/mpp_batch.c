@@ -248,10 +248,10 @@ mpp_batch_data(mpp_core_t *core, bool always)
     }
     if (mpp_grow((void **)&b->threads, &b->capthreads, nthreads,
                  sizeof(*b->threads)) < 0 ||
-        mpp_grow((void **)&b->stats, &b->capstats, nstats,
-                 sizeof(*b->stats)) < 0 ||
-        mpp_grow((void **)&b->edges, &b->capedges, nedges,
-                 sizeof(*b->edges)) < 0 ||
+        mpp_grow((void **)&b->stats, &b->capstats, nstats, sizeof(*b->stats)) <
+            0 ||
+        mpp_grow((void **)&b->edges, &b->capedges, nedges, sizeof(*b->edges)) <
+            0 ||
         mpp_grow((void **)&b->funcs, &b->capfuncs,
                  nstats + 2 * nedges + nspans, sizeof(*b->funcs)) < 0) {
         return MPP_ENOMEM;

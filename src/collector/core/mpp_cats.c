@@ -9,7 +9,8 @@
 #include "mpp_cats.h"
 #include "mpp_core_priv.h"
 
-/* ---- spans --------------------------------------------------------------- */
+/* ---- spans ---------------------------------------------------------------
+ */
 
 #define S_SPANS 1024
 #define S_SPAN_MIN_US_DEFAULT 1000
@@ -91,13 +92,13 @@ s_span_push(mpp_tstate_t *t, uint8_t cat, uint32_t fid, int64_t start,
     };
 }
 
-/* ---- the per-thread state ------------------------------------------------ */
+/* ---- the per-thread state ------------------------------------------------
+ */
 
 static inline uint8_t
 s_cur(const mpp_tstate_t *t)
 {
-    return t->cat_depth > 0 ? t->cat_stack[t->cat_depth - 1].cat
-                            : t->cat_base;
+    return t->cat_depth > 0 ? t->cat_stack[t->cat_depth - 1].cat : t->cat_base;
 }
 
 /* Charges the time since the last switch to the current category. */
@@ -223,8 +224,7 @@ mpp_cats_thread_unwind(mpp_tstate_t *t, int64_t now)
  *  it is the first line of the program.  On any other thread, or once
  *  start-up is over, the function loses the tag for this thread. */
 static void
-s_startup_check(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag,
-                int64_t now)
+s_startup_check(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now)
 {
     if (t->cat_base != MPP_CAT_STARTUP) {
         if (f->stat != 0) {
@@ -244,9 +244,9 @@ s_startup_check(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag,
         /* A script or -c runs with nothing of ours below it; -m through
          * runpy's _run_code, then exec(). */
         uint8_t above = depth >= 3 ? s_frame_mark(t, depth - 3) : 0;
-        end = !t->startup_by_run &&
-              (depth == 1 || caller == MPP_MARK_RUNCODE ||
-               above == MPP_MARK_RUNCODE);
+        end =
+            !t->startup_by_run && (depth == 1 || caller == MPP_MARK_RUNCODE ||
+                                   above == MPP_MARK_RUNCODE);
     }
     if (end) {
         s_startup_end(t, now);
@@ -310,7 +310,8 @@ mpp_cats_leave(mpp_tstate_t *t, mpp_ts_frame_t *f, int64_t now, void *retval)
                 level->bytes);
 }
 
-/* ---- DATA messages ------------------------------------------------------- */
+/* ---- DATA messages -------------------------------------------------------
+ */
 
 bool
 mpp_cats_dirty(const mpp_tstate_t *t)

@@ -71,8 +71,9 @@ mpp_core_hot(mpp_core_t *core)
  *  again with the next batch, which is cumulative).  close waits at most
  *  the sink's own bound for delivery and returns true when that ran out.
  *  abandon, in a fork child, forgets the parent's channel without
- *  touching it; mem counts the sink's own memory in the core's.  The message and everything it points to are borrowed
- *  for the duration of send. */
+ *  touching it; mem counts the sink's own memory in the core's.  The
+ *  message and everything it points to are borrowed for the duration of
+ *  send. */
 typedef struct {
     void *ctx;
     const char *where; /* "at <endpoint> within <n> ms", for a warning */
@@ -105,7 +106,7 @@ typedef struct {
     const char *python;       /* "3.11.7" */
     const char *const *argv;
     size_t argc;
-    const char *name; /* multiprocessing process name */
+    const char *name;    /* multiprocessing process name */
     int64_t span_min_us; /* shortest category interval kept as a span;
                             0: the default, 1000 */
     mpp_sink_t sink;

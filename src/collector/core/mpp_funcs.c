@@ -74,7 +74,6 @@ mpp_funcs_destroy(mpp_funcs_t **self_p)
     *self_p = NULL;
 }
 
-
 uint32_t
 mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
               const char *name)

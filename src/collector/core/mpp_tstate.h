@@ -92,10 +92,10 @@ typedef struct mpp_tstate {
     uint32_t emask;  /* size of ehash minus one */
 
     /* Categories: touched only by tagged calls; see mpp_cats.c. */
-    uint8_t cat_base;  /* MPP_CAT_STARTUP while start-up lasts, or NONE */
-    uint8_t cat_depth; /* open intervals in cat_stack */
-    bool cat_dirty;    /* cat changed since the last DATA that went out */
-    bool startup_by_run; /* only multiprocessing's run() ends start-up */
+    uint8_t cat_base;      /* MPP_CAT_STARTUP while start-up lasts, or NONE */
+    uint8_t cat_depth;     /* open intervals in cat_stack */
+    bool cat_dirty;        /* cat changed since the last DATA that went out */
+    bool startup_by_run;   /* only multiprocessing's run() ends start-up */
     int64_t cat_since;     /* clock when the current category last began */
     int64_t startup_start; /* clock at process start, for the span */
     mpp_catval_t cat[MPP_CAT_COUNT]; /* ns are clock ticks here */
@@ -193,8 +193,7 @@ mpp_tstate_idle(const mpp_tstate_t *self)
  *  the frame is then pushed but not accounted) at time `now`; `frame`
  *  is the runtime's frame of a Python function (opaque), else NULL. */
 static inline void
-mpp_tstate_enter_ex(mpp_tstate_t *self, uint32_t fid, int64_t now,
-                    void *frame)
+mpp_tstate_enter_ex(mpp_tstate_t *self, uint32_t fid, int64_t now, void *frame)
 {
     uint32_t si = 0;
     uint32_t ei = 0;
