@@ -208,27 +208,39 @@ s_func(s_arena_t *a, mpp_mpcur_t *c, void *row)
     return 0;
 }
 
+/*  A stat row and an edge row: the function ids (one for a stat, caller
+ *  and callee for an edge), then the four cost columns. */
+static inline int
+s_cost_row(mpp_mpcur_t *c, uint32_t *const *fids, uint32_t nfids,
+           mpp_cost_t *cost)
+{
+    if (s_row(c, nfids + 4) != 0) {
+        return MPP_EPROTO;
+    }
+    for (uint32_t i = 0; i < nfids; i++) {
+        if (mpp_mpcur_u32(c, fids[i]) != 0) {
+            return MPP_EPROTO;
+        }
+    }
+    return mpp_mpcur_cost(c, cost) != 0 ? MPP_EPROTO : 0;
+}
+
 static int
 s_stat(s_arena_t *a, mpp_mpcur_t *c, void *row)
 {
     mpp_wstat_t *s = row;
+    uint32_t *const fids[] = {&s->fid};
     (void)a;
-    return s_row(c, 5) != 0 || mpp_mpcur_u32(c, &s->fid) != 0 ||
-                   mpp_mpcur_cost(c, &s->cost) != 0
-               ? MPP_EPROTO
-               : 0;
+    return s_cost_row(c, fids, 1, &s->cost);
 }
 
 static int
 s_edge(s_arena_t *a, mpp_mpcur_t *c, void *row)
 {
     mpp_wedge_t *e = row;
+    uint32_t *const fids[] = {&e->caller, &e->callee};
     (void)a;
-    return s_row(c, 6) != 0 || mpp_mpcur_u32(c, &e->caller) != 0 ||
-                   mpp_mpcur_u32(c, &e->callee) != 0 ||
-                   mpp_mpcur_cost(c, &e->cost) != 0
-               ? MPP_EPROTO
-               : 0;
+    return s_cost_row(c, fids, 2, &e->cost);
 }
 
 static int
