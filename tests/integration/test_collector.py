@@ -511,6 +511,20 @@ class Threads(MessageTest):
         self.check_stream(pid, msgs)
         self.assertEqual(self.final_calls(msgs, "work"), n + warm)
 
+    def test_busy_threads_and_an_ended_one(self):
+        # Issue 9, item 1's script: eight threads with changes at every
+        # batch and one without after them.  Under a sanitizer build the
+        # old collector wrote past its scratch array here.
+        path = os.path.join(os.path.dirname(target("x")), os.pardir,
+                            "targets", "reg_thread_overflow.py")
+        r, by_pid = self.run_and_receive([os.path.abspath(path)])
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(r.out, "busy 7\n")
+        (pid, msgs), = by_pid.items()
+        self.check_stream(pid, msgs)
+        self.assertEqual(self.final_calls(msgs, "short"), 1)
+        self.assertEqual(self.final_calls(msgs, "idle_then_spin"), 7)
+
     def test_reused_thread_id_is_a_new_thread(self):
         r, by_pid = self.run_and_receive([target("tid_reuse.py")])
         self.assertEqual(r.rc, 0, r.err)
