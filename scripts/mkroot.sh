@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds a fresh Debian root with mmdebstrap, to try mpprof as a new user
 # of another release would (Debian 13 "trixie": python3.13; sid: 3.13 to
-# 3.15), and enters it.
+# 3.15), and enters it.  The root is mmdebstrap's minbase: what every
+# Debian system has (Essential and Priority: required packages) and apt.
 #
-#     scripts/mkroot.sh SUITE DIR              build a root (minimal + apt)
+#     scripts/mkroot.sh SUITE DIR              build a root
 #     scripts/mkroot.sh --run DIR CMD...       run CMD inside it (as root)
 #
 # The archive is the one this host's apt already uses (its sources list),
@@ -77,6 +78,6 @@ mirror=$(host_mirror | grep -v -e -security -e security\\. | grep '/debian/*$' |
 echo "mkroot.sh: $suite from $mirror into $dir" >&2
 
 mkdir -p "$dir"
-mmdebstrap --variant=apt --components=main \
+mmdebstrap --variant=minbase --components=main \
     --aptopt='Acquire::Check-Valid-Until "false"' \
     "$suite" "$dir" "deb $mirror $suite main"

@@ -1,66 +1,103 @@
 #!/usr/bin/env bash
 # The whole test suite in one command: install what is missing, build, and
-# run every test under ASan+UBSan, the C unit tests under valgrind and,
-# when clang is there, a short libFuzzer run of the two parsers; then every
-# test once more in the normal build, whose ctest summary closes the run.
+# run every test under ASan+UBSan (the multi-process suites included), the
+# C unit tests under valgrind, a short libFuzzer run of every fuzz target;
+# then every test once more in the normal build, whose ctest summary,
+# followed by the verdict line, closes the run.
+#
+# A stage that fails says so at once ("!! FAILED: ...") and the run goes
+# on; the verdict names every failed stage and the exit status is 1.
 #
 # MPPROF_QUICK=1 skips the sanitizer, valgrind and libFuzzer passes.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
 
-status=0
 started=$SECONDS
-stage() { echo "== $* ($((SECONDS - started)) s so far)"; }
+failed=()
+stage() { echo; echo "== $* ($((SECONDS - started)) s so far)"; }
+fail() { echo "!! FAILED: $*"; failed+=("$*"); }
+verdict() {
+    local what="" f
+    if [ ${#failed[@]} -eq 0 ]; then
+        echo "== done in $((SECONDS - started)) s: all passed"
+        return 0
+    fi
+    for f in "${failed[@]}"; do what="$what${what:+; }$f"; done
+    echo "== done in $((SECONDS - started)) s: FAILURES in $what"
+    return 1
+}
 
-BUILD_DIR=build scripts/build.sh
+scripts/deps.sh || fail "deps.sh (installing what is missing)"
+
+stage "build (build/)"
+if ! BUILD_DIR=build scripts/build.sh; then
+    fail "the build (build/)"
+    verdict
+    exit 1
+fi
 
 if [ "${MPPROF_QUICK:-0}" != 1 ]; then
-    # Unit, fuzz and single-process integration tests: the integration
-    # tests get LD_PRELOAD of libasan and detect_leaks=0 from CMakeLists.txt
-    # (python is not instrumented), so the detect_leaks=1 below applies to
-    # the unit and fuzz tests and to the launcher in launcher_leaks.
-    stage "ctest: unit, fuzz and single-process tests under ASan+UBSan (build-asan/)"
-    BUILD_DIR=build-asan scripts/build.sh -DMPPROF_SANITIZE=ON
-    # The suites whose Python forks while the collector's ZeroMQ threads
-    # run stay out of this pass: GCC 12's libasan, preloaded into a Python
-    # that is not built with it, takes no allocator lock around fork, so a
-    # child can deadlock in the sanitizer itself.  They run in the normal
-    # pass below; here the instrumented launcher, aggregator, decoder,
-    # writers and collector run the single-process suites.
-    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 \
-        ctest --output-on-failure -j2 --timeout 900 \
-            -E 'test_(collector|multiproc|categories|reliability|compare)$') \
-        || status=1
+    # Every test under ASan+UBSan.  clang when there is one: every binary
+    # then shares clang's shared ASan runtime, which the integration tests
+    # preload into the (uninstrumented) Pythons, behind asan_fork_guard so
+    # that the suites whose Pythons fork from threads cannot hang in the
+    # runtime (tests/integration/CMakeLists.txt).  detect_leaks=1 below
+    # applies to the unit and fuzz tests and to the launcher in
+    # launcher_leaks; the Pythons get detect_leaks=0 from CMakeLists.txt.
+    # The C test runner's per-test limit (MPP_TEST_TIMEOUT, 60 s) is for
+    # plain builds: instrumented tests get more, here and under valgrind.
+    stage "ctest: every test under ASan+UBSan (build-asan/)"
+    cc=()
+    if command -v clang >/dev/null 2>&1; then
+        cc=(-DCMAKE_C_COMPILER=clang)
+    fi
+    if BUILD_DIR=build-asan scripts/build.sh "${cc[@]}" -DMPPROF_SANITIZE=ON
+    then
+        (cd build-asan && ASAN_OPTIONS=detect_leaks=1 MPP_TEST_TIMEOUT=240 \
+            ctest --output-on-failure -j2 --timeout 900) ||
+            fail "ctest under ASan+UBSan (build-asan/)"
+    else
+        fail "the ASan+UBSan build (build-asan/)"
+    fi
 
     stage "valgrind: C unit tests"
     for t in build/test_*; do
         [ -x "$t" ] || continue
-        valgrind -q --error-exitcode=42 --leak-check=full \
-            --errors-for-leak-kinds=definite "$t" >/dev/null 2>&1 || {
-            echo "valgrind: $t failed"; status=1; }
+        rc=0
+        MPP_TEST_TIMEOUT=600 valgrind -q --error-exitcode=42 --leak-check=full \
+            --errors-for-leak-kinds=definite "$t" >"build/valgrind.log" 2>&1 ||
+            rc=$?
+        case $rc in
+            0) echo "valgrind: $t ok" ;;
+            77) echo "valgrind: $t skipped" ;;
+            *) tail -n 30 build/valgrind.log
+               fail "valgrind on $t (status $rc)" ;;
+        esac
     done
 
-    # The fuzz build's ctest entries fuzz each parser for 15 s on a copy
-    # of its seed corpus (scripts/fuzz.sh runs the long campaigns).
+    # Every fuzz target of the fuzz build (the fuzz_all target: whatever
+    # tests/fuzz defines), and its ctest entries: each target fuzzes for
+    # a few seconds on a copy of its seed corpus (scripts/fuzz.sh runs
+    # the long campaigns).
     if command -v clang >/dev/null 2>&1; then
-        stage "libFuzzer: short runs (build-fuzz/)"
+        stage "libFuzzer: every fuzz target, short runs (build-fuzz/)"
         fuzz=${MPPROF_FUZZ_BUILD:-build-fuzz}
         if cmake -S . -B "$fuzz" -DCMAKE_C_COMPILER=clang -DMPPROF_FUZZ=ON \
                 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-            cmake --build "$fuzz" -j2 --target fuzz_wire fuzz_sessfile \
-                replay_wire replay_sessfile; then
-            (cd "$fuzz" && ctest --output-on-failure -j2 -L fuzz) || status=1
+            cmake --build "$fuzz" -j2 --target fuzz_all; then
+            (cd "$fuzz" && ctest --output-on-failure -j2 -L fuzz) ||
+                fail "libFuzzer runs (ctest -L fuzz in $fuzz/)"
         else
-            echo "libFuzzer: the clang build failed"
-            status=1
+            fail "the libFuzzer build ($fuzz/)"
         fi
     else
-        stage "libFuzzer: skipped (no clang)"
+        fail "libFuzzer: no clang (scripts/deps.sh installs it)"
     fi
 fi
-# The main suite runs last, so its ctest summary is the run's closing line.
+
+# The main suite runs last, so its ctest summary and then the verdict
+# close the run.
 stage "ctest: all tests (build/)"
-(cd build && ctest --output-on-failure -j2 --timeout 900) || status=1
-stage "done: $([ $status = 0 ] && echo all passed || echo FAILURES)"
-exit $status
+(cd build && ctest --output-on-failure -j2 --timeout 900) ||
+    fail "ctest (build/)"
+verdict
