@@ -102,6 +102,13 @@ typedef struct {
     mpp_cost_t cost;
 } mpp_wedge_t;
 
+/*  A thread's id on the wire is unique per thread within a process
+ *  incarnation, since the kernel reuses thread ids: the kernel's id in the
+ *  low 32 bits, and in the high 32 a serial the collector counts up from 0
+ *  (so the first thread's id is the kernel's). */
+#define MPP_TID_KERNEL(tid) ((uint32_t)((tid)&0xFFFFFFFFu))
+#define MPP_TID_SERIAL(tid) ((uint32_t)((tid) >> 32))
+
 typedef struct {
     uint64_t tid;
     const char *name;

@@ -320,5 +320,33 @@ class TestCpuBound(_TargetCase, unittest.TestCase):
     CPU_BOUND = True
 
 
+class ThreadIds(unittest.TestCase):
+    """`report --json` names each thread by the kernel's id (as ps and /proc
+    show it), whatever identity the collector gives it on the wire."""
+
+    def test_thread_list_has_kernel_ids(self):
+        r = mpptest.run([mpptest.target("t_thread_ids.py")], test=self)
+        self.assertEqual(r.returncode, 0, r.describe())
+        printed = {}
+        main_pid = None
+        for line in r.stdout.splitlines():
+            word = line.split()
+            if word[0] == "main":
+                main_pid = int(word[1])
+            else:
+                printed[word[2]] = int(word[1])
+        rep = mpptest.report_json(r.outdir)
+        proc, = [p for p in rep["processes"] if p["pid"] == main_pid]
+        got = {t["name"]: t for t in proc["thread_list"]}
+        for name, tid in printed.items():
+            self.assertIn(name, got, proc["thread_list"])
+            self.assertEqual(got[name]["tid"], tid, got[name])
+        # The first thread a process sees keeps serial 0 and its kernel id.
+        self.assertEqual(got["MainThread"]["tid"], main_pid)
+        self.assertEqual(got["MainThread"]["serial"], 0)
+        serials = [got[n]["serial"] for n in printed]
+        self.assertEqual(len(set(serials)), len(serials), serials)
+
+
 if __name__ == "__main__":
     mpptest.main()

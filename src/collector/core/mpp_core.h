@@ -44,10 +44,6 @@
 #define MPP_CORE_FORKED 0x1u /* a fork happened and the reset is pending */
 #define MPP_CORE_DONE 0x2u   /* BYE sent: events are ignored from now on */
 
-/* Identity bits of a thread id on the wire; see above. */
-#define MPP_TID_KERNEL(tid) ((uint32_t)((tid)&0xFFFFFFFFu))
-#define MPP_TID_SERIAL(tid) ((uint32_t)((tid) >> 32))
-
 typedef struct mpp_core mpp_core_t;
 
 /* What the hook reads at every event; the first member of the core. */

@@ -29,8 +29,11 @@ s_json_threads(FILE *out, const mpp_proc_t *p)
     fputs(", \"thread_list\": [", out);
     for (size_t i = 0; i < p->nthreads; i++) {
         const mpp_thread_t *t = &p->threads[i];
-        fprintf(out, "%s{\"tid\": %" PRIu64 ", \"name\": ", i ? ", " : "",
-                t->tid);
+        /* The kernel's id, as in ps and /proc; the serial tells apart
+         * threads that had the same id one after the other. */
+        fprintf(out, "%s{\"tid\": %" PRIu32 ", \"serial\": %" PRIu32
+                ", \"name\": ", i ? ", " : "", MPP_TID_KERNEL(t->tid),
+                MPP_TID_SERIAL(t->tid));
         mpp_rep_json_str(out, t->name);
         fprintf(out, ", \"calls\": %" PRIu64 ", \"thread_s\": ",
                 mpp_rep_thread_calls(t));
