@@ -168,10 +168,14 @@ class TestQueueWait(CatCase):
         self.assertWithin(waited, truth["blocked_s"], 0.10,
                           "lock + IPC wait vs the consumer's own measure")
         # Never compute: the consumer's thread is nearly all categories.
+        # (A spawn child's compute is what the hook measured outside them,
+        # bounded from its process's wall time: within the interpreter's
+        # finalization, a few tens of milliseconds on a busy machine, but
+        # far from the 0.5 s wait.)
         main = [t for t in p["thread_list"] if t["name"] == "MainThread"]
         self.assertEqual(len(main), 1, p["thread_list"])
         compute = main[0]["thread_s"] - cat_sum(main[0]["categories"])
-        self.assertLess(compute, 0.05, main[0])
+        self.assertLess(compute, 0.15, main[0])
 
     def test_fork(self):
         self.check("fork")

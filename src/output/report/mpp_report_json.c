@@ -37,7 +37,7 @@ s_json_threads(FILE *out, const mpp_proc_t *p)
         mpp_rep_json_str(out, t->name);
         fprintf(out, ", \"calls\": %" PRIu64 ", \"thread_s\": ",
                 mpp_rep_thread_calls(t));
-        mpp_rep_json_secs(out, mpp_rep_thread_ns(t));
+        mpp_rep_json_secs(out, mpp_rep_thread_ns(p, t));
         fputs(", \"categories\": ", out);
         s_json_cats(out, t->cat);
         fputc('}', out);

@@ -5,12 +5,15 @@
  *  Terms used throughout:
  *
  *  - Thread time.  The model has no thread wall time, so a thread's time
- *    is the larger of the sum of its functions' own times (everything the
- *    profile hook saw, as cProfile's total) and the sum of its categories
- *    (which may include time outside any profiled function, e.g. start-up).
- *    "Thread-seconds" are these summed over threads; percentages of "where
- *    the time went" use them as the denominator, and "compute" is thread
- *    time outside the five categories.
+ *    is the sum of its functions' own times (everything the profile hook
+ *    saw, as cProfile's total) plus the start-up before the hook started
+ *    (mpp_rep_startup_unseen_ns), and at least the sum of its categories.
+ *    Every category but start-up is entered by a call the hook sees, so
+ *    it lies inside the functions' time; start-up begins at the exec, so
+ *    only its later part does.  "Thread-seconds" are these summed over
+ *    threads; percentages of "where the time went" use them as the
+ *    denominator, and "compute" is thread time outside the five
+ *    categories: time the hook measured that no category claims.
  *
  *  - Category roots.  Functions whose call starts a category and ends a
  *    call site (lock.acquire, ForkingPickler.dumps, Connection._recv_bytes,
@@ -71,8 +74,15 @@ const char *mpp_rep_python(const mpp_session_t *s);
 /* Sum of the category times of one thread or process. */
 int64_t mpp_rep_cat_ns(const mpp_catval_t cat[MPP_CAT_COUNT]);
 
+/* The sum of a thread's functions' own times. */
+int64_t mpp_rep_thread_tt_ns(const mpp_thread_t *t);
+
+/* The part of a thread's start-up before the hook measured anything (see
+ * mpp_report_time.c); 0 for threads without start-up and fork children. */
+int64_t mpp_rep_startup_unseen_ns(const mpp_proc_t *p, const mpp_thread_t *t);
+
 /* Thread time as defined above; for a process, summed over threads. */
-int64_t mpp_rep_thread_ns(const mpp_thread_t *t);
+int64_t mpp_rep_thread_ns(const mpp_proc_t *p, const mpp_thread_t *t);
 int64_t mpp_rep_proc_thread_ns(const mpp_proc_t *p);
 
 /*  Process roles, as `compare` counts workers: the main process is the

@@ -254,7 +254,7 @@ s_txt_threads(const mpp_session_t *s, ssize_t proc, FILE *out)
             fprintf(out, "%7" PRId64 "  ", p->pid);
             mpp_rep_col(out, t->name, 26);
             fprintf(out, " %10" PRIu64, mpp_rep_thread_calls(t));
-            s_txt_cat_cols(out, mpp_rep_thread_ns(t), t->cat);
+            s_txt_cat_cols(out, mpp_rep_thread_ns(p, t), t->cat);
         }
     }
 }

@@ -1,0 +1,65 @@
+"""The report's story (issue 13): compute measured, and a verdict checked
+on scenarios whose right answer is known by construction.
+
+  TestCompute   a single-process, CPU-bound script that times itself from
+                its first line to its last: compute_s is that time within
+                10%, and start-up (which begins at the exec, before the
+                hook measured anything) is not subtracted from it again.
+"""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpptest  # noqa: E402
+
+CATS = ("pickle_s", "unpickle_s", "lock_wait_s", "ipc_wait_s", "startup_s")
+
+
+class VerdictCase(unittest.TestCase):
+    maxDiff = 6000
+
+    def run_target(self, args, **kw):
+        r = mpptest.run(list(args), test=self, **kw)
+        self.assertEqual(r.returncode, 0, r.describe())
+        return r, mpptest.report_json(r.outdir)
+
+    def proc(self, rep, pid):
+        found = [p for p in rep["processes"] if p["pid"] == pid]
+        self.assertEqual(len(found), 1, "pid %d in %r" % (
+            pid, [(p["pid"], p["name"]) for p in rep["processes"]]))
+        return found[0]
+
+
+def compute_of(p):
+    """Thread time outside the five categories, as the report counts it."""
+    return p["thread_s"] - sum(p["categories"][k] for k in CATS)
+
+
+class TestCompute(VerdictCase):
+    CPU_S = 0.5
+
+    def test_single_process_cpu(self):
+        r, rep = self.run_target([mpptest.target("verdict_cpu.py"),
+                                  str(self.CPU_S)])
+        truth = r.truth()
+        p = self.proc(rep, truth["pid"])
+        want = truth["module_s"]
+        compute = compute_of(p)
+        startup = p["categories"]["startup_s"]
+        msg = "compute %.4f s, script's own time %.4f s, start-up %.4f s" % (
+            compute, want, startup)
+        self.assertGreater(startup, 0.0, msg)
+        # The hook measured the script's whole run outside any category.
+        self.assertLessEqual(abs(compute - want), 0.10 * want, msg)
+        # Start-up counted once: not taken off compute, and compute plus
+        # start-up fit in the process's life.
+        self.assertLess(abs(compute - want), 0.5 * startup + 0.01, msg)
+        self.assertLessEqual(compute + startup, p["wall_s"] * 1.02 + 0.005,
+                             msg)
+
+
+
+if __name__ == "__main__":
+    mpptest.main()
