@@ -120,7 +120,9 @@ int mpp_exit_status(int wait_status);
 /* ---- mpp_pyenv.c ------------------------------------------------------ */
 
 typedef struct {
-    char *path;        /* the interpreter, looked up in PATH */
+    char *path;        /* the interpreter, looked up in PATH; the real one
+                        * when that is a wrapper script (mpp_pyenv.c) */
+    char **environ;    /* the wrapper's environment for it, else NULL */
     char *ext_suffix;  /* ".cpython-311-x86_64-linux-gnu.so" */
     char *version;     /* "3.11.7" */
     char *pyshim;      /* absolute directory to put first in PYTHONPATH */
@@ -132,7 +134,8 @@ typedef struct {
 int mpp_pyenv_probe(mpp_pyenv_t *env, const char *python);
 void mpp_pyenv_fini(mpp_pyenv_t *env);
 
-/*  Builds the target's environment: the current one with PYTHONPATH,
+/*  Builds the target's environment: the current one (or the wrapper's,
+ *  see mpp_pyenv_t) with PYTHONPATH,
  *  MPPROF_ENDPOINT, MPPROF_SESSION, MPPROF_INTERVAL_MS and MPPROF_PYSHIM
  *  set.  Returns a NULL-terminated array freed by mpp_env_free. */
 char **mpp_pyenv_environ(const mpp_pyenv_t *env, const char *endpoint,

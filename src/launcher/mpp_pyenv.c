@@ -21,14 +21,25 @@ extern char **environ;
 #endif
 
 #define S_PROBE_TIMEOUT_MS 30000
-#define S_PROBE_MAX 1024
+#define S_PROBE_MAX (1024 * 1024) /* the lines and the environment */
 
 /*  -S skips the site module: the probe needs only sysconfig, starts
- *  faster, and cannot be broken by a user's sitecustomize. */
+ *  faster, and cannot be broken by a user's sitecustomize.
+ *
+ *  The third line is the interpreter itself (sys.executable) when the
+ *  probe ran with exactly the arguments given, else empty: a wrapper that
+ *  adds arguments cannot be run around.  Then, after a NUL, comes the
+ *  environment the interpreter got, NUL-separated (see s_unwrap). */
 static const char s_probe_code[] =
-    "import sys, sysconfig\n"
+    "import os, sys, sysconfig\n"
     "print(sysconfig.get_config_var('EXT_SUFFIX'))\n"
-    "print(sys.version.split()[0])\n";
+    "print(sys.version.split()[0])\n"
+    "a = getattr(sys, 'orig_argv', None)\n"
+    "ok = a is not None and len(a) == 4 and a[1:3] == ['-S', '-c']\n"
+    "print(sys.executable if ok else '')\n"
+    "sys.stdout.flush()\n"
+    "sys.stdout.buffer.write(b'\\0' + b'\\0'.join(\n"
+    "    k + b'=' + v for k, v in os.environb.items()) + b'\\0')\n";
 
 static bool
 s_is_dir(const char *path)
@@ -68,11 +79,13 @@ s_find_pyshim(void)
     return NULL;
 }
 
-/*  Runs the probe and reads its output into buf.  Returns 0 when the
- *  interpreter ran and exited 0, a negated errno when it could not be
- *  run, MPP_EPROTO otherwise. */
+/*  Runs the probe and reads its output into buf (cap - 1 bytes at most,
+ *  then a NUL; *len is how many).  Returns 0 when the interpreter ran and
+ *  exited 0, a negated errno when it could not be run, MPP_EPROTO
+ *  otherwise. */
 static int
-s_run_probe(const char *path, const char *name, char *buf, size_t cap)
+s_run_probe(const char *path, const char *name, char *buf, size_t cap,
+            size_t *lenp)
 {
     char *argv[] = {(char *)name, "-S", "-c", (char *)s_probe_code, NULL};
     int out[2], devnull, rc;
@@ -125,6 +138,7 @@ s_run_probe(const char *path, const char *name, char *buf, size_t cap)
         }
     }
     buf[len] = '\0';
+    *lenp = len;
     close(out[0]);
     int ws;
     while (waitpid(pid, &ws, 0) < 0) {
@@ -151,6 +165,66 @@ s_next_line(char **cursor)
     return line;
 }
 
+/*  Whether `path` is a script ("#!" first), such as pyenv's shim: a
+ *  wrapper that ends by exec'ing the real interpreter. */
+static bool
+s_is_script(const char *path)
+{
+    char head[2];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    bool script = read(fd, head, 2) == 2 && head[0] == '#' && head[1] == '!';
+    close(fd);
+    return script;
+}
+
+/*  When the interpreter found in PATH is a script that execs the real one
+ *  (pyenv's shim is a bash script that runs `pyenv exec`, ~0.3 s), the
+ *  target is started as the script would start it: the real interpreter,
+ *  with the environment the script gave it, which the probe reported.
+ *  The script's time is then the launcher's (it ran once, for the
+ *  probe), not the target's start-up: start-up is timed from the exec of
+ *  the process, and a script that execs keeps its process.  A script that
+ *  changed the arguments is run as is (exe is then empty), and so is any
+ *  interpreter that is not a script.  Returns 0 or MPP_ENOMEM. */
+static int
+s_unwrap(mpp_pyenv_t *env, const char *exe, const char *envs, size_t n)
+{
+    struct stat a, b;
+    if (exe[0] != '/' || access(exe, X_OK) != 0 || stat(exe, &a) != 0 ||
+        stat(env->path, &b) != 0 ||
+        (a.st_dev == b.st_dev && a.st_ino == b.st_ino) ||
+        !s_is_script(env->path)) {
+        return 0;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        count += envs[i] == '\0';
+    }
+    char **envp = calloc(count + 1, sizeof(*envp));
+    char *path = strdup(exe);
+    if (envp == NULL || path == NULL) {
+        free(envp);
+        free(path);
+        return MPP_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += strlen(envs + i) + 1) {
+        if (envs[i] != '\0' && strchr(envs + i, '=') != NULL &&
+            (envp[k++] = strdup(envs + i)) == NULL) {
+            mpp_env_free(&envp);
+            free(path);
+            return MPP_ENOMEM;
+        }
+    }
+    free(env->path);
+    env->path = path;
+    env->environ = envp;
+    return 0;
+}
+
 /* An extension suffix looks like ".cpython-311-x86_64-linux-gnu.so". */
 static bool
 s_suffix_ok(const char *s)
@@ -163,8 +237,8 @@ s_suffix_ok(const char *s)
 int
 mpp_pyenv_probe(mpp_pyenv_t *env, const char *python)
 {
-    char out[S_PROBE_MAX];
     memset(env, 0, sizeof(*env));
+    size_t len = 0;
 
     int rc = mpp_find_program(python, &env->path);
     if (rc != 0) {
@@ -183,20 +257,38 @@ mpp_pyenv_probe(mpp_pyenv_t *env, const char *python)
         }
         return 2;
     }
-    rc = s_run_probe(env->path, python, out, sizeof(out));
+    char *out = malloc(S_PROBE_MAX);
+    if (out == NULL) {
+        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+        return 2;
+    }
+    rc = s_run_probe(env->path, python, out, S_PROBE_MAX, &len);
     if (rc < 0 && rc > MPP__EFIRST) {
+        free(out);
         mpp_say("cannot run '%s': %s", python, mpp_strerror(rc));
         return 127;
     }
+    /* The lines end at the first NUL; the environment follows it. */
+    size_t lines = strlen(out);
     char *cursor = out;
     char *suffix = s_next_line(&cursor);
     char *version = s_next_line(&cursor);
+    char *exe = s_next_line(&cursor);
     if (rc != 0 || !s_suffix_ok(suffix)) {
+        free(out);
         mpp_say("'%s' does not look like a Python interpreter", env->path);
+        return 2;
+    }
+    if (lines < len && s_unwrap(env, exe, out + lines + 1,
+                                len - lines - 1) != 0) {
+        free(out);
+        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
         return 2;
     }
     env->ext_suffix = strdup(suffix);
     env->version = strdup(version[0] != '\0' ? version : "unknown");
+    free(out);
+    suffix = env->ext_suffix;
     char *collector = NULL;
     if (env->ext_suffix == NULL || env->version == NULL ||
         asprintf(&collector, "%s/mpprof/_collector%s", env->pyshim,
@@ -223,6 +315,7 @@ mpp_pyenv_fini(mpp_pyenv_t *env)
     free(env->ext_suffix);
     free(env->version);
     free(env->pyshim);
+    mpp_env_free(&env->environ);
     memset(env, 0, sizeof(*env));
 }
 
@@ -247,8 +340,9 @@ char **
 mpp_pyenv_environ(const mpp_pyenv_t *env, const char *endpoint,
                   const char *token, int interval_ms)
 {
+    char **base = env->environ != NULL ? env->environ : environ;
     size_t n = 0, k = 0;
-    while (environ[n] != NULL) {
+    while (base[n] != NULL) {
         n++;
     }
     char **envp = calloc(n + MPP_ARRAY_SIZE(s_ours) + 1, sizeof(*envp));
@@ -256,14 +350,18 @@ mpp_pyenv_environ(const mpp_pyenv_t *env, const char *endpoint,
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!s_is_ours(environ[i]) &&
-            (envp[k++] = strdup(environ[i])) == NULL) {
+        if (!s_is_ours(base[i]) && (envp[k++] = strdup(base[i])) == NULL) {
             goto fail;
         }
     }
     /* pyshim comes first so that its sitecustomize is the one imported;
      * it chains to any sitecustomize later on the path. */
-    const char *old = getenv("PYTHONPATH");
+    const char *old = NULL;
+    for (size_t i = 0; i < n && old == NULL; i++) {
+        if (strncmp(base[i], "PYTHONPATH=", 11) == 0) {
+            old = base[i] + 11;
+        }
+    }
     bool keep = old != NULL && old[0] != '\0';
     if (asprintf(&envp[k++], "PYTHONPATH=%s%s%s", env->pyshim,
                  keep ? ":" : "", keep ? old : "") < 0 ||

@@ -146,14 +146,15 @@ s_remove_sessdir(s_run_t *r)
 
 /*  The target's argv: the interpreter, then what followed the options.
  *  A script whose name starts with '-' is put after "--", or Python would
- *  take it for one of its own options. */
+ *  take it for one of its own options.  An interpreter run around its
+ *  wrapper gets its path as argv[0], as the wrapper's exec would give. */
 static char **
-s_make_argv(const mpp_run_opts_t *o)
+s_make_argv(const mpp_run_opts_t *o, const mpp_pyenv_t *py)
 {
     char **argv = calloc(o->ncommand + 3, sizeof(*argv));
     size_t k = 0;
     if (argv != NULL) {
-        argv[k++] = (char *)o->python;
+        argv[k++] = py->environ != NULL ? py->path : (char *)o->python;
         if (o->kind == MPP_TARGET_SCRIPT && o->command[0][0] == '-') {
             argv[k++] = "--";
         }
@@ -167,7 +168,7 @@ s_setup(s_run_t *r)
 {
     int rc;
     r->session = mpp_session_new();
-    r->argv = s_make_argv(r->o);
+    r->argv = s_make_argv(r->o, &r->py);
     if (r->session == NULL || r->argv == NULL ||
         mpp_session_set_command(r->session, r->o->command,
                                 r->o->ncommand) != 0 ||

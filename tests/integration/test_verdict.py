@@ -5,6 +5,11 @@ on scenarios whose right answer is known by construction.
                 its first line to its last: compute_s is that time within
                 10%, and start-up (which begins at the exec, before the
                 hook measured anything) is not subtracted from it again.
+  TestShim      python3 as a wrapper script (like pyenv's shim) that sleeps
+                3 s, then execs the real interpreter: the main process's
+                start-up is timed from the real interpreter's exec, so it
+                holds none of the sleep, and the target still gets the
+                wrapper's environment.
 """
 
 import os
@@ -59,6 +64,32 @@ class TestCompute(VerdictCase):
         self.assertLessEqual(compute + startup, p["wall_s"] * 1.02 + 0.005,
                              msg)
 
+
+
+class TestShim(VerdictCase):
+    DELAY = 3.0
+
+    def test_shim_not_in_startup(self):
+        d = mpptest.mktemp(self)
+        shim = os.path.join(d, "python3")
+        with open(shim, "w") as f:
+            f.write("#!/bin/sh\nsleep %s\nexport MPPTEST_SHIM=yes\n"
+                    "exec %s \"$@\"\n" % (self.DELAY, mpptest.PYTHON))
+        os.chmod(shim, 0o755)
+        code = ("import json, os; print('MPPTEST_TRUTH ' + json.dumps("
+                "{'pid': os.getpid(), 'shim': os.environ.get("
+                "'MPPTEST_SHIM')}))")
+        r, rep = self.run_target(["-c", code], python=shim)
+        truth = r.truth()
+        self.assertEqual(truth["shim"], "yes", "the wrapper's environment")
+        p = self.proc(rep, truth["pid"])
+        startup = p["categories"]["startup_s"]
+        self.assertGreater(startup, 0.0)
+        # A start-up on a busy machine takes a few hundred milliseconds;
+        # with the wrapper's sleep it would take more than 3 s.
+        self.assertLess(startup, self.DELAY / 2,
+                        "start-up %.3f s holds the wrapper's sleep" % startup)
+        self.assertLess(p["wall_s"], self.DELAY, p)
 
 
 if __name__ == "__main__":
