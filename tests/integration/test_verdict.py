@@ -10,6 +10,15 @@ on scenarios whose right answer is known by construction.
                 start-up is timed from the real interpreter's exec, so it
                 holds none of the sleep, and the target still gets the
                 wrapper's environment.
+  TestVerdict   report --json's verdict, roles and the split of the time
+                outside categories (compute_s, idle_s, other_wait_s), and
+                the text report's "Leading cost" agreeing with it:
+                - the CPU-bound single process: leading "compute", parallel
+                  false, no hint (no advice about workers), compute_s within
+                  10% of the script's own CPU time;
+                - a fork Pool whose tasks carry 8 MiB payloads of rows:
+                  serialisation leads (not lock wait), parallel true, with
+                  the hint to send less per task.
 """
 
 import os
@@ -20,6 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpptest  # noqa: E402
 
 CATS = ("pickle_s", "unpickle_s", "lock_wait_s", "ipc_wait_s", "startup_s")
+REST = ("compute_s", "idle_s", "other_wait_s")
+VERDICT = ("leading", "seconds", "share", "parallel", "hint")
 
 
 class VerdictCase(unittest.TestCase):
@@ -90,6 +101,72 @@ class TestShim(VerdictCase):
         self.assertLess(startup, self.DELAY / 2,
                         "start-up %.3f s holds the wrapper's sleep" % startup)
         self.assertLess(p["wall_s"], self.DELAY, p)
+
+
+
+class TestVerdict(VerdictCase):
+    def check_split(self, rep):
+        """Every process and thread: the five categories and the three
+        parts of the rest add up to its thread time; roles as designed."""
+        self.assertEqual(set(rep["verdict"]), set(VERDICT), rep["verdict"])
+        for p in rep["processes"]:
+            self.assertIn(p["role"], ("main", "worker", "helper"), p)
+            self.assertEqual(p["role"] == "main",
+                             p["start_method"] == "main", p)
+            for part in [p] + p["thread_list"]:
+                c = part["categories"]
+                self.assertEqual(set(c), set(CATS + REST), part)
+                self.assertTrue(all(c[k] >= 0 for k in c), part)
+                self.assertAlmostEqual(sum(c.values()), part["thread_s"],
+                                       places=5, msg=part)
+
+    def leading_line(self, r):
+        text = mpptest.mpprof(["report", r.outdir]).stdout
+        lines = text.split("\n\nProcesses")[0]
+        self.assertIn("Leading cost: ", lines)
+        return lines[lines.index("Leading cost: "):]
+
+    def test_cpu_single(self):
+        r, rep = self.run_target([mpptest.target("verdict_cpu.py"), "1.0"])
+        self.check_split(rep)
+        truth = r.truth()
+        v = rep["verdict"]
+        self.assertEqual(v["leading"], "compute", v)
+        self.assertIs(v["parallel"], False, v)
+        self.assertIsNone(v["hint"], v)
+        p = self.proc(rep, truth["pid"])
+        self.assertEqual(p["role"], "main")
+        self.assertAlmostEqual(v["seconds"], p["categories"]["compute_s"],
+                               places=6)
+        self.assertAlmostEqual(v["share"], v["seconds"] / rep["thread_s"],
+                               places=6)
+        # On a CPU, outside every category: the script's own CPU time
+        # (plus the interpreter's start-up and exit, which are small).
+        want = truth["module_cpu_s"]
+        self.assertLessEqual(abs(p["categories"]["compute_s"] - want),
+                             0.10 * want, (p["categories"], truth))
+        lead = self.leading_line(r)
+        self.assertTrue(lead.startswith("Leading cost: compute"), lead)
+        self.assertNotIn("Hint:", lead)
+        self.assertNotIn("worker", lead.lower())
+
+    def test_pool_payload(self):
+        r, rep = self.run_target([mpptest.target("verdict_payload.py"),
+                                  "fork", "8"], timeout=300)
+        self.check_split(rep)
+        truth = r.truth()
+        v = rep["verdict"]
+        self.assertIn(v["leading"], ("serialisation", "pickle", "unpickle"),
+                      (v, rep["categories"]))
+        self.assertIs(v["parallel"], True, v)
+        self.assertIn("send less per task", v["hint"] or "", v)
+        self.assertEqual(self.proc(rep, truth["main"])["role"], "main")
+        for pid in truth["workers"]:
+            self.assertEqual(self.proc(rep, pid)["role"], "worker")
+        lead = self.leading_line(r)
+        self.assertTrue(lead.startswith(("Leading cost: pickling",
+                                         "Leading cost: unpickling")), lead)
+        self.assertIn("Hint: send less per task", lead)
 
 
 if __name__ == "__main__":

@@ -428,7 +428,7 @@ s_txt_verdict(FILE *out, const mpp_compare_t *cmp, bool no_workers)
                               ? "Hint: tasks are uneven: use smaller chunks "
                                 "(chunksize) or imap_unordered so that idle "
                                 "workers pick up the remaining work."
-                              : mpp_rep_hint(top),
+                              : mpp_rep_hint(top, true),
                      2);
     }
     if (cmp->gap_s > 0 && cmp->lost_s[MPP_LOST_OTHER] < 0) {

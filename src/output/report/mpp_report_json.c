@@ -1,7 +1,10 @@
-/*  The `report --json` document.  design.md fixes its keys; this adds
- *  (never renames): per process "dropped_events", "thread_s" and
- *  "thread_list"; top-level "thread_s" and "sites", the call sites of
- *  each category (see mpp_report_priv.h for thread time and sites).
+/*  The `report --json` document.  design.md fixes its keys, including
+ *  the second milestone's "verdict", per process "role", and "compute_s",
+ *  "idle_s" and "other_wait_s" among the categories (which then add up to
+ *  the thread time); this adds (never renames): per process
+ *  "dropped_events", "thread_s" and "thread_list"; top-level "thread_s"
+ *  and "sites", the call sites of each category (see mpp_report_priv.h
+ *  for thread time, the split of the rest, the verdict and sites).
  */
 #include "mpp_report_priv.h"
 
@@ -11,7 +14,8 @@
 /* ---- the document ------------------------------------------------------- */
 
 static void
-s_json_cats(FILE *out, const mpp_catval_t cat[MPP_CAT_COUNT])
+s_json_cats(FILE *out, const mpp_catval_t cat[MPP_CAT_COUNT],
+            const mpp_rep_rest_t *rest)
 {
     fputc('{', out);
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
@@ -19,16 +23,24 @@ s_json_cats(FILE *out, const mpp_catval_t cat[MPP_CAT_COUNT])
                 mpp_catalog_cat(c)->name);
         mpp_rep_json_secs(out, (int64_t)cat[c].ns);
     }
+    fputs(", \"compute_s\": ", out);
+    mpp_rep_json_secs(out, rest->compute_ns);
+    fputs(", \"idle_s\": ", out);
+    mpp_rep_json_secs(out, rest->idle_ns);
+    fputs(", \"other_wait_s\": ", out);
+    mpp_rep_json_secs(out, rest->other_wait_ns);
     fputc('}', out);
 }
 
 /* Extra key "thread_list": "threads" is already the count. */
 static void
-s_json_threads(FILE *out, const mpp_proc_t *p)
+s_json_threads(FILE *out, const mpp_proc_t *p, bool parallel)
 {
     fputs(", \"thread_list\": [", out);
     for (size_t i = 0; i < p->nthreads; i++) {
         const mpp_thread_t *t = &p->threads[i];
+        mpp_rep_rest_t rest;
+        mpp_rep_thread_rest(p, t, parallel, &rest);
         /* The kernel's id, as in ps and /proc; the serial tells apart
          * threads that had the same id one after the other. */
         fprintf(out, "%s{\"tid\": %" PRIu32 ", \"serial\": %" PRIu32
@@ -39,24 +51,27 @@ s_json_threads(FILE *out, const mpp_proc_t *p)
                 mpp_rep_thread_calls(t));
         mpp_rep_json_secs(out, mpp_rep_thread_ns(p, t));
         fputs(", \"categories\": ", out);
-        s_json_cats(out, t->cat);
+        s_json_cats(out, t->cat, &rest);
         fputc('}', out);
     }
     fputc(']', out);
 }
 
 static void
-s_json_proc(FILE *out, const mpp_proc_t *p)
+s_json_proc(FILE *out, const mpp_proc_t *p, bool parallel)
 {
     mpp_catval_t cat[MPP_CAT_COUNT];
+    mpp_rep_rest_t rest;
     char exit[32];
     mpp_proc_cats(p, cat);
+    mpp_rep_proc_rest(p, parallel, &rest);
     mpp_rep_exit_str(p, exit, sizeof(exit));
     fprintf(out, "{\"pid\": %" PRId64 ", \"ppid\": %" PRId64 ", \"name\": ",
             p->pid, p->ppid);
     mpp_rep_json_str(out, p->name);
     fputs(", \"start_method\": ", out);
     mpp_rep_json_str(out, p->start_method);
+    fprintf(out, ", \"role\": \"%s\"", mpp_rep_role(p));
     fputs(", \"wall_s\": ", out);
     mpp_rep_json_secs(out, p->wall_ns);
     fputs(", \"cpu_s\": ", out);
@@ -67,8 +82,8 @@ s_json_proc(FILE *out, const mpp_proc_t *p)
             exit, mpp_proc_calls(p), p->nthreads, p->dropped);
     mpp_rep_json_secs(out, mpp_rep_proc_thread_ns(p));
     fputs(", \"categories\": ", out);
-    s_json_cats(out, cat);
-    s_json_threads(out, p);
+    s_json_cats(out, cat, &rest);
+    s_json_threads(out, p, parallel);
     fputc('}', out);
 }
 
@@ -163,18 +178,40 @@ s_json_top(FILE *out, const mpp_session_t *s)
 }
 
 static void
-s_json_procs(FILE *out, const mpp_session_t *s, ssize_t proc)
+s_json_procs(FILE *out, const mpp_session_t *s, ssize_t proc, bool parallel)
 {
     fputs(",\n  \"processes\": [", out);
     bool first = true;
     for (size_t i = 0; i < s->nprocs; i++) {
         if (proc < 0 || (size_t)proc == i) {
             fputs(first ? "\n    " : ",\n    ", out);
-            s_json_proc(out, &s->procs[i]);
+            s_json_proc(out, &s->procs[i], parallel);
             first = false;
         }
     }
     fputs(first ? "]" : "\n  ]", out);
+}
+
+/* The verdict of the text report's "Leading cost", as data. */
+static void
+s_json_verdict(FILE *out, const mpp_rep_time_t *tm)
+{
+    mpp_rep_verdict_t vd;
+    mpp_rep_verdict(tm, &vd);
+    fprintf(out, ",\n  \"verdict\": {\"leading\": \"%s\", \"seconds\": ",
+            vd.name);
+    mpp_rep_json_secs(out, vd.ns);
+    fputs(", \"share\": ", out);
+    mpp_rep_json_num(out, vd.share);
+    fprintf(out, ", \"parallel\": %s, \"hint\": ",
+            vd.parallel ? "true" : "false");
+    /* The sentence without the text report's "Hint: ". */
+    const char *hint = vd.hint;
+    if (hint != NULL && strncmp(hint, "Hint: ", 6) == 0) {
+        hint += 6;
+    }
+    mpp_rep_json_str(out, hint);
+    fputc('}', out);
 }
 
 /* Functions are all listed unless opts->limit asks for fewer. */
@@ -191,11 +228,12 @@ mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
     const mpp_integrity_t *in = &s->integrity;
 
     s_json_top(out, s);
-    s_json_procs(out, s, r.o.proc);
+    s_json_procs(out, s, r.o.proc, r.tm.parallel);
     fputs(",\n  \"thread_s\": ", out);
     mpp_rep_json_secs(out, r.tm.thread_ns);
     fputs(",\n  \"categories\": ", out);
-    s_json_cats(out, r.tm.cat);
+    s_json_cats(out, r.tm.cat, &r.tm.rest);
+    s_json_verdict(out, &r.tm);
     rc = s_json_sites(out, s, r.o.proc);
     fputs(",\n  \"functions\": [", out);
     for (size_t i = 0; i < shown; i++) {

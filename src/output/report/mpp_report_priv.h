@@ -12,8 +12,9 @@
  *    it lies inside the functions' time; start-up begins at the exec, so
  *    only its later part does.  "Thread-seconds" are these summed over
  *    threads; percentages of "where the time went" use them as the
- *    denominator, and "compute" is thread time outside the five
- *    categories: time the hook measured that no category claims.
+ *    denominator.  Thread time outside the five categories (time the
+ *    hook measured that no category claims) is compute, idle or other
+ *    wait: see mpp_rep_rest_t.
  *
  *  - Category roots.  Functions whose call starts a category and ends a
  *    call site (lock.acquire, ForkingPickler.dumps, Connection._recv_bytes,
@@ -103,6 +104,36 @@ mpp_rep_selected(ssize_t proc, size_t i)
 /* Whether the selection holds a worker process. */
 bool mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc);
 
+/* "main", "worker" or "helper". */
+const char *mpp_rep_role(const mpp_proc_t *p);
+
+/*  What a thread's time outside the five categories was: compute (on a
+ *  CPU), idle (off it, waiting for work another process does) or other
+ *  wait (off it, for no reason the profile knows).
+ *
+ *  The collector reads no thread CPU clock yet, only the process's CPU
+ *  time, so the split is an estimate: the process's CPU time over its
+ *  thread time less lock and IPC waits (which are off-CPU) is the share
+ *  of the rest of each thread's time that was on a CPU.  The off-CPU
+ *  rest is idle in a helper (the fork server and the resource tracker
+ *  wait for requests) and in the main process of a parallel program (it
+ *  waits for its workers, e.g. in os.waitpid, which no category claims);
+ *  elsewhere it is other wait (a thread blocked in C, or runnable on a
+ *  busy machine).  The three add up to thread time less the categories
+ *  exactly. */
+typedef struct {
+    int64_t compute_ns;
+    int64_t idle_ns;
+    int64_t other_wait_ns;
+} mpp_rep_rest_t;
+
+/* The split of a process, summed over its threads, or of one thread of
+ * it; `parallel` as in mpp_rep_verdict_t. */
+void mpp_rep_proc_rest(const mpp_proc_t *p, bool parallel,
+                       mpp_rep_rest_t *out);
+void mpp_rep_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t,
+                         bool parallel, mpp_rep_rest_t *out);
+
 /* True for the waiting categories (lock wait, IPC wait). */
 bool mpp_rep_is_wait(int cat);
 
@@ -127,12 +158,36 @@ typedef struct {
     uint32_t lead_procs[MPP_CAT_COUNT]; /* processes with lead_ns[c] > 0 */
     int lead_cat;
     bool has_workers;
+    bool parallel;          /* the program (not the selection) had workers */
+    mpp_rep_rest_t rest;    /* compute, idle, other wait of the selection */
+    uint32_t compute_procs; /* processes with compute */
 } mpp_rep_time_t;
 
 void mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out);
 
 /* The weight a category's time has when choosing the leading cost. */
 int64_t mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat);
+
+/*  The verdict both reports print: what the time went to most, of
+ *  compute and the costs the leading cost weighs (mpp_rep_time_t: idle
+ *  waits left out; pickling and unpickling ranked together).
+ *
+ *  lead is MPP_REP_LEAD_COMPUTE, a category (mpp_cat_t), or -1 when no
+ *  time was measured; name is the design's key ("serialisation" when
+ *  both halves had time).  share is ns over the thread time.  A program
+ *  that ran no worker is not parallel, and its hint never speaks of
+ *  workers. */
+#define MPP_REP_LEAD_COMPUTE MPP_CAT_COUNT
+typedef struct {
+    int lead;
+    const char *name;
+    int64_t ns;
+    double share;
+    bool parallel;
+    const char *hint; /* one sentence without "Hint: ", or NULL */
+} mpp_rep_verdict_t;
+
+void mpp_rep_verdict(const mpp_rep_time_t *tm, mpp_rep_verdict_t *out);
 
 /* ---- what every report starts from (mpp_report.c) ---------------------- */
 
@@ -259,8 +314,9 @@ void mpp_rep_pct(char *buf, size_t size, int64_t part, int64_t whole);
 
 /* ---- the text report (mpp_report_text.c) ------------------------------- */
 
-/* A one-sentence hint for a leading category, or NULL. */
-const char *mpp_rep_hint(int cat);
+/* A one-sentence hint for a leading category, or NULL; `parallel` as in
+ * mpp_rep_verdict_t. */
+const char *mpp_rep_hint(int cat, bool parallel);
 
 /* ---- JSON helpers (mpp_report_fmt.c) ----------------------------------- */
 

@@ -32,35 +32,65 @@ static const char *const s_hint[MPP_CAT_COUNT] = {
     "fork and forkserver start faster than spawn.",
 };
 
+/* Without workers, only threads can queue on a lock. */
+static const char s_thread_lock_hint[] =
+    "Hint: threads queue on a shared lock (see the lock-wait sites below): "
+    "hold shared locks for less time, or give each thread its own state.";
+
+/*  Every hint but the lock's speaks of workers and tasks, so a program
+ *  that ran no worker gets none of them. */
 const char *
-mpp_rep_hint(int cat)
+mpp_rep_hint(int cat, bool parallel)
 {
-    return cat >= 0 && cat < MPP_CAT_COUNT ? s_hint[cat] : NULL;
+    if (cat < 0 || cat >= MPP_CAT_COUNT) {
+        return NULL;
+    }
+    if (!parallel) {
+        return cat == MPP_CAT_LOCK_WAIT ? s_thread_lock_hint : NULL;
+    }
+    return s_hint[cat];
 }
 
+/* One share of "where the time went": "lock wait 7% (200 ms, 1.0 kB)". */
+static void
+s_txt_share(char *line, size_t size, const char *brief, int64_t ns,
+            uint64_t nbytes, int64_t whole, bool first)
+{
+    char item[128], pct[16], sec[32], bytes[32];
+    mpp_rep_pct(pct, sizeof(pct), ns, whole);
+    mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(ns));
+    mpp_rep_fmt_bytes(bytes, sizeof(bytes), nbytes);
+    snprintf(item, sizeof(item), "%s %s", brief, pct);
+    if (ns > 0 && !first) {
+        mpp_rep_add(item, sizeof(item), " (%s%s%s)", sec, nbytes ? ", " : "",
+                    nbytes ? bytes : "");
+    }
+    mpp_rep_nbsp(item);
+    mpp_rep_add(line, size, "%s%s", first ? "  " : ", ", item);
+}
+
+/*  Compute, the five categories, then idle and other wait when there
+ *  were any: together they are the thread time. */
 static void
 s_txt_where(const mpp_rep_time_t *tm, ssize_t proc, FILE *out)
 {
-    char line[1024], item[128], pct[16], sec[32], bytes[32];
+    char line[1024] = "";
+    int64_t whole = tm->thread_ns;
     fprintf(out, "\nWhere the time went (%s, %.3f thread-seconds):\n",
-            proc < 0 ? "all processes" : "this process",
-            mpp_rep_sec(tm->thread_ns));
-    mpp_rep_pct(pct, sizeof(pct), tm->thread_ns - tm->cat_ns, tm->thread_ns);
-    snprintf(item, sizeof(item), "compute %s", pct);
-    mpp_rep_nbsp(item);
-    snprintf(line, sizeof(line), "  %s", item);
+            proc < 0 ? "all processes" : "this process", mpp_rep_sec(whole));
+    s_txt_share(line, sizeof(line), "compute", tm->rest.compute_ns, 0, whole,
+                true);
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
-        const mpp_catval_t *cv = &tm->cat[c];
-        mpp_rep_pct(pct, sizeof(pct), (int64_t)cv->ns, tm->thread_ns);
-        mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec((int64_t)cv->ns));
-        mpp_rep_fmt_bytes(bytes, sizeof(bytes), cv->bytes);
-        snprintf(item, sizeof(item), "%s %s", mpp_catalog_cat(c)->brief, pct);
-        if (cv->ns > 0) {
-            mpp_rep_add(item, sizeof(item), " (%s%s%s)", sec,
-                  cv->bytes ? ", " : "", cv->bytes ? bytes : "");
-        }
-        mpp_rep_nbsp(item);
-        mpp_rep_add(line, sizeof(line), ", %s", item);
+        s_txt_share(line, sizeof(line), mpp_catalog_cat(c)->brief,
+                    (int64_t)tm->cat[c].ns, tm->cat[c].bytes, whole, false);
+    }
+    if (tm->rest.idle_ns > 0) {
+        s_txt_share(line, sizeof(line), "idle", tm->rest.idle_ns, 0, whole,
+                    false);
+    }
+    if (tm->rest.other_wait_ns > 0) {
+        s_txt_share(line, sizeof(line), "other wait", tm->rest.other_wait_ns,
+                    0, whole, false);
     }
     mpp_rep_para(out, line, 2);
 }
@@ -98,11 +128,23 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
            FILE *out)
 {
     char line[1024], sec[32], phrase[768];
-    int c = tm->lead_cat;
+    mpp_rep_verdict_t vd;
+    mpp_rep_verdict(tm, &vd);
+    int c = vd.lead;
     if (c < 0) {
         fputs("Leading cost: none measured; no time went to pickling, "
               "locks, IPC or start-up.\n",
               out);
+    }
+    else if (c == MPP_REP_LEAD_COMPUTE) {
+        mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(vd.ns));
+        snprintf(line, sizeof(line),
+                 "Leading cost: compute \xe2\x80\x94 %s in %" PRIu32
+                 " process%s (%.0f%% of the thread time): the program's own "
+                 "work, on a CPU, more than any overhead measured.",
+                 sec, tm->compute_procs, tm->compute_procs == 1 ? "" : "es",
+                 vd.share * 100.0);
+        mpp_rep_para(out, line, 2);
     }
     else {
         mpp_rep_sites_t sites;
@@ -141,8 +183,8 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
                 "The main process waited %s (lock and IPC wait, all its "
                 "threads) for its workers: idle while they work, so not "
                 "counted as the leading cost.");
-    if (c >= 0) {
-        mpp_rep_para(out, mpp_rep_hint(c), 2);
+    if (vd.hint != NULL) {
+        mpp_rep_para(out, vd.hint, 2);
     }
     return 0;
 }
@@ -198,9 +240,9 @@ s_txt_processes(const mpp_session_t *s, ssize_t proc, FILE *out)
 
 /* compute and the five categories, in seconds. */
 static void
-s_txt_cat_cols(FILE *out, int64_t thread_ns, const mpp_catval_t *cat)
+s_txt_cat_cols(FILE *out, int64_t compute_ns, const mpp_catval_t *cat)
 {
-    fprintf(out, " %8.3f", mpp_rep_sec(thread_ns - mpp_rep_cat_ns(cat)));
+    fprintf(out, " %8.3f", mpp_rep_sec(compute_ns));
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         fprintf(out, " %8.3f", mpp_rep_sec((int64_t)cat[c].ns));
     }
@@ -218,10 +260,11 @@ s_txt_cat_heads(FILE *out)
 }
 
 static void
-s_txt_proc_time(const mpp_session_t *s, ssize_t proc, FILE *out)
+s_txt_proc_time(const mpp_session_t *s, ssize_t proc, bool parallel,
+                FILE *out)
 {
     fputs("\nTime per process (thread-seconds; lock = lock wait, "
-          "IPC = IPC wait)\n",
+          "IPC = IPC wait; the rest is idle or other wait)\n",
           out);
     fprintf(out, "%7s  %-20s %9s", "pid", "name", "thread-s");
     s_txt_cat_heads(out);
@@ -231,17 +274,19 @@ s_txt_proc_time(const mpp_session_t *s, ssize_t proc, FILE *out)
         }
         const mpp_proc_t *p = &s->procs[i];
         mpp_catval_t cat[MPP_CAT_COUNT];
+        mpp_rep_rest_t rest;
         int64_t ns = mpp_rep_proc_thread_ns(p);
         mpp_proc_cats(p, cat);
+        mpp_rep_proc_rest(p, parallel, &rest);
         fprintf(out, "%7" PRId64 "  ", p->pid);
         mpp_rep_col(out, p->name, 20);
         fprintf(out, " %9.3f", mpp_rep_sec(ns));
-        s_txt_cat_cols(out, ns, cat);
+        s_txt_cat_cols(out, rest.compute_ns, cat);
     }
 }
 
 static void
-s_txt_threads(const mpp_session_t *s, ssize_t proc, FILE *out)
+s_txt_threads(const mpp_session_t *s, ssize_t proc, bool parallel, FILE *out)
 {
     fputs("\nThreads (seconds)\n", out);
     fprintf(out, "%7s  %-26s %10s", "pid", "thread", "calls");
@@ -251,10 +296,12 @@ s_txt_threads(const mpp_session_t *s, ssize_t proc, FILE *out)
         for (size_t j = 0; j < p->nthreads && (proc < 0 || (size_t)proc == i);
              j++) {
             const mpp_thread_t *t = &p->threads[j];
+            mpp_rep_rest_t rest;
+            mpp_rep_thread_rest(p, t, parallel, &rest);
             fprintf(out, "%7" PRId64 "  ", p->pid);
             mpp_rep_col(out, t->name, 26);
             fprintf(out, " %10" PRIu64, mpp_rep_thread_calls(t));
-            s_txt_cat_cols(out, mpp_rep_thread_ns(p, t), t->cat);
+            s_txt_cat_cols(out, rest.compute_ns, t->cat);
         }
     }
 }
@@ -440,8 +487,8 @@ mpp_report_text(const mpp_session_t *s, const mpp_report_opts_t *o,
     rc = s_txt_lead(s, &r.tm, proc, out);
     if (rc == 0) {
         s_txt_processes(s, proc, out);
-        s_txt_proc_time(s, proc, out);
-        s_txt_threads(s, proc, out);
+        s_txt_proc_time(s, proc, r.tm.parallel, out);
+        s_txt_threads(s, proc, r.tm.parallel, out);
         rc = s_txt_sites(s, proc, out);
     }
     if (rc == 0) {

@@ -164,6 +164,73 @@ mpp_rep_is_worker(const mpp_proc_t *p)
     return !mpp_rep_is_main(p) && !mpp_rep_is_helper(p);
 }
 
+const char *
+mpp_rep_role(const mpp_proc_t *p)
+{
+    return mpp_rep_is_main(p)     ? "main"
+           : mpp_rep_is_helper(p) ? "helper"
+                                  : "worker";
+}
+
+/*  The share of a process's time outside lock and IPC waits that was on
+ *  a CPU (see mpp_rep_rest_t); 1 when the CPU time is unknown. */
+static double
+s_cpu_share(const mpp_proc_t *p)
+{
+    int64_t busy = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        busy += mpp_rep_thread_ns(p, t) -
+                (int64_t)t->cat[MPP_CAT_LOCK_WAIT].ns -
+                (int64_t)t->cat[MPP_CAT_IPC_WAIT].ns;
+    }
+    if (p->cpu_ns <= 0 || busy <= 0 || p->cpu_ns >= busy) {
+        return 1.0;
+    }
+    return (double)p->cpu_ns / (double)busy;
+}
+
+static void
+s_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t, bool idle,
+              double share, mpp_rep_rest_t *out)
+{
+    int64_t rest = mpp_rep_thread_ns(p, t) - mpp_rep_cat_ns(t->cat);
+    int64_t on = (int64_t)((double)rest * share + 0.5);
+    on = on < 0 ? 0 : on > rest ? rest : on;
+    out->compute_ns += on;
+    if (idle) {
+        out->idle_ns += rest - on;
+    }
+    else {
+        out->other_wait_ns += rest - on;
+    }
+}
+
+static bool
+s_idles(const mpp_proc_t *p, bool parallel)
+{
+    return mpp_rep_is_helper(p) || (parallel && mpp_rep_is_main(p));
+}
+
+void
+mpp_rep_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t,
+                    bool parallel, mpp_rep_rest_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    s_thread_rest(p, t, s_idles(p, parallel), s_cpu_share(p), out);
+}
+
+void
+mpp_rep_proc_rest(const mpp_proc_t *p, bool parallel, mpp_rep_rest_t *out)
+{
+    double share = s_cpu_share(p);
+    bool idle = s_idles(p, parallel);
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < p->nthreads; i++) {
+        s_thread_rest(p, &p->threads[i], idle, share, out);
+    }
+}
+
 bool
 mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc)
 {
@@ -180,6 +247,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->has_workers = mpp_rep_has_workers(s, proc);
+    out->parallel = mpp_rep_has_workers(s, -1);
     for (size_t i = 0; i < s->nprocs; i++) {
         if (!mpp_rep_selected(proc, i)) {
             continue;
@@ -187,7 +255,13 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         const mpp_proc_t *p = &s->procs[i];
         mpp_catval_t pc[MPP_CAT_COUNT];
         bool main_idle = out->has_workers && mpp_rep_is_main(p);
+        mpp_rep_rest_t rest;
         mpp_proc_cats(p, pc);
+        mpp_rep_proc_rest(p, out->parallel, &rest);
+        out->rest.compute_ns += rest.compute_ns;
+        out->rest.idle_ns += rest.idle_ns;
+        out->rest.other_wait_ns += rest.other_wait_ns;
+        out->compute_procs += rest.compute_ns > 0;
         out->thread_ns += mpp_rep_proc_thread_ns(p);
         for (int c = 0; c < MPP_CAT_COUNT; c++) {
             out->cat[c].ns += pc[c].ns;
@@ -230,4 +304,43 @@ mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat)
         return tm->lead_ns[MPP_CAT_PICKLE] + tm->lead_ns[MPP_CAT_UNPICKLE];
     }
     return tm->lead_ns[cat];
+}
+
+/* Keys of the design's "verdict.leading". */
+static const char *
+s_lead_name(const mpp_rep_time_t *tm, int lead)
+{
+    if (lead == MPP_REP_LEAD_COMPUTE) {
+        return "compute";
+    }
+    if (lead < 0) {
+        return "none";
+    }
+    if ((lead == MPP_CAT_PICKLE || lead == MPP_CAT_UNPICKLE) &&
+        tm->lead_ns[MPP_CAT_PICKLE] > 0 && tm->lead_ns[MPP_CAT_UNPICKLE] > 0) {
+        return "serialisation";
+    }
+    return mpp_catalog_cat(lead)->name;
+}
+
+/*  Compute competes with the leading cost on equal terms: a program that
+ *  spent its time computing has its answer there, whatever it paid for
+ *  start-up or pickling. */
+void
+mpp_rep_verdict(const mpp_rep_time_t *tm, mpp_rep_verdict_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->parallel = tm->parallel;
+    out->lead = tm->lead_cat;
+    out->ns = tm->lead_cat >= 0 ? mpp_rep_lead_rank(tm, tm->lead_cat) : 0;
+    if (tm->rest.compute_ns > 0 && tm->rest.compute_ns >= out->ns) {
+        out->lead = MPP_REP_LEAD_COMPUTE;
+        out->ns = tm->rest.compute_ns;
+    }
+    out->name = s_lead_name(tm, out->lead);
+    out->share = tm->thread_ns > 0 ? (double)out->ns / (double)tm->thread_ns
+                                   : 0.0;
+    out->hint = out->lead == MPP_REP_LEAD_COMPUTE
+                    ? NULL
+                    : mpp_rep_hint(out->lead, out->parallel);
 }
