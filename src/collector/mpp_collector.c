@@ -6,10 +6,12 @@
  *  start() connects to the aggregator and says HELLO, the shim replaces
  *  os._exit, os.execv, os.execve and os.closerange with the wrappers
  *  below and registers after_fork_child, and enable() finally installs
- *  the profile hook on this thread and, through threading.setprofile, on
- *  every thread started later.  From then on the hook streams DATA every
- *  interval, and the end of the process (exit status, os._exit, exec,
- *  SIGTERM) sends the last DATA and a BYE.
+ *  the backend: on 3.12+ the sys.monitoring callbacks (mpp_monitor.c),
+ *  which see every thread, else the profile hook on this thread and,
+ *  through threading.setprofile, on every thread started later.  From
+ *  then on the backend streams DATA every interval, and the end of the
+ *  process (exit status, os._exit, exec, SIGTERM) sends the last DATA and
+ *  a BYE.
  *
  *  The module state only points at the core: the core must outlive the
  *  module, because the on_exit handler uses it after finalization has
@@ -338,8 +340,9 @@ s_sigterm_is_ours(PyObject *module)
 PyDoc_STRVAR(
     s_enable_doc,
     "enable()\n--\n\n"
-    "Install the profile hook on this thread and on every thread started\n"
-    "later through threading.");
+    "Start profiling: on Python 3.12+ through sys.monitoring, every thread;\n"
+    "else install the profile hook on this thread and on every thread\n"
+    "started later through threading.");
 
 static PyObject *
 s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -354,6 +357,23 @@ s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (threading == NULL) {
         return NULL;
     }
+    if (s_sigterm_is_ours(module)) {
+        (void)mpp_core_sigterm_install();
+    }
+    /* On 3.12+ sys.monitoring sees every thread by itself; the profile
+     * hook below is the fallback when it cannot be had. */
+    if (mpp_monitor_wanted()) {
+        PyObject *name = mpp_hook_thread_name();
+        int rc = mpp_monitor_start(&st->hook, s_text(name, "MainThread"));
+        Py_XDECREF(name);
+        if (rc != 0) {
+            Py_DECREF(threading);
+            if (rc < 0) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
+    }
     PyObject *starter = PyObject_GetAttrString(module, "_thread_start");
     PyObject *r =
         starter ? PyObject_CallMethod(threading, "setprofile", "O", starter)
@@ -364,9 +384,6 @@ s_enable(PyObject *module, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     Py_DECREF(r);
-    if (s_sigterm_is_ours(module)) {
-        (void)mpp_core_sigterm_install();
-    }
     PyObject *name = mpp_hook_thread_name();
     int rc =
         mpp_hook_install(st->ref_type, &st->hook, s_text(name, "MainThread"));

@@ -1,4 +1,6 @@
-/*  The profile hook: where Python events become table updates.
+/*  The profile hook: where Python events become table updates on 3.11,
+ *  and on 3.12+ when sys.monitoring cannot be had or MPPROF_BACKEND=hook
+ *  asks for it (mpp_monitor.h is the backend there).
  *
  *  Each profiled thread runs PyEval_SetProfile(hook, ref), where `ref` is
  *  a small Python object carrying that thread's tables, so the hook needs

@@ -10,6 +10,7 @@
 #include "mpp_pycompat.h"
 
 #include "mpp_hook.h"
+#include "mpp_monitor.h"
 #include "mpp_zsink.h"
 
 /* The os functions the shim wraps, as they were at start(). */
@@ -34,13 +35,21 @@ mpp_mod_state(PyObject *module)
     return (mpp_modstate_t *)PyModule_GetState(module);
 }
 
+/*  The calling thread's tables, from whichever backend runs (the
+ *  sys.monitoring one or the profile hook), or NULL. */
+static inline mpp_tstate_t *
+mpp_mod_current_thread(void)
+{
+    return mpp_monitor_active() ? mpp_monitor_current() : mpp_hook_current();
+}
+
 /* The core if start() succeeded, brought up to date after a fork. */
 static inline mpp_core_t *
 mpp_mod_core(PyObject *module)
 {
     mpp_core_t *core = mpp_mod_state(module)->hook.core;
     if (core != NULL) {
-        mpp_core_after_fork(core, mpp_hook_current());
+        mpp_core_after_fork(core, mpp_mod_current_thread());
     }
     return core;
 }

@@ -69,6 +69,12 @@ static uint64_t
 s_frame_bytes(void *ctx, void *frame)
 {
     (void)ctx;
+    if (frame == MPP_PYBYTES_CURRENT_FRAME) {
+        frame = mpp_current_frame();
+        if (frame == NULL) {
+            return 0;
+        }
+    }
     return s_arg_bytes((PyFrameObject *)frame);
 }
 

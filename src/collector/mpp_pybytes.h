@@ -8,4 +8,9 @@
 
 mpp_measure_t mpp_pybytes_measure(void);
 
+/*  What a backend without frames (sys.monitoring's callbacks) passes as
+ *  the frame of a call: "the frame the thread runs now", looked up only
+ *  when a category function needs its argument measured. */
+#define MPP_PYBYTES_CURRENT_FRAME ((void *)1)
+
 #endif

@@ -6,8 +6,9 @@
  *  name C methods); each is wrapped here in a static inline function, so a
  *  new Python release means editing this file and nothing else.
  *
- *  Python 3.12 and later are meant to move to sys.monitoring; until then
- *  the legacy profile hook used by 3.11 still works there.
+ *  Python 3.12 and later have sys.monitoring (PEP 669), which the
+ *  collector uses there (mpp_monitor.c) unless told otherwise; the legacy
+ *  profile hook of 3.11 still works on them and is the fallback.
  */
 #ifndef MPP_PYCOMPAT_H
 #define MPP_PYCOMPAT_H
@@ -18,6 +19,12 @@
 
 #if PY_VERSION_HEX < 0x030B0000
 #error "the mpprof collector needs Python 3.11 or later"
+#endif
+
+/*  Both backends and the core assume the GIL: one thread at a time runs
+ *  the callbacks and touches the shared registry. */
+#ifdef Py_GIL_DISABLED
+#error "the mpprof collector does not support free-threaded CPython builds"
 #endif
 
 /* ---- pending exceptions ------------------------------------------------ */
@@ -165,6 +172,43 @@ mpp_frame_local(PyFrameObject *frame, const char *name)
 
 /* ---- C functions ------------------------------------------------------- */
 
+/*  Whether this Python has sys.monitoring, whose CALL event hands the
+ *  callable over unbound: a method called as obj.meth() arrives as the
+ *  type's method descriptor plus its first argument. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define MPP_HAVE_MONITORING 1
+#else
+#define MPP_HAVE_MONITORING 0
+#endif
+
+/*  The PyMethodDef of a method descriptor called with first argument
+ *  `self`, or NULL when the call is not one cProfile profiles: not a
+ *  method descriptor, no argument, or one that is not an instance of the
+ *  descriptor's type (binding it would raise, and _lsprof then counts
+ *  nothing).  This is _lsprof's test, without the bound method that it
+ *  allocates per call. */
+static inline PyMethodDef *
+mpp_method_def(PyObject *callable, PyObject *self, PyObject *missing)
+{
+    if (!Py_IS_TYPE(callable, &PyMethodDescr_Type) || self == missing) {
+        return NULL;
+    }
+    PyMethodDescrObject *descr = (PyMethodDescrObject *)callable;
+    if (!PyObject_TypeCheck(self, descr->d_common.d_type)) {
+        return NULL;
+    }
+    return descr->d_method;
+}
+
+/*  The bound method a method descriptor makes for `self`, as a new
+ *  reference, or NULL with an exception set. */
+static inline PyObject *
+mpp_method_bind(PyObject *descr, PyObject *self)
+{
+    return Py_TYPE(descr)->tp_descr_get(descr, self,
+                                        (PyObject *)Py_TYPE(self));
+}
+
 static inline PyMethodDef *
 mpp_cfunc_def(PyObject *func)
 {
@@ -193,6 +237,14 @@ mpp_type_lookup(PyTypeObject *type, PyObject *name)
 }
 
 /* ---- thread state ------------------------------------------------------ */
+
+/*  The frame the calling thread runs, borrowed, or NULL.  sys.monitoring
+ *  callbacks get no frame; at PY_START this is the frame just started. */
+static inline PyFrameObject *
+mpp_current_frame(void)
+{
+    return PyEval_GetFrame();
+}
 
 /*  The object the current thread's profile function was installed with,
  *  if that function is `hook`; otherwise NULL.  Borrowed. */

@@ -235,7 +235,9 @@ mpp_mod_mem_usage(PyObject *module, PyObject *Py_UNUSED(ignored))
 
 MPP_DOC(mpp_mod_info_doc,
         "info()\n--\n\n"
-        "The collector's own counters, for tests and debugging.");
+        "The collector's own counters, for tests and debugging; `backend`\n"
+        "says which one feeds it (\"monitoring\": sys.monitoring, with its\n"
+        "`tool_id`; \"hook\": the profile hook, tool_id -1).");
 
 PyObject *
 mpp_mod_info(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -249,7 +251,7 @@ mpp_mod_info(PyObject *module, PyObject *Py_UNUSED(ignored))
     mpp_core_info(core, &info);
     mpp_clock_kind_t kind = mpp_core_hot(core)->clock.kind;
     return Py_BuildValue(
-        "{s:L,s:L,s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:I,s:n,s:s,s:O}", "pid",
+        "{s:L,s:L,s:s,s:s,s:K,s:K,s:K,s:K,s:K,s:I,s:n,s:s,s:O,s:s,s:i}", "pid",
         (long long)info.pid, "ppid", (long long)info.ppid, "start_method",
         info.start_method, "name", info.name, "seq",
         (unsigned long long)info.seq, "messages",
@@ -262,5 +264,7 @@ mpp_mod_info(PyObject *module, PyObject *Py_UNUSED(ignored))
         kind == MPP_CLOCK_TSC    ? "tsc"
         : kind == MPP_CLOCK_TEST ? "test"
                                  : "mono",
-        "done", info.done ? Py_True : Py_False);
+        "done", info.done ? Py_True : Py_False, "backend",
+        mpp_monitor_active() ? "monitoring" : "hook", "tool_id",
+        mpp_monitor_tool());
 }

@@ -1,0 +1,190 @@
+/*  Naming functions; see mpp_names.h. */
+#include "mpp_names.h"
+
+/*  The bytes of a str as a C string, borrowed from *holder (release it
+ *  once the text is copied).  Text that is not valid Unicode, such as a
+ *  file name with bytes undecodable in the file system encoding, keeps
+ *  those bytes as they were (surrogateescape, as os.fsencode does), so
+ *  the name refers to the same file; the wire carries it as is. */
+static const char *
+s_bytes(PyObject *s, PyObject **holder)
+{
+    *holder = NULL;
+    if (s == NULL || !PyUnicode_Check(s)) {
+        return "?";
+    }
+    const char *text = PyUnicode_AsUTF8(s);
+    if (text != NULL) {
+        return text;
+    }
+    PyErr_Clear();
+    *holder = PyUnicode_AsEncodedString(s, "utf-8", "surrogateescape");
+    if (*holder == NULL) {
+        PyErr_Clear();
+        *holder = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+    }
+    if (*holder == NULL) {
+        PyErr_Clear();
+        return "?";
+    }
+    return PyBytes_AS_STRING(*holder);
+}
+
+uint32_t
+mpp_names_code(mpp_core_t *core, Py_ssize_t code_index, mpp_tstate_t *thread,
+               PyCodeObject *code)
+{
+    mpp_exc_t exc;
+    PyObject *file_holder;
+    PyObject *name_holder;
+
+    mpp_exc_save(&exc);
+    uint32_t fid =
+        mpp_funcs_add(mpp_core_hot(core)->funcs,
+                      s_bytes(mpp_code_filename(code), &file_holder),
+                      mpp_code_firstlineno(code),
+                      s_bytes(mpp_code_name(code), &name_holder));
+    Py_XDECREF(file_holder);
+    Py_XDECREF(name_holder);
+    if (fid == MPP_NOFID) {
+        thread->dropped++;
+    }
+    else if (mpp_code_set_extra(code, code_index,
+                                (void *)(uintptr_t)(fid + 1)) < 0) {
+        /* Out of memory: the next call registers the function again,
+         * under a new id with the same name, which the aggregator merges
+         * by name.  Nothing is lost but memory. */
+        thread->dropped++;
+    }
+    mpp_exc_restore(&exc);
+    return fid;
+}
+
+/*  A repr such as "<function Random.seed at 0x7f91e6d1f9c0>" (what a
+ *  Python subclass's override looks like) names the same function in
+ *  every process with another address.  cProfile keeps the address; we
+ *  drop it, so the function merges across processes and runs.  Steals the
+ *  reference to `repr`. */
+static PyObject *
+s_without_address(PyObject *repr)
+{
+    if (repr == NULL) {
+        return NULL;
+    }
+    Py_ssize_t len = PyUnicode_GetLength(repr);
+    PyObject *marker = PyUnicode_FromString(" at 0x");
+    Py_ssize_t at = marker ? PyUnicode_Find(repr, marker, 0, len, -1) : -1;
+    Py_XDECREF(marker);
+    if (at < 0 || PyUnicode_ReadChar(repr, len - 1) != '>') {
+        PyErr_Clear();
+        return repr;
+    }
+    PyObject *head = PyUnicode_Substring(repr, 0, at);
+    PyObject *label = head ? PyUnicode_FromFormat("%U>", head) : NULL;
+    Py_XDECREF(head);
+    if (label == NULL) {
+        PyErr_Clear();
+        return repr;
+    }
+    Py_DECREF(repr);
+    return label;
+}
+
+/*  The name cProfile gives a C function, so that profiles compare and merge
+ *  with cProfile's: "<method 'acquire' of '_thread.lock' objects>" (the
+ *  repr of what the type of __self__ has under that name), else
+ *  "<built-in method time.sleep>", or for functions without __self__
+ *  "<mod.name>" and "<name>" for builtins. */
+static PyObject *
+s_cfunc_label(PyObject *func)
+{
+    const char *ml_name = mpp_cfunc_def(func)->ml_name;
+    PyObject *self = mpp_cfunc_self(func);
+    PyObject *mod = mpp_cfunc_module(func);
+
+    if (self == NULL) {
+        PyObject *modname = NULL;
+        if (mod != NULL && PyUnicode_Check(mod)) {
+            modname = Py_NewRef(mod);
+        }
+        else if (mod != NULL && PyModule_Check(mod)) {
+            modname = PyModule_GetNameObject(mod);
+            if (modname == NULL) {
+                PyErr_Clear();
+            }
+        }
+        if (modname != NULL) {
+            PyObject *label = NULL;
+            if (PyUnicode_CompareWithASCIIString(modname, "builtins") != 0) {
+                label = PyUnicode_FromFormat("<%U.%s>", modname, ml_name);
+            }
+            Py_DECREF(modname);
+            if (label != NULL) {
+                return label;
+            }
+            PyErr_Clear();
+        }
+        return PyUnicode_FromFormat("<%s>", ml_name);
+    }
+
+    PyObject *name = PyUnicode_FromString(ml_name);
+    if (name != NULL) {
+        PyObject *attr = mpp_type_lookup(Py_TYPE(self), name);
+        Py_XINCREF(attr);
+        Py_DECREF(name);
+        if (attr != NULL) {
+            PyObject *label = s_without_address(PyObject_Repr(attr));
+            Py_DECREF(attr);
+            if (label != NULL) {
+                return label;
+            }
+        }
+    }
+    PyErr_Clear();
+    if (mod != NULL && PyUnicode_Check(mod)) {
+        return PyUnicode_FromFormat("<built-in method %S.%s>", mod, ml_name);
+    }
+    return PyUnicode_FromFormat("<built-in method %s>", ml_name);
+}
+
+uint32_t
+mpp_names_cfunc(mpp_core_t *core, mpp_tstate_t *thread, PyObject *func)
+{
+    mpp_funcs_t *funcs = mpp_core_hot(core)->funcs;
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    PyObject *label = s_cfunc_label(func);
+    PyObject *holder;
+    PyErr_Clear();
+    uint32_t fid = mpp_funcs_add(funcs, "~", 0, s_bytes(label, &holder));
+    Py_XDECREF(holder);
+    Py_XDECREF(label);
+    if (fid == MPP_NOFID ||
+        mpp_funcs_bind(funcs, mpp_cfunc_def(func), fid) < 0) {
+        thread->dropped++;
+    }
+    mpp_exc_restore(&exc);
+    return fid;
+}
+
+uint32_t
+mpp_names_method(mpp_core_t *core, mpp_tstate_t *thread, PyObject *descr,
+                 PyObject *self)
+{
+    /* The bound method is what cProfile names (and what 3.11's profile
+     * hook saw); making one allocates, which is fine here: this runs once
+     * per method. */
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    PyObject *bound = mpp_method_bind(descr, self);
+    uint32_t fid = MPP_NOFID;
+    if (bound != NULL && PyCFunction_Check(bound)) {
+        fid = mpp_names_cfunc(core, thread, bound);
+    }
+    else {
+        thread->dropped++;
+    }
+    Py_XDECREF(bound);
+    mpp_exc_restore(&exc);
+    return fid;
+}
