@@ -90,16 +90,17 @@ mpp_mod_export_parent_pid(void)
     if (os == NULL) {
         return -1;
     }
-    PyObject *environ = PyObject_GetAttrString(os, "environ");
+    PyObject *os_environ = PyObject_GetAttrString(os, "environ");
     Py_DECREF(os);
-    if (environ == NULL) {
+    if (os_environ == NULL) {
         return -1;
     }
     PyObject *pid = PyUnicode_FromFormat("%ld", (long)getpid());
-    int rc =
-        pid ? PyMapping_SetItemString(environ, "MPPROF_PARENT_PID", pid) : -1;
+    int rc = pid ? PyMapping_SetItemString(os_environ, "MPPROF_PARENT_PID",
+                                           pid)
+                 : -1;
     Py_XDECREF(pid);
-    Py_DECREF(environ);
+    Py_DECREF(os_environ);
     return rc;
 }
 
@@ -216,18 +217,20 @@ s_restore_parent_pid(const char *old)
     mpp_exc_t exc;
     mpp_exc_save(&exc);
     PyObject *os = PyImport_ImportModule("os");
-    PyObject *environ = os ? PyObject_GetAttrString(os, "environ") : NULL;
-    if (environ != NULL) {
+    PyObject *os_environ =
+        os ? PyObject_GetAttrString(os, "environ") : NULL;
+    if (os_environ != NULL) {
         PyObject *value = old ? PyUnicode_DecodeFSDefault(old) : NULL;
         if (value != NULL) {
-            (void)PyMapping_SetItemString(environ, "MPPROF_PARENT_PID", value);
+            (void)PyMapping_SetItemString(os_environ, "MPPROF_PARENT_PID",
+                                          value);
         }
         else if (old == NULL) {
-            (void)PyMapping_DelItemString(environ, "MPPROF_PARENT_PID");
+            (void)PyMapping_DelItemString(os_environ, "MPPROF_PARENT_PID");
         }
         Py_XDECREF(value);
     }
-    Py_XDECREF(environ);
+    Py_XDECREF(os_environ);
     Py_XDECREF(os);
     mpp_exc_restore(&exc);
 }

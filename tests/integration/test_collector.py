@@ -267,7 +267,12 @@ class Messages(MessageTest):
         self.assertEqual(r.rc, 0, r.err)
         (pid, msgs), = by_pid.items()
         self.assertEqual(self.final_calls(msgs, "tick"), 5)
-        self.assertEqual(self.final_calls(msgs, "once"), 0)
+        # With the profile hook, sys.setprofile(None) stops it for `once`;
+        # the sys.monitoring backend of 3.12+ is not a profile function,
+        # so it goes on counting, as cProfile of those versions does.
+        monitoring = (sys.version_info >= (3, 12) and
+                      os.environ.get("MPPROF_BACKEND") != "hook")
+        self.assertEqual(self.final_calls(msgs, "once"), int(monitoring))
 
     def test_exec_ends_one_incarnation_and_starts_another(self):
         r, by_pid = self.run_and_receive([target("behaviour.py"),
