@@ -48,7 +48,7 @@ s_json_threads(FILE *out, const mpp_proc_t *p, bool parallel)
                 MPP_TID_SERIAL(t->tid));
         mpp_rep_json_str(out, t->name);
         fprintf(out, ", \"calls\": %" PRIu64 ", \"thread_s\": ",
-                mpp_rep_thread_calls(t));
+                mpp_rep_thread_cost(t).ncalls);
         mpp_rep_json_secs(out, mpp_rep_thread_ns(p, t));
         fputs(", \"categories\": ", out);
         s_json_cats(out, t->cat, &rest);

@@ -69,14 +69,13 @@ mpp_rep_row_t *mpp_rep_rows(const mpp_session_t *s, const mpp_view_t *v,
 
 void mpp_rep_exit_str(const mpp_proc_t *p, char *buf, size_t size);
 bool mpp_rep_proc_lost(const mpp_proc_t *p);
-uint64_t mpp_rep_thread_calls(const mpp_thread_t *t);
 const char *mpp_rep_python(const mpp_session_t *s);
 
 /* Sum of the category times of one thread or process. */
 int64_t mpp_rep_cat_ns(const mpp_catval_t cat[MPP_CAT_COUNT]);
 
-/* The sum of a thread's functions' own times. */
-int64_t mpp_rep_thread_tt_ns(const mpp_thread_t *t);
+/* A thread's functions' costs summed: its calls and its own time. */
+mpp_cost_t mpp_rep_thread_cost(const mpp_thread_t *t);
 
 /* The part of a thread's start-up before the hook measured anything (see
  * mpp_report_time.c); 0 for threads without start-up and fork children. */

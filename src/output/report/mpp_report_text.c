@@ -300,7 +300,7 @@ s_txt_threads(const mpp_session_t *s, ssize_t proc, bool parallel, FILE *out)
             mpp_rep_thread_rest(p, t, parallel, &rest);
             fprintf(out, "%7" PRId64 "  ", p->pid);
             mpp_rep_col(out, t->name, 26);
-            fprintf(out, " %10" PRIu64, mpp_rep_thread_calls(t));
+            fprintf(out, " %10" PRIu64, mpp_rep_thread_cost(t).ncalls);
             s_txt_cat_cols(out, rest.compute_ns, t->cat);
         }
     }

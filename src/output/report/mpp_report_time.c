@@ -38,14 +38,14 @@ mpp_rep_proc_lost(const mpp_proc_t *p)
     return p->exit_kind == MPP_EXIT_LOST || p->exit_kind == MPP_EXIT_RUNNING;
 }
 
-uint64_t
-mpp_rep_thread_calls(const mpp_thread_t *t)
+mpp_cost_t
+mpp_rep_thread_cost(const mpp_thread_t *t)
 {
-    uint64_t n = 0;
+    mpp_cost_t sum = {0};
     for (size_t i = 0; i < t->nstats; i++) {
-        n += t->stats[i].cost.ncalls;
+        mpp_cost_add(&sum, &t->stats[i].cost);
     }
-    return n;
+    return sum;
 }
 
 /* The session's Python version, else the first one a process reported. */
@@ -84,16 +84,6 @@ s_forked(const mpp_proc_t *p)
             strcmp(p->start_method, "forkserver") == 0);
 }
 
-int64_t
-mpp_rep_thread_tt_ns(const mpp_thread_t *t)
-{
-    int64_t tt = 0;
-    for (size_t i = 0; i < t->nstats; i++) {
-        tt += t->stats[i].cost.tt_ns;
-    }
-    return tt;
-}
-
 /*  Start-up is counted from the exec (or fork), but the hook measures
  *  function time only once the collector has started, late in the
  *  interpreter's own start-up; so a process started by exec has start-up
@@ -111,14 +101,14 @@ mpp_rep_startup_unseen_ns(const mpp_proc_t *p, const mpp_thread_t *t)
     if (su <= 0 || s_forked(p)) {
         return 0;
     }
-    int64_t rest = p->wall_ns - mpp_rep_thread_tt_ns(t);
+    int64_t rest = p->wall_ns - mpp_rep_thread_cost(t).tt_ns;
     return rest <= 0 ? 0 : rest < su ? rest : su;
 }
 
 int64_t
 mpp_rep_thread_ns(const mpp_proc_t *p, const mpp_thread_t *t)
 {
-    int64_t tt = mpp_rep_thread_tt_ns(t) + mpp_rep_startup_unseen_ns(p, t);
+    int64_t tt = mpp_rep_thread_cost(t).tt_ns + mpp_rep_startup_unseen_ns(p, t);
     int64_t cat = mpp_rep_cat_ns(t->cat);
     return tt > cat ? tt : cat;
 }
