@@ -244,9 +244,16 @@ class Messages(MessageTest):
         ticks = []
         for d in data:
             for tid, tname, stats, edges, cats in d.get("threads", []):
-                # No pickling, locks or IPC here; start-up (the last
-                # category) is the main thread's, entered once.
-                self.assertEqual(cats[:4], [[0, 0, 0]] * 4)
+                # No pickling or IPC here; start-up (the last category)
+                # is the main thread's, entered once.  From 3.14 the
+                # import system takes an RLock per module, and those
+                # acquisitions, uncontended, are measured lock wait of a
+                # few microseconds: nothing like a real wait.
+                self.assertEqual([cats[0], cats[1], cats[3]],
+                                 [[0, 0, 0]] * 3)
+                self.assertLess(cats[2][0], 1_000_000)
+                if sys.version_info < (3, 14):
+                    self.assertEqual(cats[2], [0, 0, 0])
                 self.assertEqual(cats[4][1:], [1, 0])
                 self.assertGreater(cats[4][0], 0)
                 for fid, ncalls, pcalls, tt, ct in stats:
