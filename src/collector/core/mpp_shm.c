@@ -1,0 +1,318 @@
+/*  The shared mapping and its allocator; see mpp_shm.h. */
+#include "mpp_shm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* A block's header: what mpp_shm_free needs, and a check that the
+ * pointer it is given is one of ours. */
+#define S_BLOCK_MAGIC 0x6d70626bu /* "mpbk" */
+#define S_BLOCK_HDR 16u
+
+typedef struct {
+    uint32_t magic;
+    uint32_t cls;
+    uint64_t next; /* offset of the next free block while on a list */
+} s_block_t;
+
+struct mpp_shm {
+    unsigned char *base;
+    uint64_t reserve;
+    char *path;
+};
+
+/* The header's size rounded up to the block alignment. */
+static uint64_t
+s_first_block(void)
+{
+    return (sizeof(mpp_shm_hdr_t) + 15u) & ~(uint64_t)15u;
+}
+
+/*  Opens `path` exclusively, sizes it sparse and maps it at `where` (NULL:
+ *  anywhere; else MAP_FIXED over what is there).  The descriptor is
+ *  closed before returning: the mapping keeps the file. */
+static void *
+s_map_new_file(const char *path, uint64_t reserve, void *where, int *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *err = -errno;
+        return NULL;
+    }
+    void *p = MAP_FAILED;
+    if (ftruncate(fd, (off_t)reserve) == 0) {
+        int flags = MAP_SHARED | MAP_NORESERVE | (where ? MAP_FIXED : 0);
+        p = mmap(where, reserve, PROT_READ | PROT_WRITE, flags, fd, 0);
+    }
+    *err = p == MAP_FAILED ? -errno : 0;
+    close(fd);
+    if (p == MAP_FAILED) {
+        unlink(path);
+        return NULL;
+    }
+    return p;
+}
+
+mpp_shm_t *
+mpp_shm_create(const char *path, uint64_t reserve, int *err)
+{
+    *err = MPP_ENOMEM;
+    if (reserve < s_first_block() + 4096 || reserve > ((uint64_t)1 << 40)) {
+        *err = MPP_EINVAL;
+        return NULL;
+    }
+    mpp_shm_t *self = calloc(1, sizeof(*self));
+    if (self == NULL || (self->path = strdup(path)) == NULL) {
+        free(self);
+        return NULL;
+    }
+    self->base = s_map_new_file(path, reserve, NULL, err);
+    if (self->base == NULL) {
+        free(self->path);
+        free(self);
+        return NULL;
+    }
+    self->reserve = reserve;
+    mpp_shm_hdr_t *h = mpp_shm_hdr(self);
+    memcpy(h->magic, MPP_SHM_MAGIC, sizeof(MPP_SHM_MAGIC));
+    h->layout = MPP_SHM_LAYOUT;
+    h->hdr_size = (uint32_t)sizeof(*h);
+    h->base = (uint64_t)(uintptr_t)self->base;
+    h->reserve = reserve;
+    h->used = s_first_block();
+    h->pid = (int64_t)getpid();
+    *err = 0;
+    return self;
+}
+
+void
+mpp_shm_destroy(mpp_shm_t **self_p)
+{
+    mpp_shm_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    munmap(self->base, self->reserve);
+    free(self->path);
+    free(self);
+    *self_p = NULL;
+}
+
+mpp_shm_hdr_t *
+mpp_shm_hdr(const mpp_shm_t *self)
+{
+    return (mpp_shm_hdr_t *)(void *)self->base;
+}
+
+const char *
+mpp_shm_path(const mpp_shm_t *self)
+{
+    return self->path;
+}
+
+uint64_t
+mpp_shm_used(const mpp_shm_t *self)
+{
+    return mpp_shm_hdr(self)->used;
+}
+
+void
+mpp_shm_set_root(mpp_shm_t *self, const void *root)
+{
+    mpp_shm_hdr(self)->root = (uint64_t)(uintptr_t)root;
+}
+
+/* The smallest class whose blocks hold n bytes past the block header, or
+ * MPP_SHM_CLASSES when none does. */
+static uint32_t
+s_class_of(size_t n)
+{
+    if (n > ((size_t)1 << (MPP_SHM_MIN_SHIFT + MPP_SHM_CLASSES - 1)) -
+                S_BLOCK_HDR) {
+        return MPP_SHM_CLASSES;
+    }
+    size_t need = n + S_BLOCK_HDR;
+    uint32_t cls = 0;
+    while (((size_t)1 << (MPP_SHM_MIN_SHIFT + cls)) < need) {
+        cls++;
+    }
+    return cls;
+}
+
+static size_t
+s_class_size(uint32_t cls)
+{
+    return (size_t)1 << (MPP_SHM_MIN_SHIFT + cls);
+}
+
+void *
+mpp_shm_alloc(mpp_shm_t *self, size_t n)
+{
+    uint32_t cls = s_class_of(n);
+    if (n == 0 || cls >= MPP_SHM_CLASSES) {
+        return NULL;
+    }
+    mpp_shm_hdr_t *h = mpp_shm_hdr(self);
+    s_block_t *b;
+    if (h->free_head[cls] != 0) {
+        b = (s_block_t *)(void *)(self->base + h->free_head[cls]);
+        h->free_head[cls] = b->next;
+    }
+    else {
+        size_t size = s_class_size(cls);
+        if (h->used > self->reserve || self->reserve - h->used < size) {
+            return NULL;
+        }
+        b = (s_block_t *)(void *)(self->base + h->used);
+        h->used += size;
+    }
+    b->magic = S_BLOCK_MAGIC;
+    b->cls = cls;
+    b->next = 0;
+    return (unsigned char *)b + S_BLOCK_HDR;
+}
+
+void *
+mpp_shm_calloc(mpp_shm_t *self, size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        return NULL;
+    }
+    void *p = mpp_shm_alloc(self, n);
+    if (p != NULL) {
+        /* A recycled block holds what its last owner left. */
+        memset(p, 0, n);
+    }
+    return p;
+}
+
+static s_block_t *
+s_block(void *p)
+{
+    return (s_block_t *)(void *)((unsigned char *)p - S_BLOCK_HDR);
+}
+
+void
+mpp_shm_free(mpp_shm_t *self, void *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    s_block_t *b = s_block(p);
+    if (b->magic != S_BLOCK_MAGIC || b->cls >= MPP_SHM_CLASSES) {
+        /* Not a live block of ours: leaking it is the safe choice. */
+        return;
+    }
+    mpp_shm_hdr_t *h = mpp_shm_hdr(self);
+    b->magic = 0;
+    b->next = h->free_head[b->cls];
+    h->free_head[b->cls] = (uint64_t)((unsigned char *)b - self->base);
+}
+
+void *
+mpp_shm_realloc(mpp_shm_t *self, void *p, size_t n)
+{
+    if (p == NULL) {
+        return mpp_shm_alloc(self, n);
+    }
+    if (n == 0) {
+        mpp_shm_free(self, p);
+        return NULL;
+    }
+    s_block_t *b = s_block(p);
+    if (b->magic != S_BLOCK_MAGIC || b->cls >= MPP_SHM_CLASSES) {
+        return NULL;
+    }
+    size_t have = s_class_size(b->cls) - S_BLOCK_HDR;
+    if (n <= have) {
+        return p;
+    }
+    void *q = mpp_shm_alloc(self, n);
+    if (q != NULL) {
+        memcpy(q, p, have);
+        mpp_shm_free(self, p);
+    }
+    return q;
+}
+
+int
+mpp_shm_fork_child(mpp_shm_t *self, const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL) {
+        return MPP_ENOMEM;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int rc = -errno;
+        free(copy);
+        return rc;
+    }
+    /* Written before the new mapping replaces the old one: the pages in
+     * use go to the new file, the rest of the reserve stays sparse. */
+    uint64_t used = mpp_shm_hdr(self)->used;
+    const unsigned char *from = self->base;
+    uint64_t done = 0;
+    int rc = ftruncate(fd, (off_t)self->reserve) == 0 ? 0 : -errno;
+    while (rc == 0 && done < used) {
+        ssize_t w = pwrite(fd, from + done, (size_t)(used - done),
+                           (off_t)done);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        rc = w > 0 ? 0 : w == 0 ? -EIO : -errno;
+        done += w > 0 ? (uint64_t)w : 0;
+    }
+    if (rc == 0 &&
+        mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd,
+             0) == MAP_FAILED) {
+        rc = -errno;
+    }
+    close(fd);
+    if (rc != 0) {
+        unlink(path);
+        free(copy);
+        return rc;
+    }
+    free(self->path);
+    self->path = copy;
+    mpp_shm_hdr(self)->pid = (int64_t)getpid();
+    return 0;
+}
+
+/* ---- for readers ------------------------------------------------------ */
+
+int
+mpp_shm_check_hdr(const mpp_shm_hdr_t *hdr, uint64_t file_size)
+{
+    if (memcmp(hdr->magic, MPP_SHM_MAGIC, sizeof(MPP_SHM_MAGIC)) != 0) {
+        return MPP_EFORMAT;
+    }
+    if (hdr->layout != MPP_SHM_LAYOUT) {
+        return MPP_EVERSION;
+    }
+    if (hdr->hdr_size != sizeof(*hdr) || hdr->used < s_first_block() ||
+        hdr->used > hdr->reserve || hdr->reserve > file_size) {
+        return MPP_ECORRUPT;
+    }
+    return 0;
+}
+
+int
+mpp_shm_offset(const mpp_shm_hdr_t *hdr, uint64_t ptr, uint64_t len,
+               uint64_t *off)
+{
+    uint64_t o = ptr - hdr->base; /* wraps for a pointer below the base */
+    uint64_t end;
+    if (ptr < hdr->base || o < s_first_block() ||
+        __builtin_add_overflow(o, len, &end) || end > hdr->used) {
+        return MPP_ECORRUPT;
+    }
+    *off = o;
+    return 0;
+}

@@ -1,0 +1,119 @@
+/*  The shared mapping that will hold a profiled process's live state
+ *  (issue 12): a file in the session directory, mapped MAP_SHARED, in
+ *  which the core allocates its tables the way it now uses malloc.
+ *
+ *  Why a file and not messages: what a process counted must stay
+ *  readable after it dies however it dies (SIGKILL included), and a
+ *  profiled process must need no socket, thread, descriptor or signal
+ *  handler to hand it over.  The host's agent reads the file; the process
+ *  only writes memory.
+ *
+ *  Why the writer's own pointers inside: the hot path then keeps its
+ *  direct pointers (no base-plus-offset arithmetic per event).  The
+ *  header records the address at which the writer mapped the file, so a
+ *  reader turns any pointer found inside into a file offset by
+ *  subtracting that base, and checks it against the file's size before
+ *  using it (mpp_shm_offset).  A reader trusts nothing in the file: a
+ *  process killed mid-write, or a hostile process of the session, can
+ *  leave anything there.
+ *
+ *  Layout: the header at offset 0, then blocks.  Each block starts with a
+ *  16-byte block header giving its size class (a power of two, header
+ *  included) and a magic word, and the allocator keeps one free list per
+ *  class, linked through the freed blocks.  Growing arrays double, so
+ *  power-of-two classes waste at most half of what they hold, and a freed
+ *  array's block serves the next array of that size.
+ *
+ *  Address space: the whole reserve is mapped at creation, but the file
+ *  is sparse and lives on a memory file system where possible, so only
+ *  the pages written cost memory, and no growth (which would need a
+ *  descriptor kept open) ever happens.  An allocation past the reserve
+ *  fails like malloc; the core counts the event it could not record.
+ *
+ *  Fork: a child inherits the parent's MAP_SHARED mapping, and must never
+ *  write it.  mpp_shm_fork_child() copies what is in use into a new file
+ *  of the child's and maps that over the same addresses, so every
+ *  pointer the child holds stays valid and now refers to its own file.
+ *
+ *  Only one thread at a time calls the allocator (the core runs under the
+ *  GIL); nothing here is async-signal-safe.
+ */
+#ifndef MPP_SHM_H
+#define MPP_SHM_H
+
+#include "mpp_internal.h"
+
+#define MPP_SHM_MAGIC "mppshm1"
+#define MPP_SHM_LAYOUT 1
+/* Size classes 2^4 .. 2^(4 + MPP_SHM_CLASSES - 1) bytes. */
+#define MPP_SHM_MIN_SHIFT 4
+#define MPP_SHM_CLASSES 27
+/* What a process reserves unless told otherwise: address space only. */
+#define MPP_SHM_RESERVE_DEFAULT ((uint64_t)1 << 30)
+
+/*  The header at offset 0.  Fixed-width fields only, so a reader built
+ *  separately agrees on it; `base` and `root` are the writer's
+ *  addresses. */
+typedef struct {
+    char magic[8];    /* MPP_SHM_MAGIC, NUL-terminated */
+    uint32_t layout;  /* MPP_SHM_LAYOUT */
+    uint32_t hdr_size; /* sizeof(mpp_shm_hdr_t) */
+    uint64_t base;    /* where the writer mapped offset 0 */
+    uint64_t reserve; /* bytes the writer mapped (the file's size) */
+    uint64_t used;    /* every block lies below this offset */
+    int64_t pid;      /* the writing process */
+    uint64_t root;    /* the core's root record, 0 until set */
+    uint64_t free_head[MPP_SHM_CLASSES]; /* offsets, 0 = empty list */
+} mpp_shm_hdr_t;
+
+typedef struct mpp_shm mpp_shm_t;
+
+/*  Creates `path` (it must not exist; mode 0600), sizes it to `reserve`
+ *  bytes (sparse), maps it and closes the descriptor.  Returns NULL with
+ *  a negative code in *err on failure (nothing is left behind then). */
+mpp_shm_t *mpp_shm_create(const char *path, uint64_t reserve, int *err);
+
+/*  Unmaps the file; the file itself stays for the agent, which removes
+ *  it.  Pointers into the mapping are invalid afterwards. */
+void mpp_shm_destroy(mpp_shm_t **self_p);
+
+/* The header; the mapping's first byte. */
+mpp_shm_hdr_t *mpp_shm_hdr(const mpp_shm_t *self);
+const char *mpp_shm_path(const mpp_shm_t *self);
+
+/*  malloc's contract inside the mapping: NULL when the reserve is spent
+ *  or n is 0 (so is mpp_shm_realloc(self, p, 0), which frees p).  Blocks
+ *  are 16-byte aligned.  calloc's memory is zero. */
+void *mpp_shm_alloc(mpp_shm_t *self, size_t n);
+void *mpp_shm_calloc(mpp_shm_t *self, size_t count, size_t size);
+void *mpp_shm_realloc(mpp_shm_t *self, void *p, size_t n);
+void mpp_shm_free(mpp_shm_t *self, void *p);
+
+/* Bytes of the file in use (header, blocks, free blocks included). */
+uint64_t mpp_shm_used(const mpp_shm_t *self);
+
+/* Records the core's root record for readers. */
+void mpp_shm_set_root(mpp_shm_t *self, const void *root);
+
+/*  In a fork child: copies the part in use into a new file `path`
+ *  (mode 0600, must not exist) and maps it over the same addresses, so
+ *  that from now on this process writes its own file.  The header's pid
+ *  becomes the caller's.  Returns 0, or a negative code: the child then
+ *  still has the parent's mapping and must not write it (the caller
+ *  stops profiling). */
+int mpp_shm_fork_child(mpp_shm_t *self, const char *path);
+
+/* ---- for readers ------------------------------------------------------ */
+
+/*  Checks a header read from a file of `file_size` bytes: magic, layout,
+ *  sizes, `used` within the file.  Returns 0, MPP_EFORMAT (not a
+ *  mapping of ours), MPP_EVERSION or MPP_ECORRUPT. */
+int mpp_shm_check_hdr(const mpp_shm_hdr_t *hdr, uint64_t file_size);
+
+/*  The file offset of `len` bytes at writer address `ptr`, when they lie
+ *  wholly inside the part in use and past the header; else returns
+ *  MPP_ECORRUPT.  Overflow-safe for any input. */
+int mpp_shm_offset(const mpp_shm_hdr_t *hdr, uint64_t ptr, uint64_t len,
+                   uint64_t *off);
+
+#endif
