@@ -330,6 +330,13 @@ s_put_session(const void *arg, FILE *f)
 }
 
 static int
+s_put_trace(const void *arg, FILE *f)
+{
+    const mpp_outputs_t *c = arg;
+    return mpp_trace_write(c->s, f);
+}
+
+static int
 s_put_report(const void *arg, FILE *f)
 {
     const mpp_outputs_t *c = arg;
@@ -347,6 +354,7 @@ static const struct {
     {"callgrind.out", s_put_callgrind},
     {"callgrind.parts", s_put_parts},
     {MPP_SESSFILE_NAME, s_put_session},
+    {MPP_TRACE_NAME, s_put_trace},
     {"report.txt", s_put_report},
 };
 

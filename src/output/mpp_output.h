@@ -29,6 +29,12 @@ int mpp_callgrind_write(const mpp_session_t *s, const mpp_view_t *v,
 /* callgrind format, one part per process (pid:, part:, cmd:). */
 int mpp_callgrind_write_parts(const mpp_session_t *s, FILE *out);
 
+/* trace.json: the Chrome trace event format (Perfetto, chrome://tracing),
+ * a track per process and thread, process lifetimes and category spans
+ * as slices (see mpp_trace.c). */
+#define MPP_TRACE_NAME "trace.json" /* in an output directory */
+int mpp_trace_write(const mpp_session_t *s, FILE *out);
+
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */
 #define MPP_SESSFILE_MAGIC "MPPROF\0\n"
 #define MPP_SESSFILE_MAGIC_LEN (sizeof(MPP_SESSFILE_MAGIC) - 1)
