@@ -19,6 +19,10 @@
 /* Grows *arr (of elements of size elem) so it holds at least `need`. */
 int mpp_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
+/* The capacity mpp_grow moves to (doubling from 8): MPP_ENOMEM when it
+ * would overflow.  For allocators other than realloc. */
+int mpp_grow_cap(size_t cap, size_t need, size_t elem, size_t *ncap);
+
 /* strdup that returns NULL for NULL. */
 char *mpp_strdup(const char *s);
 

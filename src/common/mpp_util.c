@@ -4,17 +4,28 @@
 #include <string.h>
 
 int
+mpp_grow_cap(size_t cap, size_t need, size_t elem, size_t *ncap)
+{
+    size_t n = cap ? cap : 8;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem) {
+            return MPP_ENOMEM;
+        }
+        n *= 2;
+    }
+    *ncap = n;
+    return 0;
+}
+
+int
 mpp_grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
+    size_t ncap;
     if (need <= *cap) {
         return 0;
     }
-    size_t ncap = *cap ? *cap : 8;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem) {
-            return MPP_ENOMEM;
-        }
-        ncap *= 2;
+    if (mpp_grow_cap(*cap, need, elem, &ncap) != 0) {
+        return MPP_ENOMEM;
     }
     void *p = realloc(*arr, ncap * elem);
     if (p == NULL) {

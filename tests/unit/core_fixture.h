@@ -10,6 +10,7 @@
 
 #include "mpp_test.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -121,9 +122,18 @@ s_arg_bytes(void *ctx, void *frame)
     return frame != NULL ? *(const uint64_t *)frame : 0;
 }
 
+/*  With MPP_TEST_CORE_SHM set to a directory, every core keeps its tables
+ *  in a shared mapping there (mpp_shm.h), so the whole suite runs a second
+ *  time on that allocator (ctest's unit.test_core_shm); a test may also
+ *  set s_shm_dir itself. */
+static const char *s_shm_dir;
+
 static mpp_core_t *
 s_core(const char *start_method)
 {
+    if (s_shm_dir == NULL) {
+        s_shm_dir = getenv("MPP_TEST_CORE_SHM");
+    }
     static const char *const argv[] = {"python3", "t.py"};
     mpp_core_cfg_t cfg = {
         .token = TOKEN,
@@ -137,6 +147,7 @@ s_core(const char *start_method)
         .name = "MainProcess",
         .span_min_us = s_span_min_us,
         .own_process = s_own_process,
+        .shm_dir = s_shm_dir,
         .sink = {.open = s_open,
                  .send = s_send,
                  .close = s_close,
@@ -150,10 +161,34 @@ s_core(const char *start_method)
     return core;
 }
 
+/* Removes this process's mapping files from s_shm_dir. */
+static void
+s_shm_cleanup(void)
+{
+    if (s_shm_dir == NULL) {
+        return;
+    }
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "p%lld-", (long long)getpid());
+    DIR *d = opendir(s_shm_dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s", s_shm_dir, e->d_name);
+            unlink(path);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+}
+
 static void
 s_core_end(mpp_core_t **core)
 {
     mpp_core_destroy(core);
+    s_shm_cleanup();
     for (size_t i = 0; i < S.n; i++) {
         mpp_msg_clear(&S.msg[i]);
     }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mpp_cats.h"
+#include "mpp_shm.h"
 
 /* ---- stacks and tables ------------------------------------------------ */
 
@@ -557,10 +558,132 @@ MPP_TEST(fork_child_with_exit_handler)
     (void)f;
 }
 
+/* ---- the shared mapping (issue 12) ------------------------------------- */
+
+/*  The thread table `t` of process `pid` as a reader finds it in that
+ *  process's mapping file under `dir`: through the header's base, with
+ *  every offset checked.  Returns the file's bytes (to free) and fills
+ *  *copy and *stats (pointing into the bytes). */
+static unsigned char *
+s_read_table(const char *dir, pid_t pid, const mpp_tstate_t *t,
+             mpp_tstate_t *copy, const mpp_ts_stat_t **stats)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "p%lld-", (long long)pid);
+    DIR *d = opendir(dir);
+    ASSERT_NOT_NULL(d);
+    struct dirent *e;
+    char path[4096] = "";
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    ASSERT(path[0] != '\0');
+    FILE *f = fopen(path, "rb");
+    ASSERT_NOT_NULL(f);
+    mpp_shm_hdr_t hdr;
+    ASSERT_EQ(fread(&hdr, sizeof(hdr), 1, f), 1u);
+    ASSERT_EQ(mpp_shm_check_hdr(&hdr, hdr.reserve), 0);
+    ASSERT_EQ(hdr.pid, (int64_t)pid);
+    unsigned char *bytes = malloc(hdr.used);
+    ASSERT_NOT_NULL(bytes);
+    rewind(f);
+    ASSERT_EQ(fread(bytes, 1, hdr.used, f), (size_t)hdr.used);
+    fclose(f);
+    uint64_t off;
+    ASSERT_EQ(mpp_shm_offset(&hdr, (uint64_t)(uintptr_t)t, sizeof(*t), &off),
+              0);
+    memcpy(copy, bytes + off, sizeof(*copy));
+    ASSERT_EQ(mpp_shm_offset(&hdr, (uint64_t)(uintptr_t)copy->stats,
+                             copy->nstats * sizeof(mpp_ts_stat_t), &off),
+              0);
+    *stats = (const mpp_ts_stat_t *)(const void *)(bytes + off);
+    return bytes;
+}
+
+/*  With a mapping, a thread's table and numbers are in the file as they
+ *  are written, with no message sent; a fork child moves to a file of
+ *  its own before it counts anything, and the parent's stays as it was. */
+MPP_TEST(tables_live_in_the_shared_mapping)
+{
+    char dir[] = "/tmp/mpp-test-core-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    s_shm_dir = dir;
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    uint32_t g = s_fn(core, "p.py", "g");
+    for (int i = 0; i < 3; i++) {
+        s_call(core, t, g);
+        s_ret(core, t);
+    }
+    s_call(core, t, f); /* open across the fork */
+
+    mpp_tstate_t copy;
+    const mpp_ts_stat_t *stats;
+    unsigned char *bytes = s_read_table(dir, getpid(), t, &copy, &stats);
+    ASSERT_EQ(copy.nstats, 2u);
+    ASSERT_EQ(copy.depth, 1u);
+    ASSERT_EQ(stats[0].fid, g);
+    ASSERT_EQ(stats[0].cost.ncalls, 3u);
+    ASSERT_EQ(stats[0].cost.tt_ns, 3 * MPP_TEST_CLOCK_STEP_NS);
+    ASSERT_EQ(stats[1].fid, f);
+    ASSERT_EQ(stats[1].cost.ncalls, 1u);
+    free(bytes);
+
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        mpp_core_note_fork(core); /* the atfork handler's part */
+        mpp_core_after_fork(core, t);
+        if (mpp_core_hot(core)->hot & MPP_CORE_DONE) {
+            _exit(3);
+        }
+        s_call(core, t, g);
+        s_ret(core, t);
+        _exit(0);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+
+    /* The child's file: numbers from the fork on, g once. */
+    bytes = s_read_table(dir, pid, t, &copy, &stats);
+    ASSERT_EQ(copy.nstats, 1u);
+    ASSERT_EQ(stats[0].fid, g);
+    ASSERT_EQ(stats[0].cost.ncalls, 1u);
+    free(bytes);
+    /* The parent's file and memory: untouched by the child. */
+    bytes = s_read_table(dir, getpid(), t, &copy, &stats);
+    ASSERT_EQ(copy.nstats, 2u);
+    ASSERT_EQ(stats[0].cost.ncalls, 3u);
+    ASSERT_EQ(stats[1].cost.ncalls, 1u);
+    ASSERT_EQ(t->depth, 1u);
+    free(bytes);
+
+    s_core_end(&core);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == 'p') {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    ASSERT_EQ(rmdir(dir), 0);
+}
+
 /* Issue 9, item 7: a registration that fails half-way counts nothing. */
 MPP_TEST(item7_failed_add_leaves_memory_count)
 {
-    mpp_funcs_t *funcs = mpp_funcs_new();
+    mpp_funcs_t *funcs = mpp_funcs_new(NULL);
     ASSERT_NOT_NULL(funcs);
     ASSERT_EQ(mpp_funcs_add(funcs, "a.py", 1, "a"), 0u);
     size_t mem = mpp_funcs_mem(funcs);
@@ -591,5 +714,6 @@ main(int argc, char **argv)
     MPP_RUN(fork_keeps_the_forking_thread);
     MPP_RUN(fork_child_with_exit_handler);
     MPP_RUN(item7_failed_add_leaves_memory_count);
+    MPP_RUN(tables_live_in_the_shared_mapping);
     return mpp_test_done(argc, argv);
 }

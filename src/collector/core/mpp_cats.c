@@ -8,6 +8,7 @@
 
 #include "mpp_cats.h"
 #include "mpp_core_priv.h"
+#include "mpp_shm.h"
 
 /* ---- spans ---------------------------------------------------------------
  */
@@ -28,20 +29,23 @@ typedef struct {
  *  GIL (or the exit path, alone) touches it.  Fixed size, so a burst of
  *  spans costs dropped events, never memory. */
 struct mpp_spans {
-    int64_t min; /* ticks */
+    struct mpp_shm *shm; /* where this buffer lives; NULL: private */
+    int64_t min;         /* ticks */
     size_t n;
     s_span_t span[S_SPANS];
     mpp_wspan_t out[S_SPANS];
 };
 
 mpp_spans_t *
-mpp_spans_new(const mpp_clock_t *clock, int64_t min_us)
+mpp_spans_new(const mpp_clock_t *clock, int64_t min_us,
+              struct mpp_shm *shm)
 {
     /* Not calloc: the pages stay untouched until spans come. */
-    mpp_spans_t *self = malloc(sizeof(*self));
+    mpp_spans_t *self = mpp_mem_alloc(shm, sizeof(*self));
     if (self == NULL) {
         return NULL;
     }
+    self->shm = shm;
     if (min_us <= 0 || min_us > INT64_MAX / 1000) {
         min_us = S_SPAN_MIN_US_DEFAULT;
     }
@@ -53,7 +57,9 @@ mpp_spans_new(const mpp_clock_t *clock, int64_t min_us)
 void
 mpp_spans_destroy(mpp_spans_t **self_p)
 {
-    free(*self_p);
+    if (*self_p != NULL) {
+        mpp_mem_free((*self_p)->shm, *self_p);
+    }
     *self_p = NULL;
 }
 

@@ -59,10 +59,12 @@ struct mpp_tstate;
 #define MPP_MARK_LAUNCH 3    /* where multiprocessing forks a child */
 
 /*  The span buffer of a core: intervals at least `min_us` long (<= 0: the
- *  default) are kept.  mpp_spans_clear forgets them (a fork child's are
- *  its parent's). */
+ *  default) are kept, in `shm` when not NULL (mpp_shm.h).
+ *  mpp_spans_clear forgets them (a fork child's are its parent's). */
 typedef struct mpp_spans mpp_spans_t;
-mpp_spans_t *mpp_spans_new(const mpp_clock_t *clock, int64_t min_us);
+struct mpp_shm;
+mpp_spans_t *mpp_spans_new(const mpp_clock_t *clock, int64_t min_us,
+                           struct mpp_shm *shm);
 void mpp_spans_destroy(mpp_spans_t **self_p);
 void mpp_spans_clear(mpp_spans_t *self);
 size_t mpp_spans_mem(const mpp_spans_t *self);

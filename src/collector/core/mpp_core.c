@@ -58,6 +58,28 @@ s_process_start(int64_t *real_ns, int64_t *mono_ns)
 
 /* ---- construction ------------------------------------------------------ */
 
+/*  Creates this incarnation's mapping in shm_dir, named by pid and start
+ *  time so that neither a reused pid nor an exec under the same pid
+ *  meets an older file.  Returns 0 or a negative code. */
+static int
+s_shm_path(const mpp_core_t *self, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/p%lld-%lld.mpp", self->shm_dir,
+                     (long long)self->pid, (long long)self->start_mono_ns);
+    return n > 0 && (size_t)n < size ? 0 : MPP_EINVAL;
+}
+
+static int
+s_open_shm(mpp_core_t *self)
+{
+    char path[4096];
+    int rc = s_shm_path(self, path, sizeof(path));
+    if (rc == 0) {
+        self->shm = mpp_shm_create(path, MPP_SHM_RESERVE_DEFAULT, &rc);
+    }
+    return rc;
+}
+
 mpp_core_t *
 mpp_core_new(const mpp_core_cfg_t *cfg)
 {
@@ -65,7 +87,15 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
     if (self == NULL) {
         return NULL;
     }
-    self->h.funcs = mpp_funcs_new();
+    self->pid = getpid();
+    s_process_start(&self->start_ns, &self->start_mono_ns);
+    if (cfg->shm_dir != NULL) {
+        self->shm_dir = mpp_strdup(cfg->shm_dir);
+        if (self->shm_dir == NULL || s_open_shm(self) != 0) {
+            goto fail;
+        }
+    }
+    self->h.funcs = mpp_funcs_new(self->shm);
     self->batch = mpp_batch_new();
     /* The merged table of ended threads has no core: it is never in
      * start-up and its functions carry no category tags. */
@@ -87,20 +117,18 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
         self->argc++;
     }
     mpp_clock_init(&self->h.clock, cfg->test_clock, cfg->allow_tsc);
-    self->spans = mpp_spans_new(&self->h.clock, cfg->span_min_us);
+    self->spans = mpp_spans_new(&self->h.clock, cfg->span_min_us, self->shm);
     if (self->spans == NULL) {
         goto fail;
     }
     self->sink = cfg->sink;
     self->measure = cfg->measure;
     self->own_process = cfg->own_process;
-    self->pid = getpid();
     self->ppid = cfg->ppid;
     self->start_method = cfg->start_method ? cfg->start_method : "main";
     self->is_forkserver = cfg->is_forkserver;
     self->interval_ns =
         (int64_t)(cfg->interval_ms > 0 ? cfg->interval_ms : 100) * 1000000;
-    s_process_start(&self->start_ns, &self->start_mono_ns);
     self->h.deadline = INT64_MAX;
     return self;
 
@@ -119,7 +147,7 @@ mpp_core_destroy(mpp_core_t **self_p)
     for (size_t i = 0; i < self->nthreads; i++) {
         mpp_tstate_destroy(&self->threads[i]);
     }
-    free(self->threads);
+    mpp_mem_free(self->shm, self->threads);
     mpp_tstate_destroy(&self->past);
     if (self->sink_open && self->sink.close != NULL) {
         (void)self->sink.close(self->sink.ctx);
@@ -134,6 +162,8 @@ mpp_core_destroy(mpp_core_t **self_p)
     free(self->token);
     free(self->python);
     free(self->name);
+    mpp_shm_destroy(&self->shm);
+    free(self->shm_dir);
     free(self);
     *self_p = NULL;
 }
@@ -173,8 +203,8 @@ mpp_core_start(mpp_core_t *self, const char **err)
 mpp_tstate_t *
 mpp_core_add_thread(mpp_core_t *self, uint32_t ktid, const char *name)
 {
-    if (mpp_grow((void **)&self->threads, &self->capthreads,
-                 self->nthreads + 1, sizeof(*self->threads)) < 0) {
+    if (mpp_mem_grow(self->shm, (void **)&self->threads, &self->capthreads,
+                     self->nthreads + 1, sizeof(*self->threads)) < 0) {
         return NULL;
     }
     /* The serial makes the identity unique even when the kernel hands
@@ -305,6 +335,16 @@ mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current)
         self->sink.abandon(self->sink.ctx);
     }
     self->sink_open = false;
+    if (self->shm != NULL) {
+        /* Before anything is written: the mapping is still the parent's.
+         * Without a file of its own the child is not profiled. */
+        char path[4096];
+        if (s_shm_path(self, path, sizeof(path)) != 0 ||
+            mpp_shm_fork_child(self->shm, path) != 0) {
+            self->h.hot = MPP_CORE_DONE;
+            return;
+        }
+    }
     self->sink_failed = false;
     self->hello_sent = false;
     self->name_sent = false;

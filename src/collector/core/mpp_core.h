@@ -105,6 +105,10 @@ typedef struct {
     const char *name;    /* multiprocessing process name */
     int64_t span_min_us; /* shortest category interval kept as a span;
                             0: the default, 1000 */
+    /* A directory for the shared mapping that holds the tables
+     * (mpp_shm.h), named p<pid>-<start>.mpp; NULL keeps them in private
+     * memory.  A fork child moves to a mapping of its own there. */
+    const char *shm_dir;
     mpp_sink_t sink;
     mpp_measure_t measure;
     /* Register the process's exit and fork handlers at start (the

@@ -5,6 +5,7 @@
 #define MPP_CORE_PRIV_H
 
 #include "mpp_core.h"
+#include "mpp_shm.h"
 
 /* Ended threads waiting for their batch beyond this make the next event
  * send it, whatever the interval.  Each holds a few KiB of numbers, so a
@@ -23,6 +24,10 @@ struct mpp_core {
     uint32_t serial;    /* identities handed out in this incarnation */
     mpp_tstate_t *past; /* merged numbers of ended threads (snapshots) */
     uint64_t past_dropped;
+
+    /* The shared mapping holding the tables, or NULL (private memory). */
+    mpp_shm_t *shm;
+    char *shm_dir;
 
     mpp_sink_t sink;
     bool sink_open;

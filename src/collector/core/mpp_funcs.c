@@ -5,6 +5,7 @@
 
 #include "mpp_cats.h"
 #include "mpp_hash.h"
+#include "mpp_shm.h"
 
 enum { S_UNSENT = 0, S_TAKEN = 1, S_SENT = 2 };
 
@@ -21,7 +22,11 @@ typedef struct {
     uint32_t fid;
 } s_slot_t;
 
+/*  The registry itself, its definitions and their strings live where the
+ *  core's tables do (mpp_shm.h), since a reader needs them to name what
+ *  the tables count; the key index and delivery states stay private. */
 struct mpp_funcs {
+    mpp_shm_t *shm; /* NULL: private memory */
     s_def_t *defs;  /* indexed by id */
     uint8_t *state; /* S_* per id */
     uint32_t ndefs;
@@ -41,16 +46,17 @@ s_hash(const void *key, size_t mask)
 }
 
 mpp_funcs_t *
-mpp_funcs_new(void)
+mpp_funcs_new(mpp_shm_t *shm)
 {
-    mpp_funcs_t *self = calloc(1, sizeof(*self));
+    mpp_funcs_t *self = mpp_mem_calloc(shm, 1, sizeof(*self));
     if (self == NULL) {
         return NULL;
     }
+    self->shm = shm;
     self->nslots = 256;
     self->slots = calloc(self->nslots, sizeof(*self->slots));
     if (self->slots == NULL) {
-        free(self);
+        mpp_mem_free(shm, self);
         return NULL;
     }
     return self;
@@ -63,14 +69,15 @@ mpp_funcs_destroy(mpp_funcs_t **self_p)
     if (self == NULL) {
         return;
     }
+    mpp_shm_t *shm = self->shm;
     for (uint32_t i = 0; i < self->ndefs; i++) {
-        free(self->defs[i].file);
-        free(self->defs[i].name);
+        mpp_mem_free(shm, self->defs[i].file);
+        mpp_mem_free(shm, self->defs[i].name);
     }
-    free(self->defs);
+    mpp_mem_free(shm, self->defs);
     free(self->state);
     free(self->slots);
-    free(self);
+    mpp_mem_free(shm, self);
     *self_p = NULL;
 }
 
@@ -82,8 +89,8 @@ mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
         return MPP_NOFID;
     }
     size_t cap = self->capdefs;
-    if (mpp_grow((void **)&self->defs, &cap, self->ndefs + 1,
-                 sizeof(*self->defs)) < 0) {
+    if (mpp_mem_grow(self->shm, (void **)&self->defs, &cap, self->ndefs + 1,
+                     sizeof(*self->defs)) < 0) {
         return MPP_NOFID;
     }
     /* Both arrays share one capacity, so grow the second to match. */
@@ -98,11 +105,11 @@ mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
         self->capdefs = cap;
     }
     s_def_t *def = &self->defs[self->ndefs];
-    def->file = strdup(file ? file : "?");
-    def->name = strdup(name ? name : "?");
+    def->file = mpp_mem_strdup(self->shm, file ? file : "?");
+    def->name = mpp_mem_strdup(self->shm, name ? name : "?");
     if (def->file == NULL || def->name == NULL) {
-        free(def->file);
-        free(def->name);
+        mpp_mem_free(self->shm, def->file);
+        mpp_mem_free(self->shm, def->name);
         return MPP_NOFID;
     }
     /* Counted once both copies exist, so a failure leaves no trace. */

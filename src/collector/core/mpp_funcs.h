@@ -22,8 +22,11 @@
 
 typedef struct mpp_funcs mpp_funcs_t;
 
-/* Returns NULL when out of memory. */
-mpp_funcs_t *mpp_funcs_new(void);
+struct mpp_shm;
+
+/* Returns NULL when out of memory.  With `shm`, definitions live in that
+ * mapping (mpp_shm.h), else in private memory. */
+mpp_funcs_t *mpp_funcs_new(struct mpp_shm *shm);
 void mpp_funcs_destroy(mpp_funcs_t **self_p);
 
 /*  Adds a definition (the strings are copied) and returns its id, or

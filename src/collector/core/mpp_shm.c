@@ -285,6 +285,75 @@ mpp_shm_fork_child(mpp_shm_t *self, const char *path)
     return 0;
 }
 
+/* ---- memory that may live in a mapping -------------------------------- */
+
+void *
+mpp_mem_alloc(mpp_shm_t *shm, size_t n)
+{
+    return shm != NULL ? mpp_shm_alloc(shm, n) : malloc(n);
+}
+
+void *
+mpp_mem_calloc(mpp_shm_t *shm, size_t count, size_t size)
+{
+    return shm != NULL ? mpp_shm_calloc(shm, count, size)
+                       : calloc(count, size);
+}
+
+void *
+mpp_mem_realloc(mpp_shm_t *shm, void *p, size_t n)
+{
+    return shm != NULL ? mpp_shm_realloc(shm, p, n) : realloc(p, n);
+}
+
+void
+mpp_mem_free(mpp_shm_t *shm, void *p)
+{
+    if (shm != NULL) {
+        mpp_shm_free(shm, p);
+    }
+    else {
+        free(p);
+    }
+}
+
+char *
+mpp_mem_strdup(mpp_shm_t *shm, const char *s)
+{
+    if (s == NULL || shm == NULL) {
+        return s != NULL ? strdup(s) : NULL;
+    }
+    size_t n = strlen(s) + 1;
+    char *d = mpp_mem_alloc(shm, n);
+    if (d != NULL) {
+        memcpy(d, s, n);
+    }
+    return d;
+}
+
+int
+mpp_mem_grow(mpp_shm_t *shm, void **arr, size_t *cap, size_t need,
+             size_t elem)
+{
+    if (shm == NULL) {
+        return mpp_grow(arr, cap, need, elem);
+    }
+    size_t ncap;
+    if (need <= *cap) {
+        return 0;
+    }
+    if (mpp_grow_cap(*cap, need, elem, &ncap) != 0) {
+        return MPP_ENOMEM;
+    }
+    void *p = mpp_shm_realloc(shm, *arr, ncap * elem);
+    if (p == NULL) {
+        return MPP_ENOMEM;
+    }
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
 /* ---- for readers ------------------------------------------------------ */
 
 int

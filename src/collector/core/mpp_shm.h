@@ -103,6 +103,22 @@ void mpp_shm_set_root(mpp_shm_t *self, const void *root);
  *  stops profiling). */
 int mpp_shm_fork_child(mpp_shm_t *self, const char *path);
 
+/* ---- memory that may live in a mapping -------------------------------- */
+
+/*  The core's units allocate what a reader needs (thread tables, function
+ *  definitions, spans) through these: inside the mapping when the core
+ *  has one, from the C library when it has none (unit tests, and every
+ *  process until the agent reads mappings).  A block goes back to where
+ *  it came from, so one owner keeps one `shm` for its whole life. */
+void *mpp_mem_alloc(mpp_shm_t *shm, size_t n);
+void *mpp_mem_calloc(mpp_shm_t *shm, size_t count, size_t size);
+void *mpp_mem_realloc(mpp_shm_t *shm, void *p, size_t n);
+void mpp_mem_free(mpp_shm_t *shm, void *p);
+char *mpp_mem_strdup(mpp_shm_t *shm, const char *s);
+/* mpp_grow (mpp_internal.h) from the same source. */
+int mpp_mem_grow(mpp_shm_t *shm, void **arr, size_t *cap, size_t need,
+                 size_t elem);
+
 /* ---- for readers ------------------------------------------------------ */
 
 /*  Checks a header read from a file of `file_size` bytes: magic, layout,

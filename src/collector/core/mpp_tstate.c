@@ -9,20 +9,32 @@
 #define S_STACK_START 256
 #define S_EHASH_START 64
 
+/*  Where a table's numbers live: in its core's shared mapping, if the
+ *  core has one, so that they outlive the process; the indexes that only
+ *  events need (slot, ehash) stay private.  A table without a core (the
+ *  merged one of ended threads) lives in private memory. */
+static mpp_shm_t *
+s_shm(const mpp_tstate_t *t)
+{
+    return t->core != NULL ? t->core->shm : NULL;
+}
+
 mpp_tstate_t *
 mpp_tstate_new(struct mpp_core *core, uint64_t tid, const char *name)
 {
-    mpp_tstate_t *self = calloc(1, sizeof(*self));
+    mpp_shm_t *shm = core != NULL ? core->shm : NULL;
+    mpp_tstate_t *self = mpp_mem_calloc(shm, 1, sizeof(*self));
     if (self == NULL) {
         return NULL;
     }
     self->core = core;
     self->tid = tid;
-    self->name = strdup(name ? name : "?");
+    self->name = mpp_mem_strdup(shm, name ? name : "?");
     /* A table without a core sees no events (the merged table of ended
      * threads): its stack would only be memory held for nothing. */
     uint32_t capstack = core != NULL ? S_STACK_START : 0;
-    self->stack = capstack ? malloc(capstack * sizeof(*self->stack)) : NULL;
+    self->stack =
+        capstack ? mpp_mem_alloc(shm, capstack * sizeof(*self->stack)) : NULL;
     self->ehash = calloc(S_EHASH_START, sizeof(*self->ehash));
     if (self->name == NULL || (capstack && self->stack == NULL) ||
         self->ehash == NULL) {
@@ -42,13 +54,14 @@ mpp_tstate_destroy(mpp_tstate_t **self_p)
     if (self == NULL) {
         return;
     }
-    free(self->stack);
+    mpp_shm_t *shm = s_shm(self);
+    mpp_mem_free(shm, self->stack);
     free(self->slot);
-    free(self->stats);
-    free(self->edges);
+    mpp_mem_free(shm, self->stats);
+    mpp_mem_free(shm, self->edges);
     free(self->ehash);
-    free(self->name);
-    free(self);
+    mpp_mem_free(shm, self->name);
+    mpp_mem_free(shm, self);
     *self_p = NULL;
 }
 
@@ -102,7 +115,7 @@ mpp_tstate_shrink(mpp_tstate_t *self)
     if (self->depth > 0 || self->lost > 0) {
         return;
     }
-    free(self->stack);
+    mpp_mem_free(s_shm(self), self->stack);
     free(self->slot);
     free(self->ehash);
     self->stack = NULL;
@@ -157,8 +170,9 @@ mpp_tstate_make_room(mpp_tstate_t *self)
         return false;
     }
     size_t cap = self->capstack;
-    if (cap >= UINT32_MAX / 2 || mpp_grow((void **)&self->stack, &cap, cap + 1,
-                                          sizeof(*self->stack)) < 0) {
+    if (cap >= UINT32_MAX / 2 ||
+        mpp_mem_grow(s_shm(self), (void **)&self->stack, &cap, cap + 1,
+                     sizeof(*self->stack)) < 0) {
         self->lost = 1;
         self->dropped++;
         return false;
@@ -190,8 +204,8 @@ mpp_tstate_add_stat(mpp_tstate_t *self, uint32_t fid)
         self->nslot = (uint32_t)nslot;
     }
     size_t cap = self->capstats;
-    if (mpp_grow((void **)&self->stats, &cap, (size_t)self->nstats + 1,
-                 sizeof(*self->stats)) < 0) {
+    if (mpp_mem_grow(s_shm(self), (void **)&self->stats, &cap,
+                     (size_t)self->nstats + 1, sizeof(*self->stats)) < 0) {
         self->dropped++;
         return 0;
     }
@@ -237,8 +251,8 @@ mpp_tstate_add_edge(mpp_tstate_t *self, uint32_t caller, uint32_t callee)
         self->emask = (uint32_t)(size - 1);
     }
     size_t cap = self->capedges;
-    if (mpp_grow((void **)&self->edges, &cap, (size_t)self->nedges + 1,
-                 sizeof(*self->edges)) < 0) {
+    if (mpp_mem_grow(s_shm(self), (void **)&self->edges, &cap,
+                     (size_t)self->nedges + 1, sizeof(*self->edges)) < 0) {
         self->dropped++;
         return 0;
     }
