@@ -18,6 +18,7 @@
 
 #include "mpp_cats.h"
 #include "mpp_shm.h"
+#include "mpp_shm_root.h"
 
 /* ---- stacks and tables ------------------------------------------------ */
 
@@ -566,7 +567,8 @@ MPP_TEST(fork_child_with_exit_handler)
  *  *copy and *stats (pointing into the bytes). */
 static unsigned char *
 s_read_table(const char *dir, pid_t pid, const mpp_tstate_t *t,
-             mpp_tstate_t *copy, const mpp_ts_stat_t **stats)
+             mpp_tstate_t *copy, const mpp_ts_stat_t **stats,
+             mpp_shm_root_t *root)
 {
     char prefix[32];
     snprintf(prefix, sizeof(prefix), "p%lld-", (long long)pid);
@@ -593,6 +595,18 @@ s_read_table(const char *dir, pid_t pid, const mpp_tstate_t *t,
     ASSERT_EQ(fread(bytes, 1, hdr.used, f), (size_t)hdr.used);
     fclose(f);
     uint64_t off;
+    ASSERT_EQ(mpp_shm_offset(&hdr, hdr.root, sizeof(*root), &off), 0);
+    memcpy(root, bytes + off, sizeof(*root));
+    ASSERT_EQ(root->gen % 2, 0u);
+    ASSERT_EQ(root->pid, (int64_t)pid);
+    /* The root's thread list holds `t`. */
+    ASSERT_EQ(root->nthreads, 1u);
+    ASSERT_EQ(mpp_shm_offset(&hdr, (uint64_t)(uintptr_t)root->threads,
+                             sizeof(void *), &off),
+              0);
+    uint64_t first;
+    memcpy(&first, bytes + off, sizeof(first));
+    ASSERT_EQ(first, (uint64_t)(uintptr_t)t);
     ASSERT_EQ(mpp_shm_offset(&hdr, (uint64_t)(uintptr_t)t, sizeof(*t), &off),
               0);
     memcpy(copy, bytes + off, sizeof(*copy));
@@ -623,7 +637,13 @@ MPP_TEST(tables_live_in_the_shared_mapping)
 
     mpp_tstate_t copy;
     const mpp_ts_stat_t *stats;
-    unsigned char *bytes = s_read_table(dir, getpid(), t, &copy, &stats);
+    mpp_shm_root_t root;
+    unsigned char *bytes =
+        s_read_table(dir, getpid(), t, &copy, &stats, &root);
+    ASSERT_STREQ(root.start_method, "main");
+    ASSERT_STREQ(root.name, "MainProcess");
+    ASSERT_EQ(root.argc, 2u);
+    ASSERT_EQ(root.exit_kind, (uint32_t)MPP_EXIT_RUNNING);
     ASSERT_EQ(copy.nstats, 2u);
     ASSERT_EQ(copy.depth, 1u);
     ASSERT_EQ(stats[0].fid, g);
@@ -652,17 +672,28 @@ MPP_TEST(tables_live_in_the_shared_mapping)
     ASSERT_EQ(WEXITSTATUS(status), 0);
 
     /* The child's file: numbers from the fork on, g once. */
-    bytes = s_read_table(dir, pid, t, &copy, &stats);
+    bytes = s_read_table(dir, pid, t, &copy, &stats, &root);
+    ASSERT_STREQ(root.start_method, "fork");
+    ASSERT_EQ(root.ppid, (int64_t)getpid());
     ASSERT_EQ(copy.nstats, 1u);
     ASSERT_EQ(stats[0].fid, g);
     ASSERT_EQ(stats[0].cost.ncalls, 1u);
     free(bytes);
     /* The parent's file and memory: untouched by the child. */
-    bytes = s_read_table(dir, getpid(), t, &copy, &stats);
+    bytes = s_read_table(dir, getpid(), t, &copy, &stats, &root);
     ASSERT_EQ(copy.nstats, 2u);
     ASSERT_EQ(stats[0].cost.ncalls, 3u);
     ASSERT_EQ(stats[1].cost.ncalls, 1u);
     ASSERT_EQ(t->depth, 1u);
+    free(bytes);
+
+    /* The end as the process records it, its open frame closed. */
+    mpp_core_finish(core, MPP_EXIT_CODE, 5);
+    bytes = s_read_table(dir, getpid(), t, &copy, &stats, &root);
+    ASSERT_EQ(root.exit_kind, (uint32_t)MPP_EXIT_CODE);
+    ASSERT_EQ(root.exit_code, 5);
+    ASSERT_EQ(copy.depth, 0u);
+    ASSERT_GT(stats[1].cost.ct_ns, 0);
     free(bytes);
 
     s_core_end(&core);

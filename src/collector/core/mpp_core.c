@@ -130,6 +130,9 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
     self->interval_ns =
         (int64_t)(cfg->interval_ms > 0 ? cfg->interval_ms : 100) * 1000000;
     self->h.deadline = INT64_MAX;
+    if (self->shm != NULL && mpp_root_create(self) != 0) {
+        goto fail;
+    }
     return self;
 
 fail:
@@ -218,6 +221,7 @@ mpp_core_add_thread(mpp_core_t *self, uint32_t ktid, const char *name)
     t->ktid = ktid;
     t->has_ref = true;
     self->threads[self->nthreads++] = t;
+    mpp_root_sync(self);
     return t;
 }
 
@@ -228,6 +232,7 @@ s_remove(mpp_core_t *self, size_t i)
     memmove(&self->threads[i], &self->threads[i + 1],
             (self->nthreads - i - 1) * sizeof(*self->threads));
     self->nthreads--;
+    mpp_root_sync(self);
 }
 
 static void
@@ -294,6 +299,7 @@ mpp_core_drop_ended(mpp_core_t *self)
     }
     self->nthreads = kept;
     self->nended = 0;
+    mpp_root_sync(self);
 }
 
 /* ---- incarnations ------------------------------------------------------ */
@@ -378,6 +384,7 @@ mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current)
     self->serial = kept;
 
     self->h.hot &= ~(MPP_CORE_FORKED | MPP_CORE_DONE);
+    mpp_root_sync(self);
     s_set_deadline(self);
     (void)mpp_batch_hello(self);
 }
@@ -395,6 +402,7 @@ mpp_core_set_name(mpp_core_t *self, const char *name)
     free(self->name);
     self->name = copy;
     self->name_sent = false;
+    mpp_root_sync(self);
 }
 
 int
@@ -407,7 +415,9 @@ mpp_core_flush(mpp_core_t *self)
         return 0;
     }
     s_set_deadline(self);
-    return mpp_batch_data(self, false);
+    int rc = mpp_batch_data(self, false);
+    mpp_root_sync(self); /* the clock's calibration, dropped events */
+    return rc;
 }
 
 /* Closes the sink; true when its delivery wait ran out. */
@@ -437,6 +447,7 @@ mpp_core_finish(mpp_core_t *self, mpp_exit_kind_t kind, int32_t exit_code)
             mpp_tstate_unwind(self->threads[i], now);
         }
     }
+    mpp_root_end(self, kind, exit_code);
     (void)mpp_batch_data(self, true);
     (void)mpp_batch_bye(self, kind, exit_code);
     if (s_close_sink(self)) {
@@ -479,6 +490,10 @@ mpp_core_restart(mpp_core_t *self)
     self->start_ns = mpp_clock_now_ns(CLOCK_REALTIME);
     self->start_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     self->h.hot &= ~MPP_CORE_DONE;
+    if (self->root != NULL) {
+        self->root->exit_kind = MPP_EXIT_RUNNING;
+    }
+    mpp_root_sync(self);
     s_set_deadline(self);
     (void)mpp_batch_hello(self);
 }

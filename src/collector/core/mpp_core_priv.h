@@ -6,6 +6,7 @@
 
 #include "mpp_core.h"
 #include "mpp_shm.h"
+#include "mpp_shm_root.h"
 
 /* Ended threads waiting for their batch beyond this make the next event
  * send it, whatever the interval.  Each holds a few KiB of numbers, so a
@@ -28,6 +29,7 @@ struct mpp_core {
     /* The shared mapping holding the tables, or NULL (private memory). */
     mpp_shm_t *shm;
     char *shm_dir;
+    mpp_shm_root_t *root; /* in shm; NULL without one */
 
     mpp_sink_t sink;
     bool sink_open;
@@ -88,6 +90,15 @@ int mpp_batch_bye(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code);
 
 /* Frees the ended threads, whose last numbers have just been queued. */
 void mpp_core_drop_ended(mpp_core_t *core);
+
+/* ---- mpp_root.c: the mapping's root record (mpp_shm_root.h) ------------ */
+
+/*  Makes the root record of a core with a mapping.  Returns 0 or
+ *  MPP_ENOMEM.  mpp_root_sync brings it up to date (a no-op without a
+ *  mapping); mpp_root_end records how this incarnation ended. */
+int mpp_root_create(mpp_core_t *core);
+void mpp_root_sync(mpp_core_t *core);
+void mpp_root_end(mpp_core_t *core, uint32_t kind, int32_t code);
 
 /* ---- mpp_exit.c: process-wide handlers ---------------------------------- */
 

@@ -1,0 +1,86 @@
+/*  The root record of the core's shared mapping (mpp_shm_root.h): made
+ *  with the mapping, brought up to date at the core's cold points. */
+#include "mpp_internal.h"
+
+#include <string.h>
+
+#include "mpp_core_priv.h"
+#include "mpp_shm_root.h"
+
+/* Copies `src` into a fixed field, cut and always NUL-terminated. */
+static void
+s_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = src != NULL ? strnlen(src, size - 1) : 0;
+    if (n > 0) {
+        memcpy(dst, src, n);
+    }
+    memset(dst + n, 0, size - n);
+}
+
+int
+mpp_root_create(mpp_core_t *core)
+{
+    mpp_shm_root_t *root = mpp_shm_calloc(core->shm, 1, sizeof(*root));
+    if (root == NULL) {
+        return MPP_ENOMEM;
+    }
+    root->argv = mpp_shm_calloc(core->shm, core->argc + 1, sizeof(char *));
+    if (root->argv == NULL) {
+        return MPP_ENOMEM;
+    }
+    for (size_t i = 0; i < core->argc; i++) {
+        root->argv[i] = mpp_mem_strdup(core->shm, core->argv[i]);
+        if (root->argv[i] == NULL) {
+            return MPP_ENOMEM;
+        }
+        root->argc++;
+    }
+    s_copy(root->python, sizeof(root->python), core->python);
+    core->root = root;
+    mpp_root_sync(core);
+    mpp_shm_set_root(core->shm, root);
+    return 0;
+}
+
+void
+mpp_root_sync(mpp_core_t *core)
+{
+    mpp_shm_root_t *root = core->root;
+    if (root == NULL) {
+        return;
+    }
+    /* Odd first, and the stores below only after it (release), so that
+     * a reader who sees the same even value before and after its copy
+     * copied no half-made update. */
+    __atomic_store_n(&root->gen, root->gen + 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    root->threads = core->threads;
+    root->nthreads = (uint32_t)core->nthreads;
+    root->funcs = core->h.funcs;
+    root->spans = core->spans;
+    root->pid = core->pid;
+    root->ppid = core->ppid;
+    root->start_ns = core->start_ns;
+    root->start_mono_ns = core->start_mono_ns;
+    s_copy(root->start_method, sizeof(root->start_method),
+           core->start_method);
+    s_copy(root->name, sizeof(root->name), core->name);
+    root->clock = core->h.clock;
+    root->dropped = mpp_core_dropped(core);
+    __atomic_store_n(&root->gen, root->gen + 1, __ATOMIC_RELEASE);
+}
+
+void
+mpp_root_end(mpp_core_t *core, uint32_t kind, int32_t code)
+{
+    mpp_shm_root_t *root = core->root;
+    if (root == NULL) {
+        return;
+    }
+    root->exit_code = code;
+    root->end_mono_ns = mpp_clock_mono_ns();
+    /* Last: a reader that sees the kind sees the rest with it. */
+    __atomic_store_n(&root->exit_kind, kind, __ATOMIC_RELEASE);
+    mpp_root_sync(core);
+}
