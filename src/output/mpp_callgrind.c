@@ -5,6 +5,23 @@
  *  time.  Python gives no call-site line, so calls are placed on the
  *  caller's first line, as pyprof2calltree does.
  *
+ *  Categories (issue 14) are extra events after the time: Pickle,
+ *  Unpickle, LockWait, IpcWait and Startup, in nanoseconds.  The model
+ *  keeps category totals per thread only, and per function nothing but
+ *  the spans: intervals of at least MPPROF_SPAN_MIN_US (1 ms by default),
+ *  each naming the function whose call entered the category
+ *  (ForkingPickler.dumps, lock.acquire, Connection._recv_bytes, ...).  So
+ *  a span's duration is that function's self cost in its category, and
+ *  the call edges into the function share it in proportion to their
+ *  inclusive time (exact when it has one caller, as most category entry
+ *  points do in a thread).  Edges further up carry no category cost: the
+ *  model has no call tree to say which of a caller's callers it belongs
+ *  to, and an estimate there would look like a measurement.  Spans whose
+ *  function is unknown (start-up before the first frame) and intervals
+ *  shorter than a span appear in no function; the report's totals hold
+ *  them.  Cost lines omit trailing zero events, as the format allows, so
+ *  a function without category cost keeps its two-number line.
+ *
  *  Reader behaviour this file is shaped by (see peers.md 4a):
  *  - KCachegrind forgets the called file after every call cost line, so
  *    every cfn= gets its own cfl= first.
@@ -22,6 +39,26 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+
+/* The events after time, in mpp_cat_t order: callgrind names are
+ * identifiers, so the catalog's names ("lock_wait") are not used. */
+static const char *const s_cat_event[MPP_CAT_COUNT][2] = {
+    {"Pickle", "Pickling (ns)"},      {"Unpickle", "Unpickling (ns)"},
+    {"LockWait", "Lock wait (ns)"},   {"IpcWait", "IPC wait (ns)"},
+    {"Startup", "Start-up (ns)"},
+};
+
+/* A cost per category, for one function or one call. */
+typedef struct {
+    uint64_t ns[MPP_CAT_COUNT];
+} s_cats_t;
+
+/* What the edges into one function add up to: their inclusive time and
+ * their calls, to share the function's category cost among them. */
+typedef struct {
+    uint64_t ct;
+    uint64_t calls;
+} s_in_t;
 
 /* Ids and names shared by every part of one file. */
 typedef struct {
@@ -388,6 +425,96 @@ s_candidates(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
     return list;
 }
 
+/*  The category cost of each function of the view: the spans of the
+ *  processes it holds (all when proc < 0), each on its function, and the
+ *  inclusive time of the edges into each function, to share it among
+ *  them.  Both arrays are NULL when the view has no span on a function it
+ *  saw called, which is the common case and costs nothing then.
+ *  Returns 0 or MPP_ENOMEM. */
+static int
+s_cg_cats(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
+          s_cats_t **cats_p, s_in_t **in_p)
+{
+    s_cats_t *cats = NULL;
+    s_in_t *in = NULL;
+    *cats_p = NULL;
+    *in_p = NULL;
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (proc >= 0 && (size_t)proc != i) {
+            continue;
+        }
+        const mpp_proc_t *p = &s->procs[i];
+        for (size_t k = 0; k < p->nthreads; k++) {
+            const mpp_thread_t *t = &p->threads[k];
+            for (size_t j = 0; j < t->nspans; j++) {
+                const mpp_span_t *sp = &t->spans[j];
+                if (sp->cat >= MPP_CAT_COUNT || sp->dur_ns <= 0 ||
+                    !s_present(v, sp->func)) {
+                    continue;
+                }
+                if (cats == NULL &&
+                    (cats = calloc(v->nfuncs, sizeof(*cats))) == NULL) {
+                    return MPP_ENOMEM;
+                }
+                uint64_t *c = &cats[sp->func].ns[sp->cat];
+                uint64_t d = (uint64_t)sp->dur_ns;
+                *c = *c > UINT64_MAX - d ? UINT64_MAX : *c + d;
+            }
+        }
+    }
+    if (cats == NULL) {
+        return 0;
+    }
+    in = calloc(v->nfuncs, sizeof(*in));
+    if (in == NULL) {
+        free(cats);
+        return MPP_ENOMEM;
+    }
+    for (size_t e = 0; e < v->nedges; e++) {
+        const mpp_edge_t *ed = &v->edges[e];
+        if (s_present(v, ed->caller) && s_present(v, ed->callee)) {
+            in[ed->callee].ct += s_ns(ed->cost.ct_ns);
+            in[ed->callee].calls += ed->cost.ncalls;
+        }
+    }
+    *cats_p = cats;
+    *in_p = in;
+    return 0;
+}
+
+/*  The share of the callee's category cost one edge carries: its part of
+ *  the inclusive time of all edges into the callee, or of their calls
+ *  when none took measurable time.  The edges into one callee are few,
+ *  so the division per edge costs nothing that matters. */
+static void
+s_edge_cats(const s_cats_t *callee, const s_in_t *in, const mpp_edge_t *ed,
+            s_cats_t *out)
+{
+    uint64_t part = in->ct > 0 ? s_ns(ed->cost.ct_ns) : ed->cost.ncalls;
+    uint64_t whole = in->ct > 0 ? in->ct : in->calls;
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        out->ns[c] = whole == 0 ? 0
+                                : (uint64_t)((unsigned __int128)callee->ns[c] *
+                                             part / whole);
+    }
+}
+
+/* The category columns of a cost line, up to the last that is not 0,
+ * each after a space; trailing zeros may be left out in the format. */
+static char *
+s_fmt_cats(char *at, const s_cats_t *c)
+{
+    int last = -1;
+    for (int k = 0; k < MPP_CAT_COUNT; k++) {
+        last = c->ns[k] ? k : last;
+    }
+    for (int k = 0; k <= last; k++) {
+        *at++ = ' ';
+        at = mpp_ob_fmt_u64(at, c->ns[k]);
+    }
+    return at;
+}
+
 /*  The body of one part: every function the view saw called, with its
  *  self cost and its calls.  Edges touching a function that was never
  *  seen called are left out, as in the pstats file.  `proc` is the
@@ -409,16 +536,31 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
     if (list == NULL) {
         nlist = n;
     }
+    s_cats_t *cats = NULL;
+    s_in_t *in = NULL;
+    if (s_cg_cats(s, v, proc, &cats, &in) != 0) {
+        free(list);
+        free(order);
+        return MPP_ENOMEM;
+    }
     memset(cg->fl_done, 0, cg->nfiles + 1);
     memset(cg->fn_done, 0, s->nfuncs);
 
     uint64_t summary = 0;
+    s_cats_t cat_sum = {{0}};
     for (size_t i = 0; i < nlist; i++) {
         uint32_t f = list ? list[i] : (uint32_t)i;
-        summary += s_present(v, f) ? s_ns(v->func[f].tt_ns) : 0;
+        if (!s_present(v, f)) {
+            continue;
+        }
+        summary += s_ns(v->func[f].tt_ns);
+        for (int c = 0; cats != NULL && c < MPP_CAT_COUNT; c++) {
+            cat_sum.ns[c] += cats[f].ns[c];
+        }
     }
     mpp_ob_str(ob, "summary: ");
     mpp_ob_u64(ob, summary);
+    ob->p = s_fmt_cats(mpp_ob_room(ob, 24 * MPP_CAT_COUNT), &cat_sum);
     mpp_ob_c(ob, '\n');
 
     size_t e = 0;
@@ -431,10 +573,13 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
         mpp_ob_c(ob, '\n');
         s_cg_file(cg, "fl", f);
         s_cg_func(cg, "fn", f);
-        char *at = mpp_ob_room(ob, 48);
+        char *at = mpp_ob_room(ob, 48 + 24 * MPP_CAT_COUNT);
         at = mpp_ob_fmt_i64(at, s_line(fn));
         *at++ = ' ';
         at = mpp_ob_fmt_u64(at, s_ns(v->func[f].tt_ns));
+        if (cats != NULL) {
+            at = s_fmt_cats(at, &cats[f]);
+        }
         *at++ = '\n';
         ob->p = at;
         while (e < v->nedges && v->edges[order[e]].caller < f) {
@@ -448,7 +593,7 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
             }
             s_cg_file(cg, "cfl", callee);
             s_cg_func(cg, "cfn", callee);
-            at = mpp_ob_room(ob, 96);
+            at = mpp_ob_room(ob, 96 + 24 * MPP_CAT_COUNT);
             memcpy(at, "calls=", 6);
             at = mpp_ob_fmt_u64(at + 6, ed->cost.ncalls);
             *at++ = ' ';
@@ -457,12 +602,19 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
             at = mpp_ob_fmt_i64(at, s_line(fn));
             *at++ = ' ';
             at = mpp_ob_fmt_u64(at, s_ns(ed->cost.ct_ns));
+            if (cats != NULL) {
+                s_cats_t ec;
+                s_edge_cats(&cats[callee], &in[callee], ed, &ec);
+                at = s_fmt_cats(at, &ec);
+            }
             *at++ = '\n';
             ob->p = at;
         }
     }
     free(list);
     free(order);
+    free(cats);
+    free(in);
     return 0;
 }
 
@@ -489,7 +641,20 @@ s_cg_header(const mpp_session_t *s, mpp_obuf_t *ob)
 static void
 s_cg_events(mpp_obuf_t *ob)
 {
-    mpp_ob_str(ob, "positions: line\nevent: ns : Nanoseconds\nevents: ns\n");
+    mpp_ob_str(ob, "positions: line\nevent: ns : Nanoseconds\n");
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        mpp_ob_str(ob, "event: ");
+        mpp_ob_str(ob, s_cat_event[c][0]);
+        mpp_ob_str(ob, " : ");
+        mpp_ob_str(ob, s_cat_event[c][1]);
+        mpp_ob_c(ob, '\n');
+    }
+    mpp_ob_str(ob, "events: ns");
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        mpp_ob_c(ob, ' ');
+        mpp_ob_str(ob, s_cat_event[c][0]);
+    }
+    mpp_ob_c(ob, '\n');
 }
 
 int

@@ -297,8 +297,11 @@ def callgrind_annotate(path, inclusive=True):
     # callgrind_annotate also lists a cwd-relative duplicate of every
     # function whose file it finds under the cwd: run it in an empty dir.
     with tempfile.TemporaryDirectory(prefix="mpptest-cga-") as cwd:
+        # Only the first event: with several (time and the categories,
+        # issue 14) each line would carry one column per event.
+        first = (callgrind_events(path) or ["ns"])[0]
         p = subprocess.run([exe, "--inclusive=%s" % ("yes" if inclusive else "no"),
-                            "--threshold=100", "--auto=no",
+                            "--threshold=100", "--auto=no", "--show=" + first,
                             os.path.abspath(path)],
                            capture_output=True, text=True, timeout=120, cwd=cwd)
     if p.returncode != 0:

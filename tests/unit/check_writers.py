@@ -169,6 +169,10 @@ HEADER_KEYS = ("version", "creator", "cmd", "part", "pid", "thread", "desc",
                "positions", "event", "events", "summary", "totals")
 
 
+# The category events after time in callgrind files (issue 14).
+CG_CATS = ("Pickle", "Unpickle", "LockWait", "IpcWait", "Startup")
+
+
 def parse_callgrind(path):
     """Parses like KCachegrind: a list of parts, each with per-function
     self costs and calls, enforcing the rules the writer must respect."""
@@ -219,8 +223,11 @@ def parse_callgrind(path):
             part["events"] += key == "events"
             continue
         if pending_call is not None:
+            # Position, time, then the category events (issue 14), whose
+            # trailing zeros the format lets the writer leave out.
             nums = line.split()
-            if len(nums) != 2 or not all(n.isdigit() for n in nums):
+            if not 2 <= len(nums) <= 2 + len(CG_CATS) or \
+                    not all(n.isdigit() for n in nums):
                 fail("line %d: call cost line %r" % (no, line))
             key = (fn, pending_call[0])
             calls, incl = part["calls"].get(key, (0, 0))
@@ -245,14 +252,19 @@ def parse_callgrind(path):
                 pending_call = (callee, int(val.split()[0]))
             continue
         nums = line.split()
-        if len(nums) != 2 or not all(n.isdigit() for n in nums) or fn is None:
+        if not 2 <= len(nums) <= 2 + len(CG_CATS) or \
+                not all(n.isdigit() for n in nums) or fn is None:
             fail("line %d: bad cost line %r" % (no, line))
         part["self"][fn] = part["self"].get(fn, 0) + int(nums[1])
     for p in parts:
         expect_eq("events: lines in a part", p["events"], 1)
-        expect_eq("events", p["header"]["events"], ["ns"])
+        expect_eq("events", p["header"]["events"],
+                  [" ".join(("ns",) + CG_CATS)])
         total = sum(p["self"].values())
-        expect_eq("summary", p["header"].get("summary"), [str(total)])
+        summary = p["header"].get("summary", [""])[0].split()
+        expect_eq("summary", summary[:1], [str(total)])
+        if len(summary) > 1 + len(CG_CATS):
+            fail("summary has more numbers than events: %r" % summary)
     return parts
 
 
@@ -271,7 +283,7 @@ def annotate(path, inclusive):
     # From "/", so that it strips no directory prefix from file names.
     run = subprocess.run(
         [exe, "--inclusive=%s" % ("yes" if inclusive else "no"),
-         "--threshold=100", "--auto=no", os.path.abspath(path)],
+         "--threshold=100", "--auto=no", "--show=ns", os.path.abspath(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
     if run.returncode != 0:
         fail("callgrind_annotate failed: %s"
@@ -446,6 +458,103 @@ def check_compare(path, exp):
     subset("compare", doc, exp)
 
 
+# ---- trace.json and callgrind categories (issue 14) -----------------------
+
+def check_trace(path, exp):
+    """trace.json as Perfetto and chrome://tracing read it: one JSON object
+    with traceEvents, a process_name per process, X slices whose sums per
+    category are what the session's spans add up to."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except ValueError as e:
+        fail("not JSON: %s" % e)
+    if not isinstance(doc, dict) or not isinstance(doc.get("traceEvents"), list):
+        fail("no traceEvents list")
+    expect_eq("displayTimeUnit", doc.get("displayTimeUnit"), "ms")
+    procs, threads, slices, counts, nbytes, life, funcs = {}, {}, {}, {}, {}, {}, []
+    for e in doc["traceEvents"]:
+        for k in ("name", "ph", "pid", "tid"):
+            if k not in e:
+                fail("event without %r: %r" % (k, e))
+        if e["ph"] == "M":
+            if e["name"] == "process_name":
+                procs[str(e["pid"])] = e["args"]["name"]
+            elif e["name"] == "thread_name":
+                threads[(e["pid"], e["tid"])] = e["args"]["name"]
+            continue
+        if e["ph"] != "X":
+            fail("unexpected phase %r" % e["ph"])
+        if not isinstance(e["ts"], (int, float)) or e["dur"] < 0:
+            fail("bad ts/dur in %r" % e)
+        if e.get("cat") == "process":
+            life[str(e["pid"])] = [e["ts"], e["dur"]]
+            continue
+        cat = e["name"]
+        slices[cat] = slices.get(cat, 0) + e["dur"]
+        counts[cat] = counts.get(cat, 0) + 1
+        nbytes[cat] = nbytes.get(cat, 0) + e["args"]["bytes"]
+        if e["args"]["function"] is not None:
+            funcs.append(e["args"]["function"])
+    expect_eq("processes", procs, exp["processes"])
+    for pid, life_exp in exp.get("lifetimes_us", {}).items():
+        expect_eq("lifetime of %s" % pid, life.get(pid), life_exp)
+    expect_eq("every process has a lifetime", sorted(life), sorted(procs))
+    for pid, tid, name in exp.get("threads", []):
+        expect_eq("thread %d/%d" % (pid, tid), threads.get((pid, tid)), name)
+    for cat, us in exp.get("slices_us", {}).items():
+        if abs(slices.get(cat, 0) - us) > 1e-6:
+            fail("%s slices add up to %r us, want %r" % (cat, slices.get(cat), us))
+    if "slice_counts" in exp:
+        expect_eq("slice counts", {k: v for k, v in counts.items()
+                                   if k in exp["slice_counts"]},
+                  exp["slice_counts"])
+    for cat, b in exp.get("bytes", {}).items():
+        expect_eq("%s bytes" % cat, nbytes.get(cat, 0), b)
+    for fn in exp.get("functions", []):
+        if fn not in funcs:
+            fail("function %r not among the slices' %r" % (fn, funcs))
+
+
+def annotate_totals(path):
+    """callgrind_annotate's PROGRAM TOTALS per event ("." reads 0)."""
+    exe = shutil.which("callgrind_annotate")
+    if exe is None:
+        raise Skipped("callgrind_annotate not found (Debian: valgrind)")
+    run = subprocess.run([exe, "--inclusive=no", "--auto=no",
+                          os.path.abspath(path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/")
+    if run.returncode != 0:
+        fail("callgrind_annotate failed: %s"
+             % run.stderr.decode("utf-8", "replace"))
+    out = run.stdout.decode("utf-8", "replace")
+    events = None
+    for line in out.split("\n"):
+        if line.startswith("Events shown:"):
+            events = line.split(":", 1)[1].split()
+        if line.endswith("PROGRAM TOTALS"):
+            cells = re.sub(r"\(\s*[\d.]+%\)", " ", line[:-len("PROGRAM TOTALS")])
+            nums = [0 if c == "." else int(c.replace(",", ""))
+                    for c in cells.split()]
+            if events is None or len(nums) != len(events):
+                fail("totals %r for events %r" % (nums, events))
+            return dict(zip(events, nums))
+    fail("callgrind_annotate printed no PROGRAM TOTALS:\n" + out)
+
+
+def check_cgcats(path, exp):
+    """callgrind_annotate parses the file; its totals per event are EXP's.
+    With several parts it reports the last part alone, so for a parts file
+    EXP is {"events": [...]}: the events it must list."""
+    totals = annotate_totals(path)
+    if "events" in exp:
+        expect_eq("callgrind_annotate events", sorted(totals),
+                  sorted(exp["events"]))
+    else:
+        expect_eq("callgrind_annotate totals", totals, exp)
+
+
 def main(argv):
     kind, path = argv[1], argv[2]
     try:
@@ -461,6 +570,10 @@ def main(argv):
             check_text(path, argv[3])
         elif kind == "compare":
             check_compare(path, load_expect(argv[3]))
+        elif kind == "trace":
+            check_trace(path, load_expect(argv[3]))
+        elif kind == "cgcats":
+            check_cgcats(path, load_expect(argv[3]))
         else:
             fail("unknown kind %r" % kind)
     except CheckError as e:

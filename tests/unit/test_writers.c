@@ -240,7 +240,8 @@ MPP_TEST(callgrind_consumer)
     const char *cg = mpp_wf_slurp(mpp_wf_path("callgrind.out"), &len);
     ASSERT(strstr(cg, "# callgrind format\nversion: 1\ncreator: mpprof "
                       MPPROF_VERSION_STRING "\ncmd: script.py --n 4\n"));
-    ASSERT(strstr(cg, "events: ns\nsummary: 3030000010\n"));
+    ASSERT(strstr(cg, "events: ns Pickle Unpickle LockWait IpcWait Startup\n"
+                      "summary: 3030000010\n"));
     ASSERT(strstr(cg, "__init__:20\n") && strstr(cg, "__init__:40\n"));
     ASSERT(strstr(cg, "calls=3000000000") == NULL); /* idle -> len */
     mpp_session_destroy(&s);
