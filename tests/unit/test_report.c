@@ -485,6 +485,175 @@ MPP_TEST(rows_limit)
     mpp_session_destroy(&s);
 }
 
+/* ---- the verdict (issue 13) --------------------------------------------- */
+
+/*  A process of one thread: <module> with `tt` of own time, start-up
+ *  `su` timed from the exec, `lock` of lock wait inside <module>. */
+static mpp_proc_t *
+s_one(mpp_session_t *s, int64_t pid, const char *method, int64_t wall,
+      int64_t cpu, int64_t tt, int64_t su, int64_t lock)
+{
+    mpp_proc_t *p = mpp_wf_proc(s, pid, pid == 300 ? 1 : 300,
+                                pid == 300 ? "MainProcess" : "Process-1",
+                                method, wall, cpu, MPP_EXIT_OK, 0);
+    mpp_thread_t *t = mpp_wf_thread(p, 1, "MainThread");
+    uint32_t mod = mpp_wf_fn(s, "/app/v.py", 1, "<module>");
+    mpp_wf_stat(t, mod, 1, 1, tt, tt);
+    t->cat[MPP_CAT_STARTUP] = (mpp_catval_t){(uint64_t)su, 1, 0};
+    t->cat[MPP_CAT_LOCK_WAIT] = (mpp_catval_t){(uint64_t)lock, 1, 0};
+    return p;
+}
+
+static void
+s_verdict_of(const mpp_session_t *s, mpp_rep_verdict_t *vd)
+{
+    mpp_rep_time_t tm;
+    mpp_rep_time(s, -1, &tm);
+    mpp_rep_verdict(&tm, vd);
+}
+
+/* The text report's lines before the process table: the verdict's. */
+static char *
+s_head(const mpp_session_t *s, const char *name)
+{
+    size_t len;
+    ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, NULL, mpp_wf_path(name)), 0);
+    char *txt = mpp_wf_slurp(mpp_wf_path(name), &len);
+    char *end = strstr(txt, "\n\nProcesses");
+    ASSERT(end != NULL);
+    *end = '\0';
+    return txt;
+}
+
+/*  One process: compute leads however long start-up took, as long as the
+ *  program computed longer (issue 13: a 99%-compute script was told
+ *  "start-up, 83 ms" and to reuse its workers); when start-up is most of
+ *  a trivial script it leads, but no hint speaks of workers or pools. */
+MPP_TEST(verdict_single)
+{
+    mpp_session_t *s = mpp_session_new();
+    s_one(s, 300, "main", 1200 * MS, 1100 * MS, 1000 * MS, 83 * MS, 0);
+    mpp_rep_verdict_t vd;
+    s_verdict_of(s, &vd);
+    ASSERT_EQ(vd.lead, MPP_REP_LEAD_COMPUTE);
+    ASSERT(strcmp(vd.name, "compute") == 0);
+    ASSERT(!vd.parallel);
+    ASSERT(vd.hint == NULL);
+    ASSERT_EQ(vd.ns, 1000 * MS);
+    char *head = s_head(s, "v1.txt");
+    ASSERT(strstr(head, "\nLeading cost: compute \xe2\x80\x94 1.00 s in 1 "
+                        "process (92% of"));
+    ASSERT(strstr(head, "Hint:") == NULL);
+    ASSERT(strstr(head, "worker") == NULL);
+    ASSERT(strstr(head, "Pool") == NULL);
+    size_t len;
+    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("v1.json")), 0);
+    const char *js = mpp_wf_slurp(mpp_wf_path("v1.json"), &len);
+    ASSERT(strstr(js, "\"verdict\": {\"leading\": \"compute\", \"seconds\": "
+                      "1.0, \"share\": 0.9"));
+    ASSERT(strstr(js, "\"parallel\": false, \"hint\": null}"));
+    ASSERT(strstr(js, "\"role\": \"main\", \"host\": \""));
+    ASSERT(strstr(js, "\"rank\": null"));
+    mpp_session_destroy(&s);
+
+    /* A trivial script: start-up is most of it, and leads, without a
+     * hint (start workers once... is advice for a parallel program). */
+    s = mpp_session_new();
+    s_one(s, 300, "main", 150 * MS, 130 * MS, 10 * MS, 120 * MS, 0);
+    s_verdict_of(s, &vd);
+    ASSERT_EQ(vd.lead, MPP_CAT_STARTUP);
+    ASSERT(strcmp(vd.name, "startup") == 0);
+    ASSERT(!vd.parallel && vd.hint == NULL);
+    head = s_head(s, "v2.txt");
+    ASSERT(strstr(head, "\nLeading cost: start-up"));
+    ASSERT(strstr(head, "Hint:") == NULL && strstr(head, "worker") == NULL);
+    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("v2.json")), 0);
+    js = mpp_wf_slurp(mpp_wf_path("v2.json"), &len);
+    ASSERT(strstr(js, "\"verdict\": {\"leading\": \"startup\", "));
+    ASSERT(strstr(js, "\"parallel\": false, \"hint\": null}"));
+    mpp_session_destroy(&s);
+
+    /* Threads queueing on a lock: the hint speaks of threads. */
+    s = mpp_session_new();
+    s_one(s, 300, "main", 1200 * MS, 300 * MS, 1000 * MS, 50 * MS,
+          800 * MS);
+    s_verdict_of(s, &vd);
+    ASSERT_EQ(vd.lead, MPP_CAT_LOCK_WAIT);
+    ASSERT(!vd.parallel && vd.hint != NULL);
+    ASSERT(strstr(vd.hint, "thread") != NULL);
+    ASSERT(strstr(vd.hint, "worker") == NULL);
+    head = s_head(s, "v3.txt");
+    ASSERT(strstr(head, "\nLeading cost: lock wait"));
+    ASSERT(strstr(head, "own state.") != NULL);
+    ASSERT(strstr(head, "worker") == NULL);
+    mpp_session_destroy(&s);
+
+    /* No time at all: "none". */
+    s = mpp_session_new();
+    (void)mpp_wf_proc(s, 300, 1, "MainProcess", "main", 0, 0, MPP_EXIT_OK,
+                      0);
+    s_verdict_of(s, &vd);
+    ASSERT_EQ(vd.lead, -1);
+    ASSERT(strcmp(vd.name, "none") == 0 && vd.hint == NULL);
+    mpp_session_destroy(&s);
+}
+
+static void
+s_argv(mpp_proc_t *p, const char *code)
+{
+    const char *argv[] = {"/usr/bin/python3", "-c", code};
+    ASSERT_EQ(mpp_proc_set_argv(p, argv, 3), 0);
+}
+
+/*  Roles: the process the launcher started is the main one; the resource
+ *  tracker and the fork server (by their command lines) are helpers; the
+ *  fork server's children inherit its command line and are workers. */
+MPP_TEST(roles)
+{
+    mpp_session_t *s = mpp_session_new();
+    s_one(s, 300, "main", 1200 * MS, 300 * MS, 1000 * MS, 50 * MS, 0);
+    mpp_proc_t *p = s_one(s, 301, "spawn", 1000 * MS, MS, 990 * MS, 0, 0);
+    s_argv(p, "from multiprocessing.resource_tracker import main;main(5)");
+    p = s_one(s, 302, "spawn", 1000 * MS, MS, 990 * MS, 0, 0);
+    s_argv(p, "from multiprocessing.forkserver import main; main(7, 8, "
+              "['__main__'], **{'sys_path': []})");
+    for (int64_t pid = 303; pid <= 305; pid++) {
+        p = s_one(s, pid, "forkserver", 900 * MS, 800 * MS, 850 * MS, 0, 0);
+        s_argv(p, "from multiprocessing.forkserver import main; main(7, 8, "
+                  "['__main__'], **{'sys_path': []})");
+    }
+    static const char *const want[] = {"main", "helper", "helper",
+                                       "worker", "worker", "worker"};
+    ASSERT_EQ(s->nprocs, MPP_ARRAY_SIZE(want));
+    for (size_t i = 0; i < s->nprocs; i++) {
+        ASSERT(strcmp(mpp_rep_role(&s->procs[i]), want[i]) == 0);
+    }
+    mpp_rep_verdict_t vd;
+    s_verdict_of(s, &vd);
+    ASSERT(vd.parallel);
+    ASSERT_EQ(vd.lead, MPP_REP_LEAD_COMPUTE);
+    /* The helpers were off the CPU: idle, not compute. */
+    mpp_rep_rest_t rest;
+    mpp_rep_proc_rest(&s->procs[1], true, &rest);
+    ASSERT(rest.compute_ns <= 2 * MS && rest.idle_ns > 900 * MS);
+    size_t len;
+    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("roles.json")),
+              0);
+    const char *js = mpp_wf_slurp(mpp_wf_path("roles.json"), &len);
+    const char *at = js;
+    for (size_t i = 0; i < s->nprocs; i++) {
+        char key[64];
+        snprintf(key, sizeof(key), "\"role\": \"%s\", \"host\": ", want[i]);
+        at = strstr(at, key);
+        ASSERT(at != NULL);
+        at += strlen(key);
+        ASSERT(strncmp(at, "null", 4) == 0 || at[0] == '"');
+        ASSERT(strstr(at, ", \"rank\": null, ") != NULL);
+    }
+    ASSERT(strstr(js, "\"parallel\": true, "));
+    mpp_session_destroy(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -494,5 +663,7 @@ main(int argc, char **argv)
     MPP_RUN(sites);
     MPP_RUN(find_proc);
     MPP_RUN(rows_limit);
+    MPP_RUN(verdict_single);
+    MPP_RUN(roles);
     return mpp_wf_done(mpp_test_done(argc, argv));
 }
