@@ -20,12 +20,21 @@ the right category and process, within 10%.
                  start-up stays unpickling), none for a plain os.fork child.
   TestExamples   examples/pool_payload.py leads with pickling/unpickling,
                  examples/lock_contention.py with lock wait.
+  TestPictures   issue 14 on the pickling Pool: trace.json loads with
+                 json, has a process track per profiled pid, and its pickle
+                 slices add up to report --json's pickle_s within 2%;
+                 callgrind_annotate parses callgrind.out and
+                 callgrind.parts, lists the Pickle event, and its Pickle
+                 total is the trace's.
   Exclusivity    checked on every run above: per thread, the categories sum
                  to no more than the thread's time and the process's wall.
 """
 
+import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import unittest
 
@@ -280,6 +289,76 @@ class TestExamples(CatCase):
         self.check_exclusive(mpptest.report_json(r.outdir))
         lead, summary = self.leading(r)
         self.assertTrue(lead.startswith("lock wait"), summary)
+
+
+class TestPictures(CatCase):
+    """trace.json and the callgrind category events (issue 14), on the
+    same calibrated pickling as TestPickle."""
+    N = 10
+    DELAY_MS = 20
+
+    def annotate(self, path):
+        """callgrind_annotate --inclusive=no PATH: (events, PROGRAM TOTALS
+        per event); the test fails when it does not exit 0."""
+        exe = shutil.which("callgrind_annotate")
+        if exe is None:
+            self.skipTest("callgrind_annotate is not installed")
+        p = subprocess.run([exe, "--inclusive=no", path],
+                                   capture_output=True, text=True,
+                                   timeout=120, cwd="/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        events, totals = None, None
+        for line in p.stdout.splitlines():
+            if line.startswith("Events shown:"):
+                events = line.split(":", 1)[1].split()
+            elif line.endswith("PROGRAM TOTALS"):
+                cells = re.sub(r"\(\s*[\d.]+%\)", " ",
+                               line[:-len("PROGRAM TOTALS")]).split()
+                totals = [0 if c == "." else int(c.replace(",", ""))
+                          for c in cells]
+        self.assertIsNotNone(events, p.stdout)
+        self.assertIsNotNone(totals, p.stdout)
+        self.assertEqual(len(events), len(totals), p.stdout)
+        return events, dict(zip(events, totals))
+
+    def test_fork(self):
+        r, rep = self.run_target([mpptest.target("cat_pickle.py"), "fork",
+                                  str(self.N), str(self.DELAY_MS)])
+        with open(r.path("trace.json"), encoding="utf-8") as f:
+            trace = json.load(f)
+        self.assertEqual(trace.get("displayTimeUnit"), "ms")
+        events = trace["traceEvents"]
+        named = {e["pid"]: e["args"]["name"] for e in events
+                 if e["ph"] == "M" and e["name"] == "process_name"}
+        pids = {p["pid"] for p in rep["processes"]}
+        self.assertEqual(set(named), pids, named)
+        for p in rep["processes"]:
+            self.assertEqual(named[p["pid"]], p["name"])
+        # Every process has its lifetime on its track.
+        lives = {e["pid"] for e in events
+                 if e["ph"] == "X" and e.get("cat") == "process"}
+        self.assertEqual(lives, pids)
+        slices = [e for e in events if e["ph"] == "X" and e["name"] == "pickle"]
+        self.assertTrue(slices, "no pickle slice")
+        for e in slices:
+            self.assertIn(e["pid"], pids)
+            self.assertIn("function", e["args"])
+            self.assertIn("bytes", e["args"])
+        pickle_s = sum(e["dur"] for e in slices) / 1e6
+        want = rep["categories"]["pickle_s"]
+        # The slices are the intervals of 1 ms or more; the pickles of the
+        # other, small tasks are shorter and only in the total.
+        self.assertWithin(pickle_s, want, 0.02, "trace pickle slices")
+        self.assertGreaterEqual(pickle_s, r.truth()["slept_s"] * 0.999)
+
+        names, totals = self.annotate(r.path("callgrind.out"))
+        self.assertIn("Pickle", names)
+        self.assertIn("LockWait", names)
+        self.assertIn("IpcWait", names)
+        # Both are the spans on the functions that entered pickling.
+        self.assertAlmostEqual(totals["Pickle"] / 1e9, pickle_s, delta=1e-5)
+        parts_names, _ = self.annotate(r.path("callgrind.parts"))
+        self.assertIn("Pickle", parts_names)
 
 
 if __name__ == "__main__":
