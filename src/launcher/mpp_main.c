@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char s_usage[] =
     "usage: mpprof run [-o DIR] [--python PATH] [--interval MS] [-q]\n"
@@ -17,6 +18,7 @@ static const char s_usage[] =
     "       mpprof report PROFILE [--json] [--sort cumulative|tottime|calls]"
     "\n"
     "                     [--limit N] [--process PID|NAME]\n"
+    "       mpprof report PROFILE --trace [-o FILE]\n"
     "       mpprof compare BASELINE PARALLEL [--json]\n"
     "       mpprof --version | --help\n";
 
@@ -41,11 +43,15 @@ static const char s_help[] =
     "  --sort KEY        cumulative (default), tottime or calls\n"
     "  --limit N         show the N top functions (default: 30)\n"
     "  --process P       only the process with pid or name P\n"
+    "  --trace           the Chrome trace (trace.json) instead, for "
+    "Perfetto\n"
+    "  -o, --output FILE where --trace writes (default: standard output)\n"
     "\n"
     "PROFILE, BASELINE and PARALLEL are an output directory of run or its\n"
     "session.mpprof file.  The output directory holds profile.prof "
     "(pstats),\n"
-    "callgrind.out (KCachegrind), session.mpprof and report.txt.\n"
+    "callgrind.out (KCachegrind), session.mpprof, trace.json (Perfetto)\n"
+    "and report.txt.\n"
     "\n"
     "run exits with the target's exit status (128+N when it was killed by\n"
     "signal N).\n";
@@ -296,13 +302,43 @@ s_parse_sort(const char *s, mpp_sort_t *out)
     return true;
 }
 
+/*  `report --trace`: the session's trace.json to standard output or to
+ *  FILE.  A file that cannot be written completely is removed, so that a
+ *  viewer never opens half a trace.  Returns the exit status. */
+static int
+s_write_trace(const mpp_session_t *s, const char *path)
+{
+    if (path == NULL) {
+        int rc = s_flush_stdout(mpp_trace_write(s, stdout));
+        if (rc != 0) {
+            mpp_say("cannot write the trace: %s", mpp_strerror(rc));
+        }
+        return rc != 0;
+    }
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        mpp_say("cannot create '%s': %s", path, strerror(errno));
+        return 1;
+    }
+    int rc = mpp_trace_write(s, f);
+    if (fclose(f) != 0 && rc == 0) {
+        rc = -errno;
+    }
+    if (rc != 0) {
+        mpp_say("cannot write '%s': %s", path, mpp_strerror(rc));
+        unlink(path);
+        return 1;
+    }
+    return 0;
+}
+
 static int
 s_cmd_report(int argc, char **argv)
 {
     const char *profile = NULL, *sort = NULL, *limit = NULL;
-    const char *process = NULL;
+    const char *process = NULL, *output = NULL;
     mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE, .proc = -1};
-    bool json = false, endopts = false;
+    bool json = false, trace = false, endopts = false;
     int m;
 
     for (int i = 2; i < argc; i++) {
@@ -316,12 +352,18 @@ s_cmd_report(int argc, char **argv)
                 json = true;
                 continue;
             }
+            if (strcmp(a, "--trace") == 0) {
+                trace = true;
+                continue;
+            }
             if (s_is(a, "-h", "--help")) {
                 fputs(s_usage, stdout);
                 fputs(s_help, stdout);
                 return 0;
             }
-            if ((m = s_opt_value(argc, argv, &i, NULL, "--sort", &sort)) ||
+            if ((m = s_opt_value(argc, argv, &i, "-o", "--output",
+                                 &output)) ||
+                (m = s_opt_value(argc, argv, &i, NULL, "--sort", &sort)) ||
                 (m = s_opt_value(argc, argv, &i, NULL, "--limit",
                                  &limit)) ||
                 (m = s_opt_value(argc, argv, &i, NULL, "--process",
@@ -341,6 +383,13 @@ s_cmd_report(int argc, char **argv)
     if (profile == NULL) {
         return s_usage_error("report needs a PROFILE (an output directory "
                              "or a session.mpprof file)");
+    }
+    if (output != NULL && !trace) {
+        return s_usage_error("--output is for --trace");
+    }
+    if (trace && (json || process != NULL)) {
+        return s_usage_error("--trace holds every process and is JSON "
+                             "already: no --json or --process with it");
     }
     if (sort != NULL && !s_parse_sort(sort, &ro.sort)) {
         return s_usage_error("--sort must be cumulative, tottime or calls, "
@@ -366,7 +415,10 @@ s_cmd_report(int argc, char **argv)
         mpp_say("no process '%s' in '%s'", process, profile);
         status = 1;
     }
-    if (status == 0) {
+    if (status == 0 && trace) {
+        status = s_write_trace(s, output);
+    }
+    else if (status == 0) {
         rc = s_flush_stdout(json ? mpp_report_json(s, &ro, stdout)
                                  : mpp_report_text(s, &ro, stdout));
         if (rc != 0) {

@@ -360,6 +360,18 @@ class TestPictures(CatCase):
         parts_names, _ = self.annotate(r.path("callgrind.parts"))
         self.assertIn("Pickle", parts_names)
 
+        # report --trace writes the same trace again, to stdout or -o FILE.
+        with open(r.path("trace.json"), encoding="utf-8") as f:
+            text = f.read()
+        p = mpptest.mpprof(["report", r.outdir, "--trace"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, text)
+        out = os.path.join(r.tmpdir, "again.json")
+        p = mpptest.mpprof(["report", r.outdir, "--trace", "-o", out])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(out, encoding="utf-8") as f:
+            self.assertEqual(f.read(), text)
+
 
 if __name__ == "__main__":
     mpptest.main()
