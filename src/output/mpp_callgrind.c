@@ -493,9 +493,17 @@ s_edge_cats(const s_cats_t *callee, const s_in_t *in, const mpp_edge_t *ed,
     uint64_t part = in->ct > 0 ? s_ns(ed->cost.ct_ns) : ed->cost.ncalls;
     uint64_t whole = in->ct > 0 ? in->ct : in->calls;
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
-        out->ns[c] = whole == 0 ? 0
-                                : (uint64_t)((unsigned __int128)callee->ns[c] *
-                                             part / whole);
+        if (whole == 0) {
+            out->ns[c] = 0;
+            continue;
+        }
+#ifdef __SIZEOF_INT128__
+        /* Exact: part <= whole, so the quotient fits. */
+        out->ns[c] =
+            (uint64_t)((unsigned __int128)callee->ns[c] * part / whole);
+#else
+        out->ns[c] = (uint64_t)((long double)callee->ns[c] * part / whole);
+#endif
     }
 }
 
