@@ -179,19 +179,39 @@ s_proc_meta(FILE *out, bool *first, const mpp_proc_t *p, size_t index,
 
 /* The process's lifetime, on its main thread.  A process with no wall
  * time (it sent no BYE, or sent nothing after its HELLO) still gets a
- * zero-length slice, so its track shows where it started. */
+ * zero-length slice, so its track shows where it started.  The slice is
+ * widened to hold every span of its thread: the start-up span begins at
+ * the kernel's start time, which the process's own start can follow by
+ * a few microseconds, and the viewers take a slice that overlaps another
+ * without containing it for a broken trace. */
 static void
 s_proc_life(FILE *out, bool *first, const mpp_session_t *s,
             const mpp_proc_t *p, int64_t tpid)
 {
+    int64_t start = p->start_ns;
+    int64_t end = mpp_add_sat_i64(start, p->wall_ns > 0 ? p->wall_ns : 0);
+    int64_t main_tid = s_main_tid(p);
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        if (s_trace_tid(t->tid) != main_tid) {
+            continue;
+        }
+        for (size_t k = 0; k < t->nspans; k++) {
+            const mpp_span_t *sp = &t->spans[k];
+            int64_t e = mpp_add_sat_i64(sp->start_ns,
+                                        sp->dur_ns > 0 ? sp->dur_ns : 0);
+            start = sp->start_ns < start ? sp->start_ns : start;
+            end = e > end ? e : end;
+        }
+    }
     char name[160];
     snprintf(name, sizeof(name), "%s (pid %" PRId64 ")",
              p->name ? p->name : "process", p->pid);
-    s_event(out, first, name, "X", tpid, s_main_tid(p));
+    s_event(out, first, name, "X", tpid, main_tid);
     fputs(", \"cat\": \"process\", \"ts\": ", out);
-    s_us(out, s_rel(s, p->start_ns));
+    s_us(out, s_rel(s, start));
     fputs(", \"dur\": ", out);
-    s_us(out, p->wall_ns > 0 ? p->wall_ns : 0);
+    s_us(out, end - start);
     fprintf(out, ", \"args\": {\"pid\": %" PRId64 ", \"ppid\": %" PRId64
             ", \"start_method\": ", p->pid, p->ppid);
     mpp_rep_json_str(out, p->start_method);
@@ -202,6 +222,77 @@ s_proc_life(FILE *out, bool *first, const mpp_session_t *s,
     fputs("}}", out);
 }
 
+/* Orders spans by start, the longer first at equal starts, so that a
+ * span comes after every span that contains it. */
+static int
+s_by_start(const void *a, const void *b, void *ctx)
+{
+    const mpp_span_t *sp = ctx;
+    const mpp_span_t *x = &sp[*(const uint32_t *)a];
+    const mpp_span_t *y = &sp[*(const uint32_t *)b];
+    if (x->start_ns != y->start_ns) {
+        return x->start_ns < y->start_ns ? -1 : 1;
+    }
+    if (x->dur_ns != y->dur_ns) {
+        return x->dur_ns > y->dur_ns ? -1 : 1;
+    }
+    return 0;
+}
+
+/*  Each span's own time: its duration less that of the spans directly
+ *  inside it.  Spans are whole intervals, while the categories are
+ *  exclusive (an IPC wait inside a lock wait counts only as IPC wait), so
+ *  the slices of a category add up to its total only through their own
+ *  time; args.self_us gives it, so a reader can check the one against
+ *  the other.  Returns a malloc'd array, or NULL when out of memory. */
+static int64_t *
+s_self_ns(const mpp_thread_t *t)
+{
+    size_t n = t->nspans;
+    int64_t *self = malloc((n ? n : 1) * sizeof(*self));
+    uint32_t *ix = malloc((n ? n : 1) * sizeof(*ix));
+    uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+    if (self == NULL || ix == NULL || stack == NULL || n > UINT32_MAX) {
+        free(self);
+        free(ix);
+        free(stack);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ix[i] = (uint32_t)i;
+        self[i] = t->spans[i].dur_ns > 0 ? t->spans[i].dur_ns : 0;
+    }
+    qsort_r(ix, n, sizeof(*ix), s_by_start, t->spans);
+    size_t depth = 0;
+    for (size_t k = 0; k < n; k++) {
+        const mpp_span_t *sp = &t->spans[ix[k]];
+        int64_t end = mpp_add_sat_i64(sp->start_ns, self[ix[k]]);
+        while (depth > 0) {
+            const mpp_span_t *top = &t->spans[stack[depth - 1]];
+            if (mpp_add_sat_i64(top->start_ns, top->dur_ns) > sp->start_ns) {
+                break;
+            }
+            depth--;
+        }
+        if (depth > 0) {
+            /* Only the part inside the parent: the collector closes an
+             * inner interval before its outer one, but the wire may say
+             * anything. */
+            const mpp_span_t *top = &t->spans[stack[depth - 1]];
+            int64_t top_end = mpp_add_sat_i64(top->start_ns, top->dur_ns);
+            int64_t inner = (end < top_end ? end : top_end) - sp->start_ns;
+            self[stack[depth - 1]] -= inner;
+            if (self[stack[depth - 1]] < 0) {
+                self[stack[depth - 1]] = 0;
+            }
+        }
+        stack[depth++] = ix[k];
+    }
+    free(ix);
+    free(stack);
+    return self;
+}
+
 /* The category spans of one thread, each a slice named after its
  * category (the name Perfetto colours and groups by). */
 static int
@@ -209,6 +300,10 @@ s_thread_spans(FILE *out, bool *first, const mpp_session_t *s,
                const mpp_thread_t *t, int64_t tpid)
 {
     int64_t tid = s_trace_tid(t->tid);
+    int64_t *self = s_self_ns(t);
+    if (self == NULL) {
+        return MPP_ENOMEM;
+    }
     for (size_t i = 0; i < t->nspans; i++) {
         const mpp_span_t *sp = &t->spans[i];
         const char *cat = sp->cat < MPP_CAT_COUNT
@@ -223,10 +318,14 @@ s_thread_spans(FILE *out, bool *first, const mpp_session_t *s,
         s_us(out, sp->dur_ns > 0 ? sp->dur_ns : 0);
         fputs(", \"args\": {\"function\": ", out);
         if (s_func_str(out, s, sp->func) != 0) {
+            free(self);
             return MPP_ENOMEM;
         }
-        fprintf(out, ", \"bytes\": %" PRIu64 "}}", sp->bytes);
+        fprintf(out, ", \"bytes\": %" PRIu64 ", \"self_us\": ", sp->bytes);
+        s_us(out, self[i]);
+        fputs("}}", out);
     }
+    free(self);
     return 0;
 }
 

@@ -22,7 +22,8 @@ the right category and process, within 10%.
                  examples/lock_contention.py with lock wait.
   TestPictures   issue 14 on the pickling Pool: trace.json loads with
                  json, has a process track per profiled pid, and its pickle
-                 slices add up to report --json's pickle_s within 2%;
+                 slices add up to report --json's pickle_s within 2%, and
+                 the slices' own time to every category's within 5%;
                  callgrind_annotate parses callgrind.out and
                  callgrind.parts, lists the Pickle event, and its Pickle
                  total is the trace's.
@@ -350,6 +351,18 @@ class TestPictures(CatCase):
         # other, small tasks are shorter and only in the total.
         self.assertWithin(pickle_s, want, 0.02, "trace pickle slices")
         self.assertGreaterEqual(pickle_s, r.truth()["slept_s"] * 0.999)
+        # Slices nest (an IPC wait inside a lock wait) while categories are
+        # exclusive: the slices' own time (args.self_us) is what adds up to
+        # each category's total, less the intervals shorter than 1 ms.
+        own = {}
+        for e in events:
+            if e["ph"] == "X" and e.get("cat") != "process":
+                own[e["name"]] = own.get(e["name"], 0) + e["args"]["self_us"]
+        for k in CATS:
+            total = rep["categories"][k]
+            if total >= 0.05:
+                self.assertWithin(own.get(k[:-2], 0) / 1e6, total, 0.05,
+                                  "own time of the %s slices" % k[:-2])
 
         names, totals = self.annotate(r.path("callgrind.out"))
         self.assertIn("Pickle", names)

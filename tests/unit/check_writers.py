@@ -474,6 +474,7 @@ def check_trace(path, exp):
         fail("no traceEvents list")
     expect_eq("displayTimeUnit", doc.get("displayTimeUnit"), "ms")
     procs, threads, slices, counts, nbytes, life, funcs = {}, {}, {}, {}, {}, {}, []
+    selfs = {}
     for e in doc["traceEvents"]:
         for k in ("name", "ph", "pid", "tid"):
             if k not in e:
@@ -495,6 +496,9 @@ def check_trace(path, exp):
         slices[cat] = slices.get(cat, 0) + e["dur"]
         counts[cat] = counts.get(cat, 0) + 1
         nbytes[cat] = nbytes.get(cat, 0) + e["args"]["bytes"]
+        selfs[cat] = selfs.get(cat, 0) + e["args"]["self_us"]
+        if not 0 <= e["args"]["self_us"] <= e["dur"]:
+            fail("self_us outside [0, dur] in %r" % e)
         if e["args"]["function"] is not None:
             funcs.append(e["args"]["function"])
     expect_eq("processes", procs, exp["processes"])
@@ -506,6 +510,10 @@ def check_trace(path, exp):
     for cat, us in exp.get("slices_us", {}).items():
         if abs(slices.get(cat, 0) - us) > 1e-6:
             fail("%s slices add up to %r us, want %r" % (cat, slices.get(cat), us))
+    for cat, us in exp.get("self_us", {}).items():
+        if abs(selfs.get(cat, 0) - us) > 1e-6:
+            fail("%s slices' own time adds up to %r us, want %r"
+                 % (cat, selfs.get(cat), us))
     if "slice_counts" in exp:
         expect_eq("slice counts", {k: v for k, v in counts.items()
                                    if k in exp["slice_counts"]},

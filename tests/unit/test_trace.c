@@ -73,6 +73,10 @@ s_build(void)
     mpp_wf_stat(t, loads, 1, 1, 5 * MS, 5 * MS);
     s_span(t, MPP_CAT_UNPICKLE, loads, 40, 5 * MS, 3000);
     s_span(t, MPP_CAT_STARTUP, UINT32_MAX, 5, 7 * MS, 0);
+    /* An IPC wait inside a lock wait: 10 ms of span, 7 ms its own.  No
+     * function, so the callgrind files do not see them. */
+    s_span(t, MPP_CAT_LOCK_WAIT, UINT32_MAX, 20, 10 * MS, 0);
+    s_span(t, MPP_CAT_IPC_WAIT, UINT32_MAX, 22, 3 * MS, 64);
 
     /* pid 200 again, after the first ended: a new incarnation. */
     mpp_proc_t *w2 = mpp_session_add_proc(s, 200);
@@ -102,10 +106,15 @@ static const char s_expect_trace[] =
     "                 \"4294967496\": \"ForkPoolWorker-2\"},"
     " \"threads\": [[100, 101, \"Thread-1 (_handle_tasks)\"]],"
     " \"slices_us\": {\"pickle\": 7000, \"unpickle\": 5000,"
-    "                \"lock_wait\": 2000, \"startup\": 7000},"
-    " \"slice_counts\": {\"pickle\": 2, \"unpickle\": 1, \"lock_wait\": 2,"
-    "                   \"startup\": 1},"
-    " \"bytes\": {\"pickle\": 3000, \"unpickle\": 3000},"
+    "                \"lock_wait\": 12000, \"ipc_wait\": 3000,"
+    "                \"startup\": 7000},"
+    " \"self_us\": {\"pickle\": 7000, \"unpickle\": 5000,"
+    "             \"lock_wait\": 9000, \"ipc_wait\": 3000,"
+    "             \"startup\": 7000},"
+    " \"slice_counts\": {\"pickle\": 2, \"unpickle\": 1, \"lock_wait\": 3,"
+    "                   \"ipc_wait\": 1, \"startup\": 1},"
+    " \"bytes\": {\"pickle\": 3000, \"unpickle\": 3000,"
+    "            \"ipc_wait\": 64},"
     " \"lifetimes_us\": {\"100\": [-2000, 90000], \"200\": [5000, 50000]},"
     " \"functions\": [\"/x/q\\\"uote\\\\d.py:3(tab\\there\\nnl\\u0001|"
     "\\u00e9|\\ufffd\\ufffd\\ufffd)\"]}";
