@@ -11,7 +11,9 @@
  *  the spans: intervals of at least MPPROF_SPAN_MIN_US (1 ms by default),
  *  each naming the function whose call entered the category
  *  (ForkingPickler.dumps, lock.acquire, Connection._recv_bytes, ...).  So
- *  a span's duration is that function's self cost in its category, and
+ *  a span's own time (its duration less the spans nested in it, as the
+ *  categories are exclusive: mpp_output_priv.h) is that function's self
+ *  cost in its category, and
  *  the call edges into the function share it in proportion to their
  *  inclusive time (exact when it has one caller, as most category entry
  *  points do in a thread).  Edges further up carry no category cost: the
@@ -34,6 +36,7 @@
 #include "mpp_hash.h"
 #include "mpp_obuf.h"
 #include "mpp_output.h"
+#include "mpp_output_priv.h"
 #include "mpp_sort.h"
 
 #include <errno.h>
@@ -446,20 +449,30 @@ s_cg_cats(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
         const mpp_proc_t *p = &s->procs[i];
         for (size_t k = 0; k < p->nthreads; k++) {
             const mpp_thread_t *t = &p->threads[k];
+            if (t->nspans == 0) {
+                continue;
+            }
+            int64_t *self = mpp_span_self_ns(t);
+            if (self == NULL) {
+                free(cats);
+                return MPP_ENOMEM;
+            }
             for (size_t j = 0; j < t->nspans; j++) {
                 const mpp_span_t *sp = &t->spans[j];
-                if (sp->cat >= MPP_CAT_COUNT || sp->dur_ns <= 0 ||
+                if (sp->cat >= MPP_CAT_COUNT || self[j] <= 0 ||
                     !s_present(v, sp->func)) {
                     continue;
                 }
                 if (cats == NULL &&
                     (cats = calloc(v->nfuncs, sizeof(*cats))) == NULL) {
+                    free(self);
                     return MPP_ENOMEM;
                 }
                 uint64_t *c = &cats[sp->func].ns[sp->cat];
-                uint64_t d = (uint64_t)sp->dur_ns;
+                uint64_t d = (uint64_t)self[j];
                 *c = *c > UINT64_MAX - d ? UINT64_MAX : *c + d;
             }
+            free(self);
         }
     }
     if (cats == NULL) {

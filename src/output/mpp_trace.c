@@ -13,7 +13,9 @@
  *    thread, from its start to its start plus its wall time;
  *  - every category span the model holds (pickle, unpickle, lock wait,
  *    IPC wait, start-up) as an "X" event on the thread it happened on,
- *    with args {function, bytes}.
+ *    with args {function, bytes, self_us}: self_us is the span's own
+ *    time, less the spans nested in it, and is what adds up to the
+ *    exclusive category totals of the report.
  *
  *  Timestamps are microseconds relative to the session's start, printed
  *  from integer nanoseconds with three decimals, so nothing is lost and
@@ -27,6 +29,7 @@
  *  when its intervals are long.  That is what a timeline can show anyway.
  */
 #include "mpp_output.h"
+#include "mpp_output_priv.h"
 #include "mpp_report_priv.h" /* mpp_rep_json_str: the one JSON string escaper */
 
 #include <errno.h>
@@ -239,14 +242,13 @@ s_by_start(const void *a, const void *b, void *ctx)
     return 0;
 }
 
-/*  Each span's own time: its duration less that of the spans directly
- *  inside it.  Spans are whole intervals, while the categories are
- *  exclusive (an IPC wait inside a lock wait counts only as IPC wait), so
- *  the slices of a category add up to its total only through their own
- *  time; args.self_us gives it, so a reader can check the one against
- *  the other.  Returns a malloc'd array, or NULL when out of memory. */
-static int64_t *
-s_self_ns(const mpp_thread_t *t)
+/*  Spans are whole intervals, while the categories are exclusive (an IPC
+ *  wait inside a lock wait counts only as IPC wait), so the slices of a
+ *  category add up to its total only through their own time: args.self_us
+ *  gives it, so a reader can check the one against the other, and the
+ *  callgrind writer charges it (see mpp_output_priv.h). */
+int64_t *
+mpp_span_self_ns(const mpp_thread_t *t)
 {
     size_t n = t->nspans;
     int64_t *self = malloc((n ? n : 1) * sizeof(*self));
@@ -300,7 +302,7 @@ s_thread_spans(FILE *out, bool *first, const mpp_session_t *s,
                const mpp_thread_t *t, int64_t tpid)
 {
     int64_t tid = s_trace_tid(t->tid);
-    int64_t *self = s_self_ns(t);
+    int64_t *self = mpp_span_self_ns(t);
     if (self == NULL) {
         return MPP_ENOMEM;
     }

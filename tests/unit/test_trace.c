@@ -73,9 +73,11 @@ s_build(void)
     mpp_wf_stat(t, loads, 1, 1, 5 * MS, 5 * MS);
     s_span(t, MPP_CAT_UNPICKLE, loads, 40, 5 * MS, 3000);
     s_span(t, MPP_CAT_STARTUP, UINT32_MAX, 5, 7 * MS, 0);
-    /* An IPC wait inside a lock wait: 10 ms of span, 7 ms its own.  No
-     * function, so the callgrind files do not see them. */
-    s_span(t, MPP_CAT_LOCK_WAIT, UINT32_MAX, 20, 10 * MS, 0);
+    /* An IPC wait inside a lock wait: 10 ms of span, 7 ms its own, which
+     * is what callgrind charges to acquire; the IPC wait has no function,
+     * so the callgrind files do not see it. */
+    mpp_wf_stat(t, acq, 1, 1, 10 * MS, 10 * MS);
+    s_span(t, MPP_CAT_LOCK_WAIT, acq, 20, 10 * MS, 0);
     s_span(t, MPP_CAT_IPC_WAIT, UINT32_MAX, 22, 3 * MS, 64);
 
     /* pid 200 again, after the first ended: a new incarnation. */
@@ -167,10 +169,10 @@ MPP_TEST(trace_write_error)
     mpp_session_destroy(&s);
 }
 
-/*  Category events: the span costs on the functions that hold them
- *  (dumps 7 ms of Pickle, loads 5 ms of Unpickle, acquire 2 ms of
- *  LockWait) and on the edges into them; the start-up span has no
- *  function and appears nowhere. */
+/*  Category events: the spans' own times on the functions that hold them
+ *  (dumps 7 ms of Pickle, loads 5 ms of Unpickle, acquire 2 + 7 ms of
+ *  LockWait: 10 ms less the IPC wait inside) and on the edges into them;
+ *  the start-up span has no function and appears nowhere. */
 MPP_TEST(callgrind_categories)
 {
     mpp_session_t *s = s_build();
@@ -186,15 +188,17 @@ MPP_TEST(callgrind_categories)
     /* Self: time, then Pickle; trailing zero events left out. */
     ASSERT(strstr(cg, "\nfn=(3)\n51 7000000 7000000\n") != NULL);
     ASSERT(strstr(cg, "fn=(6) loads\n60 6000000 0 5000000\n") != NULL);
-    ASSERT(strstr(cg, "\n0 2000000 0 0 2000000\n") != NULL);
+    ASSERT(strstr(cg, "\n0 12000000 0 0 9000000\n") != NULL);
+    /* The one edge into acquire that the view has: all of it. */
+    ASSERT(strstr(cg, "calls=1 0\n1 2000000 0 0 9000000\n") != NULL);
     /* The one edge into dumps carries all of its Pickle cost. */
     ASSERT(strstr(cg, "cfn=(3) dumps\ncalls=2 51\n528 7000000 7000000\n") !=
            NULL);
     /* A function without category cost keeps its two-number line. */
     ASSERT(strstr(cg, "fn=(2) _handle_tasks\n528 1000000\n") != NULL);
 
-    const char *want = "{\"ns\": 27000000, \"Pickle\": 7000000,"
-                       " \"Unpickle\": 5000000, \"LockWait\": 2000000,"
+    const char *want = "{\"ns\": 37000000, \"Pickle\": 7000000,"
+                       " \"Unpickle\": 5000000, \"LockWait\": 9000000,"
                        " \"IpcWait\": 0, \"Startup\": 0}";
     mpp_wf_write_text(mpp_wf_path("cats.exp"), want);
     mpp_wf_check("cgcats", out, mpp_wf_path("cats.exp"));
@@ -207,7 +211,7 @@ MPP_TEST(callgrind_categories)
     cg = mpp_wf_slurp(parts, &len);
     ASSERT(strstr(cg, "part: 1\n") != NULL);
     ASSERT(strstr(cg, "summary: 21000000 7000000 0 2000000\n") != NULL);
-    ASSERT(strstr(cg, "summary: 5000000 0 5000000\n") != NULL);
+    ASSERT(strstr(cg, "summary: 15000000 0 5000000 7000000\n") != NULL);
     ASSERT(strstr(cg, "summary: 1000000\n") != NULL);
     mpp_session_destroy(&s);
 }
