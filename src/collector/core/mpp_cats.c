@@ -8,33 +8,17 @@
 
 #include "mpp_cats.h"
 #include "mpp_core_priv.h"
+#include "mpp_layout.h"
 #include "mpp_shm.h"
 
 /* ---- spans ---------------------------------------------------------------
  */
 
-#define S_SPANS 1024
+/* The span buffer's layout is shared with readers (mpp_layout.h). */
+#define S_SPANS MPP_SPANS_CAP
 #define S_SPAN_MIN_US_DEFAULT 1000
 
-typedef struct {
-    uint64_t tid;
-    int64_t start; /* clock ticks */
-    int64_t dur;
-    uint64_t bytes;
-    uint32_t fid;
-    uint8_t cat;
-} s_span_t;
-
-/*  One buffer per core, shared by its threads: only a thread holding the
- *  GIL (or the exit path, alone) touches it.  Fixed size, so a burst of
- *  spans costs dropped events, never memory. */
-struct mpp_spans {
-    struct mpp_shm *shm; /* where this buffer lives; NULL: private */
-    int64_t min;         /* ticks */
-    size_t n;
-    s_span_t span[S_SPANS];
-    mpp_wspan_t out[S_SPANS];
-};
+typedef mpp_span_rec_t s_span_t;
 
 mpp_spans_t *
 mpp_spans_new(const mpp_clock_t *clock, int64_t min_us,

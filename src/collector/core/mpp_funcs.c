@@ -5,37 +5,14 @@
 
 #include "mpp_cats.h"
 #include "mpp_hash.h"
+#include "mpp_layout.h"
 #include "mpp_shm.h"
 
 enum { S_UNSENT = 0, S_TAKEN = 1, S_SENT = 2 };
 
-typedef struct {
-    char *file;
-    char *name;
-    int32_t line;
-    uint8_t tag;  /* MPP_TAG_* */
-    uint8_t mark; /* MPP_MARK_* */
-} s_def_t;
-
-typedef struct {
-    const void *key; /* NULL marks an empty slot */
-    uint32_t fid;
-} s_slot_t;
-
-/*  The registry itself, its definitions and their strings live where the
- *  core's tables do (mpp_shm.h), since a reader needs them to name what
- *  the tables count; the key index and delivery states stay private. */
-struct mpp_funcs {
-    mpp_shm_t *shm; /* NULL: private memory */
-    s_def_t *defs;  /* indexed by id */
-    uint8_t *state; /* S_* per id */
-    uint32_t ndefs;
-    size_t capdefs;
-    s_slot_t *slots; /* key -> id, power-of-two size, linear probing */
-    size_t nslots;
-    size_t nkeys;
-    size_t mem; /* bytes of strings; arrays are counted from their caps */
-};
+/* The layouts a reader shares (mpp_layout.h). */
+typedef mpp_fdef_t s_def_t;
+typedef mpp_fslot_t s_slot_t;
 
 static inline size_t
 s_hash(const void *key, size_t mask)

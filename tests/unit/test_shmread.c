@@ -1,0 +1,460 @@
+/*  The agent's mapping reader (src/agent/mpp_shmread.h): a collector core
+ *  with its tables in a shared mapping and the test clock, read back from
+ *  its file into wire messages, which must carry exactly what the core's
+ *  own sink sent; changes only; open frames closed at a known time of
+ *  death; the process's own exit record; a fork child's file; and files
+ *  damaged at every byte, which must give errors or messages, never a
+ *  crash (run it under MPPROF_SANITIZE too). */
+#include "core_fixture.h"
+
+#include <sys/wait.h>
+
+#include "mpp_shm.h"
+#include "mpp_shm_root.h"
+#include "mpp_shmread.h"
+
+static char s_dir[64];
+
+static void
+s_setup(void)
+{
+    snprintf(s_dir, sizeof(s_dir), "/tmp/mpp-test-shmread-XXXXXX");
+    ASSERT_NOT_NULL(mkdtemp(s_dir));
+    s_shm_dir = s_dir;
+}
+
+static void
+s_teardown(mpp_core_t **core)
+{
+    s_core_end(core);
+    rmdir(s_dir);
+    s_shm_dir = NULL;
+}
+
+/* The bytes of process `pid`'s file in s_dir, as the agent reads them. */
+static unsigned char *
+s_bytes(pid_t pid, bool live, size_t *len)
+{
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "p%lld-", (long long)pid);
+    DIR *d = opendir(s_dir);
+    ASSERT_NOT_NULL(d);
+    struct dirent *e;
+    char path[4096] = "";
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            snprintf(path, sizeof(path), "%s/%s", s_dir, e->d_name);
+        }
+    }
+    closedir(d);
+    ASSERT(path[0] != '\0');
+    unsigned char *bytes;
+    ASSERT_EQ(mpp_shmread_load(path, live, &bytes, len), 0);
+    return bytes;
+}
+
+/* Decodes every frame of `out` into msg[] (cleared by s_clear). */
+static size_t
+s_decode(const mpp_shmread_out_t *out, mpp_msg_t *msg)
+{
+    for (size_t i = 0; i < out->n; i++) {
+        ASSERT_EQ(mpp_wire_decode(out->frame[i].data, out->frame[i].len,
+                                  &msg[i]),
+                  0);
+        ASSERT_EQ(msg[i].type, out->type[i]);
+    }
+    return out->n;
+}
+
+static void
+s_clear(mpp_msg_t *msg, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mpp_msg_clear(&msg[i]);
+    }
+}
+
+static const mpp_wstat_t *
+s_wstat(const mpp_msg_t *m, uint32_t fid)
+{
+    for (size_t i = 0; i < m->nthreads; i++) {
+        for (size_t j = 0; j < m->threads[i].nstats; j++) {
+            if (m->threads[i].stats[j].fid == fid) {
+                return &m->threads[i].stats[j];
+            }
+        }
+    }
+    return NULL;
+}
+
+static const mpp_wedge_t *
+s_wedge(const mpp_msg_t *m, uint32_t caller, uint32_t callee)
+{
+    for (size_t i = 0; i < m->nthreads; i++) {
+        for (size_t j = 0; j < m->threads[i].nedges; j++) {
+            const mpp_wedge_t *e = &m->threads[i].edges[j];
+            if (e->caller == caller && e->callee == callee) {
+                return e;
+            }
+        }
+    }
+    return NULL;
+}
+
+static size_t
+s_nstats(const mpp_msg_t *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        n += m->threads[i].nstats;
+    }
+    return n;
+}
+
+static void
+s_cost_eq(const mpp_cost_t *a, const mpp_cost_t *b)
+{
+    ASSERT_EQ(a->ncalls, b->ncalls);
+    ASSERT_EQ(a->pcalls, b->pcalls);
+    ASSERT_EQ(a->tt_ns, b->tt_ns);
+    ASSERT_EQ(a->ct_ns, b->ct_ns);
+}
+
+/* One read of this process's file with `r`; returns the messages. */
+static size_t
+s_read(mpp_shmread_t *r, mpp_msg_t *msg)
+{
+    size_t len;
+    unsigned char *b = s_bytes(getpid(), true, &len);
+    mpp_shmread_out_t out;
+    mpp_shmread_out_init(&out);
+    ASSERT_EQ(mpp_shmread_read(r, b, len, &out), 0);
+    size_t n = s_decode(&out, msg);
+    mpp_shmread_out_fini(&out);
+    free(b);
+    return n;
+}
+
+MPP_TEST(same_numbers_as_the_core_sends_then_only_changes)
+{
+    s_setup();
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    uint32_t g = s_fn(core, "p.py", "g");
+    s_call(core, t, f);
+    for (int i = 0; i < 2; i++) {
+        s_call(core, t, g);
+        s_ret(core, t);
+    }
+    s_ret(core, t);
+    ASSERT_EQ(mpp_core_flush(core), 0);
+    const mpp_msg_t *sent = s_last(MPP_MSG_DATA);
+
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    ASSERT_NOT_NULL(r);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    ASSERT_EQ(s_read(r, msg), 2u);
+    ASSERT_EQ(msg[0].type, (uint32_t)MPP_MSG_HELLO);
+    ASSERT_EQ(msg[0].seq, 0u);
+    ASSERT_EQ(msg[0].pid, (int64_t)getpid());
+    ASSERT_EQ(msg[0].ppid, 1);
+    ASSERT_STREQ(msg[0].start_method, "main");
+    ASSERT_STREQ(msg[0].python, "3.11.7");
+    ASSERT_STREQ(msg[0].name, "MainProcess");
+    ASSERT_EQ(msg[0].argc, 2u);
+    ASSERT_STREQ(msg[0].argv[1], "t.py");
+    ASSERT_EQ(msg[1].type, (uint32_t)MPP_MSG_DATA);
+    ASSERT_EQ(msg[1].seq, 1u);
+    ASSERT_EQ(msg[1].nfuncs, 2u);
+    ASSERT_EQ(msg[1].nthreads, 1u);
+    ASSERT_EQ(msg[1].threads[0].tid, t->tid);
+    ASSERT_STREQ(msg[1].threads[0].name, "MainThread");
+    /* g: 2 calls of one step each; f: 5 steps, 3 of them its own. */
+    const mpp_wstat_t *sg = s_wstat(&msg[1], g);
+    const mpp_wstat_t *sf = s_wstat(&msg[1], f);
+    ASSERT_NOT_NULL(sg);
+    ASSERT_NOT_NULL(sf);
+    ASSERT_EQ(sg->cost.ncalls, 2u);
+    ASSERT_EQ(sg->cost.pcalls, 2u);
+    ASSERT_EQ(sg->cost.tt_ns, 2 * STEP);
+    ASSERT_EQ(sg->cost.ct_ns, 2 * STEP);
+    ASSERT_EQ(sf->cost.ncalls, 1u);
+    ASSERT_EQ(sf->cost.tt_ns, 3 * STEP);
+    ASSERT_EQ(sf->cost.ct_ns, 5 * STEP);
+    /* Exactly what the core's own sink carried. */
+    s_cost_eq(&sg->cost, &s_wstat(sent, g)->cost);
+    s_cost_eq(&sf->cost, &s_wstat(sent, f)->cost);
+    ASSERT_NOT_NULL(s_wedge(&msg[1], f, g));
+    s_cost_eq(&s_wedge(&msg[1], f, g)->cost, &s_wedge(sent, f, g)->cost);
+    s_clear(msg, 2);
+
+    /* Nothing changed: nothing to send. */
+    ASSERT_EQ(s_read(r, msg), 0u);
+    /* One call of g: only g's entry, and no definitions again. */
+    s_call(core, t, g);
+    s_ret(core, t);
+    ASSERT_EQ(s_read(r, msg), 1u);
+    ASSERT_EQ(msg[0].seq, 2u);
+    ASSERT_EQ(msg[0].nfuncs, 0u);
+    ASSERT_EQ(s_nstats(&msg[0]), 1u);
+    ASSERT_EQ(s_wstat(&msg[0], g)->cost.ncalls, 3u);
+    ASSERT_EQ(msg[0].threads[0].nedges, 0u);
+    s_clear(msg, 1);
+    ASSERT_EQ(mpp_shmread_corrupt(r), 0u);
+    mpp_shmread_destroy(&r);
+    ASSERT_NULL(r);
+    s_teardown(&core);
+}
+
+MPP_TEST(final_read_closes_open_frames_at_the_time_of_death)
+{
+    s_setup();
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    uint32_t g = s_fn(core, "p.py", "g");
+    int64_t t0f = mpp_clock_peek(&mpp_core_hot(core)->clock) + STEP;
+    s_call(core, t, f);
+    s_call(core, t, g);
+    int64_t t0g = t0f + STEP;
+    int64_t now = t0f + 10 * STEP;
+
+    size_t len;
+    unsigned char *b = s_bytes(getpid(), false, &len);
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    mpp_shmread_out_t out;
+    mpp_shmread_out_init(&out);
+    ASSERT_EQ(mpp_shmread_final(r, b, len, now, MPP_EXIT_SIGNAL, 9, &out), 0);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    ASSERT_EQ(s_decode(&out, msg), 3u);
+    ASSERT_EQ(msg[2].type, (uint32_t)MPP_MSG_BYE);
+    ASSERT_EQ(msg[2].seq, 2u);
+    ASSERT_EQ(msg[2].exit_kind, (uint32_t)MPP_EXIT_SIGNAL);
+    ASSERT_EQ(msg[2].exit_code, 9);
+    const mpp_wstat_t *sf = s_wstat(&msg[1], f);
+    const mpp_wstat_t *sg = s_wstat(&msg[1], g);
+    ASSERT_EQ(sf->cost.ncalls, 1u);
+    ASSERT_EQ(sf->cost.ct_ns, now - t0f);
+    ASSERT_EQ(sf->cost.tt_ns, (now - t0f) - (now - t0g));
+    ASSERT_EQ(sg->cost.ct_ns, now - t0g);
+    ASSERT_EQ(sg->cost.tt_ns, now - t0g);
+    ASSERT_EQ(s_wedge(&msg[1], f, g)->cost.ct_ns, now - t0g);
+    s_clear(msg, 3);
+    ASSERT(mpp_shmread_done(r));
+    /* The file itself is untouched: the frames are still open there. */
+    ASSERT_EQ(t->depth, 2u);
+    mpp_shmread_out_reset(&out);
+    ASSERT_EQ(mpp_shmread_read(r, b, len, &out), 0);
+    ASSERT_EQ(out.n, 0u);
+    mpp_shmread_out_fini(&out);
+    mpp_shmread_destroy(&r);
+    free(b);
+    s_ret(core, t);
+    s_ret(core, t);
+    s_teardown(&core);
+}
+
+MPP_TEST(exit_record_gives_bye_and_odd_gen_means_again)
+{
+    s_setup();
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t g = s_fn(core, "p.py", "g");
+    s_call(core, t, g);
+    s_ret(core, t);
+    mpp_core_finish(core, MPP_EXIT_CODE, 5);
+
+    size_t len;
+    unsigned char *b = s_bytes(getpid(), true, &len);
+    mpp_shm_hdr_t hdr;
+    memcpy(&hdr, b, sizeof(hdr));
+    uint64_t off;
+    ASSERT_EQ(mpp_shm_offset(&hdr, hdr.root, sizeof(uint32_t), &off), 0);
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    mpp_shmread_out_t out;
+    mpp_shmread_out_init(&out);
+    /* Mid-update: a live read is refused, with nothing consumed. */
+    b[off] ^= 1;
+    ASSERT_EQ(mpp_shmread_read(r, b, len, &out), -EAGAIN);
+    ASSERT_EQ(out.n, 0u);
+    b[off] ^= 1;
+    ASSERT_EQ(mpp_shmread_read(r, b, len, &out), 0);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    ASSERT_EQ(s_decode(&out, msg), 3u);
+    ASSERT_EQ(msg[0].seq, 0u);
+    ASSERT_EQ(s_wstat(&msg[1], g)->cost.ncalls, 1u);
+    ASSERT_EQ(msg[2].type, (uint32_t)MPP_MSG_BYE);
+    ASSERT_EQ(msg[2].exit_kind, (uint32_t)MPP_EXIT_CODE);
+    ASSERT_EQ(msg[2].exit_code, 5);
+    s_clear(msg, 3);
+    ASSERT(mpp_shmread_done(r));
+    mpp_shmread_out_reset(&out);
+    ASSERT_EQ(mpp_shmread_read(r, b, len, &out), 0);
+    ASSERT_EQ(out.n, 0u);
+    mpp_shmread_out_fini(&out);
+    mpp_shmread_destroy(&r);
+    free(b);
+    s_teardown(&core);
+}
+
+MPP_TEST(fork_child_file_is_read_on_its_own)
+{
+    s_setup();
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    uint32_t g = s_fn(core, "p.py", "g");
+    for (int i = 0; i < 3; i++) {
+        s_call(core, t, g);
+        s_ret(core, t);
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        mpp_core_note_fork(core);
+        mpp_core_after_fork(core, t);
+        s_call(core, t, f);
+        s_ret(core, t);
+        _exit(0);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    size_t len;
+    unsigned char *b = s_bytes(pid, false, &len);
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    mpp_shmread_out_t out;
+    mpp_shmread_out_init(&out);
+    ASSERT_EQ(mpp_shmread_final(r, b, len, 0, MPP_EXIT_LOST, 0, &out), 0);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    ASSERT_EQ(s_decode(&out, msg), 3u);
+    ASSERT_EQ(msg[0].pid, (int64_t)pid);
+    ASSERT_EQ(msg[0].ppid, (int64_t)getpid());
+    ASSERT_STREQ(msg[0].start_method, "fork");
+    ASSERT_EQ(s_wstat(&msg[1], f)->cost.ncalls, 1u);
+    ASSERT_NULL(s_wstat(&msg[1], g)); /* the parent's counts stay there */
+    s_clear(msg, 3);
+    mpp_shmread_out_fini(&out);
+    mpp_shmread_destroy(&r);
+    free(b);
+    /* The parent's own file still has g three times and no f. */
+    mpp_shmread_t *rp = mpp_shmread_new(TOKEN);
+    ASSERT_EQ(s_read(rp, msg), 2u);
+    ASSERT_EQ(s_wstat(&msg[1], g)->cost.ncalls, 3u);
+    ASSERT_NULL(s_wstat(&msg[1], f));
+    s_clear(msg, 2);
+    mpp_shmread_destroy(&rp);
+    char path[4096];
+    DIR *d = opendir(s_dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == 'p') {
+            snprintf(path, sizeof(path), "%s/%s", s_dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    s_teardown(&core);
+}
+
+/* Runs a fresh reader over damaged bytes, live and final. */
+static void
+s_try(const unsigned char *b, size_t len)
+{
+    mpp_shmread_out_t out;
+    mpp_shmread_out_init(&out);
+    for (int final = 0; final < 2; final++) {
+        mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+        ASSERT_NOT_NULL(r);
+        int rc = final ? mpp_shmread_final(r, b, len, 123456, MPP_EXIT_LOST,
+                                           0, &out)
+                       : mpp_shmread_read(r, b, len, &out);
+        for (size_t i = 0; rc == 0 && i < out.n; i++) {
+            mpp_msg_t m;
+            ASSERT_EQ(mpp_wire_decode(out.frame[i].data, out.frame[i].len,
+                                      &m),
+                      0);
+            mpp_msg_clear(&m);
+        }
+        mpp_shmread_out_reset(&out);
+        mpp_shmread_destroy(&r);
+    }
+    mpp_shmread_out_fini(&out);
+}
+
+MPP_TEST(damaged_files_give_errors_or_messages_never_a_crash)
+{
+    s_setup();
+    s_span_min_us = 1;
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    uint32_t g = s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");
+    s_call(core, t, f);
+    s_call(core, t, g);
+    s_call(core, t, f);
+    s_ret(core, t);
+    s_ret(core, t);
+    s_call(core, t, g); /* open: a lock wait running */
+    size_t len;
+    unsigned char *b = s_bytes(getpid(), false, &len);
+    s_try(b, len);
+    /* Every byte with a few values (the span buffer's wire copies, which
+     * the reader never looks at, only sampled). */
+    static const unsigned char vals[] = {0x00, 0xFF, 0x01, 0x80};
+    for (size_t i = 0; i < len; i += (i < 16384 || i % 61 == 0) ? 1 : 7) {
+        unsigned char keep = b[i];
+        for (size_t v = 0; v < sizeof(vals); v++) {
+            b[i] = vals[v];
+            s_try(b, len);
+        }
+        b[i] = keep ^ 0x10;
+        s_try(b, len);
+        b[i] = keep;
+    }
+    /* Truncated anywhere. */
+    for (size_t n = 0; n < len; n += n < 4096 ? 1 : 97) {
+        unsigned char *cut = malloc(n + 1);
+        memcpy(cut, b, n);
+        s_try(cut, n);
+        free(cut);
+    }
+    /* Words overwritten with addresses inside the file, and random. */
+    mpp_shm_hdr_t hdr;
+    memcpy(&hdr, b, sizeof(hdr));
+    srand(12);
+    for (int k = 0; k < 20000; k++) {
+        unsigned char *copy = malloc(len);
+        memcpy(copy, b, len);
+        for (int j = 0; j < 1 + rand() % 4; j++) {
+            size_t at = ((size_t)rand() % (len / 8)) * 8;
+            uint64_t v = rand() % 2 ? hdr.base + (uint64_t)rand() % len
+                                    : ((uint64_t)rand() << 32) ^ (uint64_t)rand();
+            memcpy(copy + at, &v, sizeof(v));
+        }
+        s_try(copy, len);
+        free(copy);
+    }
+    free(b);
+    s_ret(core, t);
+    s_ret(core, t);
+    s_span_min_us = 0;
+    s_teardown(&core);
+}
+
+int
+main(int argc, char **argv)
+{
+    (void)s_stat; /* the fixture's helpers this file does not need */
+    (void)s_edge;
+    (void)s_wire_calls;
+    MPP_RUN(same_numbers_as_the_core_sends_then_only_changes);
+    MPP_RUN(final_read_closes_open_frames_at_the_time_of_death);
+    MPP_RUN(exit_record_gives_bye_and_odd_gen_means_again);
+    MPP_RUN(fork_child_file_is_read_on_its_own);
+    MPP_RUN(damaged_files_give_errors_or_messages_never_a_crash);
+    return mpp_test_done(argc, argv);
+}
