@@ -607,18 +607,21 @@ s_argv(mpp_proc_t *p, const char *code)
 
 /*  Roles: the process the launcher started is the main one; the resource
  *  tracker and the fork server (by their command lines) are helpers; the
- *  fork server's children inherit its command line and are workers. */
+ *  fork server's children inherit its command line and are workers.  The
+ *  collector labels the server "forkserver" as it does its children (seen
+ *  in a real run): only the parent tells them apart. */
 MPP_TEST(roles)
 {
     mpp_session_t *s = mpp_session_new();
     s_one(s, 300, "main", 1200 * MS, 300 * MS, 1000 * MS, 50 * MS, 0);
     mpp_proc_t *p = s_one(s, 301, "spawn", 1000 * MS, MS, 990 * MS, 0, 0);
     s_argv(p, "from multiprocessing.resource_tracker import main;main(5)");
-    p = s_one(s, 302, "spawn", 1000 * MS, MS, 990 * MS, 0, 0);
+    p = s_one(s, 302, "forkserver", 1000 * MS, MS, 990 * MS, 0, 0);
     s_argv(p, "from multiprocessing.forkserver import main; main(7, 8, "
               "['__main__'], **{'sys_path': []})");
     for (int64_t pid = 303; pid <= 305; pid++) {
         p = s_one(s, pid, "forkserver", 900 * MS, 800 * MS, 850 * MS, 0, 0);
+        p->ppid = 302;
         s_argv(p, "from multiprocessing.forkserver import main; main(7, 8, "
                   "['__main__'], **{'sys_path': []})");
     }
@@ -626,16 +629,24 @@ MPP_TEST(roles)
                                        "worker", "worker", "worker"};
     ASSERT_EQ(s->nprocs, MPP_ARRAY_SIZE(want));
     for (size_t i = 0; i < s->nprocs; i++) {
-        ASSERT(strcmp(mpp_rep_role(&s->procs[i]), want[i]) == 0);
+        ASSERT(strcmp(mpp_rep_role_name(mpp_rep_role_of(s, &s->procs[i])),
+                      want[i]) == 0);
     }
     mpp_rep_verdict_t vd;
     s_verdict_of(s, &vd);
     ASSERT(vd.parallel);
     ASSERT_EQ(vd.lead, MPP_REP_LEAD_COMPUTE);
     /* The helpers were off the CPU: idle, not compute. */
-    mpp_rep_rest_t rest;
-    mpp_rep_proc_rest(&s->procs[1], true, &rest);
-    ASSERT(rest.compute_ns <= 2 * MS && rest.idle_ns > 900 * MS);
+    for (size_t i = 1; i <= 2; i++) {
+        mpp_rep_rest_t rest;
+        mpp_rep_proc_rest(s, &s->procs[i], true, &rest);
+        ASSERT(rest.compute_ns <= 2 * MS && rest.idle_ns > 900 * MS);
+    }
+    /* compare counts the three workers, not the server. */
+    s->wall_ns = 1200 * MS;
+    mpp_compare_t cmp;
+    ASSERT_EQ(mpp_compare_compute(s, s, &cmp), 0);
+    ASSERT_EQ(cmp.workers, 3);
     size_t len;
     ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("roles.json")),
               0);

@@ -43,6 +43,13 @@ s_lost_title(int part)
 
 /* ---- the numbers -------------------------------------------------------- */
 
+/* A worker, told apart from the fork server by its parent. */
+static bool
+s_worker(const mpp_session_t *s, const mpp_proc_t *p)
+{
+    return mpp_rep_role_of(s, p) == MPP_REP_WORKER;
+}
+
 /*  Category nanoseconds that count as lost capacity: everything, except
  *  lock and IPC waits outside worker processes, which go to *excluded. */
 static void
@@ -56,7 +63,7 @@ s_counted(const mpp_session_t *s, int64_t cat[MPP_CAT_COUNT],
         mpp_catval_t pc[MPP_CAT_COUNT];
         mpp_proc_cats(p, pc);
         for (int c = 0; c < MPP_CAT_COUNT; c++) {
-            if (mpp_rep_is_wait(c) && !mpp_rep_is_worker(p)) {
+            if (mpp_rep_is_wait(c) && !s_worker(s, p)) {
                 *excluded += (int64_t)pc[c].ns;
             }
             else {
@@ -74,14 +81,14 @@ s_imbalance_ns(const mpp_session_t *s)
     int64_t busiest = 0, idle = 0;
     for (size_t i = 0; i < s->nprocs; i++) {
         const mpp_proc_t *p = &s->procs[i];
-        if (mpp_rep_is_worker(p) && p->cpu_ns > busiest) {
+        if (s_worker(s, p) && p->cpu_ns > busiest) {
             busiest = p->cpu_ns;
         }
     }
     for (size_t i = 0; i < s->nprocs; i++) {
         const mpp_proc_t *p = &s->procs[i];
         mpp_catval_t pc[MPP_CAT_COUNT];
-        if (!mpp_rep_is_worker(p)) {
+        if (!s_worker(s, p)) {
             continue;
         }
         mpp_proc_cats(p, pc);
@@ -105,7 +112,7 @@ mpp_compare_compute(const mpp_session_t *base, const mpp_session_t *par,
         return MPP_EINVAL;
     }
     for (size_t i = 0; i < par->nprocs; i++) {
-        out->workers += mpp_rep_is_worker(&par->procs[i]);
+        out->workers += s_worker(par, &par->procs[i]);
     }
     out->workers = out->workers ? out->workers : 1;
     out->base_procs = base->nprocs;
@@ -493,7 +500,7 @@ s_txt_doc(FILE *out, const mpp_session_t *base, const mpp_session_t *par,
     s_txt_summary(out, cmp);
     size_t workers = 0;
     for (size_t i = 0; i < par->nprocs; i++) {
-        workers += mpp_rep_is_worker(&par->procs[i]);
+        workers += s_worker(par, &par->procs[i]);
     }
     s_txt_verdict(out, cmp, workers == 0);
     fputc('\n', out);

@@ -37,13 +37,14 @@ s_json_cats(FILE *out, const mpp_catval_t cat[MPP_CAT_COUNT],
 
 /* Extra key "thread_list": "threads" is already the count. */
 static void
-s_json_threads(FILE *out, const mpp_proc_t *p, bool parallel)
+s_json_threads(FILE *out, const mpp_session_t *s, const mpp_proc_t *p,
+               bool parallel)
 {
     fputs(", \"thread_list\": [", out);
     for (size_t i = 0; i < p->nthreads; i++) {
         const mpp_thread_t *t = &p->threads[i];
         mpp_rep_rest_t rest;
-        mpp_rep_thread_rest(p, t, parallel, &rest);
+        mpp_rep_thread_rest(s, p, t, parallel, &rest);
         /* The kernel's id, as in ps and /proc; the serial tells apart
          * threads that had the same id one after the other. */
         fprintf(out, "%s{\"tid\": %" PRIu32 ", \"serial\": %" PRIu32
@@ -77,20 +78,22 @@ s_json_host(FILE *out)
 }
 
 static void
-s_json_proc(FILE *out, const mpp_proc_t *p, bool parallel)
+s_json_proc(FILE *out, const mpp_session_t *s, const mpp_proc_t *p,
+            bool parallel)
 {
     mpp_catval_t cat[MPP_CAT_COUNT];
     mpp_rep_rest_t rest;
     char exit[32];
     mpp_proc_cats(p, cat);
-    mpp_rep_proc_rest(p, parallel, &rest);
+    mpp_rep_proc_rest(s, p, parallel, &rest);
     mpp_rep_exit_str(p, exit, sizeof(exit));
     fprintf(out, "{\"pid\": %" PRId64 ", \"ppid\": %" PRId64 ", \"name\": ",
             p->pid, p->ppid);
     mpp_rep_json_str(out, p->name);
     fputs(", \"start_method\": ", out);
     mpp_rep_json_str(out, p->start_method);
-    fprintf(out, ", \"role\": \"%s\", \"host\": ", mpp_rep_role(p));
+    fprintf(out, ", \"role\": \"%s\", \"host\": ", 
+            mpp_rep_role_name(mpp_rep_role_of(s, p)));
     s_json_host(out);
     /* An MPI-style rank: none until multi-host runs label processes. */
     fputs(", \"rank\": null", out);
@@ -105,7 +108,7 @@ s_json_proc(FILE *out, const mpp_proc_t *p, bool parallel)
     mpp_rep_json_secs(out, mpp_rep_proc_thread_ns(p));
     fputs(", \"categories\": ", out);
     s_json_cats(out, cat, &rest);
-    s_json_threads(out, p, parallel);
+    s_json_threads(out, s, p, parallel);
     fputc('}', out);
 }
 
@@ -207,7 +210,7 @@ s_json_procs(FILE *out, const mpp_session_t *s, ssize_t proc, bool parallel)
     for (size_t i = 0; i < s->nprocs; i++) {
         if (proc < 0 || (size_t)proc == i) {
             fputs(first ? "\n    " : ",\n    ", out);
-            s_json_proc(out, &s->procs[i], parallel);
+            s_json_proc(out, s, &s->procs[i], parallel);
             first = false;
         }
     }

@@ -88,10 +88,20 @@ int64_t mpp_rep_proc_thread_ns(const mpp_proc_t *p);
 /*  Process roles, as `compare` counts workers: the main process is the
  *  one the launcher started (start_method "main"); helpers are the
  *  multiprocessing resource tracker and the fork server itself (not the
- *  children it forks, which inherit its command line). */
+ *  children it forks, which inherit its command line); every other
+ *  process is a worker.  The collector gives the fork server and its
+ *  children the same start method and command line, so only their
+ *  parents tell them apart: mpp_rep_role_of, with the session, is the
+ *  role the reports use; the mpp_rep_is_* functions judge a process
+ *  alone (a fork server labelled "forkserver" counts as a worker). */
 bool mpp_rep_is_main(const mpp_proc_t *p);
 bool mpp_rep_is_helper(const mpp_proc_t *p);
 bool mpp_rep_is_worker(const mpp_proc_t *p);
+
+typedef enum { MPP_REP_MAIN, MPP_REP_WORKER, MPP_REP_HELPER } mpp_rep_role_t;
+
+mpp_rep_role_t mpp_rep_role_of(const mpp_session_t *s, const mpp_proc_t *p);
+const char *mpp_rep_role_name(mpp_rep_role_t role);
 
 /* Whether process `i` is in the selection `proc` (all when proc < 0). */
 static inline bool
@@ -103,7 +113,7 @@ mpp_rep_selected(ssize_t proc, size_t i)
 /* Whether the selection holds a worker process. */
 bool mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc);
 
-/* "main", "worker" or "helper". */
+/* "main", "worker" or "helper", of the process alone (see above). */
 const char *mpp_rep_role(const mpp_proc_t *p);
 
 /*  What a thread's time outside the five categories was: compute (on a
@@ -128,10 +138,11 @@ typedef struct {
 
 /* The split of a process, summed over its threads, or of one thread of
  * it; `parallel` as in mpp_rep_verdict_t. */
-void mpp_rep_proc_rest(const mpp_proc_t *p, bool parallel,
-                       mpp_rep_rest_t *out);
-void mpp_rep_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t,
-                         bool parallel, mpp_rep_rest_t *out);
+void mpp_rep_proc_rest(const mpp_session_t *s, const mpp_proc_t *p,
+                       bool parallel, mpp_rep_rest_t *out);
+void mpp_rep_thread_rest(const mpp_session_t *s, const mpp_proc_t *p,
+                         const mpp_thread_t *t, bool parallel,
+                         mpp_rep_rest_t *out);
 
 /* True for the waiting categories (lock wait, IPC wait). */
 bool mpp_rep_is_wait(int cat);

@@ -277,7 +277,7 @@ s_txt_proc_time(const mpp_session_t *s, ssize_t proc, bool parallel,
         mpp_rep_rest_t rest;
         int64_t ns = mpp_rep_proc_thread_ns(p);
         mpp_proc_cats(p, cat);
-        mpp_rep_proc_rest(p, parallel, &rest);
+        mpp_rep_proc_rest(s, p, parallel, &rest);
         fprintf(out, "%7" PRId64 "  ", p->pid);
         mpp_rep_col(out, p->name, 20);
         fprintf(out, " %9.3f", mpp_rep_sec(ns));
@@ -297,7 +297,7 @@ s_txt_threads(const mpp_session_t *s, ssize_t proc, bool parallel, FILE *out)
              j++) {
             const mpp_thread_t *t = &p->threads[j];
             mpp_rep_rest_t rest;
-            mpp_rep_thread_rest(p, t, parallel, &rest);
+            mpp_rep_thread_rest(s, p, t, parallel, &rest);
             fprintf(out, "%7" PRId64 "  ", p->pid);
             mpp_rep_col(out, t->name, 26);
             fprintf(out, " %10" PRIu64, mpp_rep_thread_cost(t).ncalls);

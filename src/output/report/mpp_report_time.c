@@ -129,23 +129,48 @@ mpp_rep_is_main(const mpp_proc_t *p)
     return p->start_method != NULL && strcmp(p->start_method, "main") == 0;
 }
 
-/*  The fork server's children inherit its command line, so only a process
- *  not itself started by the fork server counts as the server.  The
- *  semaphore tracker is the resource tracker's name before Python 3.8. */
+/*  Whether argv names the fork server's module: the server's command
+ *  line, which the children it forks inherit.  The module, not the word:
+ *  a program may take "forkserver" as an argument (as the collector
+ *  tells the server apart). */
+static bool
+s_forkserver_argv(const mpp_proc_t *p)
+{
+    for (size_t i = 0; i < p->argc; i++) {
+        const char *a = p->argv[i];
+        if (a != NULL && strstr(a, "multiprocessing.forkserver") != NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*  The resource tracker (the semaphore tracker before Python 3.8), by its
+ *  command line. */
+static bool
+s_tracker(const mpp_proc_t *p)
+{
+    for (size_t i = 0; i < p->argc; i++) {
+        const char *a = p->argv[i];
+        if (a != NULL &&
+            (strstr(a, "multiprocessing.resource_tracker") != NULL ||
+             strstr(a, "multiprocessing.semaphore_tracker") != NULL)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*  Without the session: the fork server's children inherit its command
+ *  line, so only a process not itself started by the fork server counts
+ *  as the server.  (The collector labels the server "forkserver" too, so
+ *  this takes it for a child: the report uses mpp_rep_role_of.) */
 bool
 mpp_rep_is_helper(const mpp_proc_t *p)
 {
     bool forked = p->start_method != NULL &&
                   strcmp(p->start_method, "forkserver") == 0;
-    for (size_t i = 0; i < p->argc; i++) {
-        const char *a = p->argv[i];
-        if (a != NULL && (strstr(a, "resource_tracker") != NULL ||
-                          strstr(a, "semaphore_tracker") != NULL ||
-                          (!forked && strstr(a, "forkserver") != NULL))) {
-            return true;
-        }
-    }
-    return false;
+    return s_tracker(p) || (!forked && s_forkserver_argv(p));
 }
 
 bool
@@ -162,8 +187,43 @@ mpp_rep_role(const mpp_proc_t *p)
                                   : "worker";
 }
 
+/*  With the session: a process with the fork server's command line is
+ *  the server unless its parent has that command line too (then the
+ *  server forked it: a worker), whatever start method the collector
+ *  gave it (it labels the server and its children alike). */
+mpp_rep_role_t
+mpp_rep_role_of(const mpp_session_t *s, const mpp_proc_t *p)
+{
+    if (mpp_rep_is_main(p)) {
+        return MPP_REP_MAIN;
+    }
+    if (s_tracker(p)) {
+        return MPP_REP_HELPER;
+    }
+    if (s_forkserver_argv(p)) {
+        ssize_t up = s != NULL ? mpp_session_proc_index(s, p->ppid) : -1;
+        bool child = up >= 0 && &s->procs[up] != p
+                         ? s_forkserver_argv(&s->procs[up])
+                         : !mpp_rep_is_helper(p);
+        return child ? MPP_REP_WORKER : MPP_REP_HELPER;
+    }
+    return MPP_REP_WORKER;
+}
+
+const char *
+mpp_rep_role_name(mpp_rep_role_t role)
+{
+    return role == MPP_REP_MAIN     ? "main"
+           : role == MPP_REP_HELPER ? "helper"
+                                    : "worker";
+}
+
 /*  The share of a process's time outside lock and IPC waits that was on
- *  a CPU (see mpp_rep_rest_t); 1 when the CPU time is unknown. */
+ *  a CPU (see mpp_rep_rest_t); 1 when the CPU time is unknown.  (The CPU
+ *  time less start-up and pickling would credit those with all of it,
+ *  but under load a worker's start-up is partly runnable, not running:
+ *  a fork Pool's workers came out with 0.43 s of compute for 0.6 s of
+ *  CPU-bound tasks.) */
 static double
 s_cpu_share(const mpp_proc_t *p)
 {
@@ -197,24 +257,26 @@ s_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t, bool idle,
 }
 
 static bool
-s_idles(const mpp_proc_t *p, bool parallel)
+s_idles(const mpp_session_t *s, const mpp_proc_t *p, bool parallel)
 {
-    return mpp_rep_is_helper(p) || (parallel && mpp_rep_is_main(p));
+    mpp_rep_role_t role = mpp_rep_role_of(s, p);
+    return role == MPP_REP_HELPER || (parallel && role == MPP_REP_MAIN);
 }
 
 void
-mpp_rep_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t,
-                    bool parallel, mpp_rep_rest_t *out)
+mpp_rep_thread_rest(const mpp_session_t *s, const mpp_proc_t *p,
+                    const mpp_thread_t *t, bool parallel, mpp_rep_rest_t *out)
 {
     memset(out, 0, sizeof(*out));
-    s_thread_rest(p, t, s_idles(p, parallel), s_cpu_share(p), out);
+    s_thread_rest(p, t, s_idles(s, p, parallel), s_cpu_share(p), out);
 }
 
 void
-mpp_rep_proc_rest(const mpp_proc_t *p, bool parallel, mpp_rep_rest_t *out)
+mpp_rep_proc_rest(const mpp_session_t *s, const mpp_proc_t *p, bool parallel,
+                  mpp_rep_rest_t *out)
 {
     double share = s_cpu_share(p);
-    bool idle = s_idles(p, parallel);
+    bool idle = s_idles(s, p, parallel);
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < p->nthreads; i++) {
         s_thread_rest(p, &p->threads[i], idle, share, out);
@@ -225,7 +287,8 @@ bool
 mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc)
 {
     for (size_t i = 0; i < s->nprocs; i++) {
-        if (mpp_rep_selected(proc, i) && mpp_rep_is_worker(&s->procs[i])) {
+        if (mpp_rep_selected(proc, i) &&
+            mpp_rep_role_of(s, &s->procs[i]) == MPP_REP_WORKER) {
             return true;
         }
     }
@@ -247,7 +310,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         bool main_idle = out->has_workers && mpp_rep_is_main(p);
         mpp_rep_rest_t rest;
         mpp_proc_cats(p, pc);
-        mpp_rep_proc_rest(p, out->parallel, &rest);
+        mpp_rep_proc_rest(s, p, out->parallel, &rest);
         out->rest.compute_ns += rest.compute_ns;
         out->rest.idle_ns += rest.idle_ns;
         out->rest.other_wait_ns += rest.other_wait_ns;
