@@ -104,6 +104,14 @@ mpp_mod_export_parent_pid(void)
     return rc;
 }
 
+/* A directory named by the environment, or NULL when unset or empty. */
+static const char *
+s_env_dir(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] == '/' ? v : NULL;
+}
+
 static const char *
 s_text(PyObject *str, const char *dflt)
 {
@@ -178,6 +186,7 @@ s_new_core(const char *token, mpp_sink_t sink)
         .argc = (size_t)argc,
         .name = "MainProcess",
         .span_min_us = s_env_int("MPPROF_SPAN_MIN_US", 1000, 1, INT_MAX),
+        .shm_dir = s_env_dir("MPPROF_SHM_DIR"),
         .sink = sink,
         .measure = mpp_pybytes_measure(),
         .own_process = true,

@@ -92,6 +92,11 @@ void mpp_witness_clear(mpp_witness_t *w);
 /* Ends and reaps the witness. */
 void mpp_witness_stop(mpp_witness_t *w);
 
+/*  Removes `path`: a file, or a directory with the files directly in it
+ *  (what the session's directories hold).  Errors are ignored: it cleans
+ *  up, best effort, in the witness too. */
+void mpp_remove_path(const char *path);
+
 /*  Signals that mpprof receives instead of dying from them: they are
  *  blocked in every thread and read from a signalfd. */
 typedef struct {
@@ -135,11 +140,13 @@ int mpp_pyenv_probe(mpp_pyenv_t *env, const char *python);
 void mpp_pyenv_fini(mpp_pyenv_t *env);
 
 /*  Builds the target's environment: the current one (or the wrapper's,
- *  see mpp_pyenv_t) with PYTHONPATH,
- *  MPPROF_ENDPOINT, MPPROF_SESSION, MPPROF_INTERVAL_MS and MPPROF_PYSHIM
- *  set.  Returns a NULL-terminated array freed by mpp_env_free. */
+ *  see mpp_pyenv_t) with PYTHONPATH, MPPROF_ENDPOINT, MPPROF_SESSION,
+ *  MPPROF_INTERVAL_MS and MPPROF_PYSHIM set, and MPPROF_SHM_DIR when
+ *  `shm_dir` is not NULL (else any inherited one is dropped).  Returns a
+ *  NULL-terminated array freed by mpp_env_free. */
 char **mpp_pyenv_environ(const mpp_pyenv_t *env, const char *endpoint,
-                         const char *token, int interval_ms);
+                         const char *token, int interval_ms,
+                         const char *shm_dir);
 void mpp_env_free(char ***envp);
 
 /* ---- helpers shared by the units -------------------------------------- */

@@ -322,7 +322,7 @@ mpp_pyenv_fini(mpp_pyenv_t *env)
 /* The variables mpprof sets; inherited values are replaced. */
 static const char *const s_ours[] = {
     "PYTHONPATH=", "MPPROF_ENDPOINT=", "MPPROF_SESSION=",
-    "MPPROF_INTERVAL_MS=", "MPPROF_PYSHIM=",
+    "MPPROF_INTERVAL_MS=", "MPPROF_PYSHIM=", "MPPROF_SHM_DIR=",
 };
 
 static bool
@@ -338,7 +338,7 @@ s_is_ours(const char *entry)
 
 char **
 mpp_pyenv_environ(const mpp_pyenv_t *env, const char *endpoint,
-                  const char *token, int interval_ms)
+                  const char *token, int interval_ms, const char *shm_dir)
 {
     char **base = env->environ != NULL ? env->environ : environ;
     size_t n = 0, k = 0;
@@ -368,7 +368,9 @@ mpp_pyenv_environ(const mpp_pyenv_t *env, const char *endpoint,
         asprintf(&envp[k++], "MPPROF_ENDPOINT=%s", endpoint) < 0 ||
         asprintf(&envp[k++], "MPPROF_SESSION=%s", token) < 0 ||
         asprintf(&envp[k++], "MPPROF_INTERVAL_MS=%d", interval_ms) < 0 ||
-        asprintf(&envp[k++], "MPPROF_PYSHIM=%s", env->pyshim) < 0) {
+        asprintf(&envp[k++], "MPPROF_PYSHIM=%s", env->pyshim) < 0 ||
+        (shm_dir != NULL &&
+         asprintf(&envp[k++], "MPPROF_SHM_DIR=%s", shm_dir) < 0)) {
         /* asprintf leaves the pointer undefined on failure. */
         envp[k - 1] = NULL;
         goto fail;

@@ -29,6 +29,7 @@ typedef struct {
     char *sessdir;   /* private 0700 directory holding the socket */
     char *endpoint;  /* "ipc://<sessdir>/agg.sock" */
     char *sockpath;  /* "<sessdir>/agg.sock" */
+    char *mapdir;    /* the collectors' mappings (mpp_shm.h), or NULL */
     char token[MPP_TOKEN_LEN + 1];
     mpp_agg_t *agg;
     char **envp;
@@ -144,6 +145,41 @@ s_remove_sessdir(s_run_t *r)
     r->sessdir = NULL;
 }
 
+/*  A private directory for the collectors' shared mappings: on /dev/shm
+ *  when there is one, since a mapping on a disk file system would have
+ *  its pages written back to the disk; else in the session directory.
+ *  Without one the collectors keep their tables in private memory. */
+static void
+s_make_mapdir(s_run_t *r)
+{
+    struct stat st;
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
+        access("/dev/shm", W_OK | X_OK) == 0) {
+        char *tmpl = strdup("/dev/shm/mpprof-XXXXXX");
+        if (tmpl != NULL && mkdtemp(tmpl) != NULL) {
+            r->mapdir = tmpl;
+            return;
+        }
+        free(tmpl);
+    }
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/maps", r->sessdir) >= 0 && mkdir(dir, 0700) == 0) {
+        r->mapdir = dir;
+        return;
+    }
+    free(dir);
+}
+
+static void
+s_remove_mapdir(s_run_t *r)
+{
+    if (r->mapdir != NULL) {
+        mpp_remove_path(r->mapdir);
+        free(r->mapdir);
+        r->mapdir = NULL;
+    }
+}
+
 /*  The target's argv: the interpreter, then what followed the options.
  *  A script whose name starts with '-' is put after "--", or Python would
  *  take it for one of its own options.  An interpreter run around its
@@ -189,8 +225,15 @@ s_setup(s_run_t *r)
     }
     /* The witness is forked before the aggregator starts any thread.
      * Without one, every signal from another process is passed on. */
+    s_make_mapdir(r);
     if (asprintf(&r->sockpath, "%s/" S_SOCK_NAME, r->sessdir) >= 0) {
-        const char *files[] = {r->sockpath, r->sessdir, NULL};
+        /* The mappings first: the fallback puts them in the sessdir. */
+        const char *files[] = {r->sockpath, r->sessdir, NULL, NULL};
+        if (r->mapdir != NULL) {
+            files[0] = r->mapdir;
+            files[1] = r->sockpath;
+            files[2] = r->sessdir;
+        }
         (void)mpp_witness_start(&r->sigs.witness, &r->sigs.handled, files);
     }
     else {
@@ -202,7 +245,7 @@ s_setup(s_run_t *r)
         return 2;
     }
     r->envp = mpp_pyenv_environ(&r->py, r->endpoint, r->token,
-                                r->o->interval_ms);
+                                r->o->interval_ms, r->mapdir);
     if (r->envp == NULL) {
         mpp_say("%s", mpp_strerror(MPP_ENOMEM));
         return 2;
@@ -349,6 +392,7 @@ static void
 s_cleanup(s_run_t *r)
 {
     mpp_agg_destroy(&r->agg);
+    s_remove_mapdir(r);
     s_remove_sessdir(r);
     free(r->endpoint);
     free(r->sockpath);

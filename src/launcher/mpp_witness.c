@@ -25,6 +25,7 @@
  */
 #include "mpp_launcher.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -78,6 +79,25 @@ s_rename(void)
     memcpy(area, S_NAME, sizeof(S_NAME));
 }
 
+void
+mpp_remove_path(const char *path)
+{
+    if (remove(path) == 0 || (errno != ENOTEMPTY && errno != EEXIST)) {
+        return;
+    }
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    rmdir(path);
+}
+
 /*  The witness itself: discards what is pending on every 'c' and answers
  *  'k'; at the end of the pipe, removes `files` in order and exits. */
 static void
@@ -93,7 +113,7 @@ s_main(int cmd, int ack, const sigset_t *watched, const char *const *files)
         }
         if (n <= 0) {
             for (; files != NULL && *files != NULL; files++) {
-                remove(*files);
+                mpp_remove_path(*files);
             }
             _exit(0);
         }

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,9 +165,11 @@ MPP_TEST(allocator)
     s_cleanup();
 }
 
-/*  A fork child moves to a file of its own at the same addresses: what it
- *  writes afterwards is in its file, the parent's file keeps the parent's
- *  value, and the child's file starts as a copy of the parent's. */
+/*  A fork child has the state as it was at the fork, whatever the parent
+ *  writes afterwards, then moves to a file of its own at the same
+ *  addresses: what it writes is in its file, the parent's file keeps the
+ *  parent's value, and the child's file starts as a copy of the
+ *  parent's at the fork. */
 MPP_TEST(fork_child_writes_its_own_file)
 {
     int err;
@@ -174,9 +178,18 @@ MPP_TEST(fork_child_writes_its_own_file)
     uint64_t *counter = mpp_shm_calloc(shm, 1, sizeof(*counter));
     *counter = 41;
     mpp_shm_set_root(shm, counter);
+    mpp_shm_fork_prepare(shm);
     pid_t pid = fork();
     ASSERT(pid >= 0);
     if (pid == 0) {
+        if (mpp_shm_fork_detach(shm) != 0) {
+            _exit(4);
+        }
+        /* The parent's 42 after the fork is not the child's. */
+        usleep(100000);
+        if (*counter != 41) {
+            _exit(5);
+        }
         int rc = mpp_shm_fork_child(shm, s_path("child"));
         if (rc != 0 || *counter != 41) {
             _exit(1);
@@ -185,11 +198,13 @@ MPP_TEST(fork_child_writes_its_own_file)
         uint64_t *more = mpp_shm_alloc(shm, 8);
         _exit(more != NULL && mpp_shm_hdr(shm)->pid == getpid() ? 0 : 2);
     }
+    mpp_shm_fork_parent(shm);
+    *counter = 42; /* the parent moves on at once */
     int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT(WIFEXITED(status));
     ASSERT_EQ(WEXITSTATUS(status), 0);
-    ASSERT_EQ(*counter, 41u);
+    ASSERT_EQ(*counter, 42u);
 
     size_t len;
     unsigned char *file = s_read_file(s_path("child"), &len);
@@ -206,6 +221,72 @@ MPP_TEST(fork_child_writes_its_own_file)
     free(file);
     mpp_shm_destroy(&shm);
     s_cleanup();
+}
+
+/*  Without a file of its own (no room, no directory) a fork child keeps
+ *  its copy in private memory at the same addresses: still never the
+ *  parent's file. */
+MPP_TEST(fork_child_without_a_file_goes_private)
+{
+    int err;
+    mpp_shm_t *shm = mpp_shm_create(s_path("parent"), 1 << 20, &err);
+    ASSERT(shm != NULL);
+    uint64_t *counter = mpp_shm_calloc(shm, 1, sizeof(*counter));
+    *counter = 41;
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        if (mpp_shm_fork_child(shm, "/nonexistent-dir/child") !=
+                MPP_EINVAL || /* not detached yet */
+            mpp_shm_fork_detach(shm) != 0 ||
+            mpp_shm_fork_child(shm, "/nonexistent-dir/child") != 1 ||
+            *counter != 41) {
+            _exit(1);
+        }
+        *counter = 1000;
+        _exit(mpp_shm_alloc(shm, 8) != NULL ? 0 : 2);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    ASSERT_EQ(*counter, 41u);
+    mpp_shm_destroy(&shm);
+    s_cleanup();
+}
+
+/*  On a file system that fills up, an allocation fails and every byte
+ *  handed out stays writable: a store into a shared mapping whose page
+ *  the file system cannot provide would be a SIGBUS in the profiled
+ *  program.  A 1 MiB tmpfs in a mount namespace of this test's own
+ *  (root only; skipped elsewhere). */
+MPP_TEST(full_file_system_fails_allocations_not_stores)
+{
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        MPP_SKIP("needs root for a mount namespace");
+    }
+    char dir[] = "/tmp/mpp-test-tmpfs-XXXXXX";
+    ASSERT(mkdtemp(dir) != NULL);
+    ASSERT_EQ(mount("tmpfs", dir, "tmpfs", 0, "size=1m"), 0);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/m", dir);
+    int err;
+    mpp_shm_t *shm = mpp_shm_create(path, (uint64_t)64 << 20, &err);
+    ASSERT(shm != NULL);
+    size_t got = 0;
+    unsigned char *p;
+    while ((p = mpp_shm_alloc(shm, 4000)) != NULL) {
+        memset(p, 0xAA, 4000); /* a SIGBUS here fails the test */
+        got++;
+    }
+    /* 4096-byte blocks in 1 MiB, less the header's and the last step's
+     * share. */
+    ASSERT_GT(got, 150u);
+    ASSERT_LE(got, 256u);
+    mpp_shm_destroy(&shm);
+    umount2(dir, MNT_DETACH);
+    rmdir(dir);
 }
 
 /* The reader's checks, on headers and pointers a hostile file can hold. */
@@ -251,6 +332,8 @@ main(int argc, char **argv)
     MPP_RUN(reader_follows_writer_pointers);
     MPP_RUN(allocator);
     MPP_RUN(fork_child_writes_its_own_file);
+    MPP_RUN(fork_child_without_a_file_goes_private);
+    MPP_RUN(full_file_system_fails_allocations_not_stores);
     MPP_RUN(reader_refuses_what_lies_outside);
     return mpp_test_done(argc, argv);
 }

@@ -58,14 +58,15 @@ s_process_start(int64_t *real_ns, int64_t *mono_ns)
 
 /* ---- construction ------------------------------------------------------ */
 
-/*  Creates this incarnation's mapping in shm_dir, named by pid and start
- *  time so that neither a reused pid nor an exec under the same pid
- *  meets an older file.  Returns 0 or a negative code. */
+/*  The name of this incarnation's mapping in shm_dir: the pid and the
+ *  time it is made, so that neither a reused pid nor a new image under
+ *  the same pid (an exec) meets an older file.  Returns 0 or a negative
+ *  code. */
 static int
 s_shm_path(const mpp_core_t *self, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s/p%lld-%lld.mpp", self->shm_dir,
-                     (long long)self->pid, (long long)self->start_mono_ns);
+                     (long long)self->pid, (long long)mpp_clock_mono_ns());
     return n > 0 && (size_t)n < size ? 0 : MPP_EINVAL;
 }
 
@@ -90,10 +91,14 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
     self->pid = getpid();
     s_process_start(&self->start_ns, &self->start_mono_ns);
     if (cfg->shm_dir != NULL) {
+        /* Without its mapping (no room in the directory, say) the core
+         * keeps its tables in private memory: the sink still carries
+         * them. */
         self->shm_dir = mpp_strdup(cfg->shm_dir);
-        if (self->shm_dir == NULL || s_open_shm(self) != 0) {
+        if (self->shm_dir == NULL) {
             goto fail;
         }
+        (void)s_open_shm(self);
     }
     self->h.funcs = mpp_funcs_new(self->shm);
     self->batch = mpp_batch_new();
@@ -305,8 +310,27 @@ mpp_core_drop_ended(mpp_core_t *self)
 /* ---- incarnations ------------------------------------------------------ */
 
 void
+mpp_core_fork_prepare(mpp_core_t *self)
+{
+    if (self->shm != NULL) {
+        mpp_shm_fork_prepare(self->shm);
+    }
+}
+
+void
+mpp_core_fork_parent(mpp_core_t *self)
+{
+    if (self->shm != NULL) {
+        mpp_shm_fork_parent(self->shm);
+    }
+}
+
+void
 mpp_core_note_fork(mpp_core_t *self)
 {
+    /* First, before anything in this process can write the mapping. */
+    self->fork_detached =
+        self->shm == NULL || mpp_shm_fork_detach(self->shm) == 0;
     self->fork_pid = getpid();
     self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
     self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
@@ -342,11 +366,13 @@ mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current)
     }
     self->sink_open = false;
     if (self->shm != NULL) {
-        /* Before anything is written: the mapping is still the parent's.
-         * Without a file of its own the child is not profiled. */
+        /* A child that could not detach from its parent's mapping has it
+         * still, and must write nothing: it is not profiled.  One that
+         * did moves to a file of its own, or stays in private memory. */
         char path[4096];
-        if (s_shm_path(self, path, sizeof(path)) != 0 ||
-            mpp_shm_fork_child(self->shm, path) != 0) {
+        if (!self->fork_detached ||
+            (s_shm_path(self, path, sizeof(path)) == 0 &&
+             mpp_shm_fork_child(self->shm, path) < 0)) {
             self->h.hot = MPP_CORE_DONE;
             return;
         }

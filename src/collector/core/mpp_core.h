@@ -148,8 +148,16 @@ void mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread);
  *  Cheap when no fork is pending. */
 void mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current);
 
-/*  Records a fork in the child: async-signal-safe, for the atfork child
- *  handler (and for tests, right after their own fork()). */
+/*  Fork, for the atfork handlers (and for tests around their own fork()):
+ *  prepare in the parent before, parent in the parent after, note_fork in
+ *  the child at once.  With a shared mapping, prepare copies the state as
+ *  it is at the fork and note_fork puts that copy in the child's private
+ *  memory (mpp_shm.h), so the child never writes its parent's mapping;
+ *  both allocate, so they are not async-signal-safe then.  note_fork also
+ *  records the new pid and the time.  A test may skip prepare: the child
+ *  then copies the mapping as it finds it. */
+void mpp_core_fork_prepare(mpp_core_t *self);
+void mpp_core_fork_parent(mpp_core_t *self);
 void mpp_core_note_fork(mpp_core_t *self);
 
 /* Updates the process name carried by DATA; NULL is ignored. */

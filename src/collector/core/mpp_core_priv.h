@@ -61,6 +61,7 @@ struct mpp_core {
     uint64_t send_failures;
 
     /* Written by mpp_core_note_fork, read by mpp_core_after_fork. */
+    bool fork_detached; /* the child's state is its own (mpp_shm.h) */
     int64_t fork_pid;
     int64_t fork_real_ns;
     int64_t fork_mono_ns;

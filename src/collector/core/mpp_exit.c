@@ -141,8 +141,26 @@ mpp_core_sigterm_after_fork(void)
     }
 }
 
-/*  Runs in the child, inside fork(), possibly from a signal handler: only
- *  async-signal-safe work (see mpp_core_note_fork). */
+/*  The parent's side of a fork: the state as it is at the fork is copied
+ *  before and dropped after (mpp_core_fork_prepare). */
+static void
+s_atfork_prepare(void)
+{
+    if (s_atfork_core != NULL) {
+        mpp_core_fork_prepare(s_atfork_core);
+    }
+}
+
+static void
+s_atfork_parent(void)
+{
+    if (s_atfork_core != NULL) {
+        mpp_core_fork_parent(s_atfork_core);
+    }
+}
+
+/*  Runs in the child, inside fork(): the child's private copy of the
+ *  state and the fork's pid and time (see mpp_core_note_fork). */
 static void
 s_atfork_child(void)
 {
@@ -155,7 +173,7 @@ s_atfork_child(void)
 static void
 s_register_atfork(void)
 {
-    (void)pthread_atfork(NULL, NULL, s_atfork_child);
+    (void)pthread_atfork(s_atfork_prepare, s_atfork_parent, s_atfork_child);
 }
 
 /*  Signal handlers receive no argument either: the exit hold keeps the

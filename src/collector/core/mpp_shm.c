@@ -18,11 +18,62 @@ typedef struct {
     uint64_t next; /* offset of the next free block while on a list */
 } s_block_t;
 
+/*  Pages of a sparse file are allocated when first written, and a write
+ *  to a shared mapping that finds the file system full is a SIGBUS in
+ *  the profiled program.  So the allocator hands out only memory whose
+ *  pages were allocated beforehand (posix_fallocate), in steps of this
+ *  size: a full file system then fails an allocation, which the core
+ *  counts as a dropped event, and never a store. */
+#define S_COMMIT_STEP ((uint64_t)256 * 1024)
+
 struct mpp_shm {
     unsigned char *base;
     uint64_t reserve;
-    char *path;
+    uint64_t committed; /* bytes of the file known to be allocated */
+    char *path;         /* NULL once the memory is private */
+    void *snap;         /* fork_prepare's copy of the part in use */
+    uint64_t snap_len;
+    bool detached;      /* a fork child's private copy is in place */
 };
+
+/* Allocates the file's pages below `upto`; false when they cannot be. */
+static bool
+s_commit_fd(mpp_shm_t *self, int fd, uint64_t upto)
+{
+    upto = (upto + S_COMMIT_STEP - 1) / S_COMMIT_STEP * S_COMMIT_STEP;
+    if (upto > self->reserve) {
+        upto = self->reserve;
+    }
+    if (upto <= self->committed) {
+        return true;
+    }
+    if (posix_fallocate(fd, (off_t)self->committed,
+                        (off_t)(upto - self->committed)) != 0) {
+        return false;
+    }
+    self->committed = upto;
+    return true;
+}
+
+/*  The same through the path: the process keeps no descriptor, so a
+ *  commit opens the file for the moment (a cold path, once per step). */
+static bool
+s_commit(mpp_shm_t *self, uint64_t upto)
+{
+    if (upto <= self->committed) {
+        return true;
+    }
+    if (self->path == NULL) {
+        return false;
+    }
+    int fd = open(self->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    bool ok = s_commit_fd(self, fd, upto);
+    close(fd);
+    return ok;
+}
 
 /* The header's size rounded up to the block alignment. */
 static uint64_t
@@ -31,11 +82,12 @@ s_first_block(void)
     return (sizeof(mpp_shm_hdr_t) + 15u) & ~(uint64_t)15u;
 }
 
-/*  Opens `path` exclusively, sizes it sparse and maps it at `where` (NULL:
- *  anywhere; else MAP_FIXED over what is there).  The descriptor is
- *  closed before returning: the mapping keeps the file. */
+/*  Opens `path` exclusively, sizes it sparse, commits its first pages and
+ *  maps it.  The descriptor is closed before returning: the mapping
+ *  keeps the file. */
 static void *
-s_map_new_file(const char *path, uint64_t reserve, void *where, int *err)
+s_map_new_file(mpp_shm_t *self, const char *path, uint64_t reserve,
+               int *err)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -43,9 +95,12 @@ s_map_new_file(const char *path, uint64_t reserve, void *where, int *err)
         return NULL;
     }
     void *p = MAP_FAILED;
-    if (ftruncate(fd, (off_t)reserve) == 0) {
-        int flags = MAP_SHARED | MAP_NORESERVE | (where ? MAP_FIXED : 0);
-        p = mmap(where, reserve, PROT_READ | PROT_WRITE, flags, fd, 0);
+    self->committed = 0;
+    errno = ENOSPC;
+    if (ftruncate(fd, (off_t)reserve) == 0 &&
+        s_commit_fd(self, fd, s_first_block())) {
+        p = mmap(NULL, reserve, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_NORESERVE, fd, 0);
     }
     *err = p == MAP_FAILED ? -errno : 0;
     close(fd);
@@ -69,13 +124,13 @@ mpp_shm_create(const char *path, uint64_t reserve, int *err)
         free(self);
         return NULL;
     }
-    self->base = s_map_new_file(path, reserve, NULL, err);
+    self->reserve = reserve;
+    self->base = s_map_new_file(self, path, reserve, err);
     if (self->base == NULL) {
         free(self->path);
         free(self);
         return NULL;
     }
-    self->reserve = reserve;
     mpp_shm_hdr_t *h = mpp_shm_hdr(self);
     memcpy(h->magic, MPP_SHM_MAGIC, sizeof(MPP_SHM_MAGIC));
     h->layout = MPP_SHM_LAYOUT;
@@ -96,6 +151,7 @@ mpp_shm_destroy(mpp_shm_t **self_p)
         return;
     }
     munmap(self->base, self->reserve);
+    free(self->snap);
     free(self->path);
     free(self);
     *self_p = NULL;
@@ -163,7 +219,8 @@ mpp_shm_alloc(mpp_shm_t *self, size_t n)
     }
     else {
         size_t size = s_class_size(cls);
-        if (h->used > self->reserve || self->reserve - h->used < size) {
+        if (h->used > self->reserve || self->reserve - h->used < size ||
+            !s_commit(self, h->used + size)) {
             return NULL;
         }
         b = (s_block_t *)(void *)(self->base + h->used);
@@ -239,25 +296,85 @@ mpp_shm_realloc(mpp_shm_t *self, void *p, size_t n)
     return q;
 }
 
+void
+mpp_shm_fork_prepare(mpp_shm_t *self)
+{
+    free(self->snap);
+    self->snap_len = mpp_shm_hdr(self)->used;
+    self->snap = malloc((size_t)self->snap_len);
+    if (self->snap != NULL) {
+        memcpy(self->snap, self->base, (size_t)self->snap_len);
+    }
+}
+
+void
+mpp_shm_fork_parent(mpp_shm_t *self)
+{
+    free(self->snap);
+    self->snap = NULL;
+}
+
+int
+mpp_shm_fork_detach(mpp_shm_t *self)
+{
+    /* Without a copy from before the fork, the mapping as it is now: in
+     * a real child the parent may already have moved on, which is why
+     * the prepare handler takes one. */
+    void *keep = self->snap;
+    uint64_t len = self->snap_len;
+    self->snap = NULL;
+    if (keep == NULL) {
+        len = mpp_shm_hdr(self)->used;
+        keep = malloc((size_t)len);
+        if (keep == NULL) {
+            return MPP_ENOMEM;
+        }
+        memcpy(keep, self->base, (size_t)len);
+    }
+    void *p = mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        /* The parent's mapping is still in place: write nothing. */
+        free(keep);
+        return -errno;
+    }
+    memcpy(self->base, keep, (size_t)len);
+    free(keep);
+    free(self->path);
+    self->path = NULL;
+    self->committed = self->reserve; /* private pages need no commit */
+    self->detached = true;
+    mpp_shm_hdr(self)->pid = (int64_t)getpid();
+    return 0;
+}
+
 int
 mpp_shm_fork_child(mpp_shm_t *self, const char *path)
 {
+    if (!self->detached) {
+        return MPP_EINVAL;
+    }
     char *copy = strdup(path);
     if (copy == NULL) {
-        return MPP_ENOMEM;
+        return 1;
     }
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        int rc = -errno;
         free(copy);
-        return rc;
+        return 1;
     }
-    /* Written before the new mapping replaces the old one: the pages in
-     * use go to the new file, the rest of the reserve stays sparse. */
+    /* Written before the new mapping replaces the private copy: the
+     * pages in use go to the new file, the rest of the reserve stays
+     * sparse. */
     uint64_t used = mpp_shm_hdr(self)->used;
     const unsigned char *from = self->base;
     uint64_t done = 0;
-    int rc = ftruncate(fd, (off_t)self->reserve) == 0 ? 0 : -errno;
+    self->committed = 0;
+    int rc = ftruncate(fd, (off_t)self->reserve) == 0 &&
+                     s_commit_fd(self, fd, used)
+                 ? 0
+                 : -ENOSPC;
     while (rc == 0 && done < used) {
         ssize_t w = pwrite(fd, from + done, (size_t)(used - done),
                            (off_t)done);
@@ -271,17 +388,19 @@ mpp_shm_fork_child(mpp_shm_t *self, const char *path)
         mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
              MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd,
              0) == MAP_FAILED) {
+        /* MAP_FIXED failed before unmapping anything: the private
+         * copy is still there. */
         rc = -errno;
     }
     close(fd);
     if (rc != 0) {
         unlink(path);
         free(copy);
-        return rc;
+        self->committed = self->reserve;
+        return 1;
     }
-    free(self->path);
     self->path = copy;
-    mpp_shm_hdr(self)->pid = (int64_t)getpid();
+    self->detached = false;
     return 0;
 }
 
