@@ -299,9 +299,13 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
     root->python[sizeof(root->python) - 1] = '\0';
     root->name[sizeof(root->name) - 1] = '\0';
     mpp_clock_t *k = &root->clock;
-    if ((k->kind != MPP_CLOCK_MONO && k->kind != MPP_CLOCK_TSC &&
-         k->kind != MPP_CLOCK_TEST) ||
-        (k->kind == MPP_CLOCK_TSC &&
+    /* A forged enum may hold any value: look at its bytes first. */
+    unsigned kind_raw = 0;
+    memcpy(&kind_raw, &k->kind,
+           sizeof(k->kind) < sizeof(kind_raw) ? sizeof(k->kind)
+                                              : sizeof(kind_raw));
+    if (kind_raw > MPP_CLOCK_TEST ||
+        (kind_raw == MPP_CLOCK_TSC &&
          !(k->ns_per_tick > 1e-3 && k->ns_per_tick < 1e3))) {
         s_bad(&c);
         k->kind = MPP_CLOCK_MONO; /* counts stay exact; times are off */

@@ -210,7 +210,10 @@ s_unwind(s_ctx_t *c, mpp_tstate_t *t, mpp_ts_stat_t *st, mpp_ts_edge_t *ed)
                 e->cost.ct_ns = s_add(e->cost.ct_ns, total);
             }
         }
-        if (f->cat && t->cat_depth > 0) {
+        /* A forged bool may hold any byte: read it as one. */
+        unsigned char opened;
+        memcpy(&opened, &f->cat, 1);
+        if (opened != 0 && t->cat_depth > 0) {
             mpp_ts_catlevel_t *l = &t->cat_stack[t->cat_depth - 1];
             s_charge(t, now);
             t->cat_depth--;
@@ -311,8 +314,10 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
         s_unwind(c, &t, st, ed);
     }
     const s_thread_t *p =
-        bsearch(&t.tid, c->r->threads, c->r->nthreads, sizeof(s_thread_t),
-                s_cmp_thread);
+        c->r->nthreads == 0
+            ? NULL
+            : bsearch(&t.tid, c->r->threads, c->r->nthreads,
+                      sizeof(s_thread_t), s_cmp_thread);
     static const s_thread_t none;
     if (p == NULL) {
         p = &none;
@@ -456,7 +461,8 @@ mpp_sr_spans(s_ctx_t *c, uint64_t ptr, size_t *n_out)
     for (size_t i = from; i < h.n; i++) {
         mpp_span_rec_t s = {0};
         s_get(c, ptr + head + i * sizeof(s), sizeof(s), &s);
-        bool tid_ok = bsearch(&s.tid, c->next, c->nnext, sizeof(s_thread_t),
+        bool tid_ok = c->nnext > 0 &&
+                      bsearch(&s.tid, c->next, c->nnext, sizeof(s_thread_t),
                               s_cmp_thread) != NULL;
         if (!tid_ok || s.cat >= MPP_CAT_COUNT ||
             (s.fid != MPP_NOFID && !s_take_def(c, s.fid))) {

@@ -402,6 +402,17 @@ MPP_TEST(damaged_files_give_errors_or_messages_never_a_crash)
     size_t len;
     unsigned char *b = s_bytes(getpid(), false, &len);
     s_try(b, len);
+    /* MPP_SHMREAD_SEEDS=dir: this file is fuzz_shmread's seed (see
+     * tests/fuzz/CMakeLists.txt). */
+    const char *seeds = getenv("MPP_SHMREAD_SEEDS");
+    if (seeds != NULL) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/open_frames.bin", seeds);
+        FILE *sf = fopen(path, "wb");
+        ASSERT_NOT_NULL(sf);
+        ASSERT_EQ(fwrite(b, 1, len, sf), len);
+        fclose(sf);
+    }
     /* Every byte with a few values (the span buffer's wire copies, which
      * the reader never looks at, only sampled). */
     static const unsigned char vals[] = {0x00, 0xFF, 0x01, 0x80};
