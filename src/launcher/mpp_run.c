@@ -145,13 +145,21 @@ s_remove_sessdir(s_run_t *r)
     r->sessdir = NULL;
 }
 
-/*  A private directory for the collectors' shared mappings: on /dev/shm
+/*  A private directory for the collectors' shared mappings (when
+ *  MPPROF_MAPS=1; see below): on /dev/shm
  *  when there is one, since a mapping on a disk file system would have
  *  its pages written back to the disk; else in the session directory.
  *  Without one the collectors keep their tables in private memory. */
 static void
 s_make_mapdir(s_run_t *r)
 {
+    /* Off unless asked for (MPPROF_MAPS=1) until the agent reads the
+     * mappings: until then they cost every fork a copy and give nothing
+     * (issue 12). */
+    const char *on = getenv("MPPROF_MAPS");
+    if (on == NULL || strcmp(on, "1") != 0) {
+        return;
+    }
     struct stat st;
     if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
         access("/dev/shm", W_OK | X_OK) == 0) {

@@ -328,10 +328,18 @@ mpp_core_fork_parent(mpp_core_t *self)
 void
 mpp_core_note_fork(mpp_core_t *self)
 {
-    /* First, before anything in this process can write the mapping. */
-    self->fork_detached =
-        self->shm == NULL || mpp_shm_fork_detach(self->shm) == 0;
     self->fork_pid = getpid();
+    /* First, before anything in this process can write the mapping. */
+    self->fork_detached = true;
+    if (self->shm != NULL) {
+        char path[4096];
+        int64_t pid = self->pid;
+        self->pid = self->fork_pid; /* the file carries the child's pid */
+        self->fork_detached =
+            s_shm_path(self, path, sizeof(path)) == 0 &&
+            mpp_shm_fork_child(self->shm, path) >= 0;
+        self->pid = pid;
+    }
     self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
     self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     self->h.hot |= MPP_CORE_FORKED;
@@ -367,12 +375,8 @@ mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current)
     self->sink_open = false;
     if (self->shm != NULL) {
         /* A child that could not detach from its parent's mapping has it
-         * still, and must write nothing: it is not profiled.  One that
-         * did moves to a file of its own, or stays in private memory. */
-        char path[4096];
-        if (!self->fork_detached ||
-            (s_shm_path(self, path, sizeof(path)) == 0 &&
-             mpp_shm_fork_child(self->shm, path) < 0)) {
+         * still, and must write nothing: it is not profiled. */
+        if (!self->fork_detached) {
             self->h.hot = MPP_CORE_DONE;
             return;
         }

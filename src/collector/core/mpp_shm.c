@@ -32,8 +32,8 @@ struct mpp_shm {
     uint64_t committed; /* bytes of the file known to be allocated */
     char *path;         /* NULL once the memory is private */
     void *snap;         /* fork_prepare's copy of the part in use */
-    uint64_t snap_len;
-    bool detached;      /* a fork child's private copy is in place */
+    uint64_t snap_len;  /* bytes of it that are current, 0: none */
+    uint64_t snap_cap;
 };
 
 /* Allocates the file's pages below `upto`; false when they cannot be. */
@@ -299,109 +299,121 @@ mpp_shm_realloc(mpp_shm_t *self, void *p, size_t n)
 void
 mpp_shm_fork_prepare(mpp_shm_t *self)
 {
-    free(self->snap);
-    self->snap_len = mpp_shm_hdr(self)->used;
-    self->snap = malloc((size_t)self->snap_len);
-    if (self->snap != NULL) {
-        memcpy(self->snap, self->base, (size_t)self->snap_len);
+    /* The buffer is kept from one fork to the next: a process that forks
+     * once forks again (a pool), and fresh pages would cost a fault each
+     * time, where a copy into pages already there costs little. */
+    uint64_t used = mpp_shm_hdr(self)->used;
+    if (used > self->snap_cap) {
+        void *p = realloc(self->snap, (size_t)used);
+        if (p == NULL) {
+            self->snap_len = 0;
+            return;
+        }
+        self->snap = p;
+        self->snap_cap = used;
     }
+    memcpy(self->snap, self->base, (size_t)used);
+    self->snap_len = used;
 }
 
 void
 mpp_shm_fork_parent(mpp_shm_t *self)
 {
-    free(self->snap);
-    self->snap = NULL;
+    self->snap_len = 0;
 }
 
-int
-mpp_shm_fork_detach(mpp_shm_t *self)
+/*  Puts `len` bytes of `from` into a new file at `path` and maps it over
+ *  the region.  Returns 0 or a negative code; on failure the region is
+ *  as it was. */
+static int
+s_move_to_file(mpp_shm_t *self, const char *path, const void *from,
+               uint64_t len)
 {
-    /* Without a copy from before the fork, the mapping as it is now: in
-     * a real child the parent may already have moved on, which is why
-     * the prepare handler takes one. */
-    void *keep = self->snap;
-    uint64_t len = self->snap_len;
-    self->snap = NULL;
-    if (keep == NULL) {
-        len = mpp_shm_hdr(self)->used;
-        keep = malloc((size_t)len);
-        if (keep == NULL) {
-            return MPP_ENOMEM;
-        }
-        memcpy(keep, self->base, (size_t)len);
-    }
-    void *p = mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-                   -1, 0);
-    if (p == MAP_FAILED) {
-        /* The parent's mapping is still in place: write nothing. */
-        free(keep);
-        return -errno;
-    }
-    memcpy(self->base, keep, (size_t)len);
-    free(keep);
-    free(self->path);
-    self->path = NULL;
-    self->committed = self->reserve; /* private pages need no commit */
-    self->detached = true;
-    mpp_shm_hdr(self)->pid = (int64_t)getpid();
-    return 0;
-}
-
-int
-mpp_shm_fork_child(mpp_shm_t *self, const char *path)
-{
-    if (!self->detached) {
-        return MPP_EINVAL;
-    }
-    char *copy = strdup(path);
-    if (copy == NULL) {
-        return 1;
-    }
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        free(copy);
-        return 1;
+        return -errno;
     }
-    /* Written before the new mapping replaces the private copy: the
-     * pages in use go to the new file, the rest of the reserve stays
-     * sparse. */
-    uint64_t used = mpp_shm_hdr(self)->used;
-    const unsigned char *from = self->base;
     uint64_t done = 0;
-    self->committed = 0;
-    int rc = ftruncate(fd, (off_t)self->reserve) == 0 &&
-                     s_commit_fd(self, fd, used)
-                 ? 0
-                 : -ENOSPC;
-    while (rc == 0 && done < used) {
-        ssize_t w = pwrite(fd, from + done, (size_t)(used - done),
-                           (off_t)done);
+    uint64_t committed = self->committed;
+    int rc = ftruncate(fd, (off_t)self->reserve) == 0 ? 0 : -errno;
+    /* The copy allocates its own pages (a full file system fails the
+     * write); only the rest of the step is committed after it, so no page
+     * is zeroed only to be overwritten. */
+    while (rc == 0 && done < len) {
+        ssize_t w = pwrite(fd, (const unsigned char *)from + done,
+                           (size_t)(len - done), (off_t)done);
         if (w < 0 && errno == EINTR) {
             continue;
         }
         rc = w > 0 ? 0 : w == 0 ? -EIO : -errno;
         done += w > 0 ? (uint64_t)w : 0;
     }
+    self->committed = done;
+    if (rc == 0 && !s_commit_fd(self, fd, len)) {
+        rc = -ENOSPC;
+    }
     if (rc == 0 &&
         mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
              MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd,
              0) == MAP_FAILED) {
-        /* MAP_FIXED failed before unmapping anything: the private
-         * copy is still there. */
         rc = -errno;
     }
     close(fd);
     if (rc != 0) {
         unlink(path);
-        free(copy);
-        self->committed = self->reserve;
-        return 1;
+        self->committed = committed;
     }
-    self->path = copy;
-    self->detached = false;
-    return 0;
+    return rc;
+}
+
+int
+mpp_shm_fork_child(mpp_shm_t *self, const char *path)
+{
+    /* Without prepare's copy, the mapping as it is now: in a real child
+     * the parent may already have moved on, which is why prepare takes
+     * one. */
+    const void *from = self->snap_len > 0 ? self->snap : self->base;
+    uint64_t len = self->snap_len > 0 ? self->snap_len
+                                      : mpp_shm_hdr(self)->used;
+    char *copy = path != NULL ? strdup(path) : NULL;
+    int rc = copy != NULL ? s_move_to_file(self, path, from, len)
+                          : MPP_ENOMEM;
+    if (rc == 0) {
+        free(self->path);
+        self->path = copy;
+    }
+    else {
+        free(copy);
+        /* No file: the same contents in private memory at the same
+         * addresses, so the child stays profiled through the sink. */
+        void *keep = from == self->base ? malloc((size_t)len) : NULL;
+        if (from == self->base) {
+            if (keep == NULL) {
+                return MPP_ENOMEM;
+            }
+            memcpy(keep, from, (size_t)len);
+            from = keep;
+        }
+        void *p =
+            mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+                 0);
+        if (p == MAP_FAILED) {
+            /* The parent's mapping is still in place: write nothing. */
+            free(keep);
+            self->snap_len = 0;
+            return -errno;
+        }
+        memcpy(self->base, from, (size_t)len);
+        free(keep);
+        free(self->path);
+        self->path = NULL;
+        self->committed = self->reserve; /* private pages need no commit */
+        rc = 1;
+    }
+    self->snap_len = 0;
+    mpp_shm_hdr(self)->pid = (int64_t)getpid();
+    return rc;
 }
 
 /* ---- memory that may live in a mapping -------------------------------- */

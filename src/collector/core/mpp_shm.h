@@ -31,9 +31,9 @@
  *  fails like malloc; the core counts the event it could not record.
  *
  *  Fork: a child inherits the parent's MAP_SHARED mapping, and must never
- *  write it.  It takes a private copy at once and later a file of its
- *  own, both at the same addresses, so every pointer it holds stays
- *  valid (mpp_shm_fork_prepare and what follows it, below).
+ *  write it.  It moves to a file of its own at once, at the same
+ *  addresses, so every pointer it holds stays valid
+ *  (mpp_shm_fork_prepare and what follows it, below).
  *
  *  Only one thread at a time calls the allocator (the core runs under the
  *  GIL); nothing here is async-signal-safe.
@@ -95,32 +95,31 @@ uint64_t mpp_shm_used(const mpp_shm_t *self);
 /* Records the core's root record for readers. */
 void mpp_shm_set_root(mpp_shm_t *self, const void *root);
 
-/*  Fork, in three steps.  A child inherits the parent's MAP_SHARED
- *  mapping, whose contents the parent goes on changing (a table it grows
- *  gets a new block, and the private indexes those tables point to are
- *  the parent's own, no longer the child's), so the child must have its
- *  own copy of the state exactly as it was at the fork:
+/*  Fork.  A child inherits the parent's MAP_SHARED mapping, whose
+ *  contents the parent goes on changing as soon as fork() returns (a
+ *  table it grows gets a new block, and the private indexes those tables
+ *  point to are the parent's own, not the child's), so the child must
+ *  have its own copy of the state exactly as it was at the fork:
  *
- *    mpp_shm_fork_prepare   in the parent before fork(): a private copy of
- *                           the part in use (a few hundred KiB)
- *    mpp_shm_fork_parent    in the parent after: drops that copy
- *    mpp_shm_fork_detach    in the child at once (atfork): puts the copy
- *                           in private memory at the same addresses;
- *                           returns 0, or a negative code, and then the
- *                           child still has its parent's mapping and must
- *                           never write it
- *    mpp_shm_fork_child     in the child later (its first event): moves
- *                           the private contents into a new file `path`
- *                           (0600, must not exist) mapped at the same
- *                           addresses; returns 0, or 1 when no file could
- *                           be made (the memory stays private: nothing
- *                           outlives the process then), or MPP_EINVAL
- *                           when detach had not succeeded.
+ *    mpp_shm_fork_prepare   in the parent before fork(): a copy of the
+ *                           part in use, into a buffer kept for the next
+ *                           fork
+ *    mpp_shm_fork_parent    in the parent after fork()
+ *    mpp_shm_fork_child     in the child at once (atfork): that copy goes
+ *                           into a new file `path` (0600, must not exist)
+ *                           mapped at the same addresses.  Returns 0; 1
+ *                           when no file could be made and the copy sits
+ *                           in private memory there instead (nothing
+ *                           outlives the process then); or a negative
+ *                           code when even that failed: the child then
+ *                           still has its parent's mapping and must never
+ *                           write it.  Without prepare (tests), the
+ *                           mapping is copied as the child finds it.
  *
- *  Every pointer the child holds stays valid throughout. */
+ *  Every pointer the child holds stays valid.  Forks that exec at once
+ *  without these handlers (vfork, posix_spawn) never meet them. */
 void mpp_shm_fork_prepare(mpp_shm_t *self);
 void mpp_shm_fork_parent(mpp_shm_t *self);
-int mpp_shm_fork_detach(mpp_shm_t *self);
 int mpp_shm_fork_child(mpp_shm_t *self, const char *path);
 
 /* ---- memory that may live in a mapping -------------------------------- */
