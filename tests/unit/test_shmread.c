@@ -360,6 +360,80 @@ MPP_TEST(fork_child_file_is_read_on_its_own)
     s_teardown(&core);
 }
 
+MPP_TEST(spans_and_categories_as_the_core_sends_them_spans_once)
+{
+    s_setup();
+    s_span_min_us = 1;
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t work = s_fn(core, "p.py", "work");
+    uint32_t acq =
+        s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");
+    s_call(core, t, work);
+    s_call(core, t, acq); /* lock wait: 3 steps */
+    s_call(core, t, acq);
+    s_ret(core, t);
+    s_ret(core, t);
+    s_ret(core, t);
+
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    ASSERT_EQ(s_read(r, msg), 2u);
+    ASSERT_EQ(mpp_core_flush(core), 0);
+    const mpp_msg_t *sent = s_last(MPP_MSG_DATA);
+    ASSERT_EQ(msg[1].nspans, 1u);
+    ASSERT_EQ(sent->nspans, msg[1].nspans);
+    ASSERT_EQ(msg[1].spans[0].cat, (uint32_t)MPP_CAT_LOCK_WAIT);
+    ASSERT_EQ(msg[1].spans[0].fid, work);
+    ASSERT_EQ(msg[1].spans[0].tid, t->tid);
+    ASSERT_EQ(msg[1].spans[0].dur_ns, 3 * STEP);
+    ASSERT_EQ(msg[1].spans[0].dur_ns, sent->spans[0].dur_ns);
+    const mpp_catval_t *mine = &msg[1].threads[0].cat[MPP_CAT_LOCK_WAIT];
+    const mpp_catval_t *core_cat = &sent->threads[0].cat[MPP_CAT_LOCK_WAIT];
+    ASSERT_EQ(mine->ns, 3 * STEP);
+    ASSERT_EQ(mine->count, 1u);
+    ASSERT_EQ(mine->ns, core_cat->ns);
+    ASSERT_EQ(mine->count, core_cat->count);
+    s_cost_eq(&s_wstat(&msg[1], acq)->cost, &s_wstat(sent, acq)->cost);
+    s_clear(msg, 2);
+    /* Sent once: the next read has no spans and no stats (the core's
+     * batch moved the root's clock, so start-up, still running, may have
+     * grown). */
+    size_t n = s_read(r, msg);
+    ASSERT_LE(n, 1u);
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(msg[i].nspans, 0u);
+        ASSERT_EQ(s_nstats(&msg[i]), 0u);
+    }
+    s_clear(msg, n);
+
+    /* A wait running at death: its interval ends then, as a span. */
+    s_call(core, t, work);
+    s_call(core, t, acq);
+    int64_t t0 = mpp_clock_peek(&mpp_core_hot(core)->clock);
+    size_t len;
+    unsigned char *b = s_bytes(getpid(), false, &len);
+    mpp_shmread_out_t out;
+    mpp_shmread_out_init(&out);
+    ASSERT_EQ(mpp_shmread_final(r, b, len, t0 + 7 * STEP, MPP_EXIT_SIGNAL,
+                                15, &out),
+              0);
+    ASSERT_EQ(s_decode(&out, msg), 2u);
+    ASSERT_EQ(msg[0].nspans, 1u);
+    ASSERT_EQ(msg[0].spans[0].dur_ns, 7 * STEP);
+    ASSERT_EQ(msg[0].threads[0].cat[MPP_CAT_LOCK_WAIT].ns, 10 * STEP);
+    ASSERT_EQ(msg[0].threads[0].cat[MPP_CAT_LOCK_WAIT].count, 2u);
+    ASSERT_EQ(msg[1].exit_code, 15);
+    s_clear(msg, 2);
+    mpp_shmread_out_fini(&out);
+    free(b);
+    mpp_shmread_destroy(&r);
+    s_ret(core, t);
+    s_ret(core, t);
+    s_span_min_us = 0;
+    s_teardown(&core);
+}
+
 /* Runs a fresh reader over damaged bytes, live and final. */
 static void
 s_try(const unsigned char *b, size_t len)
@@ -466,6 +540,7 @@ main(int argc, char **argv)
     MPP_RUN(final_read_closes_open_frames_at_the_time_of_death);
     MPP_RUN(exit_record_gives_bye_and_odd_gen_means_again);
     MPP_RUN(fork_child_file_is_read_on_its_own);
+    MPP_RUN(spans_and_categories_as_the_core_sends_them_spans_once);
     MPP_RUN(damaged_files_give_errors_or_messages_never_a_crash);
     return mpp_test_done(argc, argv);
 }
