@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A block's header: what mpp_shm_free needs, and a check that the
@@ -31,9 +34,6 @@ struct mpp_shm {
     uint64_t reserve;
     uint64_t committed; /* bytes of the file known to be allocated */
     char *path;         /* NULL once the memory is private */
-    void *snap;         /* fork_prepare's copy of the part in use */
-    uint64_t snap_len;  /* bytes of it that are current, 0: none */
-    uint64_t snap_cap;
 };
 
 /* Allocates the file's pages below `upto`; false when they cannot be. */
@@ -151,7 +151,6 @@ mpp_shm_destroy(mpp_shm_t **self_p)
         return;
     }
     munmap(self->base, self->reserve);
-    free(self->snap);
     free(self->path);
     free(self);
     *self_p = NULL;
@@ -296,123 +295,157 @@ mpp_shm_realloc(mpp_shm_t *self, void *p, size_t n)
     return q;
 }
 
+/* Gate values: open, closed for a fork, given up by the parent. */
+enum { S_GATE_OPEN = 0, S_GATE_CLOSED = 1, S_GATE_ABANDONED = 2 };
+
 void
 mpp_shm_fork_prepare(mpp_shm_t *self)
 {
-    /* The buffer is kept from one fork to the next: a process that forks
-     * once forks again (a pool), and fresh pages would cost a fault each
-     * time, where a copy into pages already there costs little. */
-    uint64_t used = mpp_shm_hdr(self)->used;
-    if (used > self->snap_cap) {
-        void *p = realloc(self->snap, (size_t)used);
-        if (p == NULL) {
-            self->snap_len = 0;
-            return;
-        }
-        self->snap = p;
-        self->snap_cap = used;
-    }
-    memcpy(self->snap, self->base, (size_t)used);
-    self->snap_len = used;
+    __atomic_store_n(&mpp_shm_hdr(self)->fork_gate, S_GATE_CLOSED,
+                     __ATOMIC_SEQ_CST);
 }
 
 void
 mpp_shm_fork_parent(mpp_shm_t *self)
 {
-    self->snap_len = 0;
+    uint32_t *gate = &mpp_shm_hdr(self)->fork_gate;
+    int64_t deadline = mpp_clock_mono_ns() + MPP_SHM_GATE_MS * 1000000LL;
+    for (;;) {
+        if (__atomic_load_n(gate, __ATOMIC_ACQUIRE) != S_GATE_CLOSED) {
+            return;
+        }
+        int64_t left = deadline - mpp_clock_mono_ns();
+        if (left <= 0) {
+            /* The child is stuck or gone: it must not copy what this
+             * process is about to change. */
+            uint32_t want = S_GATE_CLOSED;
+            (void)__atomic_compare_exchange_n(gate, &want, S_GATE_ABANDONED,
+                                              false, __ATOMIC_SEQ_CST,
+                                              __ATOMIC_SEQ_CST);
+            return;
+        }
+        struct timespec ts = {(time_t)(left / 1000000000),
+                              (long)(left % 1000000000)};
+        /* Not FUTEX_PRIVATE: the child waking us is another process. */
+        (void)syscall(SYS_futex, gate, FUTEX_WAIT, S_GATE_CLOSED, &ts, NULL,
+                      0);
+    }
 }
 
-/*  Puts `len` bytes of `from` into a new file at `path` and maps it over
- *  the region.  Returns 0 or a negative code; on failure the region is
- *  as it was. */
+/*  The child's side of the gate, on the parent's mapping (before this
+ *  process maps anything else there).  True when the parent was still
+ *  waiting, so the copy just taken is the state at the fork. */
+static bool
+s_open_gate(mpp_shm_t *self)
+{
+    uint32_t *gate = &mpp_shm_hdr(self)->fork_gate;
+    uint32_t want = S_GATE_CLOSED;
+    if (__atomic_compare_exchange_n(gate, &want, S_GATE_OPEN, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        (void)syscall(SYS_futex, gate, FUTEX_WAKE, INT32_MAX, NULL, NULL,
+                      0);
+        return true;
+    }
+    return want == S_GATE_OPEN; /* no prepare (tests): nobody waits */
+}
+
+/*  Copies the part in use into a new file at `path`; returns its
+ *  descriptor or a negative code. */
 static int
-s_move_to_file(mpp_shm_t *self, const char *path, const void *from,
-               uint64_t len)
+s_copy_to_file(mpp_shm_t *self, const char *path, uint64_t len)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         return -errno;
     }
     uint64_t done = 0;
-    uint64_t committed = self->committed;
     int rc = ftruncate(fd, (off_t)self->reserve) == 0 ? 0 : -errno;
     /* The copy allocates its own pages (a full file system fails the
      * write); only the rest of the step is committed after it, so no page
      * is zeroed only to be overwritten. */
     while (rc == 0 && done < len) {
-        ssize_t w = pwrite(fd, (const unsigned char *)from + done,
-                           (size_t)(len - done), (off_t)done);
+        ssize_t w = pwrite(fd, self->base + done, (size_t)(len - done),
+                           (off_t)done);
         if (w < 0 && errno == EINTR) {
             continue;
         }
         rc = w > 0 ? 0 : w == 0 ? -EIO : -errno;
         done += w > 0 ? (uint64_t)w : 0;
     }
+    uint64_t committed = self->committed;
     self->committed = done;
     if (rc == 0 && !s_commit_fd(self, fd, len)) {
         rc = -ENOSPC;
     }
-    if (rc == 0 &&
-        mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd,
-             0) == MAP_FAILED) {
-        rc = -errno;
-    }
-    close(fd);
     if (rc != 0) {
-        unlink(path);
         self->committed = committed;
+        close(fd);
+        unlink(path);
+        return rc;
     }
-    return rc;
+    return fd;
 }
 
 int
 mpp_shm_fork_child(mpp_shm_t *self, const char *path)
 {
-    /* Without prepare's copy, the mapping as it is now: in a real child
-     * the parent may already have moved on, which is why prepare takes
-     * one. */
-    const void *from = self->snap_len > 0 ? self->snap : self->base;
-    uint64_t len = self->snap_len > 0 ? self->snap_len
-                                      : mpp_shm_hdr(self)->used;
+    uint64_t len = mpp_shm_hdr(self)->used;
     char *copy = path != NULL ? strdup(path) : NULL;
-    int rc = copy != NULL ? s_move_to_file(self, path, from, len)
-                          : MPP_ENOMEM;
-    if (rc == 0) {
+    int fd = copy != NULL ? s_copy_to_file(self, path, len) : MPP_ENOMEM;
+    void *keep = NULL;
+    if (fd < 0 && (keep = malloc((size_t)len)) != NULL) {
+        memcpy(keep, self->base, (size_t)len);
+    }
+    if (!s_open_gate(self) || (fd < 0 && keep == NULL)) {
+        /* Too late, or no copy at all: the parent's mapping stays, and
+         * this process must never write it. */
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        free(copy);
+        free(keep);
+        return fd < 0 && keep == NULL ? MPP_ENOMEM : MPP_EINVAL;
+    }
+    int rc = 0;
+    if (fd >= 0 &&
+        mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd,
+             0) != MAP_FAILED) {
+        close(fd);
         free(self->path);
         self->path = copy;
     }
     else {
-        free(copy);
         /* No file: the same contents in private memory at the same
-         * addresses, so the child stays profiled through the sink. */
-        void *keep = from == self->base ? malloc((size_t)len) : NULL;
-        if (from == self->base) {
-            if (keep == NULL) {
-                return MPP_ENOMEM;
-            }
-            memcpy(keep, from, (size_t)len);
-            from = keep;
+         * addresses, so the child stays profiled through the sink.  A
+         * failed MAP_FIXED of the file may have unmapped the range
+         * already (mmap(2)), so nothing is read from it then. */
+        free(copy);
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+            return MPP_ENOMEM;
         }
-        void *p =
-            mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-                 0);
+        void *p = keep == NULL ? MAP_FAILED
+                               : mmap(self->base, self->reserve,
+                                      PROT_READ | PROT_WRITE,
+                                      MAP_PRIVATE | MAP_ANONYMOUS |
+                                          MAP_NORESERVE | MAP_FIXED,
+                                      -1, 0);
         if (p == MAP_FAILED) {
-            /* The parent's mapping is still in place: write nothing. */
             free(keep);
-            self->snap_len = 0;
-            return -errno;
+            return MPP_ENOMEM;
         }
-        memcpy(self->base, from, (size_t)len);
+        memcpy(self->base, keep, (size_t)len);
         free(keep);
         free(self->path);
         self->path = NULL;
         self->committed = self->reserve; /* private pages need no commit */
         rc = 1;
     }
-    self->snap_len = 0;
     mpp_shm_hdr(self)->pid = (int64_t)getpid();
+    mpp_shm_hdr(self)->fork_gate = S_GATE_OPEN;
     return rc;
 }
 

@@ -64,6 +64,9 @@ typedef struct {
     int64_t pid;      /* the writing process */
     uint64_t root;    /* the core's root record, 0 until set */
     uint64_t free_head[MPP_SHM_CLASSES]; /* offsets, 0 = empty list */
+    uint32_t fork_gate; /* futex: the parent waits here while a fork
+                           child copies the state (mpp_shm_fork_*) */
+    uint32_t pad_;
 } mpp_shm_hdr_t;
 
 typedef struct mpp_shm mpp_shm_t;
@@ -96,28 +99,31 @@ uint64_t mpp_shm_used(const mpp_shm_t *self);
 void mpp_shm_set_root(mpp_shm_t *self, const void *root);
 
 /*  Fork.  A child inherits the parent's MAP_SHARED mapping, whose
- *  contents the parent goes on changing as soon as fork() returns (a
+ *  contents the parent would go on changing as soon as fork() returns (a
  *  table it grows gets a new block, and the private indexes those tables
  *  point to are the parent's own, not the child's), so the child must
- *  have its own copy of the state exactly as it was at the fork:
+ *  copy the state as it was at the fork, and the parent waits for that:
  *
- *    mpp_shm_fork_prepare   in the parent before fork(): a copy of the
- *                           part in use, into a buffer kept for the next
- *                           fork
- *    mpp_shm_fork_parent    in the parent after fork()
- *    mpp_shm_fork_child     in the child at once (atfork): that copy goes
- *                           into a new file `path` (0600, must not exist)
- *                           mapped at the same addresses.  Returns 0; 1
- *                           when no file could be made and the copy sits
- *                           in private memory there instead (nothing
+ *    mpp_shm_fork_prepare   in the parent before fork(): closes the gate
+ *    mpp_shm_fork_parent    in the parent after fork(): waits until the
+ *                           child has copied (bounded: MPP_SHM_GATE_MS)
+ *    mpp_shm_fork_child     in the child at once (atfork): copies the
+ *                           state into a new file `path` (0600, must not
+ *                           exist), opens the gate, and maps the file at
+ *                           the same addresses.  Returns 0; 1 when no
+ *                           file could be made and the copy sits in
+ *                           private memory there instead (nothing
  *                           outlives the process then); or a negative
- *                           code when even that failed: the child then
- *                           still has its parent's mapping and must never
- *                           write it.  Without prepare (tests), the
- *                           mapping is copied as the child finds it.
+ *                           code when the parent stopped waiting first,
+ *                           or nothing worked: the child then still has
+ *                           its parent's mapping and must never write it.
  *
- *  Every pointer the child holds stays valid.  Forks that exec at once
- *  without these handlers (vfork, posix_spawn) never meet them. */
+ *  Copying in the child costs the parent only the wait, where a copy in
+ *  the parent would cost it page faults on every fork.  Every pointer
+ *  the child holds stays valid.  Forks that exec at once without these
+ *  handlers (vfork, posix_spawn) never meet them.  A test may call
+ *  mpp_shm_fork_child without prepare: the gate is then open already. */
+#define MPP_SHM_GATE_MS 1000
 void mpp_shm_fork_prepare(mpp_shm_t *self);
 void mpp_shm_fork_parent(mpp_shm_t *self);
 int mpp_shm_fork_child(mpp_shm_t *self, const char *path);
