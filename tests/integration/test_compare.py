@@ -98,7 +98,11 @@ class TestCompareExamples(unittest.TestCase):
         seed = [f for f in rep["functions"]
                 if f["name"] == "<function Random.seed>"]
         self.assertEqual(len(seed), 1)
-        self.assertEqual(seed[0]["processes"], 1 + WORKERS)
+        # The main process and every worker seed a Random; so does the
+        # fork server where it imports random (3.14's default start
+        # method), which is a helper.
+        self.assertGreaterEqual(seed[0]["processes"], 1 + WORKERS)
+        self.assertLessEqual(seed[0]["processes"], len(rep["processes"]))
 
     def test_text(self):
         text = self.compare()
