@@ -255,7 +255,7 @@ MPP_TEST(fork_child_without_a_file_goes_private)
 MPP_TEST(full_file_system_fails_allocations_not_stores)
 {
     if (unshare(CLONE_NEWNS) != 0 ||
-        mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
         MPP_SKIP("needs root for a mount namespace");
     }
     char dir[] = "/tmp/mpp-test-tmpfs-XXXXXX";
