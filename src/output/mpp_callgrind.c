@@ -36,32 +36,13 @@
 #include "mpp_hash.h"
 #include "mpp_obuf.h"
 #include "mpp_output.h"
+#include "mpp_callgrind_priv.h"
 #include "mpp_output_priv.h"
 #include "mpp_sort.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-
-/* The events after time, in mpp_cat_t order: callgrind names are
- * identifiers, so the catalog's names ("lock_wait") are not used. */
-static const char *const s_cat_event[MPP_CAT_COUNT][2] = {
-    {"Pickle", "Pickling (ns)"},      {"Unpickle", "Unpickling (ns)"},
-    {"LockWait", "Lock wait (ns)"},   {"IpcWait", "IPC wait (ns)"},
-    {"Startup", "Start-up (ns)"},
-};
-
-/* A cost per category, for one function or one call. */
-typedef struct {
-    uint64_t ns[MPP_CAT_COUNT];
-} s_cats_t;
-
-/* What the edges into one function add up to: their inclusive time and
- * their calls, to share the function's category cost among them. */
-typedef struct {
-    uint64_t ct;
-    uint64_t calls;
-} s_in_t;
 
 /* Ids and names shared by every part of one file. */
 typedef struct {
@@ -321,23 +302,10 @@ s_cg_func(s_cg_t *cg, const char *spec, uint32_t f)
              cg->clash[f] ? &fn->line : NULL);
 }
 
-/* Costs and lines are unsigned in the format. */
-static uint64_t
-s_ns(int64_t ns)
-{
-    return ns > 0 ? (uint64_t)ns : 0;
-}
-
 static int32_t
 s_line(const mpp_func_t *f)
 {
     return f->line > 0 ? f->line : 0;
-}
-
-static bool
-s_present(const mpp_view_t *v, uint32_t f)
-{
-    return f < v->nfuncs && v->func[f].ncalls > 0;
 }
 
 /*  The view's edges (sorted by callee, caller) in (caller, callee) order,
@@ -418,7 +386,7 @@ s_candidates(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
     size_t m = 0;
     for (size_t i = 0; i < k; i++) {
         if ((i == 0 || kv[i].key != kv[i - 1].key) &&
-            s_present(v, (uint32_t)kv[i].key)) {
+            mpp_cg_present(v, (uint32_t)kv[i].key)) {
             list[m++] = (uint32_t)kv[i].key;
         }
     }
@@ -426,114 +394,6 @@ s_candidates(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
     free(tmp);
     *nlist = m;
     return list;
-}
-
-/*  The category cost of each function of the view: the spans of the
- *  processes it holds (all when proc < 0), each on its function, and the
- *  inclusive time of the edges into each function, to share it among
- *  them.  Both arrays are NULL when the view has no span on a function it
- *  saw called, which is the common case and costs nothing then.
- *  Returns 0 or MPP_ENOMEM. */
-static int
-s_cg_cats(const mpp_session_t *s, const mpp_view_t *v, ssize_t proc,
-          s_cats_t **cats_p, s_in_t **in_p)
-{
-    s_cats_t *cats = NULL;
-    s_in_t *in = NULL;
-    *cats_p = NULL;
-    *in_p = NULL;
-    for (size_t i = 0; i < s->nprocs; i++) {
-        if (proc >= 0 && (size_t)proc != i) {
-            continue;
-        }
-        const mpp_proc_t *p = &s->procs[i];
-        for (size_t k = 0; k < p->nthreads; k++) {
-            const mpp_thread_t *t = &p->threads[k];
-            if (t->nspans == 0) {
-                continue;
-            }
-            int64_t *self = mpp_span_self_ns(t);
-            if (self == NULL) {
-                free(cats);
-                return MPP_ENOMEM;
-            }
-            for (size_t j = 0; j < t->nspans; j++) {
-                const mpp_span_t *sp = &t->spans[j];
-                if (sp->cat >= MPP_CAT_COUNT || self[j] <= 0 ||
-                    !s_present(v, sp->func)) {
-                    continue;
-                }
-                if (cats == NULL &&
-                    (cats = calloc(v->nfuncs, sizeof(*cats))) == NULL) {
-                    free(self);
-                    return MPP_ENOMEM;
-                }
-                uint64_t *c = &cats[sp->func].ns[sp->cat];
-                uint64_t d = (uint64_t)self[j];
-                *c = *c > UINT64_MAX - d ? UINT64_MAX : *c + d;
-            }
-            free(self);
-        }
-    }
-    if (cats == NULL) {
-        return 0;
-    }
-    in = calloc(v->nfuncs, sizeof(*in));
-    if (in == NULL) {
-        free(cats);
-        return MPP_ENOMEM;
-    }
-    for (size_t e = 0; e < v->nedges; e++) {
-        const mpp_edge_t *ed = &v->edges[e];
-        if (s_present(v, ed->caller) && s_present(v, ed->callee)) {
-            in[ed->callee].ct += s_ns(ed->cost.ct_ns);
-            in[ed->callee].calls += ed->cost.ncalls;
-        }
-    }
-    *cats_p = cats;
-    *in_p = in;
-    return 0;
-}
-
-/*  The share of the callee's category cost one edge carries: its part of
- *  the inclusive time of all edges into the callee, or of their calls
- *  when none took measurable time.  The edges into one callee are few,
- *  so the division per edge costs nothing that matters. */
-static void
-s_edge_cats(const s_cats_t *callee, const s_in_t *in, const mpp_edge_t *ed,
-            s_cats_t *out)
-{
-    uint64_t part = in->ct > 0 ? s_ns(ed->cost.ct_ns) : ed->cost.ncalls;
-    uint64_t whole = in->ct > 0 ? in->ct : in->calls;
-    for (int c = 0; c < MPP_CAT_COUNT; c++) {
-        if (whole == 0) {
-            out->ns[c] = 0;
-            continue;
-        }
-#ifdef __SIZEOF_INT128__
-        /* Exact: part <= whole, so the quotient fits. */
-        out->ns[c] =
-            (uint64_t)((unsigned __int128)callee->ns[c] * part / whole);
-#else
-        out->ns[c] = (uint64_t)((long double)callee->ns[c] * part / whole);
-#endif
-    }
-}
-
-/* The category columns of a cost line, up to the last that is not 0,
- * each after a space; trailing zeros may be left out in the format. */
-static char *
-s_fmt_cats(char *at, const s_cats_t *c)
-{
-    int last = -1;
-    for (int k = 0; k < MPP_CAT_COUNT; k++) {
-        last = c->ns[k] ? k : last;
-    }
-    for (int k = 0; k <= last; k++) {
-        *at++ = ' ';
-        at = mpp_ob_fmt_u64(at, c->ns[k]);
-    }
-    return at;
 }
 
 /*  The body of one part: every function the view saw called, with its
@@ -557,9 +417,9 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
     if (list == NULL) {
         nlist = n;
     }
-    s_cats_t *cats = NULL;
-    s_in_t *in = NULL;
-    if (s_cg_cats(s, v, proc, &cats, &in) != 0) {
+    mpp_cg_cats_t *cats = NULL;
+    mpp_cg_in_t *in = NULL;
+    if (mpp_cg_cats(s, v, proc, &cats, &in) != 0) {
         free(list);
         free(order);
         return MPP_ENOMEM;
@@ -568,26 +428,26 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
     memset(cg->fn_done, 0, s->nfuncs);
 
     uint64_t summary = 0;
-    s_cats_t cat_sum = {{0}};
+    mpp_cg_cats_t cat_sum = {{0}};
     for (size_t i = 0; i < nlist; i++) {
         uint32_t f = list ? list[i] : (uint32_t)i;
-        if (!s_present(v, f)) {
+        if (!mpp_cg_present(v, f)) {
             continue;
         }
-        summary += s_ns(v->func[f].tt_ns);
+        summary += mpp_cg_ns(v->func[f].tt_ns);
         for (int c = 0; cats != NULL && c < MPP_CAT_COUNT; c++) {
             cat_sum.ns[c] += cats[f].ns[c];
         }
     }
     mpp_ob_str(ob, "summary: ");
     mpp_ob_u64(ob, summary);
-    ob->p = s_fmt_cats(mpp_ob_room(ob, 24 * MPP_CAT_COUNT), &cat_sum);
+    ob->p = mpp_cg_fmt_cats(mpp_ob_room(ob, 24 * MPP_CAT_COUNT), &cat_sum);
     mpp_ob_c(ob, '\n');
 
     size_t e = 0;
     for (size_t i = 0; i < nlist; i++) {
         uint32_t f = list ? list[i] : (uint32_t)i;
-        if (f >= n || !s_present(v, f)) {
+        if (f >= n || !mpp_cg_present(v, f)) {
             continue;
         }
         const mpp_func_t *fn = &s->funcs[f];
@@ -597,9 +457,9 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
         char *at = mpp_ob_room(ob, 48 + 24 * MPP_CAT_COUNT);
         at = mpp_ob_fmt_i64(at, s_line(fn));
         *at++ = ' ';
-        at = mpp_ob_fmt_u64(at, s_ns(v->func[f].tt_ns));
+        at = mpp_ob_fmt_u64(at, mpp_cg_ns(v->func[f].tt_ns));
         if (cats != NULL) {
-            at = s_fmt_cats(at, &cats[f]);
+            at = mpp_cg_fmt_cats(at, &cats[f]);
         }
         *at++ = '\n';
         ob->p = at;
@@ -609,7 +469,7 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
         for (; e < v->nedges && v->edges[order[e]].caller == f; e++) {
             const mpp_edge_t *ed = &v->edges[order[e]];
             uint32_t callee = ed->callee;
-            if (!s_present(v, callee)) {
+            if (!mpp_cg_present(v, callee)) {
                 continue;
             }
             s_cg_file(cg, "cfl", callee);
@@ -622,11 +482,11 @@ s_cg_body(s_cg_t *cg, const mpp_view_t *v, ssize_t proc)
             *at++ = '\n';
             at = mpp_ob_fmt_i64(at, s_line(fn));
             *at++ = ' ';
-            at = mpp_ob_fmt_u64(at, s_ns(ed->cost.ct_ns));
+            at = mpp_ob_fmt_u64(at, mpp_cg_ns(ed->cost.ct_ns));
             if (cats != NULL) {
-                s_cats_t ec;
-                s_edge_cats(&cats[callee], &in[callee], ed, &ec);
-                at = s_fmt_cats(at, &ec);
+                mpp_cg_cats_t ec;
+                mpp_cg_edge_cats(&cats[callee], &in[callee], ed, &ec);
+                at = mpp_cg_fmt_cats(at, &ec);
             }
             *at++ = '\n';
             ob->p = at;
@@ -665,15 +525,15 @@ s_cg_events(mpp_obuf_t *ob)
     mpp_ob_str(ob, "positions: line\nevent: ns : Nanoseconds\n");
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         mpp_ob_str(ob, "event: ");
-        mpp_ob_str(ob, s_cat_event[c][0]);
+        mpp_ob_str(ob, mpp_cg_cat_event[c][0]);
         mpp_ob_str(ob, " : ");
-        mpp_ob_str(ob, s_cat_event[c][1]);
+        mpp_ob_str(ob, mpp_cg_cat_event[c][1]);
         mpp_ob_c(ob, '\n');
     }
     mpp_ob_str(ob, "events: ns");
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         mpp_ob_c(ob, ' ');
-        mpp_ob_str(ob, s_cat_event[c][0]);
+        mpp_ob_str(ob, mpp_cg_cat_event[c][0]);
     }
     mpp_ob_c(ob, '\n');
 }
