@@ -598,6 +598,7 @@ main(int argc, char **argv)
     (void)s_stat; /* the fixture's helpers this file does not need */
     (void)s_edge;
     (void)s_wire_calls;
+    (void)s_agent_ack;
     MPP_RUN(same_numbers_as_the_core_sends_then_only_changes);
     MPP_RUN(final_read_closes_open_frames_at_the_time_of_death);
     MPP_RUN(exit_record_gives_bye_and_odd_gen_means_again);

@@ -208,9 +208,67 @@ mpp_core_start(mpp_core_t *self, const char **err)
 
 /* ---- threads ----------------------------------------------------------- */
 
+bool
+mpp_core_agent_reads(const mpp_core_t *self)
+{
+    return self->shm != NULL && mpp_shm_shared(self->shm);
+}
+
+/*  Frees the ended threads whose end serial is at most `upto`, compacting
+ *  the list in place inside one root update (a reader copying the list
+ *  meanwhile sees gen move and copies again). */
+static void
+s_drop_ended(mpp_core_t *self, uint64_t upto)
+{
+    size_t kept = 0;
+    size_t dropped = 0;
+    for (size_t i = 0; i < self->nthreads; i++) {
+        const mpp_tstate_t *t = self->threads[i];
+        dropped += t->ended && t->end_serial <= upto;
+    }
+    if (dropped == 0) {
+        return;
+    }
+    mpp_root_begin(self);
+    for (size_t i = 0; i < self->nthreads; i++) {
+        mpp_tstate_t *t = self->threads[i];
+        if (t->ended && t->end_serial <= upto) {
+            mpp_tstate_destroy(&t);
+        }
+        else {
+            self->threads[kept++] = t;
+        }
+    }
+    self->nthreads = kept;
+    self->nended -= dropped;
+    mpp_root_commit(self);
+}
+
+/*  A cold point's cheap check: when the agent acknowledged more ended
+ *  threads than last time, frees them.  Its word is bounded by the
+ *  threads that have ended, so no value it holds frees a running one. */
+static void
+s_free_acked(mpp_core_t *self)
+{
+    uint64_t ack;
+    if (self->nended == 0 || !mpp_core_agent_reads(self) ||
+        !mpp_shm_ack(self->shm, &ack)) {
+        return;
+    }
+    if (ack > self->ended_total) {
+        ack = self->ended_total;
+    }
+    if (ack == self->acked) {
+        return;
+    }
+    self->acked = ack;
+    s_drop_ended(self, ack);
+}
+
 mpp_tstate_t *
 mpp_core_add_thread(mpp_core_t *self, uint32_t ktid, const char *name)
 {
+    s_free_acked(self);
     if (mpp_mem_grow(self->shm, (void **)&self->threads, &self->capthreads,
                      self->nthreads + 1, sizeof(*self->threads)) < 0) {
         return NULL;
@@ -234,10 +292,11 @@ mpp_core_add_thread(mpp_core_t *self, uint32_t ktid, const char *name)
 static void
 s_remove(mpp_core_t *self, size_t i)
 {
+    mpp_root_begin(self);
     memmove(&self->threads[i], &self->threads[i + 1],
             (self->nthreads - i - 1) * sizeof(*self->threads));
     self->nthreads--;
-    mpp_root_sync(self);
+    mpp_root_commit(self);
 }
 
 static void
@@ -278,9 +337,19 @@ mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread)
     (void)mpp_tstate_merge(self->past, thread);
     self->past_dropped += thread->dropped;
     mpp_tstate_shrink(thread);
+    /* The mark, the serial and the root's count in one update: a reader
+     * whose snapshot counts this thread as ended has its final numbers. */
+    mpp_root_begin(self);
+    thread->end_ticks = mpp_clock_peek(&self->h.clock);
+    thread->end_serial = ++self->ended_total;
     thread->ended = true;
     self->nended++;
-    if (self->nended >= MPP_CORE_ENDED_MAX) {
+    mpp_root_commit(self);
+    if (mpp_core_agent_reads(self)) {
+        /* The agent frees it by acknowledging; no batch is needed. */
+        s_free_acked(self);
+    }
+    else if (self->nended >= MPP_CORE_ENDED_MAX) {
         /* Due now: the next event on any thread sends the batch. */
         self->h.deadline = INT64_MIN;
     }
@@ -292,19 +361,12 @@ mpp_core_drop_ended(mpp_core_t *self)
     if (self->nended == 0) {
         return;
     }
-    size_t kept = 0;
-    for (size_t i = 0; i < self->nthreads; i++) {
-        mpp_tstate_t *t = self->threads[i];
-        if (t->ended) {
-            mpp_tstate_destroy(&t);
-        }
-        else {
-            self->threads[kept++] = t;
-        }
+    if (mpp_core_agent_reads(self)) {
+        /* Queued to the sink is not read by the agent. */
+        s_free_acked(self);
+        return;
     }
-    self->nthreads = kept;
-    self->nended = 0;
-    mpp_root_sync(self);
+    s_drop_ended(self, UINT64_MAX);
 }
 
 /* ---- incarnations ------------------------------------------------------ */
@@ -349,7 +411,7 @@ mpp_core_note_fork(mpp_core_t *self)
 static void
 s_clear_past(mpp_core_t *self)
 {
-    mpp_core_drop_ended(self);
+    s_drop_ended(self, UINT64_MAX);
     mpp_tstate_clear(self->past);
     self->past_dropped = 0;
 }
@@ -445,6 +507,7 @@ mpp_core_flush(mpp_core_t *self)
         return 0;
     }
     s_set_deadline(self);
+    s_free_acked(self);
     int rc = mpp_batch_data(self, false);
     mpp_root_sync(self); /* the clock's calibration, dropped events */
     return rc;

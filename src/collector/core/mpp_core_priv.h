@@ -24,6 +24,10 @@ struct mpp_core {
     size_t nended;      /* of threads, those whose thread has ended */
     uint32_t serial;    /* identities handed out in this incarnation */
     mpp_tstate_t *past; /* merged numbers of ended threads (snapshots) */
+    /* Threads ended so far, which numbers their end serials, and the
+     * agent's acknowledgment last acted on (mpp_shm_root.h). */
+    uint64_t ended_total;
+    uint64_t acked;
     uint64_t past_dropped;
 
     /* The shared mapping holding the tables, or NULL (private memory). */
@@ -89,8 +93,16 @@ int mpp_batch_bye(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code);
 
 /* ---- mpp_core.c: for mpp_batch.c ---------------------------------------- */
 
-/* Frees the ended threads, whose last numbers have just been queued. */
+/*  The ended threads' last numbers have just been queued: frees them,
+ *  unless an agent reads the mapping, which says itself when it has
+ *  read them (mpp_core_free_acked). */
 void mpp_core_drop_ended(mpp_core_t *core);
+
+/*  True when the host's agent reads this core's tables from its mapping:
+ *  ended threads then wait for its acknowledgment and spans form a ring
+ *  (mpp_shm_root.h, mpp_layout.h), with no need of the core's own
+ *  batches. */
+bool mpp_core_agent_reads(const mpp_core_t *core);
 
 /* ---- mpp_root.c: the mapping's root record (mpp_shm_root.h) ------------ */
 
@@ -99,6 +111,11 @@ void mpp_core_drop_ended(mpp_core_t *core);
  *  mapping); mpp_root_end records how this incarnation ended. */
 int mpp_root_create(mpp_core_t *core);
 void mpp_root_sync(mpp_core_t *core);
+/*  mpp_root_sync in two halves, for changes to what the root points to
+ *  (the thread list compacted in place): begin makes gen odd, commit
+ *  copies the core's fields and makes it even again. */
+void mpp_root_begin(mpp_core_t *core);
+void mpp_root_commit(mpp_core_t *core);
 void mpp_root_end(mpp_core_t *core, uint32_t kind, int32_t code);
 
 /* ---- mpp_exit.c: process-wide handlers ---------------------------------- */

@@ -180,6 +180,26 @@ mpp_shm_set_root(mpp_shm_t *self, const void *root)
     mpp_shm_hdr(self)->root = (uint64_t)(uintptr_t)root;
 }
 
+bool
+mpp_shm_ack(const mpp_shm_t *self, uint64_t *ack)
+{
+    const mpp_shm_hdr_t *h = mpp_shm_hdr(self);
+    uint64_t v = __atomic_load_n(&h->ack, __ATOMIC_ACQUIRE);
+    uint64_t check = __atomic_load_n(&h->ack_check, __ATOMIC_ACQUIRE);
+    /* A zeroed header (no acknowledgment yet) fails the check too. */
+    if (check != ~v) {
+        return false;
+    }
+    *ack = v;
+    return true;
+}
+
+bool
+mpp_shm_shared(const mpp_shm_t *self)
+{
+    return self->path != NULL;
+}
+
 /* The smallest class whose blocks hold n bytes past the block header, or
  * MPP_SHM_CLASSES when none does. */
 static uint32_t
