@@ -1,5 +1,5 @@
 /*  The harness of the mapping reader's tests (test_shmread.c,
- *  test_shmread_ring.c): core_fixture.h's cores with their tables in a
+ *  test_shmread_agent.c): core_fixture.h's cores with their tables in a
  *  mapping in a directory of the test's own, the file's bytes loaded as
  *  the agent loads them, and the reader's frames decoded.  Its helpers
  *  are static; a test file uses what it needs and (void)s the rest. */

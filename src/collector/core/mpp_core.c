@@ -391,6 +391,9 @@ void
 mpp_core_note_fork(mpp_core_t *self)
 {
     self->fork_pid = getpid();
+    /* The child's life starts at the fork: the copy below is its work. */
+    self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
+    self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     /* First, before anything in this process can write the mapping. */
     self->fork_detached = true;
     if (self->shm != NULL) {
@@ -401,9 +404,13 @@ mpp_core_note_fork(mpp_core_t *self)
             s_shm_path(self, path, sizeof(path)) == 0 &&
             mpp_shm_fork_child(self->shm, path) >= 0;
         self->pid = pid;
+        if (self->fork_detached) {
+            /* Until the child's first event starts its incarnation, its
+             * file must not show the parent's identity and numbers. */
+            mpp_root_forked(self, self->fork_pid,
+                            self->is_forkserver ? "forkserver" : "fork");
+        }
     }
-    self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
-    self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     self->h.hot |= MPP_CORE_FORKED;
 }
 

@@ -116,6 +116,13 @@ void mpp_root_sync(mpp_core_t *core);
  *  copies the core's fields and makes it even again. */
 void mpp_root_begin(mpp_core_t *core);
 void mpp_root_commit(mpp_core_t *core);
+/*  In a fork child that has a file of its own, at once (atfork): the
+ *  root names the child (`pid`, started by `method` at the fork) and
+ *  shows no threads and no spans until mpp_core_after_fork starts the
+ *  incarnation, so a reader, even the final one of a child killed
+ *  before its first event, never takes the parent's numbers for the
+ *  child's.  Async-signal-safe. */
+void mpp_root_forked(mpp_core_t *core, int64_t pid, const char *method);
 void mpp_root_end(mpp_core_t *core, uint32_t kind, int32_t code);
 
 /* ---- mpp_exit.c: process-wide handlers ---------------------------------- */

@@ -107,3 +107,26 @@ mpp_root_end(mpp_core_t *core, uint32_t kind, int32_t code)
     __atomic_store_n(&root->exit_kind, kind, __ATOMIC_RELEASE);
     mpp_root_commit(core);
 }
+
+void
+mpp_root_forked(mpp_core_t *core, int64_t pid, const char *method)
+{
+    mpp_shm_root_t *root = core->root;
+    if (root == NULL) {
+        return;
+    }
+    /* Plain stores only: this runs in the atfork child handler. */
+    __atomic_store_n(&root->gen, root->gen | 1u, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    root->pid = pid;
+    root->ppid = core->pid;
+    root->start_ns = core->fork_real_ns;
+    root->start_mono_ns = core->fork_mono_ns;
+    s_copy(root->start_method, sizeof(root->start_method), method);
+    root->nthreads = 0; /* the parent's, until the incarnation starts */
+    root->spans = NULL;
+    root->dropped = 0;
+    root->cpu_ns = 0;
+    root->exit_kind = MPP_EXIT_RUNNING;
+    __atomic_store_n(&root->gen, (root->gen | 1u) + 1, __ATOMIC_RELEASE);
+}

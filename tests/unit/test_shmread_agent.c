@@ -6,7 +6,8 @@
  *  snapshot it was given for, and no value in its words frees more than
  *  the threads that ended; spans form a ring whose overwritten spans the
  *  reader counts as dropped; the process's CPU time comes from the
- *  process or, when larger, from the agent.  No test here calls
+ *  process or, when larger, from the agent; a fork child's file shows
+ *  nothing of its parent before the child's first event.  No test here calls
  *  mpp_core_flush: cold points alone must do. */
 #include "shmread_fixture.h"
 
@@ -438,6 +439,74 @@ MPP_TEST(cpu_time_from_the_process_or_the_agent_whichever_is_larger)
     s_teardown(&core);
 }
 
+/*  A fork child read before its first event (or killed before it): its
+ *  file names the child, and none of the parent's numbers or spans. */
+MPP_TEST(a_fork_child_before_its_first_event_shows_nothing_of_its_parent)
+{
+    s_setup();
+    s_span_min_us = 1;
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t g = s_fn(core, "p.py", "g");
+    uint32_t acq =
+        s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");
+    s_call(core, t, g);
+    s_call(core, t, acq);
+    s_ret(core, t);
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        mpp_core_note_fork(core); /* the atfork handler, then death */
+        _exit(0);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    size_t len;
+    unsigned char *b = s_bytes(pid, true, &len);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    for (int final = 0; final < 2; final++) {
+        mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+        mpp_shmread_out_t out;
+        mpp_shmread_out_init(&out);
+        ASSERT_EQ(final ? mpp_shmread_final(r, b, len, 0, MPP_EXIT_SIGNAL, 9,
+                                            &out)
+                        : mpp_shmread_read(r, b, len, &out),
+                  0);
+        size_t n = s_decode(&out, msg);
+        ASSERT_GE(n, 1u);
+        ASSERT_EQ(msg[0].type, (uint32_t)MPP_MSG_HELLO);
+        ASSERT_EQ(msg[0].pid, (int64_t)pid);
+        ASSERT_EQ(msg[0].ppid, (int64_t)getpid());
+        ASSERT_STREQ(msg[0].start_method, "fork");
+        for (size_t i = 1; i < n; i++) {
+            ASSERT_EQ(msg[i].nthreads, 0u);
+            ASSERT_EQ(msg[i].nspans, 0u);
+            ASSERT_EQ(msg[i].dropped, 0u);
+        }
+        ASSERT_EQ(n, final ? 3u : 1u);
+        s_clear(msg, n);
+        ASSERT_EQ(mpp_shmread_corrupt(r), 0u);
+        mpp_shmread_out_fini(&out);
+        mpp_shmread_destroy(&r);
+    }
+    free(b);
+    char path[4096];
+    s_path(pid, path, sizeof(path));
+    unlink(path);
+    /* The parent's own file still shows its span and numbers. */
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    ASSERT_EQ(s_read(r, msg), 2u);
+    ASSERT_EQ(msg[1].nspans, 1u);
+    ASSERT_EQ(s_wstat(&msg[1], g)->cost.ncalls, 1u);
+    s_clear(msg, 2);
+    mpp_shmread_destroy(&r);
+    s_ret(core, t);
+    s_span_min_us = 0;
+    s_teardown(&core);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -452,5 +521,6 @@ main(int argc, char **argv)
     MPP_RUN(no_ack_value_frees_a_running_thread);
     MPP_RUN(span_ring_counts_what_was_overwritten_as_dropped);
     MPP_RUN(cpu_time_from_the_process_or_the_agent_whichever_is_larger);
+    MPP_RUN(a_fork_child_before_its_first_event_shows_nothing_of_its_parent);
     return mpp_test_done(argc, argv);
 }
