@@ -24,20 +24,24 @@ mpp_spans_t *
 mpp_spans_new(const mpp_clock_t *clock, int64_t min_us,
               struct mpp_shm *shm)
 {
-    /* Not calloc: the pages stay untouched until spans come. */
+    /* Not calloc: of the slots only their numbers must start at 0. */
     mpp_spans_t *self = mpp_mem_alloc(shm, sizeof(*self));
     if (self == NULL) {
         return NULL;
     }
     self->shm = shm;
+    self->out = malloc(S_SPANS * sizeof(*self->out));
+    if (self->out == NULL) {
+        mpp_mem_free(shm, self);
+        return NULL;
+    }
     if (min_us <= 0 || min_us > INT64_MAX / 1000) {
         min_us = S_SPAN_MIN_US_DEFAULT;
     }
     self->min = mpp_clock_ticks(clock, min_us * 1000);
     self->total = 0;
     self->sent = 0;
-    /* Only the sequence numbers need to start at 0 (slot empty); a
-     * recycled block may hold anything. */
+    /* 0: the slot is empty (a recycled block may hold anything). */
     for (size_t i = 0; i < S_SPANS; i++) {
         self->span[i].seq = 0;
     }
@@ -48,6 +52,7 @@ void
 mpp_spans_destroy(mpp_spans_t **self_p)
 {
     if (*self_p != NULL) {
+        free((*self_p)->out);
         mpp_mem_free((*self_p)->shm, *self_p);
     }
     *self_p = NULL;
@@ -78,8 +83,7 @@ s_unsent(const mpp_spans_t *b)
 size_t
 mpp_spans_mem(const mpp_spans_t *self)
 {
-    (void)self;
-    return sizeof(*self);
+    return sizeof(*self) + S_SPANS * sizeof(*self->out);
 }
 
 static void

@@ -1,6 +1,7 @@
 /*  The core's state, shared by the core's own units (mpp_core.c,
- *  mpp_batch.c, mpp_cats.c, mpp_tstate.c, mpp_exit.c) and by nobody else:
- *  the collector module sees only mpp_core.h. */
+ *  mpp_core_threads.c, mpp_batch.c, mpp_cats.c, mpp_tstate.c,
+ *  mpp_exit.c, mpp_root.c) and by nobody else: the collector module sees
+ *  only mpp_core.h. */
 #ifndef MPP_CORE_PRIV_H
 #define MPP_CORE_PRIV_H
 
@@ -91,12 +92,20 @@ int mpp_batch_data(mpp_core_t *core, bool always);
 
 int mpp_batch_bye(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code);
 
-/* ---- mpp_core.c: for mpp_batch.c ---------------------------------------- */
+/* ---- mpp_core_threads.c: for mpp_batch.c and mpp_core.c ----------------- */
 
 /*  The ended threads' last numbers have just been queued: frees them,
  *  unless an agent reads the mapping, which says itself when it has
  *  read them (mpp_core_free_acked). */
 void mpp_core_drop_ended(mpp_core_t *core);
+
+/*  Frees the ended threads whose end serial is at most `upto`
+ *  (UINT64_MAX: every one, whatever delivered them). */
+void mpp_core_drop_ended_upto(mpp_core_t *core, uint64_t upto);
+
+/*  A cold point's cheap check: when the agent acknowledged more ended
+ *  threads than last time (mpp_shm.h, `ack`), frees them. */
+void mpp_core_free_acked(mpp_core_t *core);
 
 /*  True when the host's agent reads this core's tables from its mapping:
  *  ended threads then wait for its acknowledgment and spans form a ring

@@ -68,17 +68,19 @@ typedef struct {
  *  When the agent reads the mapping the writer never waits for anyone:
  *  it overwrites the oldest span, and the reader, which remembers the
  *  total it consumed, counts the spans overwritten before it read them
- *  as dropped.  Without the agent (private memory, or a core still
- *  sending its own DATA), `sent` is the total the core's DATA carried,
- *  and a span that would overwrite one not sent yet is dropped instead;
- *  `out` is that DATA's scratch. */
+ *  as dropped.  `sent` is the total the core's own DATA carried (a
+ *  core with a sink): without the agent (private memory) a span that
+ *  would overwrite one not sent yet is dropped instead, and with it the
+ *  core's DATA carries the newest ring's worth.  `out` is that DATA's
+ *  scratch, in private memory: no reader needs it, and a fork child
+ *  would only copy it. */
 struct mpp_spans {
     struct mpp_shm *shm; /* where this buffer lives; NULL: private */
     int64_t min;         /* ticks */
     uint64_t total;
     uint64_t sent;
+    mpp_wspan_t *out; /* MPP_SPANS_CAP of them */
     mpp_span_rec_t span[MPP_SPANS_CAP];
-    mpp_wspan_t out[MPP_SPANS_CAP];
 };
 
 #endif
