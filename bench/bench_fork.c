@@ -117,8 +117,8 @@ s_used(const char *dir)
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
             int fd = open(path, O_RDONLY | O_CLOEXEC);
             mpp_shm_hdr_t hdr;
-            if (fd >= 0 && pread(fd, &hdr, sizeof(hdr), 0) ==
-                               (ssize_t)sizeof(hdr)) {
+            if (fd >= 0 &&
+                pread(fd, &hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr)) {
                 used = hdr.used;
             }
             if (fd >= 0) {
@@ -176,10 +176,11 @@ main(int argc, char **argv)
         return 2;
     }
     struct stat st;
-    const char *base = argc > 2                                   ? argv[2]
-                       : stat("/dev/shm", &st) == 0 && access("/dev/shm", W_OK) == 0
-                           ? "/dev/shm"
-                           : "/tmp";
+    const char *base =
+        argc > 2 ? argv[2]
+        : stat("/dev/shm", &st) == 0 && access("/dev/shm", W_OK) == 0
+            ? "/dev/shm"
+            : "/tmp";
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s/mpp-bench-fork-XXXXXX", base);
     if (mkdtemp(dir) == NULL) {

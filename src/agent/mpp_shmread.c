@@ -382,10 +382,8 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
     bool renamed = strcmp(r->name, root->name) != 0;
     /* Events the process lost, and spans it overwrote before this reader
      * got them (saturating: the root's count is the writer's word). */
-    uint64_t lost = r->spans_lost + c.spans_lost;
-    uint64_t dropped = root->dropped + lost >= root->dropped
-                           ? root->dropped + lost
-                           : UINT64_MAX;
+    uint64_t lost = s_sat_add(r->spans_lost, c.spans_lost);
+    uint64_t dropped = s_sat_add(root->dropped, lost);
     /* The better of the process's own figure (at its last cold point or
      * its end) and the agent's. */
     int64_t cpu = root->cpu_ns > r->cpu_ns ? root->cpu_ns : r->cpu_ns;

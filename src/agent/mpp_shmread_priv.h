@@ -49,7 +49,7 @@ struct mpp_shmread {
      * what mpp_shmread_ack last wrote (mpp_shm_root.h). */
     uint64_t ack_due;
     uint64_t ack_written;
-    bool ack_any;  /* ack_due holds a read's value */
+    bool ack_any;   /* ack_due holds a read's value */
     int64_t cpu_ns; /* the best CPU time given by mpp_shmread_set_cpu_ns */
     s_thread_t *threads; /* sorted by tid */
     size_t nthreads;
@@ -175,6 +175,13 @@ static inline int64_t
 s_add(int64_t a, int64_t b)
 {
     return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* a + b, stuck at UINT64_MAX: counts built from forged values. */
+static inline uint64_t
+s_sat_add(uint64_t a, uint64_t b)
+{
+    return a + b >= a ? a + b : UINT64_MAX;
 }
 
 /* ---- mpp_shmread_tables.c ---------------------------------------------- */

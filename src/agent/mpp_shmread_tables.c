@@ -462,7 +462,7 @@ mpp_sr_spans(s_ctx_t *c, uint64_t ptr)
     c->span_min = h.min;
     uint64_t from = h.total >= c->r->spans_seen ? c->r->spans_seen : 0;
     if (h.total - from > MPP_SPANS_CAP) {
-        c->spans_lost += h.total - from - MPP_SPANS_CAP;
+        c->spans_lost = s_sat_add(c->spans_lost, h.total - from - MPP_SPANS_CAP);
         from = h.total - MPP_SPANS_CAP;
     }
     c->spans_total = h.total;
@@ -471,7 +471,7 @@ mpp_sr_spans(s_ctx_t *c, uint64_t ptr)
         s_get(c, ptr + head + (i % MPP_SPANS_CAP) * sizeof(s), sizeof(s),
               &s);
         if (s.seq != i + 1) {
-            c->spans_lost++;
+            c->spans_lost = s_sat_add(c->spans_lost, 1);
             continue;
         }
         bool tid_ok = c->nnext > 0 &&

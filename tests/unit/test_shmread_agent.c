@@ -331,8 +331,8 @@ MPP_TEST(span_ring_counts_what_was_overwritten_as_dropped)
     ASSERT_EQ(mpp_shm_offset(&hdr, hdr.root, sizeof(root), &off), 0);
     memcpy(&root, b + off, sizeof(root));
     struct mpp_spans sh;
-    ASSERT_EQ(mpp_shm_offset(&hdr, (uint64_t)(uintptr_t)root.spans,
-                             sizeof(sh), &off),
+    ASSERT_EQ(mpp_shm_offset(&hdr, (uint64_t)(uintptr_t)root.spans, sizeof(sh),
+                             &off),
               0);
     memcpy(&sh, b + off, offsetof(struct mpp_spans, span));
     ASSERT_EQ(sh.total, (uint64_t)MPP_SPANS_CAP + EXTRA + 11);
@@ -470,10 +470,10 @@ MPP_TEST(a_fork_child_before_its_first_event_shows_nothing_of_its_parent)
         mpp_shmread_t *r = mpp_shmread_new(TOKEN);
         mpp_shmread_out_t out;
         mpp_shmread_out_init(&out);
-        ASSERT_EQ(final ? mpp_shmread_final(r, b, len, 0, MPP_EXIT_SIGNAL, 9,
-                                            &out)
-                        : mpp_shmread_read(r, b, len, &out),
-                  0);
+        ASSERT_EQ(
+            final ? mpp_shmread_final(r, b, len, 0, MPP_EXIT_SIGNAL, 9, &out)
+                  : mpp_shmread_read(r, b, len, &out),
+            0);
         size_t n = s_decode(&out, msg);
         ASSERT_GE(n, 1u);
         ASSERT_EQ(msg[0].type, (uint32_t)MPP_MSG_HELLO);

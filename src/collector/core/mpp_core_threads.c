@@ -166,4 +166,3 @@ mpp_core_drop_ended(mpp_core_t *self)
     }
     mpp_core_drop_ended_upto(self, UINT64_MAX);
 }
-
