@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <time.h>
 
+#include "mpp_core_priv.h"
 #include "mpp_layout.h"
 
 /* The latest ncalls per (thread, function) over every DATA decoded, as
@@ -232,6 +233,48 @@ MPP_TEST(a_thread_ending_between_reads_is_read_with_its_final_numbers)
     ASSERT_EQ(mpp_shmread_corrupt(r), 0u);
     close(fd);
     mpp_shmread_destroy(&r);
+    s_teardown(&core);
+}
+
+/*  Without an agent acknowledging (gone, or slower than the threads), the
+ *  mapping still stays bounded: the oldest ended tables go unread, and
+ *  their calls count as dropped events. */
+MPP_TEST(without_acks_the_oldest_ended_threads_go_as_dropped_events)
+{
+    s_setup();
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *main_t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    enum { EXTRA = 10, CALLS = 2 };
+    uint64_t used_at_max = 0;
+    for (int i = 0; i < MPP_CORE_UNACKED_MAX + EXTRA; i++) {
+        mpp_tstate_t *t = mpp_core_add_thread(core, 1000 + (uint32_t)i, "T");
+        for (int k = 0; k < CALLS; k++) {
+            s_call(core, t, f);
+            s_ret(core, t);
+        }
+        mpp_core_release_thread(core, t);
+        if (i == MPP_CORE_UNACKED_MAX) {
+            used_at_max = s_used(); /* the list has its largest size */
+        }
+    }
+    ASSERT_EQ(s_threads(core), 1u + MPP_CORE_UNACKED_MAX);
+    /* The tables freed serve the next ones: no growth past the cap. */
+    ASSERT_EQ(s_used(), used_at_max);
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    ASSERT_EQ(s_read(r, msg), 2u);
+    ASSERT_EQ(msg[1].dropped, (uint64_t)EXTRA * CALLS);
+    uint64_t calls = 0;
+    for (size_t i = 0; i < msg[1].nthreads; i++) {
+        for (size_t j = 0; j < msg[1].threads[i].nstats; j++) {
+            calls += msg[1].threads[i].stats[j].cost.ncalls;
+        }
+    }
+    ASSERT_EQ(calls, (uint64_t)MPP_CORE_UNACKED_MAX * CALLS);
+    s_clear(msg, 2);
+    mpp_shmread_destroy(&r);
+    (void)main_t;
     s_teardown(&core);
 }
 
@@ -519,6 +562,7 @@ main(int argc, char **argv)
     MPP_RUN(ended_threads_wait_for_the_ack_and_the_mapping_stays_bounded);
     MPP_RUN(a_thread_ending_between_reads_is_read_with_its_final_numbers);
     MPP_RUN(no_ack_value_frees_a_running_thread);
+    MPP_RUN(without_acks_the_oldest_ended_threads_go_as_dropped_events);
     MPP_RUN(span_ring_counts_what_was_overwritten_as_dropped);
     MPP_RUN(cpu_time_from_the_process_or_the_agent_whichever_is_larger);
     MPP_RUN(a_fork_child_before_its_first_event_shows_nothing_of_its_parent);

@@ -14,6 +14,14 @@
  * program that starts and ends threads quickly stays within ~100 KiB. */
 #define MPP_CORE_ENDED_MAX 32
 
+/*  With the agent reading the mapping, ended threads wait for its
+ *  acknowledgment, which a live agent gives within its read interval.
+ *  Beyond this many waiting (an agent gone, or threads ending faster
+ *  than it reads), the oldest are freed unread and their calls counted
+ *  as dropped events, so that the mapping stays bounded (a few KiB per
+ *  table: some MiB at most). */
+#define MPP_CORE_UNACKED_MAX 4096
+
 typedef struct mpp_batch mpp_batch_t;
 
 struct mpp_core {

@@ -63,6 +63,24 @@ mpp_core_free_acked(mpp_core_t *self)
     mpp_core_drop_ended_upto(self, ack);
 }
 
+/*  Frees the ended threads up to end serial `upto` that the agent has
+ *  not acknowledged, counting their calls as dropped events: the numbers
+ *  are lost, and the profile says so. */
+static void
+s_drop_unread(mpp_core_t *self, uint64_t upto)
+{
+    for (size_t i = 0; i < self->nthreads; i++) {
+        const mpp_tstate_t *t = self->threads[i];
+        if (!t->ended || t->end_serial > upto) {
+            continue;
+        }
+        for (uint32_t j = 0; j < t->nstats; j++) {
+            self->past_dropped += t->stats[j].cost.ncalls;
+        }
+    }
+    mpp_core_drop_ended_upto(self, upto);
+}
+
 mpp_tstate_t *
 mpp_core_add_thread(mpp_core_t *self, uint32_t ktid, const char *name)
 {
@@ -146,6 +164,9 @@ mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread)
     if (mpp_core_agent_reads(self)) {
         /* The agent frees it by acknowledging; no batch is needed. */
         mpp_core_free_acked(self);
+        if (self->nended > MPP_CORE_UNACKED_MAX) {
+            s_drop_unread(self, self->ended_total - MPP_CORE_UNACKED_MAX);
+        }
     }
     else if (self->nended >= MPP_CORE_ENDED_MAX) {
         /* Due now: the next event on any thread sends the batch. */
