@@ -115,11 +115,14 @@ void mpp_core_drop_ended_upto(mpp_core_t *core, uint64_t upto);
  *  threads than last time (mpp_shm.h, `ack`), frees them. */
 void mpp_core_free_acked(mpp_core_t *core);
 
-/*  True when the host's agent reads this core's tables from its mapping:
- *  ended threads then wait for its acknowledgment and spans form a ring
- *  (mpp_shm_root.h, mpp_layout.h), with no need of the core's own
- *  batches. */
-bool mpp_core_agent_reads(const mpp_core_t *core);
+/*  True when this core's tables are in a file the host's agent can read
+ *  (a mapping that is a file: a fork child that could make none keeps
+ *  private memory): ended threads then wait for the agent's
+ *  acknowledgment and spans form a ring (mpp_shm_root.h, mpp_layout.h),
+ *  with no need of the core's own batches.  Whether the core also has a
+ *  sink is mpp_core_agent_reads's question (mpp_core.h): a test's core
+ *  may have both. */
+bool mpp_core_in_shared_file(const mpp_core_t *core);
 
 /* ---- mpp_root.c: the mapping's root record (mpp_shm_root.h) ------------ */
 
