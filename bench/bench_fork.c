@@ -30,35 +30,6 @@
 #include "mpp_core.h"
 #include "mpp_shm.h"
 
-static int
-s_open(void *ctx, const char **err)
-{
-    (void)ctx;
-    (void)err;
-    return 0;
-}
-
-static int
-s_send(void *ctx, const mpp_msg_t *msg)
-{
-    (void)ctx;
-    (void)msg;
-    return 0;
-}
-
-static bool
-s_close(void *ctx)
-{
-    (void)ctx;
-    return false;
-}
-
-static void
-s_abandon(void *ctx)
-{
-    (void)ctx;
-}
-
 static int64_t
 s_cpu(void)
 {
@@ -199,10 +170,7 @@ main(int argc, char **argv)
         .name = "MainProcess",
         .allow_tsc = true,
         .shm_dir = dir,
-        .sink = {.open = s_open,
-                 .send = s_send,
-                 .close = s_close,
-                 .abandon = s_abandon},
+        /* No sink, as in a profiled process: the agent reads the file. */
     };
     mpp_core_t *core = mpp_core_new(&cfg);
     const char *err = NULL;
