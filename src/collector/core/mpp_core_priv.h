@@ -120,9 +120,9 @@ void mpp_core_free_acked(mpp_core_t *core);
  *  private memory): ended threads then wait for the agent's
  *  acknowledgment and spans form a ring (mpp_shm_root.h, mpp_layout.h),
  *  with no need of the core's own batches.  Whether the core also has a
- *  sink is mpp_core_agent_reads's question (mpp_core.h): a test's core
- *  may have both. */
-bool mpp_core_in_shared_file(const mpp_core_t *core);
+ *  sink is another question (mpp_core_has_sink): a test's core may have
+ *  both. */
+bool mpp_core_agent_reads(const mpp_core_t *core);
 
 /* ---- mpp_root.c: the mapping's root record (mpp_shm_root.h) ------------ */
 

@@ -9,7 +9,7 @@
 #include "mpp_core_priv.h"
 
 bool
-mpp_core_in_shared_file(const mpp_core_t *self)
+mpp_core_agent_reads(const mpp_core_t *self)
 {
     return self->shm != NULL && mpp_shm_shared(self->shm);
 }
@@ -49,7 +49,7 @@ void
 mpp_core_free_acked(mpp_core_t *self)
 {
     uint64_t ack;
-    if (self->nended == 0 || !mpp_core_in_shared_file(self) ||
+    if (self->nended == 0 || !mpp_core_agent_reads(self) ||
         !mpp_shm_ack(self->shm, &ack)) {
         return;
     }
@@ -161,14 +161,14 @@ mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread)
     thread->ended = true;
     self->nended++;
     mpp_root_commit(self);
-    if (mpp_core_in_shared_file(self)) {
+    if (mpp_core_agent_reads(self)) {
         /* The agent frees it by acknowledging; no batch is needed. */
         mpp_core_free_acked(self);
         if (self->nended > MPP_CORE_UNACKED_MAX) {
             s_drop_unread(self, self->ended_total - MPP_CORE_UNACKED_MAX);
         }
     }
-    else if (mpp_core_agent_reads(self)) {
+    else if (!mpp_core_has_sink(self)) {
         /* No sink and no file (a fork child that could make none): no
          * one will read it, and no batch will free it. */
         mpp_core_drop_ended_upto(self, UINT64_MAX);
@@ -185,7 +185,7 @@ mpp_core_drop_ended(mpp_core_t *self)
     if (self->nended == 0) {
         return;
     }
-    if (mpp_core_in_shared_file(self)) {
+    if (mpp_core_agent_reads(self)) {
         /* Queued to the sink is not read by the agent. */
         mpp_core_free_acked(self);
         return;
