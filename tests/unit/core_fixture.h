@@ -188,8 +188,10 @@ s_shm_cleanup(void)
 
 /*  What the agent does once it has delivered every thread that ended up
  *  to end serial `upto` (mpp_shmread_ack): writes the pair of words into
- *  this process's mapping file.  False when the cores have no mapping. */
-static bool
+ *  this process's mapping file.  False when the cores have no mapping.
+ *  Marked unused: most files that include this harness have no use for
+ *  it. */
+__attribute__((unused)) static bool
 s_agent_ack(uint64_t upto)
 {
     if (s_shm_dir == NULL) {
