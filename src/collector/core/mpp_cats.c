@@ -169,6 +169,12 @@ s_startup_end(mpp_tstate_t *t, int64_t now)
     t->cat_base = MPP_CAT_NONE;
     s_span_push(t, MPP_CAT_STARTUP, MPP_NOFID, t->startup_start,
                 now - t->startup_start, 0);
+    if (t->core != NULL) {
+        /* The process has its multiprocessing name by now: the next event
+         * refreshes it (and, with a sink, sends), so that a worker killed
+         * before its first regular flush is still named as it was. */
+        mpp_core_hot(t->core)->deadline = INT64_MIN;
+    }
 }
 
 static void
