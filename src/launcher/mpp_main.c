@@ -18,7 +18,7 @@ static const char s_usage[] =
     "       mpprof report PROFILE [--json] [--sort cumulative|tottime|calls]"
     "\n"
     "                     [--limit N] [--process PID|NAME]\n"
-    "       mpprof report PROFILE --trace [-o FILE]\n"
+    "       mpprof report PROFILE (--trace | --html) [-o FILE]\n"
     "       mpprof compare BASELINE PARALLEL [--json]\n"
     "       mpprof --version | --help\n";
 
@@ -45,13 +45,15 @@ static const char s_help[] =
     "  --process P       only the process with pid or name P\n"
     "  --trace           the Chrome trace (trace.json) instead, for "
     "Perfetto\n"
-    "  -o, --output FILE where --trace writes (default: standard output)\n"
+    "  --html            the self-contained HTML report (report.html)\n"
+    "  -o, --output FILE where --trace or --html writes (default: standard\n"
+    "                    output)\n"
     "\n"
     "PROFILE, BASELINE and PARALLEL are an output directory of run or its\n"
     "session.mpprof file.  The output directory holds profile.prof "
     "(pstats),\n"
-    "callgrind.out (KCachegrind), session.mpprof, trace.json (Perfetto)\n"
-    "and report.txt.\n"
+    "callgrind.out (KCachegrind), session.mpprof, trace.json (Perfetto),\n"
+    "report.html (a browser, offline) and report.txt.\n"
     "\n"
     "run exits with the target's exit status (128+N when it was killed by\n"
     "signal N).\n";
@@ -302,16 +304,18 @@ s_parse_sort(const char *s, mpp_sort_t *out)
     return true;
 }
 
-/*  `report --trace`: the session's trace.json to standard output or to
- *  FILE.  A file that cannot be written completely is removed, so that a
- *  viewer never opens half a trace.  Returns the exit status. */
+/*  `report --trace` and `report --html`: the session's trace.json or
+ *  report.html (`write`) to standard output or to FILE.  A file that
+ *  cannot be written completely is removed, so that a viewer never opens
+ *  half a trace or page.  Returns the exit status. */
 static int
-s_write_trace(const mpp_session_t *s, const char *path)
+s_write_doc(const mpp_session_t *s, const char *path,
+            int (*write)(const mpp_session_t *, FILE *), const char *what)
 {
     if (path == NULL) {
-        int rc = s_flush_stdout(mpp_trace_write(s, stdout));
+        int rc = s_flush_stdout(write(s, stdout));
         if (rc != 0) {
-            mpp_say("cannot write the trace: %s", mpp_strerror(rc));
+            mpp_say("cannot write the %s: %s", what, mpp_strerror(rc));
         }
         return rc != 0;
     }
@@ -320,7 +324,7 @@ s_write_trace(const mpp_session_t *s, const char *path)
         mpp_say("cannot create '%s': %s", path, strerror(errno));
         return 1;
     }
-    int rc = mpp_trace_write(s, f);
+    int rc = write(s, f);
     if (fclose(f) != 0 && rc == 0) {
         rc = -errno;
     }
@@ -338,7 +342,7 @@ s_cmd_report(int argc, char **argv)
     const char *profile = NULL, *sort = NULL, *limit = NULL;
     const char *process = NULL, *output = NULL;
     mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE, .proc = -1};
-    bool json = false, trace = false, endopts = false;
+    bool json = false, trace = false, html = false, endopts = false;
     int m;
 
     for (int i = 2; i < argc; i++) {
@@ -354,6 +358,10 @@ s_cmd_report(int argc, char **argv)
             }
             if (strcmp(a, "--trace") == 0) {
                 trace = true;
+                continue;
+            }
+            if (strcmp(a, "--html") == 0) {
+                html = true;
                 continue;
             }
             if (s_is(a, "-h", "--help")) {
@@ -384,12 +392,20 @@ s_cmd_report(int argc, char **argv)
         return s_usage_error("report needs a PROFILE (an output directory "
                              "or a session.mpprof file)");
     }
-    if (output != NULL && !trace) {
-        return s_usage_error("--output is for --trace");
+    if (output != NULL && !trace && !html) {
+        return s_usage_error("--output is for --trace and --html");
+    }
+    if (trace && html) {
+        return s_usage_error("--trace and --html are two files: ask for "
+                             "one at a time");
     }
     if (trace && (json || process != NULL)) {
         return s_usage_error("--trace holds every process and is JSON "
                              "already: no --json or --process with it");
+    }
+    if (html && (json || process != NULL)) {
+        return s_usage_error("--html holds every process (the page filters "
+                             "them): no --json or --process with it");
     }
     if (sort != NULL && !s_parse_sort(sort, &ro.sort)) {
         return s_usage_error("--sort must be cumulative, tottime or calls, "
@@ -416,7 +432,10 @@ s_cmd_report(int argc, char **argv)
         status = 1;
     }
     if (status == 0 && trace) {
-        status = s_write_trace(s, output);
+        status = s_write_doc(s, output, mpp_trace_write, "trace");
+    }
+    else if (status == 0 && html) {
+        status = s_write_doc(s, output, mpp_html_write, "HTML report");
     }
     else if (status == 0) {
         rc = s_flush_stdout(json ? mpp_report_json(s, &ro, stdout)

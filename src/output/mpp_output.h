@@ -35,6 +35,13 @@ int mpp_callgrind_write_parts(const mpp_session_t *s, FILE *out);
 #define MPP_TRACE_NAME "trace.json" /* in an output directory */
 int mpp_trace_write(const mpp_session_t *s, FILE *out);
 
+/* report.html: one self-contained page (no network) with the verdict,
+ * where the time went per process, a process timeline, a flame graph of
+ * the merged call tree and the function and process tables; the profile
+ * is one JSON document inside it (see mpp_html.c). */
+#define MPP_HTML_NAME "report.html" /* in an output directory */
+int mpp_html_write(const mpp_session_t *s, FILE *out);
+
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */
 #define MPP_SESSFILE_MAGIC "MPPROF\0\n"
 #define MPP_SESSFILE_MAGIC_LEN (sizeof(MPP_SESSFILE_MAGIC) - 1)
