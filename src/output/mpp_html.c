@@ -47,10 +47,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-/* The spans a page carries at most: a timeline cannot show more on one
- * screen, and each costs about 30 bytes. */
-#define MPP_HTML_MAX_SPANS 200000u
-
 /* Whole microseconds from nanoseconds, rounded toward zero. */
 static int64_t
 s_us(int64_t ns)

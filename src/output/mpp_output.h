@@ -40,6 +40,9 @@ int mpp_trace_write(const mpp_session_t *s, FILE *out);
  * the merged call tree and the function and process tables; the profile
  * is one JSON document inside it (see mpp_html.c). */
 #define MPP_HTML_NAME "report.html" /* in an output directory */
+/* The spans a page carries at most, the longest ones: a timeline cannot
+ * show more on one screen, and each costs about 30 bytes. */
+#define MPP_HTML_MAX_SPANS 200000u
 int mpp_html_write(const mpp_session_t *s, FILE *out);
 
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */
