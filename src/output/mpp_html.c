@@ -5,26 +5,33 @@
  *  the repository) and the profile as one JSON document in a
  *  <script type="application/json" id="mpprof-data"> element:
  *
- *    {"report": the `report --json` document (every function), so that
+ *    {"report": the `report --json` document with its first
+ *               MPP_HTML_MAX_FUNCS functions by cumulative time, so that
  *               the verdict, the bars of "where the time went" and both
  *               tables show the very numbers report.txt prints;
  *     "model":  what the pictures need beyond it:
  *       {"wall_us", "cats": [category names, mpp_cat_t order],
- *        "funcs": [[file, line, name, cat], ...] (session ids; cat is
- *                 the catalog category the function starts, or -1),
  *        "procs": [{"pid", "ppid", "parent" (index, or -1), "name",
  *                   "start_us", "wall_us", "exit",
  *                   "threads": [{"tid", "name",
  *                                "spans": [cat, func, start_us, dur_us,
  *                                          bytes, ...]}],
  *                   "stats": [func, ncalls, tottime_us, cumtime_us, ...],
- *                   "edges": [caller, callee, ncalls, cumtime_us, ...]}],
- *        "spans_dropped": n}}
+ *                   "edges": [caller, callee, cumtime_us, ...],
+ *                   "roots": [func, us, ...]}],
+ *        "funcs": [[file, line, name, cat], ...] (cat: the catalog
+ *                 category the function starts, or -1),
+ *        "functions_limit", "spans_dropped", "rows_dropped"}}
  *
- *  Processes are in the session's order, which is the order of the
- *  report's "processes".  Times are whole microseconds since the
- *  session's start: finer than a screen can show, and half the size of
- *  nanoseconds.
+ *  Functions are numbered in the model by their first use (only those
+ *  the model uses are listed).  Processes are in the session's order,
+ *  which is the order of the report's "processes".  Times are whole
+ *  microseconds since the session's start: finer than a screen shows,
+ *  and half the size of nanoseconds.  A process's roots are the
+ *  functions whose cumulative time its caller -> callee edges do not
+ *  explain (a thread's first frame, a module), with the time left: the
+ *  tops of its flame graph, found here from every edge, before any is
+ *  left out.
  *
  *  Names come from the profiled program, which may call a function
  *  "</script><script>...".  Inside a script element only "</script" ends
@@ -34,9 +41,12 @@
  *  back as the same character.  The template itself holds no data.
  *
  *  Size: the page must stay usable with thousands of functions and 64
- *  processes.  Edges and stats that round to no time are left out (they
- *  cannot be drawn), and at most MPP_HTML_MAX_SPANS spans are kept, the
- *  longest ones; the number left out is "spans_dropped".
+ *  processes.  Rows that round to no time are left out (they cannot be
+ *  drawn); of the rest, at most MPP_HTML_MAX_ROWS stats, edges and roots
+ *  are kept, the ones with the most time, and at most MPP_HTML_MAX_SPANS
+ *  spans, the longest; "rows_dropped" and "spans_dropped" count the
+ *  others.  A frame they would have drawn is thinner than a pixel unless
+ *  the graph is zoomed far into a small part.
  */
 #include "mpp_output.h"
 #include "mpp_report_priv.h" /* mpp_rep_json_str: the one JSON escaper */
@@ -81,116 +91,270 @@ s_parent(const mpp_session_t *s, size_t i)
     return best;
 }
 
-static int
-s_cmp_desc_i64(const void *a, const void *b)
+/*  One row of a process's call graph, as the view gives it: a stat
+ *  (callee S_STAT), an edge caller -> callee, or a root (callee S_ROOT,
+ *  ct the time its callers do not explain).  Kept in memory between
+ *  finding the budget's floor and writing, so that each process's view
+ *  is built once. */
+#define S_STAT UINT32_MAX
+#define S_ROOT (UINT32_MAX - 1)
+typedef struct {
+    uint32_t func, callee;
+    uint64_t ncalls;
+    int64_t tt_ns, ct_ns;
+} s_row_t;
+
+/* What the model is written with. */
+typedef struct {
+    const mpp_session_t *s;
+    uint32_t *ids;   /* session function id -> model id, or UINT32_MAX */
+    uint32_t *order; /* model id -> session function id */
+    uint32_t nids;
+    int64_t *inc;    /* per session function: the time its callers explain */
+    s_row_t *rows;   /* every process's rows, in the session's order */
+    size_t nrows, caprows;
+    size_t *first;   /* process i's rows: first[i] .. first[i + 1] - 1 */
+    int64_t span_floor, row_floor; /* the shortest span, least row kept */
+    uint64_t spans_dropped, rows_dropped;
+} s_model_t;
+
+/* The model's id of a session function, given on its first use. */
+static uint32_t
+s_id(s_model_t *m, uint32_t f)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+    if (m->ids[f] == UINT32_MAX) {
+        m->ids[f] = m->nids;
+        m->order[m->nids++] = f;
+    }
+    return m->ids[f];
 }
 
-/*  The shortest span that is kept: INT64_MIN when every span fits in the
- *  budget, else the duration of the budget's last span when ordered
- *  longest first (spans as long as it are all kept, so a few more than
- *  the budget may be).  Returns 0 or MPP_ENOMEM. */
-static int
-s_span_floor(const mpp_session_t *s, int64_t *floor_ns)
+/*  The least of the `budget` largest of n times (which it reorders): the
+ *  floor of what a budget keeps, everything as large being kept, so a few
+ *  more than `budget` may be when times are equal.  INT64_MIN when all
+ *  fit.  Quickselect, in linear time on average: pages of 64 processes
+ *  have a million rows to choose from. */
+static int64_t
+s_floor(int64_t *v, size_t n, size_t budget)
 {
+    if (n <= budget) {
+        return INT64_MIN;
+    }
+    size_t lo = 0, hi = n - 1, k = budget - 1; /* k-th largest, from 0 */
+    uint64_t seed = n;
+    while (lo < hi) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        int64_t pivot = v[lo + (seed >> 33) % (hi - lo + 1)];
+        /* Three parts: larger than the pivot, equal, smaller. */
+        size_t a = lo, i = lo, b = hi + 1;
+        while (i < b) {
+            if (v[i] > pivot) {
+                int64_t x = v[a];
+                v[a++] = v[i];
+                v[i++] = x;
+            }
+            else if (v[i] < pivot) {
+                int64_t x = v[--b];
+                v[b] = v[i];
+                v[i] = x;
+            }
+            else {
+                i++;
+            }
+        }
+        if (k < a) {
+            hi = a - 1;
+        }
+        else if (k >= b) {
+            lo = b;
+        }
+        else {
+            return pivot;
+        }
+    }
+    return v[k];
+}
+
+/* The floor of the span budget, over every span.  0 or MPP_ENOMEM. */
+static int
+s_span_floor(s_model_t *m)
+{
+    const mpp_session_t *s = m->s;
     size_t n = 0;
-    *floor_ns = INT64_MIN;
     for (size_t i = 0; i < s->nprocs; i++) {
         for (size_t k = 0; k < s->procs[i].nthreads; k++) {
             n += s->procs[i].threads[k].nspans;
         }
     }
+    m->span_floor = INT64_MIN;
     if (n <= MPP_HTML_MAX_SPANS) {
         return 0;
     }
-    int64_t *dur = malloc(n * sizeof(*dur));
-    if (dur == NULL) {
+    int64_t *v = malloc(n * sizeof(*v));
+    if (v == NULL) {
         return MPP_ENOMEM;
     }
-    size_t j = 0;
+    n = 0;
     for (size_t i = 0; i < s->nprocs; i++) {
         for (size_t k = 0; k < s->procs[i].nthreads; k++) {
             const mpp_thread_t *t = &s->procs[i].threads[k];
-            for (size_t m = 0; m < t->nspans; m++) {
-                dur[j++] = t->spans[m].dur_ns;
+            for (size_t j = 0; j < t->nspans; j++) {
+                v[n++] = t->spans[j].dur_ns;
             }
         }
     }
-    qsort(dur, n, sizeof(*dur), s_cmp_desc_i64);
-    *floor_ns = dur[MPP_HTML_MAX_SPANS - 1];
-    free(dur);
+    m->span_floor = s_floor(v, n, MPP_HTML_MAX_SPANS);
+    free(v);
     return 0;
+}
+
+/* Rows of less than a microsecond cannot be drawn and are never kept. */
+#define S_ROW_MIN_NS 1000
+
+static int
+s_row_add(s_model_t *m, uint32_t func, uint32_t callee, const mpp_cost_t *c)
+{
+    if (c->ct_ns < S_ROW_MIN_NS) {
+        return 0;
+    }
+    if (m->nrows == m->caprows) {
+        size_t cap = m->caprows ? 2 * m->caprows : 4096;
+        s_row_t *rows = realloc(m->rows, cap * sizeof(*rows));
+        if (rows == NULL) {
+            return MPP_ENOMEM;
+        }
+        m->rows = rows;
+        m->caprows = cap;
+    }
+    m->rows[m->nrows++] =
+        (s_row_t){func, callee, c->ncalls, c->tt_ns, c->ct_ns};
+    return 0;
+}
+
+/*  The rows of process i's view.  Its roots are the functions whose
+ *  cumulative time is more than their callers explain (by 1%, and by a
+ *  microsecond at least, so that rounding makes no root), with the time
+ *  left; a recursive call explains nothing, its time being inside the
+ *  outer call's.  Returns 0 or MPP_ENOMEM. */
+static int
+s_proc_rows(s_model_t *m, size_t i)
+{
+    mpp_view_t *v = mpp_view_new(m->s, (ssize_t)i);
+    if (v == NULL) {
+        return MPP_ENOMEM;
+    }
+    int rc = 0;
+    for (size_t f = 0; f < v->nfuncs && rc == 0; f++) {
+        rc = s_row_add(m, (uint32_t)f, S_STAT, &v->func[f]);
+    }
+    for (size_t k = 0; k < v->nedges && rc == 0; k++) {
+        const mpp_edge_t *e = &v->edges[k];
+        rc = s_row_add(m, e->caller, e->callee, &e->cost);
+        if (e->caller != e->callee) {
+            m->inc[e->callee] = mpp_add_sat_i64(m->inc[e->callee],
+                                                e->cost.ct_ns);
+        }
+    }
+    for (size_t f = 0; f < v->nfuncs && rc == 0; f++) {
+        int64_t ct = v->func[f].ct_ns, rest = ct - m->inc[f];
+        if (ct > 0 && rest > ct / 100) {
+            mpp_cost_t c = {.ct_ns = rest};
+            rc = s_row_add(m, (uint32_t)f, S_ROOT, &c);
+        }
+    }
+    for (size_t k = 0; k < v->nedges; k++) {
+        m->inc[v->edges[k].callee] = 0;
+    }
+    mpp_view_destroy(&v);
+    return rc;
+}
+
+/*  Every process's rows, and the floor of the row budget over them.
+ *  Returns 0 or MPP_ENOMEM. */
+static int
+s_rows(s_model_t *m)
+{
+    const mpp_session_t *s = m->s;
+    int rc = 0;
+    for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
+        m->first[i] = m->nrows;
+        rc = s_proc_rows(m, i);
+    }
+    m->first[s->nprocs] = m->nrows;
+    m->row_floor = INT64_MIN;
+    if (rc == 0 && m->nrows > MPP_HTML_MAX_ROWS) {
+        int64_t *v = malloc(m->nrows * sizeof(*v));
+        if (v == NULL) {
+            return MPP_ENOMEM;
+        }
+        for (size_t k = 0; k < m->nrows; k++) {
+            v[k] = m->rows[k].ct_ns;
+        }
+        m->row_floor = s_floor(v, m->nrows, MPP_HTML_MAX_ROWS);
+        free(v);
+    }
+    return rc;
 }
 
 /* The spans of one thread kept under the floor; counts those left out. */
 static void
-s_spans(FILE *out, const mpp_session_t *s, const mpp_thread_t *t,
-        int64_t floor_ns, uint64_t *dropped)
+s_spans(FILE *out, s_model_t *m, const mpp_thread_t *t)
 {
     bool first = true;
     fputs(", \"spans\": [", out);
     for (size_t i = 0; i < t->nspans; i++) {
         const mpp_span_t *sp = &t->spans[i];
-        if (sp->dur_ns < floor_ns) {
-            (*dropped)++;
+        if (sp->dur_ns < m->span_floor) {
+            m->spans_dropped++;
             continue;
         }
         int cat = sp->cat < MPP_CAT_COUNT ? (int)sp->cat : -1;
-        long long func = sp->func < s->nfuncs ? (long long)sp->func : -1;
+        long long func =
+            sp->func < m->s->nfuncs ? (long long)s_id(m, sp->func) : -1;
         fprintf(out, "%s%d,%lld,%" PRId64 ",%" PRId64 ",%" PRIu64,
-                first ? "" : ",", cat, func, s_rel_us(s, sp->start_ns),
+                first ? "" : ",", cat, func, s_rel_us(m->s, sp->start_ns),
                 s_us(sp->dur_ns > 0 ? sp->dur_ns : 0), sp->bytes);
         first = false;
     }
     fputc(']', out);
 }
 
-/*  The process's functions and caller -> callee edges, merged over its
- *  threads (its view), in whole microseconds; rows that round to no time
- *  are left out, since a picture cannot show them and a page with
- *  thousands of functions in 64 processes would carry them 64 times. */
-static int
-s_tree(FILE *out, const mpp_session_t *s, size_t i)
+/*  Process i's rows of one kind (S_STAT, S_ROOT, else edges) that the
+ *  budget keeps, as "key": [...]; counts those left out once (with the
+ *  edges, which are written first). */
+static void
+s_tree_rows(FILE *out, s_model_t *m, size_t i, const char *key,
+            uint32_t kind)
 {
-    mpp_view_t *v = mpp_view_new(s, (ssize_t)i);
-    if (v == NULL) {
-        return MPP_ENOMEM;
-    }
     bool first = true;
-    fputs(", \"stats\": [", out);
-    for (size_t f = 0; f < v->nfuncs; f++) {
-        const mpp_cost_t *c = &v->func[f];
-        if (c->ncalls == 0 && c->ct_ns < 1000) {
+    fprintf(out, ", \"%s\": [", key);
+    for (size_t k = m->first[i]; k < m->first[i + 1]; k++) {
+        const s_row_t *r = &m->rows[k];
+        bool edge = r->callee != S_STAT && r->callee != S_ROOT;
+        if (edge ? kind != 0 : r->callee != kind) {
             continue;
         }
-        fprintf(out, "%s%zu,%" PRIu64 ",%" PRId64 ",%" PRId64,
-                first ? "" : ",", f, c->ncalls, s_us(c->tt_ns),
-                s_us(c->ct_ns));
-        first = false;
-    }
-    first = true;
-    fputs("], \"edges\": [", out);
-    for (size_t k = 0; k < v->nedges; k++) {
-        const mpp_edge_t *e = &v->edges[k];
-        if (e->cost.ct_ns < 1000) {
+        if (r->ct_ns < m->row_floor) {
+            m->rows_dropped++;
             continue;
         }
-        fprintf(out, "%s%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%" PRId64,
-                first ? "" : ",", e->caller, e->callee, e->cost.ncalls,
-                s_us(e->cost.ct_ns));
+        fprintf(out, "%s%" PRIu32, first ? "" : ",", s_id(m, r->func));
+        if (kind == S_STAT) {
+            fprintf(out, ",%" PRIu64 ",%" PRId64, r->ncalls, s_us(r->tt_ns));
+        }
+        else if (edge) {
+            fprintf(out, ",%" PRIu32, s_id(m, r->callee));
+        }
+        fprintf(out, ",%" PRId64, s_us(r->ct_ns));
         first = false;
     }
     fputc(']', out);
-    mpp_view_destroy(&v);
-    return 0;
 }
 
-static int
-s_proc(FILE *out, const mpp_session_t *s, size_t i, int64_t floor_ns,
-       uint64_t *dropped)
+static void
+s_proc(FILE *out, s_model_t *m, size_t i)
 {
+    const mpp_session_t *s = m->s;
     const mpp_proc_t *p = &s->procs[i];
     fprintf(out, "{\"pid\": %" PRId64 ", \"ppid\": %" PRId64
             ", \"parent\": %zd, \"name\": ", p->pid, p->ppid, s_parent(s, i));
@@ -207,13 +371,14 @@ s_proc(FILE *out, const mpp_session_t *s, size_t i, int64_t floor_ns,
         fprintf(out, "%s{\"tid\": %" PRIu32 ", \"name\": ", k ? ", " : "",
                 MPP_TID_KERNEL(t->tid));
         mpp_rep_json_str(out, t->name);
-        s_spans(out, s, t, floor_ns, dropped);
+        s_spans(out, m, t);
         fputc('}', out);
     }
     fputc(']', out);
-    int rc = s_tree(out, s, i);
+    s_tree_rows(out, m, i, "stats", S_STAT);
+    s_tree_rows(out, m, i, "edges", 0);
+    s_tree_rows(out, m, i, "roots", S_ROOT);
     fputc('}', out);
-    return rc;
 }
 
 /* The category a function starts, from the catalog, or -1. */
@@ -226,11 +391,13 @@ s_func_cat(const mpp_func_t *f)
 }
 
 static int
-s_model(FILE *out, const mpp_session_t *s)
+s_model_body(FILE *out, s_model_t *m)
 {
-    int64_t floor_ns;
-    uint64_t dropped = 0;
-    int rc = s_span_floor(s, &floor_ns);
+    const mpp_session_t *s = m->s;
+    int rc = s_span_floor(m);
+    if (rc == 0) {
+        rc = s_rows(m);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -239,60 +406,97 @@ s_model(FILE *out, const mpp_session_t *s)
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
         fprintf(out, "%s\"%s\"", c ? ", " : "", mpp_catalog_cat(c)->name);
     }
+    fputs("],\n \"procs\": [", out);
+    for (size_t i = 0; i < s->nprocs; i++) {
+        fputs(i ? ",\n  " : "\n  ", out);
+        s_proc(out, m, i);
+    }
     fputs("],\n \"funcs\": [", out);
-    for (size_t f = 0; f < s->nfuncs; f++) {
-        const mpp_func_t *fn = &s->funcs[f];
-        fputs(f ? ",\n  [" : "\n  [", out);
+    for (uint32_t k = 0; k < m->nids; k++) {
+        const mpp_func_t *fn = &s->funcs[m->order[k]];
+        fputs(k ? ",\n  [" : "\n  [", out);
         mpp_rep_json_str(out, fn->file);
         fprintf(out, ", %" PRId32 ", ", fn->line);
         mpp_rep_json_str(out, fn->name);
         fprintf(out, ", %d]", s_func_cat(fn));
     }
-    fputs("],\n \"procs\": [", out);
-    for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
-        fputs(i ? ",\n  " : "\n  ", out);
-        rc = s_proc(out, s, i, floor_ns, &dropped);
+    fprintf(out, "],\n \"functions_limit\": %u, \"spans_dropped\": %" PRIu64
+            ", \"rows_dropped\": %" PRIu64 "}", MPP_HTML_MAX_FUNCS,
+            m->spans_dropped, m->rows_dropped);
+    return 0;
+}
+
+static int
+s_model(FILE *out, const mpp_session_t *s)
+{
+    size_t n = s->nfuncs ? s->nfuncs : 1;
+    s_model_t m = {
+        .s = s,
+        .ids = malloc(n * sizeof(uint32_t)),
+        .order = malloc(n * sizeof(uint32_t)),
+        .inc = calloc(n, sizeof(int64_t)),
+        .first = malloc((s->nprocs + 1) * sizeof(size_t)),
+    };
+    int rc = MPP_ENOMEM;
+    if (m.ids != NULL && m.order != NULL && m.inc != NULL &&
+        m.first != NULL) {
+        memset(m.ids, 0xff, n * sizeof(uint32_t));
+        rc = s_model_body(out, &m);
     }
-    fprintf(out, "],\n \"spans_dropped\": %" PRIu64 "}", dropped);
+    free(m.ids);
+    free(m.order);
+    free(m.inc);
+    free(m.first);
+    free(m.rows);
     return rc;
 }
 
-/*  The data element's content: the document, with every '<' escaped (see
- *  the top of this file).  Built in memory first, because a writer must
- *  fail before it writes half a page. */
-static int
-s_data(FILE *out, const mpp_session_t *s)
+/*  The data element's content goes through this stream, which writes
+ *  every '<' as \u003c (see the top of this file) on its way to the
+ *  page: the document is never held in memory whole, and no writer of it
+ *  needs to know about the escape. */
+static ssize_t
+s_lt_write(void *cookie, const char *buf, size_t n)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    if (mem == NULL) {
-        return MPP_ENOMEM;
-    }
-    mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE, .proc = -1};
-    fputs("{\"report\": ", mem);
-    int rc = mpp_report_json(s, &ro, mem);
-    if (rc == 0) {
-        fputs(",\n\"model\": ", mem);
-        rc = s_model(mem, s);
-        fputs("}\n", mem);
-    }
-    if (fclose(mem) != 0 && rc == 0) {
-        rc = MPP_ENOMEM;
-    }
-    if (rc == 0 && buf == NULL) {
-        rc = MPP_ENOMEM;
-    }
-    for (size_t i = 0, from = 0; rc == 0 && i <= len; i++) {
-        if (i == len || buf[i] == '<') {
-            fwrite(buf + from, 1, i - from, out);
-            if (i < len) {
-                fputs("\\u003c", out);
+    FILE *out = cookie;
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '<') {
+            if (fwrite(buf + from, 1, i - from, out) != i - from ||
+                fputs("\\u003c", out) == EOF) {
+                return 0;
             }
             from = i + 1;
         }
     }
-    free(buf);
+    /* A short count is how stdio learns of a failed write. */
+    return fwrite(buf + from, 1, n - from, out) == n - from ? (ssize_t)n : 0;
+}
+
+static int
+s_data(FILE *out, const mpp_session_t *s)
+{
+    cookie_io_functions_t io = {.write = s_lt_write};
+    FILE *doc = fopencookie(out, "w", io);
+    if (doc == NULL) {
+        return MPP_ENOMEM;
+    }
+    mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE,
+                            .limit = MPP_HTML_MAX_FUNCS, .proc = -1};
+    fputs("{\"report\": ", doc);
+    int rc = mpp_report_json(s, &ro, doc);
+    if (rc == 0) {
+        fputs(",\n\"model\": ", doc);
+        rc = s_model(doc, s);
+        fputs("}\n", doc);
+    }
+    if (fflush(doc) != 0 && rc == 0) {
+        rc = -EIO;
+    }
+    if (ferror(doc) && rc == 0) {
+        rc = -EIO;
+    }
+    fclose(doc);
     return rc;
 }
 

@@ -40,9 +40,13 @@ int mpp_trace_write(const mpp_session_t *s, FILE *out);
  * the merged call tree and the function and process tables; the profile
  * is one JSON document inside it (see mpp_html.c). */
 #define MPP_HTML_NAME "report.html" /* in an output directory */
-/* The spans a page carries at most, the longest ones: a timeline cannot
- * show more on one screen, and each costs about 30 bytes. */
+/* What a page carries at most (see mpp_html.c): the spans, the longest
+ * (a timeline cannot show more on one screen); the stats and edges of
+ * the processes' call graphs, those with the most time; the functions of
+ * the table, those with the most cumulative time. */
 #define MPP_HTML_MAX_SPANS 200000u
+#define MPP_HTML_MAX_ROWS 200000u
+#define MPP_HTML_MAX_FUNCS 5000u
 int mpp_html_write(const mpp_session_t *s, FILE *out);
 
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */

@@ -639,7 +639,8 @@ def check_html(path, exp, json_path=None):
             expect_eq("the page's report and report --json", rep,
                       json.loads(f.read()))
     has_keys("model", model, {"wall_us", "cats", "funcs", "procs",
-                              "spans_dropped"})
+                              "functions_limit", "spans_dropped",
+                              "rows_dropped"})
     funcs, ncats = model["funcs"], len(model["cats"])
     for fn in funcs:
         if (len(fn) != 4 or not isinstance(fn[0], str) or
@@ -653,18 +654,22 @@ def check_html(path, exp, json_path=None):
     for i, p in enumerate(model["procs"]):
         has_keys("model process", p, {"pid", "ppid", "parent", "name",
                                       "start_us", "wall_us", "exit",
-                                      "threads", "stats", "edges"})
+                                      "threads", "stats", "edges",
+                                      "roots"})
         if not -1 <= p["parent"] < len(model["procs"]) or p["parent"] == i:
             fail("bad parent in %r" % p["parent"])
         if p["parent"] >= 0:
             expect_eq("parent pid", model["procs"][p["parent"]]["pid"],
                       p["ppid"])
-        if len(p["stats"]) % 4 or len(p["edges"]) % 4:
-            fail("stats or edges not in fours")
+        if len(p["stats"]) % 4 or len(p["edges"]) % 3 or len(p["roots"]) % 2:
+            fail("stats, edges or roots not in fours, threes, twos")
         for k in range(0, len(p["stats"]), 4):
             if not 0 <= p["stats"][k] < len(funcs):
                 fail("stat of no function: %r" % p["stats"][k])
-        for k in range(0, len(p["edges"]), 4):
+        for k in range(0, len(p["roots"]), 2):
+            if not 0 <= p["roots"][k] < len(funcs) or p["roots"][k + 1] <= 0:
+                fail("bad root %r" % p["roots"][k:k + 2])
+        for k in range(0, len(p["edges"]), 3):
             if not (0 <= p["edges"][k] < len(funcs) and
                     0 <= p["edges"][k + 1] < len(funcs)):
                 fail("edge of no function")
@@ -688,6 +693,27 @@ def check_html(path, exp, json_path=None):
             fail("function %r is not in the page's table" % name)
     if "spans_us" in exp:
         expect_eq("span time per category", spans_us, exp["spans_us"])
+    used = set()
+    for p in model["procs"]:
+        used.update(p["stats"][0::4])
+        used.update(p["edges"][0::3])
+        used.update(p["edges"][1::3])
+        used.update(p["roots"][0::2])
+        for t in p["threads"]:
+            used.update(f for f in t["spans"][1::5] if f >= 0)
+    expect_eq("functions the model uses", used, set(range(len(funcs))))
+    if "roots" in exp:
+        got = {}
+        for p in model["procs"]:
+            r = p["roots"]
+            got[str(p["pid"])] = {funcs[r[k]][2]: r[k + 1]
+                                  for k in range(0, len(r), 2)}
+        expect_eq("roots", got, exp["roots"])
+    if "rows_kept" in exp:
+        rows = sum(len(p["stats"]) // 4 + len(p["edges"]) // 3 +
+                   len(p["roots"]) // 2 for p in model["procs"])
+        expect_eq("rows kept", rows, exp["rows_kept"])
+        expect_eq("rows dropped", model["rows_dropped"], exp["rows_dropped"])
     if "spans_kept" in exp:
         expect_eq("spans kept", kept, exp["spans_kept"])
         expect_eq("spans dropped", model["spans_dropped"],

@@ -59,11 +59,12 @@ s_write(const mpp_session_t *s, const char *path)
     ASSERT_EQ(fclose(f), 0);
 }
 
-/* report --json of every process and function, as the page holds it. */
+/* report --json of every process, as the page holds it. */
 static void
 s_write_json(const mpp_session_t *s, const char *path)
 {
-    mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE, .proc = -1};
+    mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE,
+                            .limit = MPP_HTML_MAX_FUNCS, .proc = -1};
     ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, &ro, path), 0);
 }
 
@@ -124,7 +125,10 @@ MPP_TEST(html_hostile_names)
         "                             \"exit\": \"signal:9\"}]},"
         " \"spans_us\": {\"pickle\": 3000, \"lock_wait\": 2000,"
         "              \"unpickle\": 5000, \"startup\": 7000},"
-        " \"spans_kept\": 4, \"spans_dropped\": 0, \"shortest_us\": 2000}");
+        " \"spans_kept\": 4, \"spans_dropped\": 0, \"shortest_us\": 2000,"
+        " \"roots\": {\"100\": {\"<module>\": 90000},"
+        "             \"200\": {\"loads\": 5000}},"
+        " \"rows_kept\": 8, \"rows_dropped\": 0}");
     mpp_wf_check_x("html", page, mpp_wf_path("hostile.exp"), json);
 
     /* The names are there, escaped, and nowhere as markup. */
@@ -192,6 +196,51 @@ MPP_TEST(html_span_budget)
     mpp_session_destroy(&s);
 }
 
+/*  More call-graph rows than a page carries: the MPP_HTML_MAX_ROWS with
+ *  the most time are kept, the rest counted; rows under a microsecond are
+ *  never kept nor counted.  Here functions are called from nowhere, for
+ *  1, 2, ... us each, so each has a stat and a root row of its time: the
+ *  rows kept are the two of each of the longest MPP_HTML_MAX_ROWS / 2. */
+MPP_TEST(html_row_budget)
+{
+    const size_t extra = 5, n = MPP_HTML_MAX_ROWS / 2 + extra;
+    mpp_session_t *s = mpp_session_new();
+    ASSERT(s != NULL);
+    s->start_ns = S_T0;
+    s->wall_ns = 1000 * MS;
+    mpp_proc_t *p = mpp_wf_proc(s, 10, 1, "MainProcess", "main", 1000 * MS,
+                                900 * MS, MPP_EXIT_OK, 0);
+    mpp_thread_t *t = mpp_wf_thread(p, 10, "MainThread");
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "f%zu", i);
+        uint32_t f = mpp_wf_fn(s, "/app/a.py", (int32_t)i + 1, name);
+        int64_t ns = (int64_t)(i + 1) * 1000;
+        mpp_wf_stat(t, f, 1, 1, ns, ns);
+    }
+    uint32_t tiny = mpp_wf_fn(s, "/app/a.py", 0, "tiny");
+    mpp_wf_stat(t, tiny, 1, 1, 999, 999);
+    const char *page = mpp_wf_path("rows.html");
+    s_write(s, page);
+    char exp[160];
+    snprintf(exp, sizeof(exp),
+             "{\"rows_kept\": %u, \"rows_dropped\": %zu}",
+             MPP_HTML_MAX_ROWS, 2 * extra);
+    mpp_wf_write_text(mpp_wf_path("rows.exp"), exp);
+    mpp_wf_check("html", page, mpp_wf_path("rows.exp"));
+    size_t len;
+    char *text = s_read(page, &len);
+    /* The least kept row is the one of rank MPP_HTML_MAX_ROWS. */
+    char want[64];
+    snprintf(want, sizeof(want), ",1,%zu,%zu", extra + 1, extra + 1);
+    ASSERT(strstr(text, want) != NULL);
+    snprintf(want, sizeof(want), ",1,%zu,%zu,", extra, extra);
+    ASSERT(strstr(text, want) == NULL);
+    ASSERT(strstr(text, "\"tiny\"") == NULL);
+    free(text);
+    mpp_session_destroy(&s);
+}
+
 MPP_TEST(html_empty)
 {
     /* A session with no process is still a page. */
@@ -227,6 +276,7 @@ main(int argc, char **argv)
     MPP_RUN(html_hostile_names);
     MPP_RUN(html_fixture);
     MPP_RUN(html_span_budget);
+    MPP_RUN(html_row_budget);
     MPP_RUN(html_empty);
     MPP_RUN(html_write_error);
     return mpp_wf_done(mpp_test_done(argc, argv));

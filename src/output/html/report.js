@@ -403,37 +403,35 @@
   var ROW = 17, MAX_DEPTH = 200, MAX_FRAMES = 30000;
 
   /*  The call graph of the selection (-1: every process): each function's
-      calls and times and its callers -> callees, summed.  The roots are
-      the functions whose time their callers do not explain (a thread's
-      first frame, a process's module); their time is what is left. */
+      calls and times, its callers -> callees and the roots (the functions
+      whose time their callers do not explain, with the time left, as the
+      writer found them from every edge), summed over the processes. */
   function buildGraph(sel) {
     var nf = FUNCS.length, ct = new Float64Array(nf), nc = new Float64Array(nf);
-    var tt = new Float64Array(nf), inc = new Float64Array(nf), keys = new Map(), out = [];
+    var tt = new Float64Array(nf), rest = new Float64Array(nf), keys = new Map(), out = [];
     M.procs.forEach(function (p, i) {
       if (sel >= 0 && sel !== i) return;
-      var s = p.stats, e = p.edges, k;
+      var s = p.stats, e = p.edges, r = p.roots, k;
       for (k = 0; k + 3 < s.length; k += 4) {
         nc[s[k]] += s[k + 1]; tt[s[k]] += s[k + 2]; ct[s[k]] += s[k + 3];
       }
-      for (k = 0; k + 3 < e.length; k += 4) {
-        var a = e[k], b = e[k + 1], key = a * nf + b, ed = keys.get(key);
+      for (k = 0; k + 2 < e.length; k += 3) {
+        var key = e[k] * nf + e[k + 1], ed = keys.get(key);
         if (!ed) {
-          ed = [b, 0, 0];
+          ed = [e[k + 1], 0];
           keys.set(key, ed);
-          (out[a] = out[a] || []).push(ed);
+          (out[e[k]] = out[e[k]] || []).push(ed);
         }
-        ed[1] += e[k + 3];
-        ed[2] += e[k + 2];
-        if (a !== b) inc[b] += e[k + 3];
+        ed[1] += e[k + 2];
       }
+      for (k = 0; k + 1 < r.length; k += 2) rest[r[k]] += r[k + 1];
     });
     out.forEach(function (l) { if (l) l.sort(function (x, y) { return y[1] - x[1]; }); });
     var roots = [], total = 0;
     for (var f = 0; f < nf; f++) {
-      var rest = ct[f] - inc[f];
-      if (ct[f] > 0 && rest > Math.max(0.01 * ct[f], 1)) {
-        roots.push({ f: f, v: rest });
-        total += rest;
+      if (rest[f] > 0) {
+        roots.push({ f: f, v: rest[f] });
+        total += rest[f];
       }
     }
     roots.sort(function (x, y) { return y.v - x.v; });
@@ -681,6 +679,10 @@
         if (!(r.file === '~' && r.line === 0)) td.appendChild(el('small', r.file + ':' + r.line));
       } }
     ];
+    if (R.functions.length >= M.functions_limit) {
+      $('func-note').textContent = 'The ' + M.functions_limit + ' functions with the most ' +
+        'cumulative time; mpprof report --json lists them all.';
+    }
     makeTable($('func-table'), fcols, R.functions, 3, 300, $('func-info'),
               { input: $('func-filter'), text: function (r) { return r.name + ' ' + r.file; } });
     var pcols = [
