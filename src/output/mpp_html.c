@@ -23,6 +23,11 @@
  *                 category the function starts, or -1),
  *        "functions_limit", "spans_dropped", "rows_dropped"}}
  *
+ *  The page of `mpprof compare BASELINE PARALLEL --html` is the parallel
+ *  run's, with two more keys: "compare", the `compare --json` document,
+ *  and "baseline": {"report": the baseline's report}; the page then
+ *  shows the two runs side by side and the lost time as a picture.
+ *
  *  Functions are numbered in the model by their first use (only those
  *  the model uses are listed).  Processes are in the session's order,
  *  which is the order of the report's "processes".  Times are whole
@@ -473,8 +478,10 @@ s_lt_write(void *cookie, const char *buf, size_t n)
     return fwrite(buf + from, 1, n - from, out) == n - from ? (ssize_t)n : 0;
 }
 
+/*  The document: the run's report and model, and for `compare` the
+ *  `compare --json` document and the baseline's report beside them. */
 static int
-s_data(FILE *out, const mpp_session_t *s)
+s_data(FILE *out, const mpp_session_t *s, const mpp_session_t *base)
 {
     cookie_io_functions_t io = {.write = s_lt_write};
     FILE *doc = fopencookie(out, "w", io);
@@ -488,8 +495,17 @@ s_data(FILE *out, const mpp_session_t *s)
     if (rc == 0) {
         fputs(",\n\"model\": ", doc);
         rc = s_model(doc, s);
-        fputs("}\n", doc);
     }
+    if (rc == 0 && base != NULL) {
+        fputs(",\n\"compare\": ", doc);
+        rc = mpp_compare_json(base, s, doc);
+    }
+    if (rc == 0 && base != NULL) {
+        fputs(",\n\"baseline\": {\"report\": ", doc);
+        rc = mpp_report_json(base, &ro, doc);
+        fputc('}', doc);
+    }
+    fputs("}\n", doc);
     if (fflush(doc) != 0 && rc == 0) {
         rc = -EIO;
     }
@@ -503,13 +519,10 @@ s_data(FILE *out, const mpp_session_t *s)
 /*  Writes the template, replacing each marker line <!--mpprof:NAME--> by
  *  what it names: css, js or data.  The markers are the template's own,
  *  so an unknown one is a bug in the repository: MPP_EINVAL. */
-int
-mpp_html_write(const mpp_session_t *s, FILE *out)
+static int
+s_page(const mpp_session_t *s, const mpp_session_t *base, FILE *out)
 {
     static const char mark[] = "<!--mpprof:";
-    if (s == NULL || out == NULL) {
-        return MPP_EINVAL;
-    }
     const char *at = mpp_html_page;
     int rc = 0;
     while (rc == 0 && *at != '\0') {
@@ -532,7 +545,7 @@ mpp_html_write(const mpp_session_t *s, FILE *out)
             fwrite(mpp_html_js, 1, sizeof(mpp_html_js) - 1, out);
         }
         else if (n == 4 && strncmp(name, "data", n) == 0) {
-            rc = s_data(out, s);
+            rc = s_data(out, s, base);
         }
         else {
             rc = MPP_EINVAL;
@@ -543,4 +556,23 @@ mpp_html_write(const mpp_session_t *s, FILE *out)
         rc = -EIO;
     }
     return rc;
+}
+
+int
+mpp_html_write(const mpp_session_t *s, FILE *out)
+{
+    if (s == NULL || out == NULL) {
+        return MPP_EINVAL;
+    }
+    return s_page(s, NULL, out);
+}
+
+int
+mpp_html_write_compare(const mpp_session_t *base, const mpp_session_t *par,
+                       FILE *out)
+{
+    if (base == NULL || par == NULL || out == NULL) {
+        return MPP_EINVAL;
+    }
+    return s_page(par, base, out);
 }

@@ -49,6 +49,12 @@ int mpp_trace_write(const mpp_session_t *s, FILE *out);
 #define MPP_HTML_MAX_FUNCS 5000u
 int mpp_html_write(const mpp_session_t *s, FILE *out);
 
+/* The same page for `compare BASELINE PARALLEL --html`: the parallel
+ * run's, with the two runs side by side and the lost time as a picture.
+ * MPP_EINVAL as mpp_compare_compute when a run has no wall time. */
+int mpp_html_write_compare(const mpp_session_t *base,
+                           const mpp_session_t *par, FILE *out);
+
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */
 #define MPP_SESSFILE_MAGIC "MPPROF\0\n"
 #define MPP_SESSFILE_MAGIC_LEN (sizeof(MPP_SESSFILE_MAGIC) - 1)

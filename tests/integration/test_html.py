@@ -25,7 +25,9 @@ drew (--screenshot).
                 text in the function table.
   TestCommand   `mpprof report DIR --html [-o FILE]` writes the same page
                 as the run did, to a file or standard output; --html with
-                --json is a usage error.
+                --json is a usage error; `mpprof compare A B --html -o
+                FILE` renders in Chromium with compare --json's speedup
+                and every process of the parallel run in the timeline.
 
 If Chromium is not installed the tests fail (they do not skip): the
 acceptance needs the browser.
@@ -298,6 +300,7 @@ class TestCommand(unittest.TestCase):
         r = mpptest.run([mpptest.target("t_mp.py"), "pool", "fork", "20"],
                         test=self, extra_env={"MPPTEST_TRUTH_FILE": truth})
         self.assertEqual(r.returncode, 0, r.describe())
+        rep = mpptest.report_json(r.outdir)
         with open(r.path("report.html"), "rb") as f:
             page = f.read()
         out = os.path.join(mpptest.mktemp(self), "page.html")
@@ -317,6 +320,27 @@ class TestCommand(unittest.TestCase):
                             os.path.join(r.outdir, "no", "such", "x.html")])
         self.assertEqual(p.returncode, 1)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+        # compare --html: the run against itself, in Chromium: the page
+        # shows the comparison with compare --json's speedup.
+        p = mpptest.mpprof(["compare", r.outdir, r.outdir, "--json"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        cmp = json.loads(p.stdout)
+        out = os.path.join(mpptest.mktemp(self), "compare.html")
+        p = mpptest.mpprof(["compare", r.outdir, r.outdir, "--html",
+                            "-o", out])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        chromium_exe()
+        dom = render(self, out)
+        sec = dom.attrs["sec-compare"]
+        self.assertNotIn("hidden", sec)
+        self.assertAlmostEqual(float(sec["data-speedup"]), cmp["speedup"],
+                               places=9)
+        self.assertEqual(dom.attrs["timeline"]["data-pids"],
+                         " ".join(str(x["pid"]) for x in rep["processes"]))
+        p = mpptest.mpprof(["compare", r.outdir, r.outdir, "--html",
+                            "--json"])
+        self.assertEqual(p.returncode, 2)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ and asserts exit status 0.  KIND is one of:
              --json` document (equal to the fourth argument's, when
              given) and whose "model" is consistent (indexes in range,
              processes in the report's order); EXPECT gives function
-             names that must be there and the spans kept.
+             names that must be there and the spans kept.  A page of
+             `compare --html` holds "compare" (checked as `compare --json`
+             is) and "baseline": {"report"} too, and EXPECT says so.
 
 Expectations for pstats/callgrind/parts:
   {"functions": [[file, line, name, cc, nc, tt_ns, ct_ns,
@@ -450,6 +452,10 @@ LOST_KEYS = {"pickle", "unpickle", "lock_wait", "ipc_wait", "startup",
 def check_compare(path, exp):
     with open(path, "rb") as f:
         doc = json.loads(f.read())
+    check_compare_doc(doc, exp)
+
+
+def check_compare_doc(doc, exp):
     has_keys("compare", doc, CMP_KEYS)
     has_keys("baseline", doc["baseline"], {"wall_s", "processes"})
     has_keys("parallel", doc["parallel"], {"wall_s", "processes", "workers"})
@@ -634,6 +640,14 @@ def check_html(path, exp, json_path=None):
     has_keys("page data", doc, {"report", "model"})
     rep, model = doc["report"], doc["model"]
     check_report_doc(rep, exp.get("report", {}))
+    # compare --html: the compare --json document and the baseline's report.
+    if ("compare" in doc) != ("compare" in exp):
+        fail("compare in the page: %r, expected: %r" % ("compare" in doc,
+                                                        "compare" in exp))
+    if "compare" in exp:
+        check_compare_doc(doc["compare"], exp["compare"])
+        has_keys("baseline", doc["baseline"], {"report"})
+        check_report_doc(doc["baseline"]["report"], exp.get("baseline", {}))
     if json_path is not None:
         with open(json_path, "rb") as f:
             expect_eq("the page's report and report --json", rep,

@@ -241,6 +241,39 @@ MPP_TEST(html_row_budget)
     mpp_session_destroy(&s);
 }
 
+/*  compare --html: the parallel run's page with the compare document
+ *  (its numbers checked as compare --json's are) and the baseline's
+ *  report; the hostile session is the parallel run, its names stay
+ *  escaped. */
+MPP_TEST(html_compare)
+{
+    mpp_session_t *base = mpp_wf_build();
+    mpp_session_t *par = s_hostile();
+    base->start_ns = S_T0;
+    const char *page = mpp_wf_path("compare.html");
+    FILE *f = fopen(page, "wb");
+    ASSERT(f != NULL);
+    ASSERT_EQ(mpp_html_write_compare(base, par, f), 0);
+    ASSERT_EQ(fclose(f), 0);
+    mpp_wf_write_text(
+        mpp_wf_path("compare.exp"),
+        "{\"names\": [\"" S_EVIL "\"],"
+        " \"compare\": {\"baseline\": {\"processes\": 3},"
+        "              \"parallel\": {\"processes\": 2, \"workers\": 1}},"
+        " \"baseline\": {\"command\": [\"script.py\", \"--n\", \"4\"]}}");
+    mpp_wf_check("html", page, mpp_wf_path("compare.exp"));
+    ASSERT_EQ(mpp_html_write_compare(NULL, par, stdout), MPP_EINVAL);
+    ASSERT_EQ(mpp_html_write_compare(base, par, NULL), MPP_EINVAL);
+    /* A run that never finished has no speedup: no page. */
+    par->wall_ns = 0;
+    f = fopen(mpp_wf_path("nowall.html"), "wb");
+    ASSERT(f != NULL);
+    ASSERT_EQ(mpp_html_write_compare(base, par, f), MPP_EINVAL);
+    fclose(f);
+    mpp_session_destroy(&base);
+    mpp_session_destroy(&par);
+}
+
 MPP_TEST(html_empty)
 {
     /* A session with no process is still a page. */
@@ -277,6 +310,7 @@ main(int argc, char **argv)
     MPP_RUN(html_fixture);
     MPP_RUN(html_span_budget);
     MPP_RUN(html_row_budget);
+    MPP_RUN(html_compare);
     MPP_RUN(html_empty);
     MPP_RUN(html_write_error);
     return mpp_wf_done(mpp_test_done(argc, argv));

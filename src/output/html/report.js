@@ -9,7 +9,8 @@
    test_html.py): data-render, data-errors, data-csp-violations on <body>,
    data-lanes/data-pids on the timeline, data-total-us/data-names/
    data-process on the flame graph.  "#process=PID" in the address
-   selects that process in the flame graph's filter, as a click would. */
+   selects that process in the flame graph's filter, as a click would
+   (see fromHash). */
 (function () {
   'use strict';
   var body = document.body;
@@ -61,6 +62,7 @@
     return (s * 1e6).toPrecision(3) + ' \u00b5s';
   }
   function fmtUs(us) { return fmtSecs(us / 1e6); }
+  function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : word.slice(-1) === 's' ? 'es' : 's'); }
   function pct(part, whole) {
     if (!(whole > 0)) return '';
     var p = part / whole * 100;
@@ -129,7 +131,7 @@
   function drawHeader() {
     var cmd = (R.command || []).join(' ');
     $('run-info').textContent = cmd + ' \u2014 ' + fmtSecs(R.wall_s) + ' wall, ' +
-      R.processes.length + ' processes, Python ' + (R.python || '?') +
+      plural(R.processes.length, 'process') + ', Python ' + (R.python || '?') +
       ', exit status ' + R.exit_status + ', mpprof ' + R.mpprof_version;
     document.title = 'mpprof: ' + cmd;
     var v = R.verdict || {}, p = $('verdict');
@@ -137,7 +139,8 @@
     p.appendChild(el('b', CAT_TITLES[v.leading] || v.leading));
     p.appendChild(document.createTextNode(', ' + fmtSecs(v.seconds || 0) + ' (' +
       pct(v.share || 0, 1) + ' of thread time' +
-      (v.parallel ? '' : ', one process') + ').' + (v.hint ? ' ' + v.hint : '')));
+      (v.parallel ? '' : ', one process') + ').' +
+      (v.hint ? ' ' + v.hint.charAt(0).toUpperCase() + v.hint.slice(1) : '')));
   }
 
   function barRow(box, label, cats, total, scale, cls) {
@@ -171,6 +174,68 @@
              p.categories, p.thread_s, max);
     });
     box.setAttribute('data-rows', String(R.processes.length));
+  }
+
+  /* ---- compare: the two runs and the lost time ------------------------ */
+
+  var LOST_KEYS = ['pickle', 'unpickle', 'lock_wait', 'ipc_wait', 'startup',
+                   'imbalance', 'other'];
+  CAT_COLOURS.imbalance = '#ff9da7';
+  CAT_COLOURS.other = '#bab0ac';
+  CAT_COLOURS.ideal = '#9fb7d0';
+  CAT_TITLES.imbalance = 'imbalance';
+  CAT_TITLES.other = 'other';
+  CAT_TITLES.ideal = 'ideal';
+
+  /* One bar of named parts, all on one scale (seconds). */
+  function partsRow(box, label, parts, scale, total) {
+    var row = el('div', null, 'bar-row');
+    var lab = el('div', label, 'label');
+    lab.title = label;
+    row.appendChild(lab);
+    var bar = el('div', null, 'bar'), drawn = 0;
+    parts.forEach(function (pt) {
+      if (!(pt[1] > 0) || !(scale > 0)) return;
+      var seg = el('div');
+      seg.style.width = (pt[1] / scale * 100) + '%';
+      seg.style.background = CAT_COLOURS[pt[0]];
+      seg.title = CAT_TITLES[pt[0]] + ': ' + fmtSecs(pt[1]);
+      bar.appendChild(seg);
+      drawn++;
+    });
+    row.appendChild(bar);
+    row.appendChild(el('div', fmtSecs(total), 'total'));
+    box.appendChild(row);
+    return drawn;
+  }
+
+  function drawCompare() {
+    var C = D.compare, B = D.baseline.report, sec = $('sec-compare');
+    sec.hidden = false;
+    document.querySelector('h1').textContent = 'mpprof compare';
+    var ideal = C.ideal_speedup > 0 ? C.baseline.wall_s / C.ideal_speedup : 0;
+    $('compare-summary').textContent = 'Speedup ' + C.speedup.toFixed(2) + '\u00d7 of an ideal ' +
+      C.ideal_speedup.toFixed(2) + '\u00d7 (' + C.parallel.workers + ' workers, efficiency ' +
+      pct(C.efficiency, 1) + '): ' + fmtSecs(C.gap_s) + ' lost against the ideal wall time of ' +
+      fmtSecs(ideal) + '.  Baseline: ' + (C.baseline.command || []).join(' ') + ' (' +
+      plural(C.baseline.processes, 'process') + '); parallel: ' +
+      (C.parallel.command || []).join(' ') + ' (' + plural(C.parallel.processes, 'process') + ').' +
+      (C.lost_s.other < 0 ? '  The parts overlap by ' + fmtSecs(-C.lost_s.other) + ' ("other" is negative).' : '');
+    legend($('legend-compare'), ['ideal'].concat(LOST_KEYS));
+    var box = $('compare-lost');
+    var lost = LOST_KEYS.map(function (k) { return [k, C.lost_s[k]]; });
+    var sum = ideal;
+    lost.forEach(function (pt) { if (pt[1] > 0) sum += pt[1]; });
+    var scale = Math.max(C.baseline.wall_s, C.parallel.wall_s, sum);
+    partsRow(box, 'baseline wall', [['ideal', C.baseline.wall_s]], scale, C.baseline.wall_s);
+    partsRow(box, 'ideal wall (baseline / ' + C.ideal_speedup + ')', [['ideal', ideal]], scale, ideal);
+    var n = partsRow(box, 'parallel wall: ideal + lost', [['ideal', ideal]].concat(lost), scale,
+                     C.parallel.wall_s);
+    sec.setAttribute('data-speedup', String(C.speedup));
+    sec.setAttribute('data-lost-parts', String(n - (ideal > 0 ? 1 : 0)));
+    var bars = $('compare-bars'), max = Math.max(B.thread_s, R.thread_s);
+    barRow(bars, 'baseline (' + plural(B.processes.length, 'process') + ')', B.categories, B.thread_s, max);
+    barRow(bars, 'parallel (' + plural(R.processes.length, 'process') + ')', R.categories, R.thread_s, max);
   }
 
   /* ---- the timeline --------------------------------------------------- */
@@ -705,19 +770,36 @@
 
   /* ---- start ---------------------------------------------------------- */
 
+  /*  "#process=PID&colour=category&search=TEXT" in the address: the
+      flame graph's filter, colour and search, set as a person would, with
+      the events their controls send. */
   function fromHash() {
-    var m = /(?:^#|&)process=([^&]+)/.exec(location.hash);
-    if (!m) return;
-    var want = decodeURIComponent(m[1]), s = $('flame-proc');
-    M.procs.forEach(function (p, i) {
-      if (String(p.pid) === want || p.name === want) s.value = String(i);
+    var params = {};
+    location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
+      var i = kv.indexOf('=');
+      if (i > 0) params[kv.slice(0, i)] = decodeURIComponent(kv.slice(i + 1));
     });
-    /* The same event a click on the filter sends. */
-    s.dispatchEvent(new Event('change'));
+    if (params.colour) {
+      $('flame-colour').value = params.colour;
+      $('flame-colour').dispatchEvent(new Event('change'));
+    }
+    if (params.search) {
+      $('flame-search').value = params.search;
+      $('flame-search').dispatchEvent(new Event('input'));
+    }
+    if (params.process) {
+      var s = $('flame-proc');
+      M.procs.forEach(function (p, i) {
+        if (String(p.pid) === params.process || p.name === params.process) s.value = String(i);
+      });
+      /* The same event a click on the filter sends. */
+      s.dispatchEvent(new Event('change'));
+    }
   }
 
   try {
     drawHeader();
+    if (D.compare) drawCompare();
     drawBars();
     prepTimeline();
     drawTimeline();
