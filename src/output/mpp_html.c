@@ -1,9 +1,10 @@
 /*  The HTML writer: report.html, one self-contained page that opens
  *  offline in any browser.  The page is the template html/report.html
- *  with html/report.css and html/report.js inline (embedded at build time
- *  by cmake/mpp_embed.cmake, so the page code has one source of truth in
- *  the repository) and the profile as one JSON document in a
- *  <script type="application/json" id="mpprof-data"> element:
+ *  with html/report.css and its JS (util, timeline, flame and report.js)
+ *  inline (embedded at build time by cmake/mpp_embed.cmake, so the page
+ *  code has one source of truth in the repository) and the profile as
+ *  one JSON document in a <script type="application/json"
+ *  id="mpprof-data"> element:
  *
  *    {"report": the `report --json` document with its first
  *               MPP_HTML_MAX_FUNCS functions by cumulative time, so that
@@ -56,7 +57,7 @@
 #include "mpp_output.h"
 #include "mpp_report_priv.h" /* mpp_rep_json_str: the one JSON escaper */
 
-#include "mpp_html_assets.h" /* generated: mpp_html_page, _css, _js */
+#include "mpp_html_assets.h" /* generated: mpp_html_page, _css, _js_* */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -516,8 +517,38 @@ s_data(FILE *out, const mpp_session_t *s, const mpp_session_t *base)
     return rc;
 }
 
+/* The page code the template's markers name, as embedded. */
+static const struct {
+    const char *name;
+    const char *text;
+    size_t len;
+} s_assets[] = {
+#define S_ASSET(name, array) {name, array, sizeof(array) - 1}
+    S_ASSET("css", mpp_html_css),
+    S_ASSET("js_util", mpp_html_js_util),
+    S_ASSET("js_timeline", mpp_html_js_timeline),
+    S_ASSET("js_flame", mpp_html_js_flame),
+    S_ASSET("js_report", mpp_html_js_report),
+#undef S_ASSET
+};
+
+/* Writes the asset named by the n characters at `name`; MPP_EINVAL for
+ * a name the template should not hold. */
+static int
+s_asset(FILE *out, const char *name, size_t n)
+{
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_assets); i++) {
+        if (strlen(s_assets[i].name) == n &&
+            strncmp(s_assets[i].name, name, n) == 0) {
+            fwrite(s_assets[i].text, 1, s_assets[i].len, out);
+            return 0;
+        }
+    }
+    return MPP_EINVAL;
+}
+
 /*  Writes the template, replacing each marker line <!--mpprof:NAME--> by
- *  what it names: css, js or data.  The markers are the template's own,
+ *  what it names: an asset or the data.  The markers are the template's own,
  *  so an unknown one is a bug in the repository: MPP_EINVAL. */
 static int
 s_page(const mpp_session_t *s, const mpp_session_t *base, FILE *out)
@@ -538,17 +569,11 @@ s_page(const mpp_session_t *s, const mpp_session_t *base, FILE *out)
             return MPP_EINVAL;
         }
         size_t n = (size_t)(end - name);
-        if (n == 3 && strncmp(name, "css", n) == 0) {
-            fwrite(mpp_html_css, 1, sizeof(mpp_html_css) - 1, out);
-        }
-        else if (n == 2 && strncmp(name, "js", n) == 0) {
-            fwrite(mpp_html_js, 1, sizeof(mpp_html_js) - 1, out);
-        }
-        else if (n == 4 && strncmp(name, "data", n) == 0) {
+        if (n == 4 && strncmp(name, "data", n) == 0) {
             rc = s_data(out, s, base);
         }
         else {
-            rc = MPP_EINVAL;
+            rc = s_asset(out, name, n);
         }
         at = end + 3;
     }
