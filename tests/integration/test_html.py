@@ -19,6 +19,10 @@ drew (--screenshot).
                 PNG, decoded here with zlib, has many colours, among them
                 the compute colour of the time bars).  The file size and
                 the time to first render are printed.
+  TestInteraction  zoom, pan, hover, click, search and sort sent as DOM
+                events (a script appended to a copy of the page): each
+                changes what the page drew as a person would expect, with
+                no script error.
   TestHostile   a Pool whose function is named
                 "</script><script>alert(1)</script>": the page renders, has
                 exactly its own two script elements, and shows the name as
@@ -275,6 +279,125 @@ class TestPage(unittest.TestCase):
         self.assertEqual((w, h), (1400, 2400))
         self.assertGreater(len(colours), 50, "a blank screenshot")
         self.assertIn(bytes(COMPUTE_RGB), colours)
+
+
+# Sent after the page rendered: what a person does with the mouse and
+# keyboard, as DOM events, each step's results recorded on #selftest.  The
+# page's policy allows inline scripts, so a copy of the page with this
+# appended runs it; the page itself carries no test code.
+DRIVER = r"""<script>
+window.addEventListener('load', function () {
+  var out = document.createElement('div');
+  out.id = 'selftest';
+  document.body.appendChild(out);
+  function rec(k, v) { out.setAttribute('data-' + k, String(v)); }
+  function ev(target, type, x, y, extra) {
+    var r = target.getBoundingClientRect(), init = {bubbles: true,
+      cancelable: true, clientX: r.left + x, clientY: r.top + y, button: 0};
+    for (var k in extra || {}) init[k] = extra[k];
+    target.dispatchEvent(type === 'wheel' ? new WheelEvent(type, init)
+                                          : new MouseEvent(type, init));
+  }
+  var tl = document.getElementById('timeline');
+  var fg = document.getElementById('flame');
+  var tip = document.getElementById('tooltip');
+  var w = tl.clientWidth, lane = 32;
+  var steps = [
+    function () {
+      rec('view0', tl.dataset.view);
+      rec('rows0', tl.dataset.rows);
+      ev(tl, 'wheel', w * 0.6, lane, {deltaY: -600});
+    },
+    function () {
+      rec('view-zoomed', tl.dataset.view);
+      ev(tl, 'mousedown', w * 0.6, lane);
+      ev(tl, 'mousemove', w * 0.5, lane);
+      ev(tl, 'mouseup', w * 0.5, lane);
+    },
+    function () {
+      rec('view-panned', tl.dataset.view);
+      ev(tl, 'mousemove', w * 0.6, lane);
+      rec('tl-tip', tip.hidden ? '' : tip.textContent);
+      ev(tl, 'mousedown', 50, lane);
+      ev(tl, 'mouseup', 50, lane);
+    },
+    function () {
+      rec('rows1', tl.dataset.rows);
+      ev(tl, 'dblclick', w * 0.5, lane);
+    },
+    function () {
+      rec('view-reset', tl.dataset.view);
+      ev(fg, 'mousemove', 5, 25);
+      rec('fg-tip', tip.hidden ? '' : tip.textContent);
+      rec('zoom0', fg.dataset.zoom);
+      ev(fg, 'click', 5, 25);
+      rec('zoom1', fg.dataset.zoom);
+      var box = document.getElementById('flame-search');
+      box.value = 'wait';
+      box.dispatchEvent(new Event('input'));
+      rec('matched', fg.dataset.matchedUs);
+      document.getElementById('flame-reset').click();
+      rec('zoom2', fg.dataset.zoom);
+      var colour = document.getElementById('flame-colour');
+      colour.value = 'category';
+      colour.dispatchEvent(new Event('change'));
+      document.querySelectorAll('#func-table th')[1].click();
+      rec('sorted', document.querySelector('#func-table th.sorted').textContent);
+      rec('done', 1);
+    }
+  ];
+  var i = 0;
+  (function next() {
+    if (i < steps.length) { steps[i++](); setTimeout(next, 200); }
+  })();
+});
+</script>
+"""
+
+
+class TestInteraction(unittest.TestCase):
+    """Zoom, pan, hover and click, sent as DOM events to the page of a
+    Pool run: the timeline's view narrows on the wheel, moves on a drag and
+    comes back on a double-click; a click on a name shows its threads;
+    hovering shows a tooltip; a click on a frame zooms the flame graph and
+    "Reset zoom" undoes it; the search marks time; a column sorts; and no
+    script error comes of any of it."""
+
+    def test_events(self):
+        chromium_exe()
+        truth = os.path.join(mpptest.mktemp(self), "truth.jsonl")
+        r = mpptest.run([mpptest.target("t_mp.py"), "pool", "fork", "50"],
+                        test=self, extra_env={"MPPTEST_TRUTH_FILE": truth})
+        self.assertEqual(r.returncode, 0, r.describe())
+        with open(r.path("report.html"), encoding="utf-8") as f:
+            page = f.read()
+        driven = os.path.join(mpptest.mktemp(self), "driven.html")
+        with open(driven, "w", encoding="utf-8") as f:
+            f.write(page.replace("</body>", DRIVER + "</body>"))
+        dom = render(self, driven)
+        st = dom.attrs.get("selftest", {})
+        self.assertEqual(st.get("data-done"), "1", st)
+
+        def span(key):
+            a, b = (int(x) for x in st[key].split())
+            return a, b, b - a
+
+        a0, b0, w0 = span("data-view0")
+        az, bz, wz = span("data-view-zoomed")
+        ap, bp, wp = span("data-view-panned")
+        self.assertLess(wz, w0 * 0.8, st)
+        self.assertTrue(a0 <= az < bz <= b0, st)
+        self.assertLessEqual(abs(wp - wz), 2, st)
+        self.assertGreater(ap, az, st)  # dragged to the left: later times
+        self.assertEqual(st["data-view-reset"], st["data-view0"])
+        self.assertGreater(int(st["data-rows1"]), int(st["data-rows0"]))
+        self.assertNotEqual(st["data-tl-tip"], "")
+        self.assertIn("on this path", st["data-fg-tip"])
+        self.assertEqual(st["data-zoom0"], "all processes")
+        self.assertNotEqual(st["data-zoom1"], "all processes")
+        self.assertEqual(st["data-zoom2"], "all processes")
+        self.assertGreater(int(st["data-matched"]), 0)
+        self.assertEqual(st["data-sorted"], "tottime")
 
 
 class TestHostile(unittest.TestCase):

@@ -155,6 +155,8 @@ function drawFlame() {
   c.setAttribute('data-total-us', String(Math.round(rootNode.v)));
   c.setAttribute('data-frames', String(all.length));
   c.setAttribute('data-renders', String(FG.renders));
+  c.setAttribute('data-zoom', nodeLabel(top));
+  c.setAttribute('data-matched-us', String(Math.round(matched)));
   c.setAttribute('data-names', JSON.stringify(Object.keys(names)));
   $('flame-info').textContent = nodeLabel(top) + ': ' + fmtUs(top.v) +
     (FG.search ? ', search matches ' + pct(matched, top.v) + ' of it' : '') +

@@ -4,8 +4,9 @@
    What it drew is written into the DOM as data attributes, so that a
    headless browser's --dump-dom can check the page (tests/integration/
    test_html.py): data-render, data-errors, data-csp-violations on <body>,
-   data-lanes/data-pids on the timeline, data-total-us/data-names/
-   data-process on the flame graph.  "#process=PID" in the address
+   data-lanes/data-pids/data-rows/data-view on the timeline,
+   data-total-us/data-names/data-process/data-zoom/data-matched-us on the
+   flame graph.  "#process=PID" in the address
    selects that process in the flame graph's filter, as a click would
    (see fromHash). */
 /* ---- header, verdict and where the time went ------------------------ */

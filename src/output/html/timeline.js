@@ -143,6 +143,8 @@ function drawTimeline() {
   ctx.restore();
   TL.c.setAttribute('data-lanes', String(drawnPids.length));
   TL.c.setAttribute('data-pids', drawnPids.join(' '));
+  TL.c.setAttribute('data-rows', String(lanes.length));
+  TL.c.setAttribute('data-view', Math.round(v0) + ' ' + Math.round(v1));
 }
 
 function tlTime(ev) {
@@ -150,11 +152,20 @@ function tlTime(ev) {
   return { x: ev.clientX - r.left, y: ev.clientY - r.top,
            t: TL.v0 + (ev.clientX - r.left - TL.geo.LABEL) / TL.geo.plotW * (TL.v1 - TL.v0) };
 }
+/*  Redraws once per frame however many events ask.  A browser that draws
+    no frames (a background tab, a headless one) runs no frame callbacks,
+    so a timer does it there. */
 var tlPending = false;
 function tlRedraw() {
   if (tlPending) return;
   tlPending = true;
-  requestAnimationFrame(function () { tlPending = false; drawTimeline(); });
+  var draw = function () {
+    if (!tlPending) return;
+    tlPending = false;
+    drawTimeline();
+  };
+  requestAnimationFrame(draw);
+  setTimeout(draw, 50);
 }
 function tlHover(ev) {
   var m = tlTime(ev), ln = null;
