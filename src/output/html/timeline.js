@@ -120,26 +120,38 @@ function drawTimeline() {
     ctx.restore();
   });
   /* Parent -> child: a line from the parent's lane where the child
-     started down (or up) to the child's lane. */
+     started down (or up) to the child's lane.  With many children the
+     lines would cross every lane between, so only their ends are drawn
+     then: a tick on the parent's lane, a mark on the child's (hovering a
+     lane names its parent). */
   ctx.save();
   ctx.beginPath();
   ctx.rect(LABEL, AXIS, plotW, g.h - AXIS);
   ctx.clip();
   ctx.strokeStyle = 'rgba(60, 70, 80, .55)';
   ctx.fillStyle = 'rgba(60, 70, 80, .8)';
-  var laneOf = {};
+  var laneOf = {}, links = [];
   lanes.forEach(function (ln) { if (ln.main) laneOf[ln.pr.i] = ln; });
   TL.procs.forEach(function (pr) {
     var par = pr.p.parent;
-    if (par < 0 || !laneOf[par]) return;
-    var x = X(pr.p.start_us), from = laneOf[par], to = laneOf[pr.i];
+    if (par >= 0 && laneOf[par]) links.push([laneOf[par], laneOf[pr.i], X(pr.p.start_us)]);
+  });
+  var full = links.length <= 12;
+  links.forEach(function (lk) {
+    var from = lk[0], to = lk[1], x = lk[2];
     var y0 = from.y + from.h / 2, y1 = to.y + (to.y > from.y ? 3 : to.h - 3);
     ctx.beginPath();
-    ctx.moveTo(x, y0);
-    ctx.lineTo(x, y1);
+    if (full) {
+      ctx.moveTo(x, y0);
+      ctx.lineTo(x, y1);
+    } else {
+      ctx.moveTo(x, from.y + 2);
+      ctx.lineTo(x, from.y + from.h - 2);
+    }
     ctx.stroke();
     ctx.fillRect(x - 2, y1 - 2, 4, 4);
   });
+  TL.c.setAttribute('data-links', String(links.length));
   ctx.restore();
   TL.c.setAttribute('data-lanes', String(drawnPids.length));
   TL.c.setAttribute('data-pids', drawnPids.join(' '));
