@@ -371,9 +371,10 @@ s_model_body(FILE *out, s_model_t *m)
     for (uint32_t k = 0; k < m->nids; k++) {
         const mpp_func_t *fn = &s->funcs[m->order[k]];
         fputs(k ? ",\n  [" : "\n  [", out);
-        mpp_rep_json_str(out, fn->file);
+        /* "?" for a name the wire did not give, as trace.json says. */
+        mpp_rep_json_str(out, fn->file ? fn->file : "?");
         fprintf(out, ", %" PRId32 ", ", fn->line);
-        mpp_rep_json_str(out, fn->name);
+        mpp_rep_json_str(out, fn->name ? fn->name : "?");
         fprintf(out, ", %d]", s_func_cat(fn));
     }
     fprintf(out, "],\n \"functions_limit\": %u, \"spans_dropped\": %" PRIu64

@@ -87,6 +87,7 @@ function layout(G, top, depth0, widthPx) {
 
 function hashHue(s) {
   var h = 0;
+  s = String(s);
   for (var i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
   return Math.abs(h);
 }
