@@ -47,19 +47,6 @@ s_parent(const mpp_session_t *s, size_t i)
     return best;
 }
 
-/*  One row of a process's call graph, as the view gives it: a stat
- *  (callee S_STAT), an edge caller -> callee, or a root (callee S_ROOT,
- *  ct the time its callers do not explain).  Kept in memory between
- *  finding the budget's floor and writing, so that each process's view
- *  is built once. */
-#define S_STAT UINT32_MAX
-#define S_ROOT (UINT32_MAX - 1)
-typedef struct {
-    uint32_t func, callee;
-    uint64_t ncalls;
-    int64_t tt_ns, ct_ns;
-} s_row_t;
-
 /* What the model is written with. */
 typedef struct {
     const mpp_session_t *s;
@@ -67,9 +54,15 @@ typedef struct {
     uint32_t *order; /* model id -> session function id */
     uint32_t nids;
     int64_t *inc;    /* per session function: the time its callers explain */
-    s_row_t *rows;   /* every process's rows, in the session's order */
-    size_t nrows, caprows;
-    size_t *first;   /* process i's rows: first[i] .. first[i + 1] - 1 */
+    /* The process at hand, summed over its threads (see s_proc_sum). */
+    mpp_cost_t *acc; /* per session function, zero outside `touched` */
+    uint8_t *seen;   /* per session function: in `touched` */
+    uint32_t *touched;
+    size_t ntouched;
+    mpp_edge_t *edges; /* its edges, one per (caller, callee) */
+    size_t nedges, capedges;
+    int64_t *times;  /* the first pass's row times, for the floor */
+    size_t ntimes, captimes;
     int64_t span_floor, row_floor; /* the shortest span, least row kept */
     uint64_t spans_dropped, rows_dropped;
 } s_model_t;
@@ -168,87 +161,190 @@ s_span_floor(s_model_t *m)
 #define S_ROW_MIN_NS 1000
 
 static int
-s_row_add(s_model_t *m, uint32_t func, uint32_t callee, const mpp_cost_t *c)
+s_cmp_edge(const void *a, const void *b)
+{
+    const mpp_edge_t *x = a, *y = b;
+    if (x->caller != y->caller) {
+        return x->caller < y->caller ? -1 : 1;
+    }
+    return x->callee < y->callee ? -1 : x->callee > y->callee;
+}
+
+/*  Process i's functions and edges summed over its threads, as its view
+ *  (mpp_view_new) has them, into m->acc, m->touched and m->edges; ids
+ *  beyond the session's functions are skipped, as the view skips them.
+ *  Not the view itself: it allocates and clears arrays of every function
+ *  of the session, which a page of 64 processes would do 64 times.
+ *  Returns 0 or MPP_ENOMEM. */
+static int
+s_proc_sum(s_model_t *m, const mpp_proc_t *p)
+{
+    size_t n = m->s->nfuncs;
+    m->ntouched = 0;
+    m->nedges = 0;
+    for (size_t k = 0; k < p->nthreads; k++) {
+        const mpp_thread_t *t = &p->threads[k];
+        for (size_t j = 0; j < t->nstats; j++) {
+            const mpp_fstat_t *st = &t->stats[j];
+            if (st->func >= n) {
+                continue;
+            }
+            if (!m->seen[st->func]) {
+                m->seen[st->func] = 1;
+                m->touched[m->ntouched++] = st->func;
+            }
+            mpp_cost_add(&m->acc[st->func], &st->cost);
+        }
+        for (size_t j = 0; j < t->nedges; j++) {
+            const mpp_edge_t *e = &t->edges[j];
+            if (e->caller >= n || e->callee >= n) {
+                continue;
+            }
+            if (m->nedges == m->capedges) {
+                size_t cap = m->capedges ? 2 * m->capedges : 1024;
+                mpp_edge_t *v = realloc(m->edges, cap * sizeof(*v));
+                if (v == NULL) {
+                    return MPP_ENOMEM;
+                }
+                m->edges = v;
+                m->capedges = cap;
+            }
+            m->edges[m->nedges++] = *e;
+        }
+    }
+    /* A thread holds one edge per pair; several threads may hold the
+     * same pair, summed here. */
+    if (p->nthreads > 1 && m->nedges > 1) {
+        qsort(m->edges, m->nedges, sizeof(*m->edges), s_cmp_edge);
+        size_t u = 0;
+        for (size_t k = 1; k < m->nedges; k++) {
+            if (m->edges[k].caller == m->edges[u].caller &&
+                m->edges[k].callee == m->edges[u].callee) {
+                mpp_cost_add(&m->edges[u].cost, &m->edges[k].cost);
+            }
+            else {
+                m->edges[++u] = m->edges[k];
+            }
+        }
+        m->nedges = u + 1;
+    }
+    return 0;
+}
+
+/*  One row of a process's call graph: in the first pass (out NULL) its
+ *  time goes to m->times, for the floor of the row budget; in the second,
+ *  the row is written when the budget keeps it (a stat: func, ncalls,
+ *  tottime, cumtime; an edge: caller, callee, cumtime; a root: func, the
+ *  time left), and counted when not.  Returns 0 or MPP_ENOMEM. */
+enum { S_STAT, S_EDGE, S_ROOT };
+
+static int
+s_row(s_model_t *m, FILE *out, bool *first, int kind, uint32_t func,
+      uint32_t callee, const mpp_cost_t *c)
 {
     if (c->ct_ns < S_ROW_MIN_NS) {
         return 0;
     }
-    if (m->nrows == m->caprows) {
-        size_t cap = m->caprows ? 2 * m->caprows : 4096;
-        s_row_t *rows = realloc(m->rows, cap * sizeof(*rows));
-        if (rows == NULL) {
-            return MPP_ENOMEM;
+    if (out == NULL) {
+        if (m->ntimes == m->captimes) {
+            size_t cap = m->captimes ? 2 * m->captimes : 4096;
+            int64_t *v = realloc(m->times, cap * sizeof(*v));
+            if (v == NULL) {
+                return MPP_ENOMEM;
+            }
+            m->times = v;
+            m->captimes = cap;
         }
-        m->rows = rows;
-        m->caprows = cap;
+        m->times[m->ntimes++] = c->ct_ns;
+        return 0;
     }
-    m->rows[m->nrows++] =
-        (s_row_t){func, callee, c->ncalls, c->tt_ns, c->ct_ns};
+    if (c->ct_ns < m->row_floor) {
+        m->rows_dropped++;
+        return 0;
+    }
+    fprintf(out, "%s%" PRIu32, *first ? "" : ",", s_id(m, func));
+    if (kind == S_STAT) {
+        fprintf(out, ",%" PRIu64 ",%" PRId64, c->ncalls, s_us(c->tt_ns));
+    }
+    else if (kind == S_EDGE) {
+        fprintf(out, ",%" PRIu32, s_id(m, callee));
+    }
+    fprintf(out, ",%" PRId64, s_us(c->ct_ns));
+    *first = false;
     return 0;
 }
 
-/*  The rows of process i's view.  Its roots are the functions whose
- *  cumulative time is more than their callers explain (by 1%, and by a
- *  microsecond at least, so that rounding makes no root), with the time
- *  left; a recursive call explains nothing, its time being inside the
- *  outer call's.  Returns 0 or MPP_ENOMEM. */
+/*  Process i's call graph, summed over its threads: "stats", "edges" and
+ *  "roots" (see s_row for the two passes).  Its roots are the functions
+ *  whose cumulative time is more than their callers explain (by 1%, and
+ *  by a microsecond at least, so that rounding makes no root), with the
+ *  time left; a recursive call explains nothing, its time being inside
+ *  the outer call's.  Returns 0 or MPP_ENOMEM. */
 static int
-s_proc_rows(s_model_t *m, size_t i)
+s_graph(s_model_t *m, size_t i, FILE *out)
 {
-    mpp_view_t *v = mpp_view_new(m->s, (ssize_t)i);
-    if (v == NULL) {
-        return MPP_ENOMEM;
+    int rc = s_proc_sum(m, &m->s->procs[i]);
+    bool first = true;
+    if (out != NULL) {
+        fputs(", \"stats\": [", out);
     }
-    int rc = 0;
-    for (size_t f = 0; f < v->nfuncs && rc == 0; f++) {
-        rc = s_row_add(m, (uint32_t)f, S_STAT, &v->func[f]);
+    for (size_t k = 0; k < m->ntouched && rc == 0; k++) {
+        uint32_t f = m->touched[k];
+        rc = s_row(m, out, &first, S_STAT, f, 0, &m->acc[f]);
     }
-    for (size_t k = 0; k < v->nedges && rc == 0; k++) {
-        const mpp_edge_t *e = &v->edges[k];
-        rc = s_row_add(m, e->caller, e->callee, &e->cost);
+    if (out != NULL) {
+        fputs("], \"edges\": [", out);
+        first = true;
+    }
+    for (size_t k = 0; k < m->nedges && rc == 0; k++) {
+        const mpp_edge_t *e = &m->edges[k];
+        rc = s_row(m, out, &first, S_EDGE, e->caller, e->callee, &e->cost);
         if (e->caller != e->callee) {
             m->inc[e->callee] = mpp_add_sat_i64(m->inc[e->callee],
                                                 e->cost.ct_ns);
         }
     }
-    for (size_t f = 0; f < v->nfuncs && rc == 0; f++) {
-        int64_t ct = v->func[f].ct_ns, rest = ct - m->inc[f];
+    if (out != NULL) {
+        fputs("], \"roots\": [", out);
+        first = true;
+    }
+    for (size_t k = 0; k < m->ntouched && rc == 0; k++) {
+        uint32_t f = m->touched[k];
+        int64_t ct = m->acc[f].ct_ns, rest = ct - m->inc[f];
         if (ct > 0 && rest > ct / 100) {
             mpp_cost_t c = {.ct_ns = rest};
-            rc = s_row_add(m, (uint32_t)f, S_ROOT, &c);
+            rc = s_row(m, out, &first, S_ROOT, f, 0, &c);
         }
     }
-    for (size_t k = 0; k < v->nedges; k++) {
-        m->inc[v->edges[k].callee] = 0;
+    if (out != NULL) {
+        fputc(']', out);
     }
-    mpp_view_destroy(&v);
+    for (size_t k = 0; k < m->nedges; k++) {
+        m->inc[m->edges[k].callee] = 0;
+    }
+    for (size_t k = 0; k < m->ntouched; k++) {
+        m->acc[m->touched[k]] = (mpp_cost_t){0};
+        m->seen[m->touched[k]] = 0;
+    }
     return rc;
 }
 
-/*  Every process's rows, and the floor of the row budget over them.
- *  Returns 0 or MPP_ENOMEM. */
+/*  The floor of the row budget: the first pass over every process's call
+ *  graph.  Summing a process's threads again to write it costs less than
+ *  keeping a million rows in memory.  Returns 0 or MPP_ENOMEM. */
 static int
-s_rows(s_model_t *m)
+s_row_floor(s_model_t *m)
 {
-    const mpp_session_t *s = m->s;
     int rc = 0;
-    for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
-        m->first[i] = m->nrows;
-        rc = s_proc_rows(m, i);
+    m->ntimes = 0;
+    for (size_t i = 0; i < m->s->nprocs && rc == 0; i++) {
+        rc = s_graph(m, i, NULL);
     }
-    m->first[s->nprocs] = m->nrows;
-    m->row_floor = INT64_MIN;
-    if (rc == 0 && m->nrows > MPP_HTML_MAX_ROWS) {
-        int64_t *v = malloc(m->nrows * sizeof(*v));
-        if (v == NULL) {
-            return MPP_ENOMEM;
-        }
-        for (size_t k = 0; k < m->nrows; k++) {
-            v[k] = m->rows[k].ct_ns;
-        }
-        m->row_floor = s_floor(v, m->nrows, MPP_HTML_MAX_ROWS);
-        free(v);
-    }
+    m->row_floor = rc == 0 ? s_floor(m->times, m->ntimes, MPP_HTML_MAX_ROWS)
+                           : INT64_MIN;
+    free(m->times);
+    m->times = NULL;
+    m->ntimes = m->captimes = 0;
     return rc;
 }
 
@@ -275,39 +371,7 @@ s_spans(FILE *out, s_model_t *m, const mpp_thread_t *t)
     fputc(']', out);
 }
 
-/*  Process i's rows of one kind (S_STAT, S_ROOT, else edges) that the
- *  budget keeps, as "key": [...]; counts those left out once (with the
- *  edges, which are written first). */
-static void
-s_tree_rows(FILE *out, s_model_t *m, size_t i, const char *key,
-            uint32_t kind)
-{
-    bool first = true;
-    fprintf(out, ", \"%s\": [", key);
-    for (size_t k = m->first[i]; k < m->first[i + 1]; k++) {
-        const s_row_t *r = &m->rows[k];
-        bool edge = r->callee != S_STAT && r->callee != S_ROOT;
-        if (edge ? kind != 0 : r->callee != kind) {
-            continue;
-        }
-        if (r->ct_ns < m->row_floor) {
-            m->rows_dropped++;
-            continue;
-        }
-        fprintf(out, "%s%" PRIu32, first ? "" : ",", s_id(m, r->func));
-        if (kind == S_STAT) {
-            fprintf(out, ",%" PRIu64 ",%" PRId64, r->ncalls, s_us(r->tt_ns));
-        }
-        else if (edge) {
-            fprintf(out, ",%" PRIu32, s_id(m, r->callee));
-        }
-        fprintf(out, ",%" PRId64, s_us(r->ct_ns));
-        first = false;
-    }
-    fputc(']', out);
-}
-
-static void
+static int
 s_proc(FILE *out, s_model_t *m, size_t i)
 {
     const mpp_session_t *s = m->s;
@@ -331,10 +395,9 @@ s_proc(FILE *out, s_model_t *m, size_t i)
         fputc('}', out);
     }
     fputc(']', out);
-    s_tree_rows(out, m, i, "stats", S_STAT);
-    s_tree_rows(out, m, i, "edges", 0);
-    s_tree_rows(out, m, i, "roots", S_ROOT);
+    int rc = s_graph(m, i, out);
     fputc('}', out);
+    return rc;
 }
 
 /* The category a function starts, from the catalog, or -1. */
@@ -352,7 +415,7 @@ s_model_body(FILE *out, s_model_t *m)
     const mpp_session_t *s = m->s;
     int rc = s_span_floor(m);
     if (rc == 0) {
-        rc = s_rows(m);
+        rc = s_row_floor(m);
     }
     if (rc != 0) {
         return rc;
@@ -363,9 +426,9 @@ s_model_body(FILE *out, s_model_t *m)
         fprintf(out, "%s\"%s\"", c ? ", " : "", mpp_catalog_cat(c)->name);
     }
     fputs("],\n \"procs\": [", out);
-    for (size_t i = 0; i < s->nprocs; i++) {
+    for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
         fputs(i ? ",\n  " : "\n  ", out);
-        s_proc(out, m, i);
+        rc = s_proc(out, m, i);
     }
     fputs("],\n \"funcs\": [", out);
     for (uint32_t k = 0; k < m->nids; k++) {
@@ -380,7 +443,7 @@ s_model_body(FILE *out, s_model_t *m)
     fprintf(out, "],\n \"functions_limit\": %u, \"spans_dropped\": %" PRIu64
             ", \"rows_dropped\": %" PRIu64 "}", MPP_HTML_MAX_FUNCS,
             m->spans_dropped, m->rows_dropped);
-    return 0;
+    return rc;
 }
 
 int
@@ -392,18 +455,23 @@ mpp_html_model(FILE *out, const mpp_session_t *s)
         .ids = malloc(n * sizeof(uint32_t)),
         .order = malloc(n * sizeof(uint32_t)),
         .inc = calloc(n, sizeof(int64_t)),
-        .first = malloc((s->nprocs + 1) * sizeof(size_t)),
+        .acc = calloc(n, sizeof(mpp_cost_t)),
+        .seen = calloc(n, 1),
+        .touched = malloc(n * sizeof(uint32_t)),
     };
     int rc = MPP_ENOMEM;
     if (m.ids != NULL && m.order != NULL && m.inc != NULL &&
-        m.first != NULL) {
+        m.acc != NULL && m.seen != NULL &&
+        m.touched != NULL) {
         memset(m.ids, 0xff, n * sizeof(uint32_t));
         rc = s_model_body(out, &m);
     }
     free(m.ids);
     free(m.order);
     free(m.inc);
-    free(m.first);
-    free(m.rows);
+    free(m.acc);
+    free(m.seen);
+    free(m.touched);
+    free(m.edges);
     return rc;
 }
