@@ -253,18 +253,26 @@ try {
   drawHeader();
   if (D.compare) drawCompare();
   drawBars();
+  phase('bars');
   prepTimeline();
   drawTimeline();
   initTimeline();
+  phase('timeline');
   initFlame();
+  phase('flame');
   drawTables();
+  phase('tables');
   fromHash();
   var resized = null;
   window.addEventListener('resize', function () {
     clearTimeout(resized);
     resized = setTimeout(function () { drawTimeline(); drawFlame(); }, 150);
   });
+  phase('done');
   body.setAttribute('data-render-ms', String(Math.round(performance.now())));
+  body.setAttribute('data-phases', phases.map(function (p) {
+    return p[0] + ' ' + Math.round(p[1]);
+  }).join(', '));
   body.setAttribute('data-render', 'done');
 } catch (e) {
   body.setAttribute('data-render', 'failed');

@@ -107,7 +107,13 @@ function showTip(ev, text) {
 }
 function hideTip() { tip.hidden = true; }
 
+/* When each step of the first render ended (ms since the page began
+   loading), written to <body data-phases>: where the time goes on a big
+   page. */
+var phases = [['script', performance.now()]];
+function phase(name) { phases.push([name, performance.now()]); }
 var D = JSON.parse($('mpprof-data').textContent);
+phase('parse');
 var R = D.report, M = D.model;
 var FUNCS = M.funcs;
 function funcLabel(f) {
