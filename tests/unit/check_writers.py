@@ -723,6 +723,20 @@ def check_html(path, exp, json_path=None):
             got[str(p["pid"])] = {funcs[r[k]][2]: r[k + 1]
                                   for k in range(0, len(r), 2)}
         expect_eq("roots", got, exp["roots"])
+    # "edges": {pid: {"caller>callee": us}}: a process's edges, summed
+    # over its threads, exactly.
+    for pid, want in exp.get("edges", {}).items():
+        p = [q for q in model["procs"] if str(q["pid"]) == pid]
+        if len(p) != 1:
+            fail("no single process %s" % pid)
+        e = p[0]["edges"]
+        got = {}
+        for k in range(0, len(e), 3):
+            key = "%s>%s" % (funcs[e[k]][2], funcs[e[k + 1]][2])
+            if key in got:
+                fail("edge %s twice in process %s" % (key, pid))
+            got[key] = e[k + 2]
+        expect_eq("edges of %s" % pid, got, want)
     if "rows_kept" in exp:
         rows = sum(len(p["stats"]) // 4 + len(p["edges"]) // 3 +
                    len(p["roots"]) // 2 for p in model["procs"])

@@ -153,8 +153,18 @@ MPP_TEST(html_fixture)
     const char *json = mpp_wf_path("fixture.json");
     s_write(s, page);
     s_write_json(s, json);
+    /* Process 100's two threads both call work -> __init__: one edge of
+     * 50 + 5 ms; the recursive fact -> fact stays an edge of its own. */
     mpp_wf_write_text(mpp_wf_path("fixture.exp"),
-                      "{\"names\": [\"fact\", \"work\", \"_bootstrap\"]}");
+                      "{\"names\": [\"fact\", \"work\", \"_bootstrap\"],"
+                      " \"edges\": {\"100\": {\"<module>>fact\": 500000,"
+                      "                       \"fact>fact\": 400000,"
+                      "                       \"<module>><method 'acquire' of"
+                      " '_thread.lock' objects>\": 200000,"
+                      "                       \"<module>>work\": 200000,"
+                      "                       \"work>__init__\": 55000,"
+                      "                       \"bad\\ufffd\\ufffdname>work\":"
+                      " 25000}}}");
     mpp_wf_check_x("html", page, mpp_wf_path("fixture.exp"), json);
     mpp_session_destroy(&s);
 }
