@@ -8,8 +8,9 @@
 # Each file becomes `static const char name[] = {..., 0};` (a byte array
 # rather than a string literal, so no character of the file needs escaping
 # and no compiler limit on literal length applies); its length is
-# `sizeof(name) - 1`.  A file holding "</script" or "</style" (any case)
-# is refused: inline in a page, it would end its element early.
+# `sizeof(name) - 1`.  A file other than the template holding "</script",
+# "</style" or "<!--" (any case) is refused: inline in a page, it would
+# end its element early or change how the rest of it is read.
 if(NOT OUT OR NOT FILES)
   message(FATAL_ERROR "mpp_embed.cmake: OUT and FILES are required")
 endif()
@@ -25,10 +26,13 @@ foreach(pair ${FILES})
   string(TOLOWER "${body}" lower)
   string(FIND "${lower}" "</script" at_script)
   string(FIND "${lower}" "</style" at_style)
+  string(FIND "${lower}" "<!--" at_comment)
   get_filename_component(ext "${path}" EXT)
-  if(NOT ext STREQUAL ".html" AND (at_script GREATER -1 OR at_style GREATER -1))
-    message(FATAL_ERROR "mpp_embed.cmake: ${path} holds </script or </style, "
-                        "which would end its element in the page")
+  if(NOT ext STREQUAL ".html" AND (at_script GREATER -1 OR at_style GREATER -1
+                                   OR at_comment GREATER -1))
+    message(FATAL_ERROR "mpp_embed.cmake: ${path} holds </script, </style or "
+                        "<!--, which would end its element in the page or "
+                        "change how the rest of it is read")
   endif()
   file(READ "${path}" hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
