@@ -179,6 +179,20 @@ function tlRedraw() {
   requestAnimationFrame(draw);
   setTimeout(draw, 50);
 }
+/*  Where a span's function was called from in its process: its callers
+    by the time of their calls (the process's edges), at most two. */
+function callSites(p, f) {
+  var e = p.edges, list = [];
+  for (var k = 0; k + 2 < e.length; k += 3) {
+    if (e[k + 1] === f && e[k] !== f) list.push([e[k], e[k + 2]]);
+  }
+  list.sort(function (a, b) { return b[1] - a[1]; });
+  return list.slice(0, 2).map(function (c) {
+    var fn = FUNCS[c[0]];
+    return 'called from ' + pstatsKey(fn[0], fn[1], fn[2]) + ' (' + fmtUs(c[1]) + ' in all)';
+  });
+}
+
 function tlHover(ev) {
   var m = tlTime(ev), ln = null;
   TL.lanes.forEach(function (l) { if (m.y >= l.y && m.y < l.y + l.h) ln = l; });
@@ -195,7 +209,8 @@ function tlHover(ev) {
   if (best) {
     var th = p.threads[best.t];
     showTip(ev, (CAT_TITLES[M.cats[best.cat]] || M.cats[best.cat]) + ' ' + fmtUs(best.d) +
-      '\n' + (best.f >= 0 ? pstatsKey(FUNCS[best.f][0], FUNCS[best.f][1], FUNCS[best.f][2]) : 'function unknown') +
+      '\n' + (best.f >= 0 ? [pstatsKey(FUNCS[best.f][0], FUNCS[best.f][1], FUNCS[best.f][2])]
+        .concat(callSites(p, best.f)).join('\n') : 'function unknown') +
       '\nat ' + fmtUs(best.s) + ' to ' + fmtUs(best.s + best.d) +
       (best.b ? '\n' + best.b + ' bytes' : '') +
       '\n' + procLabel(ln.pr.i) + ', thread ' + (th.name || th.tid));
