@@ -361,7 +361,9 @@ class TestInteraction(unittest.TestCase):
     comes back on a double-click; a click on a name shows its threads;
     hovering shows a tooltip; a click on a frame zooms the flame graph and
     "Reset zoom" undoes it; the search marks time; a column sorts; and no
-    script error comes of any of it."""
+    script error comes of any of it.  A copy of the page with an image
+    from the network shows that the page counts the request its policy
+    blocks."""
 
     def test_events(self):
         chromium_exe()
@@ -398,6 +400,19 @@ class TestInteraction(unittest.TestCase):
         self.assertEqual(st["data-zoom2"], "all processes")
         self.assertGreater(int(st["data-matched"]), 0)
         self.assertEqual(st["data-sorted"], "tottime")
+
+        # The request counter can see a request: the same page with an
+        # image from the network counts it (and the policy blocks it).
+        leaky = os.path.join(mpptest.mktemp(self), "leaky.html")
+        with open(leaky, "w", encoding="utf-8") as f:
+            f.write(page.replace("</body>", '<img src="http://192.0.2.1/x.png">'
+                                 "</body>"))
+        out, _ = chromium(self, "file://" + leaky, "--dump-dom")
+        dom = DomParser()
+        dom.feed(out)
+        self.assertGreaterEqual(
+            int(dom.attrs["body"].get("data-csp-violations", "0")), 1,
+            dom.attrs["body"])
 
 
 class TestHostile(unittest.TestCase):
