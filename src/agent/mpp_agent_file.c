@@ -1,0 +1,395 @@
+/*  One mapping file's life in the agent (see mpp_agent_priv.h): first
+ *  sight, live reads, the process's end, the final read, the exit kind.
+ *
+ *  The exit kind of a process that ended without recording its end:
+ *  the wait status the kernel gives (mpp_aproc_exit_status: pidfd info
+ *  on Linux >= 6.15, else /proc while it is a zombie) mapped as the
+ *  launcher maps the target's.  When the kernel cannot tell, the file is
+ *  held until the target has ended, and then gets the target's status
+ *  if it is the target's file (the launcher reaped it), else
+ *  MPP_EXIT_LOST: only when nothing at all is known.
+ *
+ *  An exec: the pid stays, the kernel's start time stays, and the new
+ *  image makes a new file (start method "exec").  The old image's file
+ *  is then final: it is read a last time with its frames closed when the
+ *  new file was made, and ends as MPP_EXIT_OK with code 0 unless it
+ *  recorded its own end (what the collector's os.exec* wrappers
+ *  recorded before they went).
+ */
+#include "mpp_agent_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mpp_aproc.h"
+#include "mpp_shm.h"
+#include "mpp_shm_root.h"
+
+/*  MERGE (issue 12, the reader's parallel change): mpp_shmread.h will
+ *  offer mpp_shmread_set_cpu_ns (the process's CPU time the agent saw)
+ *  and mpp_shmread_ack (write back what a read consumed, after its frames
+ *  went out).  These two functions are the only places to call them;
+ *  until then they do nothing. */
+static void
+s_hand_cpu(mpp_afile_t *f)
+{
+    if (f->cpu_ns < 0) {
+        return;
+    }
+    /* mpp_shmread_set_cpu_ns(f->reader, f->cpu_ns); */
+}
+
+static void
+s_ack(mpp_afile_t *f, int fd)
+{
+    (void)f;
+    (void)fd;
+    /* (void)mpp_shmread_ack(f->reader, fd); */
+}
+
+static void
+s_close_pidfd(mpp_afile_t *f)
+{
+    if (f->pidfd >= 0) {
+        close(f->pidfd);
+        f->pidfd = -1;
+    }
+}
+
+/*  Follows process `pid`: a pidfd and its kernel start time.  A pid with
+ *  no process is dead from `now` on, with no status known. */
+static void
+s_follow(mpp_afile_t *f, int64_t pid, int64_t now)
+{
+    s_close_pidfd(f);
+    f->pid = pid;
+    f->kstart = 0;
+    int fd = mpp_aproc_pidfd(pid);
+    if (fd < 0) {
+        f->dead = true;
+        f->death_ns = now;
+        return;
+    }
+    f->pidfd = fd;
+    mpp_aproc_stat_t st;
+    if (mpp_aproc_stat(pid, &st) == 0) {
+        f->kstart = st.start_mono_ns;
+    }
+}
+
+mpp_afile_t *
+mpp_afile_new(mpp_agent_t *a, const char *name, int64_t pid, int64_t mono,
+              int64_t now)
+{
+    mpp_afile_t *f = calloc(1, sizeof(*f));
+    if (f == NULL) {
+        return NULL;
+    }
+    f->name = strdup(name);
+    f->reader = mpp_shmread_new(a->token);
+    if (f->name == NULL || f->reader == NULL) {
+        mpp_shmread_destroy(&f->reader);
+        free(f->name);
+        free(f);
+        return NULL;
+    }
+    f->name_pid = pid;
+    f->name_mono = mono;
+    f->first_seen_ns = now;
+    f->cpu_ns = -1;
+    f->pidfd = -1;
+    s_follow(f, pid, now);
+    return f;
+}
+
+/*  Opens the file without following a link and without blocking (a FIFO
+ *  planted in the directory must not stall the agent); only a regular
+ *  file is read.  Read-write when allowed, for the acknowledgement. */
+static int
+s_open(const mpp_agent_t *a, const mpp_afile_t *f)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s", a->dir, f->name);
+    if (n <= 0 || (size_t)n >= sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    int flags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    int fd = open(path, O_RDWR | flags);
+    if (fd < 0 && (errno == EACCES || errno == EROFS)) {
+        fd = open(path, O_RDONLY | flags);
+    }
+    if (fd < 0) {
+        return -errno;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return MPP_EFORMAT;
+    }
+    return fd;
+}
+
+/* The root record of a copy, checked only for lying inside it. */
+static bool
+s_root(const unsigned char *b, size_t len, mpp_shm_root_t *root)
+{
+    mpp_shm_hdr_t hdr;
+    uint64_t off;
+    if (b == NULL || len < sizeof(hdr)) {
+        return false;
+    }
+    memcpy(&hdr, b, sizeof(hdr));
+    if (mpp_shm_check_hdr(&hdr, hdr.reserve) < 0 || hdr.root == 0) {
+        return false;
+    }
+    if (hdr.used > len) {
+        hdr.used = len;
+    }
+    if (mpp_shm_offset(&hdr, hdr.root, sizeof(*root), &off) < 0) {
+        return false;
+    }
+    memcpy(root, b + off, sizeof(*root));
+    return true;
+}
+
+/*  The first good root: is the process behind our pidfd the one that
+ *  wrote the file?  The name's pid gives way to the root's, and a
+ *  process that started after the file's did (mpp_aproc_same_process)
+ *  took a pid whose first owner is gone. */
+static void
+s_check(mpp_afile_t *f, const mpp_shm_root_t *root, int64_t now)
+{
+    f->checked = true;
+    if (f->dead) {
+        return;
+    }
+    if (root->pid > 0 && root->pid != f->pid) {
+        s_follow(f, root->pid, now);
+        if (f->dead) {
+            return;
+        }
+    }
+    if (f->kstart != 0 &&
+        !mpp_aproc_same_process(f->kstart, root->start_mono_ns)) {
+        s_close_pidfd(f);
+        f->dead = true;
+        f->death_ns = now;
+    }
+}
+
+/* The CPU time of the living process behind the pidfd. */
+static void
+s_cpu(mpp_afile_t *f)
+{
+    int64_t ns;
+    if (f->pidfd >= 0 && f->checked && !f->dead &&
+        mpp_aproc_cpu_ns(f->pid, &ns) == 0 && !mpp_aproc_exited(f->pidfd)) {
+        f->cpu_ns = ns;
+    }
+}
+
+static void
+s_count_corrupt(mpp_agent_t *a, mpp_afile_t *f)
+{
+    uint64_t c = mpp_shmread_corrupt(f->reader);
+    if (c > f->corrupt_seen) {
+        atomic_fetch_add(&a->n.corrupt, c - f->corrupt_seen);
+        f->corrupt_seen = c;
+    }
+}
+
+/*  The exit kind and code of the final read; false when it must wait
+ *  (nothing known yet, and the target's status may still come). */
+static bool
+s_exit(mpp_agent_t *a, mpp_afile_t *f, bool recorded, uint32_t *kind,
+       int32_t *code)
+{
+    *kind = MPP_EXIT_LOST;
+    *code = 0;
+    if (recorded) {
+        return true; /* the file's own record wins in the reader */
+    }
+    if (f->exec_ended) {
+        *kind = MPP_EXIT_OK;
+        return true;
+    }
+    if (f->status_known) {
+        mpp_aproc_exit_kind(f->ws, kind, code);
+        return true;
+    }
+    if (!a->ended) {
+        f->held = true;
+        return false;
+    }
+    f->held = false;
+    int64_t tp = atomic_load(&a->target_pid);
+    if (tp > 0 && tp == f->pid) {
+        mpp_aproc_exit_kind(atomic_load(&a->target_ws), kind, code);
+    }
+    return true;
+}
+
+void
+mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
+{
+    if (f->finished || f->released || (f->held && !a->ended)) {
+        return;
+    }
+    int fd = s_open(a, f);
+    if (fd < 0) {
+        /* Gone (or never a file we can read): nothing more will come. */
+        if (fd == -ENOENT || f->dead || fd == MPP_EFORMAT) {
+            f->finished = true;
+        }
+        return;
+    }
+    if (!f->dead) {
+        s_cpu(f);
+    }
+    unsigned char *b = NULL;
+    size_t len = 0;
+    int rc = mpp_shmread_load_fd(fd, !f->dead, &b, &len);
+    mpp_shm_root_t root;
+    bool have_root = (rc == 0 || rc == MPP_ETRUNC) && s_root(b, len, &root);
+    if (have_root && !f->checked) {
+        s_check(f, &root, now);
+    }
+    if (!have_root) {
+        /* Not readable (yet): a live file is tried again; a dead one is
+         * all there will ever be. */
+        f->finished = f->dead;
+        free(b);
+        close(fd);
+        return;
+    }
+    mpp_shmread_out_reset(&a->out);
+    s_hand_cpu(f);
+    uint32_t kind;
+    int32_t code;
+    bool recorded = root.exit_kind != MPP_EXIT_RUNNING;
+    if (f->dead) {
+        if (!s_exit(a, f, recorded, &kind, &code)) {
+            free(b);
+            close(fd);
+            return;
+        }
+        rc = mpp_shmread_final(f->reader, b, len, f->death_ns, kind, code,
+                               &a->out);
+        if (rc == 0 && !recorded && kind == MPP_EXIT_LOST) {
+            atomic_fetch_add(&a->n.lost, 1);
+        }
+    }
+    else {
+        rc = mpp_shmread_read(f->reader, b, len, &a->out);
+    }
+    free(b);
+    s_count_corrupt(a, f);
+    if (rc == 0) {
+        if (!f->parsed) {
+            f->parsed = true;
+            f->fresh = true;
+            atomic_fetch_add(&a->n.files, 1);
+        }
+        if (mpp_agent_send(a, &a->out)) {
+            s_ack(f, fd);
+        }
+    }
+    close(fd);
+    /* A dead process gets one final read, whatever it gave. */
+    if (mpp_shmread_done(f->reader) || f->dead) {
+        f->finished = true;
+    }
+}
+
+void
+mpp_afile_died(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
+{
+    if (f->dead || f->finished) {
+        return;
+    }
+    f->dead = true;
+    f->death_ns = now;
+    /* Its CPU clock still answers while it is a zombie, and the pid is
+     * still its own while /proc shows that zombie. */
+    int64_t ns;
+    mpp_aproc_stat_t st;
+    if (mpp_aproc_cpu_ns(f->pid, &ns) == 0 &&
+        mpp_aproc_stat(f->pid, &st) == 0 && st.state == 'Z' &&
+        f->kstart != 0 && mpp_aproc_same_process(st.start_mono_ns, f->kstart) &&
+        mpp_aproc_same_process(f->kstart, st.start_mono_ns)) {
+        f->cpu_ns = ns;
+    }
+    f->status_known = mpp_aproc_exit_status(f->pidfd, f->pid, f->kstart,
+                                            &f->ws);
+    mpp_afile_read(a, f, now);
+}
+
+void
+mpp_afile_exec_check(mpp_agent_t *a, int64_t now)
+{
+    for (size_t i = 0; i < a->nfiles; i++) {
+        mpp_afile_t *nf = a->files[i];
+        if (!nf->fresh) {
+            continue;
+        }
+        nf->fresh = false;
+        if (nf->dead || mpp_shmread_pid(nf->reader) != nf->pid) {
+            continue;
+        }
+        for (size_t j = 0; j < a->nfiles; j++) {
+            mpp_afile_t *of = a->files[j];
+            if (of == nf || of->finished || of->dead || of->pid != nf->pid ||
+                of->name_mono >= nf->name_mono) {
+                continue;
+            }
+            /* Both pidfds are one living process: its old image is gone.
+             * Its frames end when the new image made its file. */
+            of->dead = true;
+            of->exec_ended = true;
+            of->death_ns = nf->name_mono < now ? nf->name_mono : now;
+            mpp_afile_read(a, of, now);
+        }
+    }
+}
+
+void
+mpp_afile_settle_held(mpp_agent_t *a, int64_t now)
+{
+    for (size_t i = 0; i < a->nfiles; i++) {
+        mpp_afile_t *f = a->files[i];
+        if (f->held && !f->finished) {
+            mpp_afile_read(a, f, now);
+        }
+    }
+}
+
+void
+mpp_afile_release(mpp_agent_t *a, mpp_afile_t *f)
+{
+    if (f == NULL || f->released) {
+        return;
+    }
+    f->released = true;
+    if (!f->parsed) {
+        atomic_fetch_add(&a->n.unreadable, 1);
+    }
+    s_close_pidfd(f);
+    mpp_shmread_destroy(&f->reader);
+}
+
+void
+mpp_afile_destroy(mpp_agent_t *a, mpp_afile_t **f_p)
+{
+    mpp_afile_t *f = *f_p;
+    if (f == NULL) {
+        return;
+    }
+    mpp_afile_release(a, f);
+    free(f->name);
+    free(f);
+    *f_p = NULL;
+}
