@@ -458,6 +458,7 @@ mpp_agent_counts(const mpp_agent_t *self, mpp_agent_counts_t *out)
     out->files = atomic_load(&self->n.files);
     out->frames = atomic_load(&self->n.frames);
     out->corrupt = atomic_load(&self->n.corrupt);
+    out->torn = atomic_load(&self->n.torn);
     out->unreadable = atomic_load(&self->n.unreadable);
     out->unsent = atomic_load(&self->n.unsent);
     out->lost = atomic_load(&self->n.lost);

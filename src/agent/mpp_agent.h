@@ -36,7 +36,10 @@ typedef struct mpp_agent mpp_agent_t;
 typedef struct {
     uint64_t files;      /* files read successfully at least once */
     uint64_t frames;     /* frames handed to the socket */
-    uint64_t corrupt;    /* structures rejected (mpp_shmread_corrupt) */
+    uint64_t corrupt;    /* structures rejected (mpp_shmread_corrupt) in
+                            a file whose process had ended */
+    uint64_t torn;       /* rejected while the process ran: most often a
+                            copy torn by a change, repaired next read */
     uint64_t unreadable; /* files never parsed at all during the run */
     uint64_t unsent;     /* frames the socket refused or too big */
     uint64_t lost;       /* processes ended with no exit status known */

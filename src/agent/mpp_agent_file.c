@@ -133,12 +133,20 @@ s_open(const mpp_agent_t *a, const mpp_afile_t *f)
     return fd;
 }
 
-/* The root record of a copy, checked only for lying inside it. */
+/*  The root record of a copy, checked for lying inside it and for being
+ *  the root of the process the file is named after.  A fork child's file
+ *  holds its parent's state, root included, from the fork until the
+ *  child's first event starts its own incarnation (mpp_core_after_fork):
+ *  until then the header already names the child and the root still the
+ *  parent, and reading it would send the parent's numbers under the
+ *  parent's pid.  *unborn says that is the case. */
 static bool
-s_root(const unsigned char *b, size_t len, mpp_shm_root_t *root)
+s_root(const mpp_afile_t *f, const unsigned char *b, size_t len,
+       mpp_shm_root_t *root, bool *unborn)
 {
     mpp_shm_hdr_t hdr;
     uint64_t off;
+    *unborn = false;
     if (b == NULL || len < sizeof(hdr)) {
         return false;
     }
@@ -153,25 +161,22 @@ s_root(const unsigned char *b, size_t len, mpp_shm_root_t *root)
         return false;
     }
     memcpy(root, b + off, sizeof(*root));
+    if (root->pid != f->name_pid) {
+        *unborn = hdr.pid == f->name_pid;
+        return false;
+    }
     return true;
 }
 
 /*  The first good root: is the process behind our pidfd the one that
- *  wrote the file?  The name's pid gives way to the root's, and a
- *  process that started after the file's did (mpp_aproc_same_process)
- *  took a pid whose first owner is gone. */
+ *  wrote the file?  A process that started after the file's did
+ *  (mpp_aproc_same_process) took a pid whose first owner is gone. */
 static void
 s_check(mpp_afile_t *f, const mpp_shm_root_t *root, int64_t now)
 {
     f->checked = true;
     if (f->dead) {
         return;
-    }
-    if (root->pid > 0 && root->pid != f->pid) {
-        s_follow(f, root->pid, now);
-        if (f->dead) {
-            return;
-        }
     }
     if (f->kstart != 0 &&
         !mpp_aproc_same_process(f->kstart, root->start_mono_ns)) {
@@ -192,12 +197,20 @@ s_cpu(mpp_afile_t *f)
     }
 }
 
+/*  Counts the structures the last read rejected.  A live read copies
+ *  tables the process may be changing under it (only the root record is
+ *  bracketed by its gen), so a rejection there is most often a torn copy
+ *  that the next read repairs: counted apart.  Once the process has ended
+ *  (a final read, or the read that found its exit record) nothing moves
+ *  any more, and a rejection is real damage. */
 static void
 s_count_corrupt(mpp_agent_t *a, mpp_afile_t *f)
 {
     uint64_t c = mpp_shmread_corrupt(f->reader);
     if (c > f->corrupt_seen) {
-        atomic_fetch_add(&a->n.corrupt, c - f->corrupt_seen);
+        bool settled = f->dead || mpp_shmread_done(f->reader);
+        atomic_fetch_add(settled ? &a->n.corrupt : &a->n.torn,
+                         c - f->corrupt_seen);
         f->corrupt_seen = c;
     }
 }
@@ -254,7 +267,10 @@ mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
     size_t len = 0;
     int rc = mpp_shmread_load_fd(fd, !f->dead, &b, &len);
     mpp_shm_root_t root;
-    bool have_root = (rc == 0 || rc == MPP_ETRUNC) && s_root(b, len, &root);
+    bool unborn = false;
+    bool have_root = (rc == 0 || rc == MPP_ETRUNC) &&
+                     s_root(f, b, len, &root, &unborn);
+    f->unborn = unborn;
     if (have_root && !f->checked) {
         s_check(f, &root, now);
     }
@@ -374,7 +390,7 @@ mpp_afile_release(mpp_agent_t *a, mpp_afile_t *f)
         return;
     }
     f->released = true;
-    if (!f->parsed) {
+    if (!f->parsed && !f->unborn) {
         atomic_fetch_add(&a->n.unreadable, 1);
     }
     s_close_pidfd(f);

@@ -27,7 +27,8 @@ typedef struct {
     int64_t first_seen_ns;
     mpp_shmread_t *reader; /* NULL once released */
     int pidfd;             /* the process, -1 when none */
-    int64_t pid;           /* whose pidfd: the name's, then the root's */
+    int64_t pid;           /* whose pidfd: the name's, which the root must
+                              name too (s_root) */
     int64_t kstart;        /* its kernel start (mpp_aproc), 0 unknown */
     int64_t cpu_ns;        /* its CPU time, last reading; -1 none */
     uint64_t corrupt_seen; /* mpp_shmread_corrupt already counted */
@@ -43,6 +44,9 @@ typedef struct {
     bool finished;         /* nothing more will be read from it */
     bool kept;             /* finished, but the file could not be removed */
     bool released;         /* reader and pidfd gone, counted */
+    bool unborn;           /* a fork child's file, still its parent's copy
+                              (mpp_agent_file.c, s_root): not counted as
+                              unreadable if it stays so */
 } mpp_afile_t;
 
 struct mpp_agent {
@@ -69,7 +73,8 @@ struct mpp_agent {
     mpp_shmread_out_t out;
 
     struct {
-        _Atomic uint64_t files, frames, corrupt, unreadable, unsent, lost;
+        _Atomic uint64_t files, frames, corrupt, torn, unreadable, unsent,
+            lost;
     } n;
 };
 
