@@ -316,7 +316,6 @@ s_pass(mpp_agent_t *self, int64_t now)
             mpp_afile_read(self, self->files[i], now);
         }
     }
-    mpp_afile_exec_check(self, now);
 }
 
 static void *

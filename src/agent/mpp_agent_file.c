@@ -234,7 +234,7 @@ s_exit(mpp_agent_t *a, mpp_afile_t *f, bool recorded, uint32_t *kind,
         mpp_aproc_exit_kind(f->ws, kind, code);
         return true;
     }
-    if (!a->ended) {
+    if (!a->ended && !f->forced) {
         f->held = true;
         return false;
     }
@@ -244,6 +244,38 @@ s_exit(mpp_agent_t *a, mpp_afile_t *f, bool recorded, uint32_t *kind,
         mpp_aproc_exit_kind(atomic_load(&a->target_ws), kind, code);
     }
     return true;
+}
+
+/*  Before the first message of file `f`: the aggregator knows a process
+ *  by its pid, so every older file of that pid must have said all it
+ *  will say first.  An older file whose process still lives was left by
+ *  the image an exec replaced: it ends when `f` was made.  One whose
+ *  process died (and whose pid `f`'s process took) ends now with what is
+ *  known of it, since the status the launcher may give at the end is
+ *  only ever the target's, whose pid is not free before that. */
+static void
+s_end_older(mpp_agent_t *a, const mpp_afile_t *f, int64_t now)
+{
+    for (size_t i = 0; i < a->nfiles; i++) {
+        mpp_afile_t *o = a->files[i];
+        if (o == f || o->finished || o->released ||
+            o->name_pid != f->name_pid || o->name_mono >= f->name_mono) {
+            continue;
+        }
+        if (!o->dead && o->pidfd >= 0 && mpp_aproc_exited(o->pidfd)) {
+            mpp_afile_died(a, o, now);
+        }
+        if (!o->dead) {
+            o->dead = true;
+            o->exec_ended = true;
+            o->death_ns = f->name_mono < o->name_mono ? o->name_mono
+                          : f->name_mono < now        ? f->name_mono
+                                                      : now;
+        }
+        o->forced = true;
+        mpp_afile_read(a, o, now);
+        o->finished = true;
+    }
 }
 
 void
@@ -282,6 +314,9 @@ mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
         close(fd);
         return;
     }
+    if (!f->parsed) {
+        s_end_older(a, f, now);
+    }
     mpp_shmread_out_reset(&a->out);
     s_hand_cpu(f);
     uint32_t kind;
@@ -307,7 +342,6 @@ mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
     if (rc == 0) {
         if (!f->parsed) {
             f->parsed = true;
-            f->fresh = true;
             atomic_fetch_add(&a->n.files, 1);
         }
         if (mpp_agent_send(a, &a->out)) {
@@ -342,34 +376,6 @@ mpp_afile_died(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
     f->status_known = mpp_aproc_exit_status(f->pidfd, f->pid, f->kstart,
                                             &f->ws);
     mpp_afile_read(a, f, now);
-}
-
-void
-mpp_afile_exec_check(mpp_agent_t *a, int64_t now)
-{
-    for (size_t i = 0; i < a->nfiles; i++) {
-        mpp_afile_t *nf = a->files[i];
-        if (!nf->fresh) {
-            continue;
-        }
-        nf->fresh = false;
-        if (nf->dead || mpp_shmread_pid(nf->reader) != nf->pid) {
-            continue;
-        }
-        for (size_t j = 0; j < a->nfiles; j++) {
-            mpp_afile_t *of = a->files[j];
-            if (of == nf || of->finished || of->dead || of->pid != nf->pid ||
-                of->name_mono >= nf->name_mono) {
-                continue;
-            }
-            /* Both pidfds are one living process: its old image is gone.
-             * Its frames end when the new image made its file. */
-            of->dead = true;
-            of->exec_ended = true;
-            of->death_ns = nf->name_mono < now ? nf->name_mono : now;
-            mpp_afile_read(a, of, now);
-        }
-    }
 }
 
 void

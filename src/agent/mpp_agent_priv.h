@@ -36,11 +36,11 @@ typedef struct {
     int ws;                /* its wait status, when status_known */
     bool checked;          /* pid and start compared with the root */
     bool parsed;           /* a read has succeeded */
-    bool fresh;            /* parsed for the first time in this pass */
     bool dead;             /* the process (or its image) has ended */
     bool status_known;     /* ws holds its exit status */
     bool exec_ended;       /* its image was replaced by an exec */
     bool held;             /* dead, status unknown: waits for the end */
+    bool forced;           /* must end now with what is known */
     bool finished;         /* nothing more will be read from it */
     bool kept;             /* finished, but the file could not be removed */
     bool released;         /* reader and pidfd gone, counted */
@@ -99,11 +99,6 @@ void mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now);
 
 /* The pidfd fired: the process ended at `now`. */
 void mpp_afile_died(mpp_agent_t *a, mpp_afile_t *f, int64_t now);
-
-/*  A file read for the first time in this pass whose pid has an older
- *  file still open, for the same living process, means an exec replaced
- *  that process's image: the older file is read a last time. */
-void mpp_afile_exec_check(mpp_agent_t *a, int64_t now);
 
 /*  Once the target has ended: dead processes whose status nobody could
  *  tell get the target's own status (the target's file) or none. */
