@@ -145,13 +145,14 @@ s_stream(int64_t pid)
     return bye;
 }
 
-/* The last cost of function `name` in `pid`'s DATA messages. */
+/* The last cost of function `name` in `pid`'s DATA messages among
+ * R.msg[from, to). */
 static mpp_cost_t
-s_cost(int64_t pid, const char *name)
+s_cost_in(int64_t pid, const char *name, size_t from, size_t to)
 {
     uint32_t fid = UINT32_MAX;
     mpp_cost_t c = {0, 0, 0, 0};
-    for (size_t i = 0; i < R.n; i++) {
+    for (size_t i = from; i < to; i++) {
         const mpp_msg_t *m = &R.msg[i];
         if (m->pid != pid || m->type != MPP_MSG_DATA) {
             continue;
@@ -171,6 +172,12 @@ s_cost(int64_t pid, const char *name)
     }
     ASSERT_NE(fid, UINT32_MAX);
     return c;
+}
+
+static mpp_cost_t
+s_cost(int64_t pid, const char *name)
+{
+    return s_cost_in(pid, name, 0, R.n);
 }
 
 /* A core with the real clock and its mapping in s_dir, as a profiled
@@ -486,6 +493,80 @@ MPP_TEST(garbage_in_the_directory_is_counted_and_the_rest_stands)
     s_teardown();
 }
 
+/*  An exec: the same living process makes a new file (here, a second
+ *  core in this process).  The old image's file, which recorded no end,
+ *  says everything, BYE included, before the new one's HELLO, since the
+ *  aggregator tells incarnations of a pid apart only by their order; its
+ *  open frame ends when the new file was made. */
+MPP_TEST(an_exec_ends_the_old_images_file_before_the_new_one_speaks)
+{
+    s_setup();
+    mpp_agent_t *a = s_agent();
+    int64_t pid = getpid();
+    mpp_core_t *old = s_real_core();
+    mpp_tstate_t *t = mpp_core_add_thread(old, 1, "MainThread");
+    uint32_t f = s_fn(old, "w.py", "f");
+    int64_t entered = mpp_clock_mono_ns();
+    s_call(old, t, f); /* os.execv, say: never returns */
+    int64_t until = mpp_clock_mono_ns() + 10000 * S_MS;
+    while (s_count(pid, MPP_MSG_DATA) == 0 && mpp_clock_mono_ns() < until) {
+        s_recv(50);
+    }
+    ASSERT_EQ(s_count(pid, MPP_MSG_HELLO), 1u);
+    usleep(100 * 1000);
+    int64_t before_new = mpp_clock_mono_ns();
+    mpp_core_t *neu = s_real_core();
+    int64_t after_new = mpp_clock_mono_ns();
+    mpp_tstate_t *t2 = mpp_core_add_thread(neu, 1, "MainThread");
+    uint32_t g = s_fn(neu, "w.py", "g");
+    for (int i = 0; i < 3; i++) {
+        s_call(neu, t2, g);
+        s_ret(neu, t2);
+    }
+    mpp_core_finish(neu, MPP_EXIT_CODE, 2);
+    until = mpp_clock_mono_ns() + 10000 * S_MS;
+    while (s_count(pid, MPP_MSG_BYE) < 2 && mpp_clock_mono_ns() < until) {
+        s_recv(50);
+    }
+    s_end(&a, 0, 0, 15000);
+    ASSERT_EQ(s_count(pid, MPP_MSG_HELLO), 2u);
+    ASSERT_EQ(s_count(pid, MPP_MSG_BYE), 2u);
+    /* The old stream, whole, then the new one. */
+    size_t second = 0, k = 0;
+    const mpp_msg_t *bye[2] = {NULL, NULL};
+    uint64_t seq = 0;
+    for (size_t i = 0; i < R.n; i++) {
+        const mpp_msg_t *m = &R.msg[i];
+        if (m->type == MPP_MSG_HELLO && i > 0) {
+            ASSERT_NOT_NULL(bye[0]);
+            second = i;
+            seq = 0;
+        }
+        ASSERT_EQ(m->seq, seq);
+        seq++;
+        if (m->type == MPP_MSG_BYE) {
+            ASSERT_LT(k, 2u);
+            bye[k++] = m;
+        }
+    }
+    ASSERT_GT(second, 0u);
+    ASSERT(bye[0] < &R.msg[second]);
+    ASSERT_EQ(bye[0]->exit_kind, (uint32_t)MPP_EXIT_OK);
+    ASSERT_EQ(bye[1]->exit_kind, (uint32_t)MPP_EXIT_CODE);
+    ASSERT_EQ(bye[1]->exit_code, 2);
+    mpp_cost_t cf = s_cost_in(pid, "f", 0, second);
+    ASSERT_EQ(cf.ncalls, 1u);
+    ASSERT_GE(cf.ct_ns, before_new - entered);
+    ASSERT_LE(cf.ct_ns, after_new - entered);
+    ASSERT_EQ(s_cost_in(pid, "g", second, R.n).ncalls, 3u);
+    mpp_agent_destroy(&a);
+    (void)f;
+    (void)g;
+    mpp_core_destroy(&neu);
+    mpp_core_destroy(&old);
+    s_teardown();
+}
+
 MPP_TEST(hurry_stops_at_once_with_a_process_still_running)
 {
     s_setup();
@@ -521,6 +602,7 @@ main(int argc, char **argv)
     MPP_RUN(the_launchers_status_serves_a_target_the_kernel_did_not_name);
     MPP_RUN(a_reused_pid_is_not_taken_for_the_files_process);
     MPP_RUN(garbage_in_the_directory_is_counted_and_the_rest_stands);
+    MPP_RUN(an_exec_ends_the_old_images_file_before_the_new_one_speaks);
     MPP_RUN(hurry_stops_at_once_with_a_process_still_running);
     return mpp_test_done(argc, argv);
 }
