@@ -61,7 +61,10 @@ s_close_pidfd(mpp_afile_t *f)
 }
 
 /*  Follows process `pid`: a pidfd and its kernel start time.  A pid with
- *  no process is dead from `now` on, with no status known. */
+ *  no process is dead from `now` on, with no status known.  Without a
+ *  pidfd for another reason (ENOSYS before Linux 5.3, a sandbox's EPERM,
+ *  EMFILE) the process is followed by polling /proc at every read
+ *  (mpp_aproc_gone): never taken for dead because a pidfd was missing. */
 static void
 s_follow(mpp_afile_t *f, int64_t pid, int64_t now)
 {
@@ -69,14 +72,15 @@ s_follow(mpp_afile_t *f, int64_t pid, int64_t now)
     f->pid = pid;
     f->kstart = 0;
     int fd = mpp_aproc_pidfd(pid);
-    if (fd < 0) {
+    mpp_aproc_stat_t st;
+    int src = mpp_aproc_stat(pid, &st);
+    if (fd == -ESRCH || (fd < 0 && (src == -ENOENT || src == -ESRCH))) {
         f->dead = true;
         f->death_ns = now;
         return;
     }
-    f->pidfd = fd;
-    mpp_aproc_stat_t st;
-    if (mpp_aproc_stat(pid, &st) == 0) {
+    f->pidfd = fd >= 0 ? fd : -1;
+    if (src == 0) {
         f->kstart = st.start_mono_ns;
     }
 }
@@ -186,13 +190,18 @@ s_check(mpp_afile_t *f, const mpp_shm_root_t *root, int64_t now)
     }
 }
 
-/* The CPU time of the living process behind the pidfd. */
+/*  The CPU time of the living process, kept only when the pid was still
+ *  its own after the reading. */
 static void
 s_cpu(mpp_afile_t *f)
 {
     int64_t ns;
-    if (f->pidfd >= 0 && f->checked && !f->dead &&
-        mpp_aproc_cpu_ns(f->pid, &ns) == 0 && !mpp_aproc_exited(f->pidfd)) {
+    if (!f->checked || f->dead || mpp_aproc_cpu_ns(f->pid, &ns) != 0) {
+        return;
+    }
+    bool still = f->pidfd >= 0 ? !mpp_aproc_exited(f->pidfd)
+                               : !mpp_aproc_gone(f->pid, f->kstart);
+    if (still) {
         f->cpu_ns = ns;
     }
 }
@@ -262,7 +271,8 @@ s_end_older(mpp_agent_t *a, const mpp_afile_t *f, int64_t now)
             o->name_pid != f->name_pid || o->name_mono >= f->name_mono) {
             continue;
         }
-        if (!o->dead && o->pidfd >= 0 && mpp_aproc_exited(o->pidfd)) {
+        if (!o->dead && (o->pidfd >= 0 ? mpp_aproc_exited(o->pidfd)
+                                       : mpp_aproc_gone(o->pid, o->kstart))) {
             mpp_afile_died(a, o, now);
         }
         if (!o->dead) {
@@ -282,6 +292,10 @@ void
 mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
 {
     if (f->finished || f->released || (f->held && !a->ended)) {
+        return;
+    }
+    if (!f->dead && f->pidfd < 0 && mpp_aproc_gone(f->pid, f->kstart)) {
+        mpp_afile_died(a, f, now); /* reads it, finally */
         return;
     }
     int fd = s_open(a, f);
@@ -369,8 +383,7 @@ mpp_afile_died(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
     mpp_aproc_stat_t st;
     if (mpp_aproc_cpu_ns(f->pid, &ns) == 0 &&
         mpp_aproc_stat(f->pid, &st) == 0 && st.state == 'Z' &&
-        f->kstart != 0 && mpp_aproc_same_process(st.start_mono_ns, f->kstart) &&
-        mpp_aproc_same_process(f->kstart, st.start_mono_ns)) {
+        f->kstart != 0 && mpp_aproc_same_start(st.start_mono_ns, f->kstart)) {
         f->cpu_ns = ns;
     }
     f->status_known = mpp_aproc_exit_status(f->pidfd, f->pid, f->kstart,

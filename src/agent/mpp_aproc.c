@@ -120,6 +120,22 @@ mpp_aproc_pidfd(int64_t pid)
 }
 
 bool
+mpp_aproc_gone(int64_t pid, int64_t kernel_start)
+{
+    mpp_aproc_stat_t st;
+    int rc = mpp_aproc_stat(pid, &st);
+    if (rc == -ENOENT || rc == -ESRCH) {
+        return true;
+    }
+    if (rc != 0) {
+        return false; /* cannot tell: taken as alive */
+    }
+    return st.state == 'Z' || st.state == 'X' ||
+           (kernel_start != 0 &&
+            !mpp_aproc_same_start(st.start_mono_ns, kernel_start));
+}
+
+bool
 mpp_aproc_exited(int pidfd)
 {
     struct pollfd p = {pidfd, POLLIN, 0};
@@ -146,10 +162,8 @@ s_pidfd_exit(int pidfd, int *ws)
     return true;
 }
 
-/* Two readings of one kernel start time differ only by the conversion
- * from the boot clock, which moves by nanoseconds between calls. */
-static bool
-s_near(int64_t a, int64_t b)
+bool
+mpp_aproc_same_start(int64_t a, int64_t b)
 {
     int64_t d = a > b ? a - b : b - a;
     return d < 1000000;
@@ -166,7 +180,7 @@ mpp_aproc_exit_status(int pidfd, int64_t pid, int64_t kernel_start, int *ws)
     mpp_aproc_stat_t st;
     if (mpp_aproc_stat(pid, &st) == 0 && st.state == 'Z' &&
         st.have_exit_code &&
-        (kernel_start == 0 || s_near(st.start_mono_ns, kernel_start))) {
+        (kernel_start == 0 || mpp_aproc_same_start(st.start_mono_ns, kernel_start))) {
         *ws = st.exit_code;
         return true;
     }

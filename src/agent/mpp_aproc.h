@@ -33,6 +33,16 @@ int mpp_aproc_stat(int64_t pid, mpp_aproc_stat_t *st);
  *  within that much of the first process's start goes unnoticed. */
 bool mpp_aproc_same_process(int64_t kernel_start, int64_t root_start);
 
+/* Two readings of one kernel start time (mpp_aproc_stat) differ only by
+ * the conversion from the boot clock: true when within a millisecond. */
+bool mpp_aproc_same_start(int64_t a, int64_t b);
+
+/*  Without a pidfd (pidfd_open missing before Linux 5.3, refused by a
+ *  sandbox, or no descriptor left): true once `pid` is gone, a zombie,
+ *  or another process than the one that started at `kernel_start` (0:
+ *  unknown).  Polled, so a death is seen at the next interval only. */
+bool mpp_aproc_gone(int64_t pid, int64_t kernel_start);
+
 /* pidfd_open(2): the descriptor, or a negated errno (-ESRCH: gone). */
 int mpp_aproc_pidfd(int64_t pid);
 
