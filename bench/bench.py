@@ -38,6 +38,10 @@ Sections (each a function registered in SECTIONS, run in this order):
              settle in it): RSS last sample <= the sample at the end of the
              warm-up; collector bytes exactly constant from 20% of the run
              on.
+  procs      per-process cost (bench_procs.py): fork and spawn children
+             that do nothing, unprofiled and under mpprof with sockets and
+             with shared mappings; CPU of the whole process tree.  Targets:
+             <= 1 ms extra CPU per fork child, <= 5 ms per spawn child.
   agg        bench_agg (bench/bench_agg.c, built with the tests): 64 processes
              x 5000 functions (own functions per process, and all shared),
              10000 edges, 2 threads each: decode + ingest of every frame, then
@@ -674,12 +678,24 @@ def section_agg(args, ctx):
     return {"ok": figs.ok, "figures": figs.rows, "median": med, "runs": runs}
 
 
+def section_procs(args, ctx):
+    # In a module of its own (bench_procs.py), where its docstring says
+    # what it measures.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_procs
+    try:
+        return bench_procs.section_procs(args, ctx, Figures)
+    except bench_procs.ProcsError as e:
+        raise BenchError(str(e))
+
+
 SECTIONS = {
     "overhead": section_overhead,
     "callgrind": section_callgrind,
     "pool": section_pool,
     "memory": section_memory,
     "agg": section_agg,
+    "procs": section_procs,
 }
 
 # (full, --quick)

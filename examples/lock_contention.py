@@ -17,7 +17,7 @@ import time
 def critical_section(counter, i):
     # a short but not empty critical section
     value = counter.value
-    for k in range(40):
+    for k in range(200):
         value += (i + k) % 2 - (i + k) % 2
     counter.value = value + 1
 
@@ -37,7 +37,7 @@ def worker(lock, counter, iterations):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("iterations", nargs="?", type=int, default=20000)
+    ap.add_argument("iterations", nargs="?", type=int, default=10000)
     ap.add_argument("--procs", type=int, default=max(4, os.cpu_count() or 2))
     a = ap.parse_args()
     lock = multiprocessing.Lock()

@@ -38,6 +38,10 @@ def _mpprof_start():
         return
     import signal
     ours = started = False
+    # With a map directory the launcher's agent reads the collector's
+    # shared mapping, even after a SIGKILL: the process keeps its signals
+    # and its os functions exactly as they are without mpprof.
+    agent_reads = os.environ.get("MPPROF_SHM_DIR", "").startswith("/")
     try:
         from mpprof import _collector
 
@@ -46,19 +50,22 @@ def _mpprof_start():
         # so no SIGTERM can end a process the aggregator already knows
         # without a word.  A handler of the user's, installed before or
         # after, takes precedence.
-        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        if (not agent_reads
+                and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL):
             signal.signal(signal.SIGTERM, _collector.on_signal)
             ours = True
         _collector.start()
         started = True
-        # multiprocessing's fork children end with os._exit, which skips
-        # every exit handler, and an exec discards the process image with
-        # whatever is still queued: these wrappers send the last batch
-        # first.  closerange would close the collector's socket under it.
-        os._exit = _collector.os_exit
-        os.execv = _collector.os_execv
-        os.execve = _collector.os_execve
-        os.closerange = _collector.os_closerange
+        if not agent_reads:
+            # multiprocessing's fork children end with os._exit, which
+            # skips every exit handler, and an exec discards the process
+            # image with whatever is still queued: these wrappers send the
+            # last batch first.  closerange would close the collector's
+            # socket under it.
+            os._exit = _collector.os_exit
+            os.execv = _collector.os_execv
+            os.execve = _collector.os_execve
+            os.closerange = _collector.os_closerange
         os.register_at_fork(after_in_child=_collector.after_fork_child)
         _collector.enable()
     except Exception as exc:

@@ -15,6 +15,11 @@ set -euo pipefail
 # Packages needed whatever the release; each is checked with dpkg.
 base=(build-essential cmake pkg-config libzmq3-dev python3 python3-dev
       valgrind clang)
+# With --test, the real programs the suite profiles as well (joblib's
+# loky backend, for Debian's own python3).
+if [ "${1:-}" = "--test" ]; then
+    base+=(python3-joblib)
+fi
 
 missing=()
 for p in "${base[@]}"; do

@@ -27,7 +27,7 @@ verdict() {
     return 1
 }
 
-scripts/deps.sh || fail "deps.sh (installing what is missing)"
+scripts/deps.sh --test || fail "deps.sh (installing what is missing)"
 
 stage "build (build/)"
 if ! BUILD_DIR=build scripts/build.sh; then

@@ -289,26 +289,40 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
     char *old_parent = mpp_strdup(getenv("MPPROF_PARENT_PID"));
     mpp_zsink_t *zsink = NULL;
     mpp_core_t *core = NULL;
+    mpp_sink_t sink = {0};
     if (!have_real) {
         goto fail;
     }
-    zsink = mpp_zsink_new(endpoint,
-                          s_env_int("MPPROF_LINGER_MS", 3000, 0, 600 * 1000));
-    if (zsink == NULL) {
-        PyErr_NoMemory();
-        goto fail;
+    /* With a map directory the host's agent reads the core's mapping and
+     * nothing is sent from here: no socket, no I/O thread (issue 12). */
+    if (s_env_dir("MPPROF_SHM_DIR") == NULL) {
+        zsink = mpp_zsink_new(
+            endpoint, s_env_int("MPPROF_LINGER_MS", 3000, 0, 600 * 1000));
+        if (zsink == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        sink = mpp_zsink_sink(zsink);
     }
     /* The core reads this process's origin (MPPROF_PARENT_PID among it)
      * before the export below replaces it for the children. */
-    if ((core = s_new_core(token, mpp_zsink_sink(zsink))) == NULL ||
+    if ((core = s_new_core(token, sink)) == NULL ||
         !s_register_at_exit(module) || mpp_mod_export_parent_pid() < 0) {
         goto fail;
     }
     const char *why = NULL;
     if (mpp_core_start(core, &why) < 0) {
-        PyErr_Format(PyExc_RuntimeError, "cannot connect to %s: %s", endpoint,
-                     why);
+        if (zsink != NULL) {
+            PyErr_Format(PyExc_RuntimeError, "cannot connect to %s: %s",
+                         endpoint, why);
+        }
+        else {
+            PyErr_SetString(PyExc_RuntimeError, why);
+        }
         goto fail;
+    }
+    if (zsink == NULL) {
+        (void)mpp_mod_interpose_os(core);
     }
     /* Started: from here on nothing may fail. */
     free(old_parent);

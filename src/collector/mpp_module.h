@@ -59,6 +59,12 @@ mpp_mod_core(PyObject *module)
  *  set. */
 int mpp_mod_export_parent_pid(void);
 
+/*  When the agent reads the mapping: makes os._exit, os.execv and
+ *  os.execve record the end of the image in `core` before they run
+ *  (mpp_interpose.c).  Returns how many of the three are interposed;
+ *  never raises. */
+int mpp_mod_interpose_os(mpp_core_t *core);
+
 /* A docstring shared between units (PyDoc_STRVAR's are static). */
 #define MPP_DOC(name, text) const char name[] = PyDoc_STR(text)
 

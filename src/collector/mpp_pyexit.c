@@ -35,6 +35,11 @@ mpp_mod_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
     }
     mpp_hook_refresh_name(core);
     (void)mpp_core_flush(core);
+    if (mpp_core_agent_reads(core)) {
+        /* Nothing is in flight to protect: the mapping holds it all, and
+         * the signals stay exactly as the program left them. */
+        Py_RETURN_NONE;
+    }
 
     /* A SIGTERM Python did not get to handle is now handled by the hold;
      * one that did trip Python's flag runs on_signal from signal.signal

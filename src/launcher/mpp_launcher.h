@@ -119,6 +119,18 @@ int mpp_wait_target(mpp_sigs_t *sigs, pid_t pid, int *status);
  *  received (SIGCHLD and SIGPIPE do not count). */
 int mpp_sigs_drain(mpp_sigs_t *sigs);
 
+/* ---- mpp_orphans.c ---------------------------------------------------- */
+
+/*  Makes mpprof the parent of every descendant whose own parent ends
+ *  (PR_SET_CHILD_SUBREAPER), before the target starts.  Returns 0 or a
+ *  negated errno. */
+int mpp_orphans_adopt(void);
+
+/*  After the target: waits until no child of mpprof runs but the witness
+ *  (the orphans adopted meanwhile), reaping those that end, for at most
+ *  `limit_ns`, or until a new signal arrives. */
+void mpp_orphans_wait(mpp_sigs_t *sigs, int64_t limit_ns);
+
 /* The exit status of a shell for a wait status: code, or 128+signal. */
 int mpp_exit_status(int wait_status);
 

@@ -22,6 +22,9 @@
 #include "mpp_agent.h"
 
 #define S_SOCK_NAME "agg.sock"
+/* The longest wait for the target's orphans, as for the aggregator's
+ * stragglers. */
+#define S_ORPHANS_NS (10000 * 1000000LL)
 
 typedef struct {
     const mpp_run_opts_t *o;
@@ -250,6 +253,10 @@ s_setup(s_run_t *r)
     else {
         r->sockpath = NULL;
     }
+    /* Descendants orphaned before their collector said a word are still
+     * found and waited for (mpp_orphans.c).  Without it they are only
+     * missed if they start right before their parent exits. */
+    (void)mpp_orphans_adopt();
     r->agg = mpp_agg_new(r->endpoint, r->token, r->session, &rc);
     if (r->agg == NULL || (rc = mpp_agg_start(r->agg)) != 0) {
         mpp_say("cannot listen on %s: %s", r->endpoint, mpp_strerror(rc));
@@ -293,6 +300,9 @@ s_run_target(s_run_t *r)
     }
     rc = mpp_wait_target(&r->sigs, r->pid, &r->wait_status);
     r->session->wall_ns = mpp_now_mono_ns() - t0;
+    if (rc == 0) {
+        mpp_orphans_wait(&r->sigs, S_ORPHANS_NS);
+    }
     if (rc != 0) {
         mpp_say("cannot wait for the target: %s", mpp_strerror(rc));
         return 2;

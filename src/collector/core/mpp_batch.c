@@ -100,7 +100,9 @@ s_send(mpp_core_t *core, const mpp_msg_t *msg)
 int
 mpp_batch_hello(mpp_core_t *core)
 {
-    if (core->hello_sent) {
+    /* Nothing is sent when the agent reads the mapping: it makes every
+     * message from what it finds there (mpp_core_agent_reads). */
+    if (core->hello_sent || mpp_core_agent_reads(core)) {
         return 0;
     }
     mpp_msg_t msg;
@@ -122,6 +124,9 @@ mpp_batch_hello(mpp_core_t *core)
 int
 mpp_batch_bye(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code)
 {
+    if (mpp_core_agent_reads(core)) {
+        return 0;
+    }
     int rc = mpp_batch_hello(core);
     if (rc < 0) {
         return rc;
@@ -222,6 +227,9 @@ s_mark_sent(mpp_core_t *core)
 int
 mpp_batch_data(mpp_core_t *core, bool always)
 {
+    if (mpp_core_agent_reads(core)) {
+        return 0;
+    }
     mpp_batch_t *b = core->batch;
     size_t nthreads = 0;
     size_t nstats = 0;

@@ -176,6 +176,14 @@ mpp_core_destroy(mpp_core_t **self_p)
     *self_p = NULL;
 }
 
+static bool s_close_sink(mpp_core_t *self);
+
+bool
+mpp_core_agent_reads(const mpp_core_t *self)
+{
+    return self->sink.send == NULL;
+}
+
 static void
 s_set_deadline(mpp_core_t *self)
 {
@@ -187,16 +195,23 @@ int
 mpp_core_start(mpp_core_t *self, const char **err)
 {
     const char *why = NULL;
-    if (self->sink.open(self->sink.ctx, &why) < 0) {
+    if (mpp_core_agent_reads(self)) {
+        if (self->shm == NULL) {
+            *err = "cannot create the shared mapping the agent reads";
+            return MPP_EINVAL;
+        }
+    }
+    else if (self->sink.open(self->sink.ctx, &why) < 0) {
         *err = why ? why : "cannot open the channel to the aggregator";
         return MPP_EINVAL;
     }
-    self->sink_open = true;
+    else {
+        self->sink_open = true;
+    }
     if (self->own_process) {
         int rc = mpp_exit_register(self, err);
         if (rc < 0) {
-            (void)self->sink.close(self->sink.ctx);
-            self->sink_open = false;
+            (void)s_close_sink(self);
             return rc;
         }
     }
@@ -445,6 +460,13 @@ mpp_core_flush(mpp_core_t *self)
         return 0;
     }
     s_set_deadline(self);
+    if (mpp_core_agent_reads(self)) {
+        /* No batch: the agent reads the tables where they are.  What it
+         * cannot see there is refreshed here, at the same pace. */
+        mpp_clock_calibrate(&self->h.clock);
+        mpp_root_sync(self); /* the clock's calibration, dropped events */
+        return 0;
+    }
     int rc = mpp_batch_data(self, false);
     mpp_root_sync(self); /* the clock's calibration, dropped events */
     return rc;

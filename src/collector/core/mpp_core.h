@@ -109,6 +109,11 @@ typedef struct {
      * (mpp_shm.h), named p<pid>-<start>.mpp; NULL keeps them in private
      * memory.  A fork child moves to a mapping of its own there. */
     const char *shm_dir;
+    /*  Where messages go.  A sink without `send` (all members zero) means
+     *  the core sends nothing at all: the host's agent reads its mapping
+     *  (src/agent/), so the process needs no socket, no thread and no
+     *  signal handler.  The core then refuses to start without a mapping
+     *  in shm_dir, since nothing else could carry its numbers. */
     mpp_sink_t sink;
     mpp_measure_t measure;
     /* Register the process's exit and fork handlers at start (the
@@ -182,6 +187,9 @@ void mpp_core_disconnect(mpp_core_t *self);
  *  failed): a new incarnation under the same pid, numbers from zero, HELLO
  *  again.  Every thread keeps its (now empty) tables. */
 void mpp_core_restart(mpp_core_t *self);
+
+/* True when the host's agent reads this core's mapping (no sink). */
+bool mpp_core_agent_reads(const mpp_core_t *self);
 
 /* Bytes of memory the core holds. */
 size_t mpp_core_mem(const mpp_core_t *self);

@@ -216,6 +216,13 @@ s_on_exit(int status, void *arg)
     /* The parent sees only the low byte, as with exit(256) == exit(0). */
     int32_t code = status & 0xff;
 
+    if (mpp_core_agent_reads(self)) {
+        /* Only the exit record is left to write, and a signal that ends
+         * the process now ends it as it would unprofiled: the agent reads
+         * whatever state the mapping holds then. */
+        mpp_core_finish(self, code == 0 ? MPP_EXIT_OK : MPP_EXIT_CODE, code);
+        return;
+    }
     mpp_core_sigterm_disarm();
     mpp_core_hold_signals();
     if (s_held_signal != 0) {
