@@ -323,6 +323,8 @@ s_thread_main(void *arg)
 {
     mpp_agent_t *self = arg;
     bool ended = false, hurry = false;
+    /* A name for top, perf and /proc/<pid>/task (at most 15 bytes). */
+    (void)pthread_setname_np(pthread_self(), "mpprof-agent");
     int64_t ended_ns = 0;
     int64_t next_tick = mpp_clock_mono_ns();
 

@@ -267,6 +267,8 @@ MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
         }
         (void)!write(pipefd[1], &entered, sizeof(entered));
         usleep(300 * 1000); /* inside f, seen live by the agent */
+        int64_t killing = mpp_clock_mono_ns();
+        (void)!write(pipefd[1], &killing, sizeof(killing));
         raise(SIGKILL);
         _exit(1);
     }
@@ -274,7 +276,6 @@ MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
     int64_t entered = 0;
     ASSERT_EQ(read(pipefd[0], &entered, sizeof(entered)),
               (ssize_t)sizeof(entered));
-    close(pipefd[0]);
     /* Not reaped until its BYE is in: the status is then readable on any
      * kernel with pidfds, from /proc while it is a zombie. */
     s_recv_bye(pid, 10000);
@@ -296,6 +297,16 @@ MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
     ASSERT_GE(f.ct_ns, 300 * S_MS);
     ASSERT_LE(f.ct_ns, bye_ns - entered);
     ASSERT_GE(f.tt_ns, f.ct_ns - g.ct_ns);
+    /* How late the agent saw the death (a pidfd wakes it at once; the
+     * polled fallback at the next interval), bounded generously. */
+    int64_t killing = 0;
+    ASSERT_EQ(read(pipefd[0], &killing, sizeof(killing)),
+              (ssize_t)sizeof(killing));
+    close(pipefd[0]);
+    int64_t late = entered + f.ct_ns - killing;
+    printf("# death seen %.3f ms after the kill\n", (double)late / 1e6);
+    ASSERT_GE(late, -S_MS); /* f started a little after `entered` */
+    ASSERT_LE(late, 2000 * S_MS);
     s_end(&a, 0, 0, 15000);
     ASSERT(s_stream(pid) == bye); /* still nothing after it */
     ASSERT_EQ(s_files_of(pid), 0); /* removed after its BYE */
