@@ -1,5 +1,5 @@
 /*  The end of a process image, seen from C, when the host's agent reads
- *  the mapping (mpp_core_agent_reads).
+ *  the mapping (!mpp_core_has_sink).
  *
  *  An exec keeps the pid but replaces the image: without a word from the
  *  process, the agent would take the new program's life for the rest of

@@ -35,7 +35,7 @@ mpp_mod_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
     }
     mpp_hook_refresh_name(core);
     (void)mpp_core_flush(core);
-    if (mpp_core_agent_reads(core)) {
+    if (!mpp_core_has_sink(core)) {
         /* Nothing is in flight to protect: the mapping holds it all, and
          * the signals stay exactly as the program left them. */
         Py_RETURN_NONE;

@@ -105,9 +105,11 @@ class Loky(unittest.TestCase):
 class Plain(unittest.TestCase):
     def test_observes_itself_as_plain(self):
         script = mpptest.target("out_plain.py")
-        plain = mpptest.run_python(["-W", "default", script])
-        r = mpptest.run(["-W", "default", script], test=self,
-                        extra_env=MAPS, run_opts=())
+        # Every warning shown, so none that only a profiled run causes can
+        # hide behind the default filters.
+        env = dict(os.environ, PYTHONWARNINGS="default")
+        plain = mpptest.run_python([script], env=env)
+        r = mpptest.run([script], test=self, env=env, extra_env=MAPS)
         self.assertEqual(plain.returncode, 0, plain.stderr)
         self.assertEqual(r.returncode, 0, r.describe())
         self.assertEqual(r.stdout, plain.stdout)

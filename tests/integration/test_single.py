@@ -382,6 +382,20 @@ class ThreadRunningAtStart(unittest.TestCase):
                          "call mpprof saw begin")
 
 
+class CodeMadeAnew(unittest.TestCase):
+    """Code objects made anew for one function (exec'd source; joblib's
+    loky workers get functions this way) count as that one function: every
+    call, not only the last code object's, as cProfile's pstats would."""
+
+    def test_every_call_counts(self):
+        r = mpptest.run([mpptest.target("t_newcode.py"), "66", "15"],
+                        test=self)
+        self.assertEqual(r.returncode, 0, r.describe())
+        stats = mpptest.load_stats(r)
+        self.assertEqual(mpptest.ncalls(stats, "<anew>", "anew"),
+                         r.truth()["anew"], r.describe())
+
+
 class TestCpuBound(_TargetCase, unittest.TestCase):
     TARGET = "t_cpu.py"
     ARGS = ("300",)

@@ -101,8 +101,8 @@ int
 mpp_batch_hello(mpp_core_t *core)
 {
     /* Nothing is sent when the agent reads the mapping: it makes every
-     * message from what it finds there (mpp_core_agent_reads). */
-    if (core->hello_sent || mpp_core_agent_reads(core)) {
+     * message from what it finds there (!mpp_core_has_sink). */
+    if (core->hello_sent || !mpp_core_has_sink(core)) {
         return 0;
     }
     mpp_msg_t msg;
@@ -124,7 +124,7 @@ mpp_batch_hello(mpp_core_t *core)
 int
 mpp_batch_bye(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code)
 {
-    if (mpp_core_agent_reads(core)) {
+    if (!mpp_core_has_sink(core)) {
         return 0;
     }
     int rc = mpp_batch_hello(core);
@@ -227,7 +227,7 @@ s_mark_sent(mpp_core_t *core)
 int
 mpp_batch_data(mpp_core_t *core, bool always)
 {
-    if (mpp_core_agent_reads(core)) {
+    if (!mpp_core_has_sink(core)) {
         return 0;
     }
     mpp_batch_t *b = core->batch;

@@ -179,9 +179,9 @@ mpp_core_destroy(mpp_core_t **self_p)
 static bool s_close_sink(mpp_core_t *self);
 
 bool
-mpp_core_agent_reads(const mpp_core_t *self)
+mpp_core_has_sink(const mpp_core_t *self)
 {
-    return self->sink.send == NULL;
+    return self->sink.send != NULL;
 }
 
 static void
@@ -195,7 +195,7 @@ int
 mpp_core_start(mpp_core_t *self, const char **err)
 {
     const char *why = NULL;
-    if (mpp_core_agent_reads(self)) {
+    if (!mpp_core_has_sink(self)) {
         if (self->shm == NULL) {
             *err = "cannot create the shared mapping the agent reads";
             return MPP_EINVAL;
@@ -460,7 +460,7 @@ mpp_core_flush(mpp_core_t *self)
         return 0;
     }
     s_set_deadline(self);
-    if (mpp_core_agent_reads(self)) {
+    if (!mpp_core_has_sink(self)) {
         /* No batch: the agent reads the tables where they are.  What it
          * cannot see there is refreshed here, at the same pace. */
         mpp_clock_calibrate(&self->h.clock);

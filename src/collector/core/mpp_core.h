@@ -188,8 +188,9 @@ void mpp_core_disconnect(mpp_core_t *self);
  *  again.  Every thread keeps its (now empty) tables. */
 void mpp_core_restart(mpp_core_t *self);
 
-/* True when the host's agent reads this core's mapping (no sink). */
-bool mpp_core_agent_reads(const mpp_core_t *self);
+/* False when the core sends nothing and the host's agent reads its
+ * mapping instead (a sink without `send`, see mpp_core_cfg_t). */
+bool mpp_core_has_sink(const mpp_core_t *self);
 
 /* Bytes of memory the core holds. */
 size_t mpp_core_mem(const mpp_core_t *self);

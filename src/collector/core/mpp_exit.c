@@ -216,7 +216,7 @@ s_on_exit(int status, void *arg)
     /* The parent sees only the low byte, as with exit(256) == exit(0). */
     int32_t code = status & 0xff;
 
-    if (mpp_core_agent_reads(self)) {
+    if (!mpp_core_has_sink(self)) {
         /* Only the exit record is left to write, and a signal that ends
          * the process now ends it as it would unprofiled: the agent reads
          * whatever state the mapping holds then. */

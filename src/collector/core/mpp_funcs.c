@@ -32,7 +32,14 @@ mpp_funcs_new(mpp_shm_t *shm)
     self->shm = shm;
     self->nslots = 256;
     self->slots = calloc(self->nslots, sizeof(*self->slots));
-    if (self->slots == NULL) {
+    self->nlabels = 256;
+    self->labels = malloc(self->nlabels * sizeof(*self->labels));
+    if (self->labels != NULL) {
+        memset(self->labels, 0xff, self->nlabels * sizeof(*self->labels));
+    }
+    if (self->slots == NULL || self->labels == NULL) {
+        free(self->slots);
+        free(self->labels);
         mpp_mem_free(shm, self);
         return NULL;
     }
@@ -54,16 +61,80 @@ mpp_funcs_destroy(mpp_funcs_t **self_p)
     mpp_mem_free(shm, self->defs);
     free(self->state);
     free(self->slots);
+    free(self->labels);
     mpp_mem_free(shm, self);
     *self_p = NULL;
+}
+
+static size_t
+s_label_hash(const char *file, int32_t line, const char *name, size_t mask)
+{
+    uint64_t h = mpp_hash_str_from(MPP_HASH_FNV_BASIS, file);
+    h = mpp_hash_bytes_from(h, &line, sizeof(line));
+    h = mpp_hash_str_from(h, name);
+    return (size_t)mpp_hash_mix64(h) & mask;
+}
+
+/* The slot of the label's id in `labels`, or of the empty slot where it
+ * goes. */
+static size_t
+s_label_slot(const mpp_funcs_t *self, const uint32_t *labels, size_t n,
+             const char *file, int32_t line, const char *name)
+{
+    size_t mask = n - 1;
+    size_t i = s_label_hash(file, line, name, mask);
+    for (;; i = (i + 1) & mask) {
+        uint32_t fid = labels[i];
+        if (fid == MPP_NOFID) {
+            return i;
+        }
+        const s_def_t *def = &self->defs[fid];
+        if (def->line == line && strcmp(def->name, name) == 0 &&
+            strcmp(def->file, file) == 0) {
+            return i;
+        }
+    }
+}
+
+/* Makes room for one more label (load under one half).  0 or ENOMEM. */
+static int
+s_labels_reserve(mpp_funcs_t *self)
+{
+    if (2 * ((size_t)self->ndefs + 1) <= self->nlabels) {
+        return 0;
+    }
+    size_t n = self->nlabels * 2;
+    uint32_t *labels = malloc(n * sizeof(*labels));
+    if (labels == NULL) {
+        return MPP_ENOMEM;
+    }
+    memset(labels, 0xff, n * sizeof(*labels));
+    for (uint32_t fid = 0; fid < self->ndefs; fid++) {
+        const s_def_t *def = &self->defs[fid];
+        labels[s_label_slot(self, labels, n, def->file, def->line,
+                            def->name)] = fid;
+    }
+    free(self->labels);
+    self->labels = labels;
+    self->nlabels = n;
+    return 0;
 }
 
 uint32_t
 mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
               const char *name)
 {
-    if (self->ndefs == MPP_NOFID) {
+    file = file ? file : "?";
+    name = name ? name : "?";
+    if (self->ndefs == MPP_NOFID || s_labels_reserve(self) < 0) {
         return MPP_NOFID;
+    }
+    /* One id per label: cumulative numbers of two ids with one label
+     * would otherwise overwrite each other wherever they merge. */
+    size_t slot = s_label_slot(self, self->labels, self->nlabels, file, line,
+                               name);
+    if (self->labels[slot] != MPP_NOFID) {
+        return self->labels[slot];
     }
     size_t cap = self->capdefs;
     if (mpp_mem_grow(self->shm, (void **)&self->defs, &cap, self->ndefs + 1,
@@ -82,8 +153,8 @@ mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
         self->capdefs = cap;
     }
     s_def_t *def = &self->defs[self->ndefs];
-    def->file = mpp_mem_strdup(self->shm, file ? file : "?");
-    def->name = mpp_mem_strdup(self->shm, name ? name : "?");
+    def->file = mpp_mem_strdup(self->shm, file);
+    def->name = mpp_mem_strdup(self->shm, name);
     if (def->file == NULL || def->name == NULL) {
         mpp_mem_free(self->shm, def->file);
         mpp_mem_free(self->shm, def->name);
@@ -94,6 +165,7 @@ mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
     def->line = line;
     mpp_cats_classify(def->file, def->name, &def->tag, &def->mark);
     self->state[self->ndefs] = S_UNSENT;
+    self->labels[slot] = self->ndefs;
     return self->ndefs++;
 }
 
@@ -209,5 +281,6 @@ mpp_funcs_mem(const mpp_funcs_t *self)
 {
     return sizeof(*self) + self->mem +
            self->capdefs * (sizeof(*self->defs) + 1) +
-           self->nslots * sizeof(*self->slots);
+           self->nslots * sizeof(*self->slots) +
+           self->nlabels * sizeof(*self->labels);
 }

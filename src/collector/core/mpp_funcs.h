@@ -30,7 +30,12 @@ mpp_funcs_t *mpp_funcs_new(struct mpp_shm *shm);
 void mpp_funcs_destroy(mpp_funcs_t **self_p);
 
 /*  Adds a definition (the strings are copied) and returns its id, or
- *  MPP_NOFID when out of memory.  NULL strings are stored as "?". */
+ *  MPP_NOFID when out of memory.  NULL strings are stored as "?".  A
+ *  definition equal to one already added (file, line and name) gets that
+ *  one's id: pstats and the aggregator know a function by exactly these,
+ *  so code objects made anew for one function (exec'd source, functions
+ *  cloudpickle sends by value) count as one function, not as several
+ *  whose cumulative numbers would overwrite each other. */
 uint32_t mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
                        const char *name);
 

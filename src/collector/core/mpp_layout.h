@@ -39,6 +39,10 @@ struct mpp_funcs {
     size_t nslots;
     size_t nkeys;
     size_t mem; /* bytes of strings; arrays are counted from their caps */
+    /* (file, line, name) -> id, so that code objects made anew for one
+     * function (exec, cloudpickle) count as that function (private). */
+    uint32_t *labels; /* ids, MPP_NOFID for empty; power-of-two size */
+    size_t nlabels;
 };
 
 /* ---- the span buffer (mpp_cats.c) -------------------------------------- */
