@@ -137,6 +137,23 @@ s_open(const mpp_agent_t *a, const mpp_afile_t *f)
     return fd;
 }
 
+/*  True when the header claims more bytes in use than any collector can
+ *  have (its whole reserve, MPP_SHM_RESERVE_DEFAULT): a forged file,
+ *  perhaps sparse, that would make every read copy gigabytes of zeros.
+ *  Such a file is never read. */
+static bool
+s_oversized(int fd)
+{
+    mpp_shm_hdr_t hdr;
+    ssize_t n;
+    do {
+        n = pread(fd, &hdr, sizeof(hdr), 0);
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof(hdr) &&
+           memcmp(hdr.magic, MPP_SHM_MAGIC, sizeof(MPP_SHM_MAGIC)) == 0 &&
+           hdr.used > MPP_SHM_RESERVE_DEFAULT;
+}
+
 /*  The root record of a copy, checked for lying inside it and for being
  *  the root of the process the file is named after.  A fork child's file
  *  holds its parent's state, root included, from the fork until the
@@ -304,6 +321,11 @@ mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
         if (fd == -ENOENT || f->dead || fd == MPP_EFORMAT) {
             f->finished = true;
         }
+        return;
+    }
+    if (s_oversized(fd)) {
+        f->finished = true;
+        close(fd);
         return;
     }
     if (!f->dead) {
