@@ -19,6 +19,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mpp_agent.h"
+
 #define S_SOCK_NAME "agg.sock"
 /* The longest wait for the target's orphans, as for the aggregator's
  * stragglers. */
@@ -35,6 +37,7 @@ typedef struct {
     char *mapdir;    /* the collectors' mappings (mpp_shm.h), or NULL */
     char token[MPP_TOKEN_LEN + 1];
     mpp_agg_t *agg;
+    mpp_agent_t *agent; /* reads the mappings in mapdir; NULL without */
     char **envp;
     char **argv;
     pid_t pid;
@@ -259,6 +262,15 @@ s_setup(s_run_t *r)
         mpp_say("cannot listen on %s: %s", r->endpoint, mpp_strerror(rc));
         return 2;
     }
+    /* The agent after the aggregator, whose socket it connects to. */
+    if (r->mapdir != NULL) {
+        r->agent = mpp_agent_new(r->mapdir, r->endpoint, r->token,
+                                 r->o->interval_ms, &rc);
+        if (r->agent == NULL || (rc = mpp_agent_start(r->agent)) != 0) {
+            mpp_say("cannot watch %s: %s", r->mapdir, mpp_strerror(rc));
+            return 2;
+        }
+    }
     r->envp = mpp_pyenv_environ(&r->py, r->endpoint, r->token,
                                 r->o->interval_ms, r->mapdir);
     if (r->envp == NULL) {
@@ -299,15 +311,14 @@ s_run_target(s_run_t *r)
     return 0;
 }
 
-/*  Lets the aggregator collect the stragglers.  It bounds its own wait;
- *  a new signal (a second Ctrl-C) cuts it short. */
+/*  Waits until `done_fd` is readable; a new signal (a second Ctrl-C)
+ *  calls hurry(arg) and the wait goes on for the (short) rest. */
 static void
-s_collect(s_run_t *r)
+s_wait_done(s_run_t *r, int done_fd, void (*hurry)(void *), void *arg)
 {
-    mpp_agg_target_ended(r->agg);
     for (;;) {
         struct pollfd pfd[2] = {
-            {mpp_agg_done_fd(r->agg), POLLIN, 0},
+            {done_fd, POLLIN, 0},
             {r->sigs.fd, POLLIN, 0},
         };
         int n = poll(pfd, 2, -1);
@@ -318,11 +329,65 @@ s_collect(s_run_t *r)
             break;
         }
         if (n > 0 && pfd[1].revents != 0 && mpp_sigs_drain(&r->sigs) > 0) {
-            mpp_agg_hurry(r->agg);
+            hurry(arg);
         }
     }
+}
+
+static void
+s_agg_hurry(void *agg)
+{
+    mpp_agg_hurry(agg);
+}
+
+static void
+s_agent_hurry(void *agent)
+{
+    mpp_agent_hurry(agent);
+}
+
+/*  What the agent could not read goes into the note only when there was
+ *  some: the rest of the profile stands.  Processes whose end nobody
+ *  could tell count as lost, as those that never said BYE do. */
+static void
+s_agent_note(s_run_t *r)
+{
+    mpp_agent_counts_t c;
+    mpp_agent_counts(r->agent, &c);
+    r->session->integrity.processes_lost += c.lost;
+    if (c.corrupt > 0 || c.unreadable > 0 || c.unsent > 0) {
+        fprintf(stderr,
+                "mpprof: note: the processes' state files had %" PRIu64
+                " damaged record%s, %" PRIu64 " file%s could not be read "
+                "at all, %" PRIu64 " message%s could not be sent; the rest "
+                "of the profile stands\n",
+                c.corrupt, c.corrupt == 1 ? "" : "s", c.unreadable,
+                c.unreadable == 1 ? "" : "s", c.unsent,
+                c.unsent == 1 ? "" : "s");
+    }
+}
+
+/*  Lets the agent read the last of the processes' mappings, then the
+ *  aggregator collect the stragglers.  Each bounds its own wait; a new
+ *  signal (a second Ctrl-C) cuts it short. */
+static void
+s_collect(s_run_t *r)
+{
+    if (r->agent != NULL) {
+        /* The launcher reaped the target: its status serves when the
+         * kernel could not tell the agent. */
+        mpp_agent_target_ended(r->agent, r->pid, r->wait_status);
+        s_wait_done(r, mpp_agent_done_fd(r->agent), s_agent_hurry,
+                    r->agent);
+        mpp_agent_join(r->agent);
+    }
+    mpp_agg_target_ended(r->agg);
+    s_wait_done(r, mpp_agg_done_fd(r->agg), s_agg_hurry, r->agg);
     mpp_agg_join(r->agg);
     mpp_ingest_finish(r->session, r->pid, r->wait_status, stderr);
+    if (r->agent != NULL) {
+        s_agent_note(r);
+    }
 }
 
 /* ---- outputs ---------------------------------------------------------- */
@@ -409,6 +474,7 @@ s_write_outputs(s_run_t *r)
 static void
 s_cleanup(s_run_t *r)
 {
+    mpp_agent_destroy(&r->agent);
     mpp_agg_destroy(&r->agg);
     s_remove_mapdir(r);
     s_remove_sessdir(r);
