@@ -151,19 +151,17 @@ s_remove_sessdir(s_run_t *r)
     r->sessdir = NULL;
 }
 
-/*  A private directory for the collectors' shared mappings (when
- *  MPPROF_MAPS=1; see below): on /dev/shm
- *  when there is one, since a mapping on a disk file system would have
- *  its pages written back to the disk; else in the session directory.
- *  Without one the collectors keep their tables in private memory. */
+/*  A private directory for the collectors' shared mappings, which the
+ *  agent reads (issue 12): on /dev/shm when there is one, since a mapping
+ *  on a disk file system would have its pages written back to the disk;
+ *  else in the session directory.  Without one (MPPROF_MAPS=0, or nowhere
+ *  to make it) the collectors stream to the aggregator over ZeroMQ, as
+ *  mpprof 0.1 did. */
 static void
 s_make_mapdir(s_run_t *r)
 {
-    /* Off unless asked for (MPPROF_MAPS=1) until the agent reads the
-     * mappings: until then they cost every fork a copy and give nothing
-     * (issue 12). */
-    const char *on = getenv("MPPROF_MAPS");
-    if (on == NULL || strcmp(on, "1") != 0) {
+    const char *maps = getenv("MPPROF_MAPS");
+    if (maps != NULL && strcmp(maps, "0") == 0) {
         return;
     }
     struct stat st;

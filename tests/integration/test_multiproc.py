@@ -119,7 +119,7 @@ class MpCase(unittest.TestCase):
         integ = rep.get("integrity", {})
         self.assertEqual(integ.get("rejected"), 0, integ)
         self.assertEqual(integ.get("seq_gaps"), 0, integ)
-        # A killed process is lost with sockets; the agent (MPPROF_MAPS=1)
+        # A killed process is lost with sockets (MPPROF_MAPS=0); the agent
         # reads its state after the death and knows the signal.
         nlost = sum(1 for p in procs
                     if p["pid"] in lost and p.get("exit") == "lost")

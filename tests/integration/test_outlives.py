@@ -25,9 +25,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpptest  # noqa: E402
 
-# The agent reads the mappings only when the launcher makes them; until
-# that is the default, these tests ask for it.
-MAPS = {"MPPROF_MAPS": "1"}
+# The agent reads the mappings the launcher makes by default; the old
+# socket path (MPPROF_MAPS=0) is what runs when none can be made.
+MAPS = {}
+SOCKETS = {"MPPROF_MAPS": "0"}
 DEBIAN_PYTHON = "/usr/bin/python3"
 
 
@@ -148,7 +149,7 @@ class Orphan(unittest.TestCase):
         self.check(MAPS)
 
     def test_child_started_before_parent_exits_sockets(self):
-        self.check({"MPPROF_MAPS": "0"})
+        self.check(SOCKETS)
 
 
 if __name__ == "__main__":
