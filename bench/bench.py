@@ -46,6 +46,12 @@ Sections (each a function registered in SECTIONS, run in this order):
              x 5000 functions (own functions per process, and all shared),
              10000 edges, 2 threads each: decode + ingest of every frame, then
              every output file.  Target: total < --agg-target (2 s).
+  html       report.html of the same two bench_agg sessions, opened in
+             headless Chromium (scripts/deps.sh --test installs it; skipped
+             without it): the page's size, the writer's time, and the time
+             to first render as the page measures it (performance.now() when
+             everything is drawn).  Target: first render < --html-target-ms
+             (2000 ms).
 
 Each figure prints as `figure: value (target: ...) PASS/FAIL`; a summary
 table of all figures ends the run.
@@ -617,6 +623,7 @@ AGG_PHASES = [
     ("PARTS_S", "callgrind.parts"),
     ("SESSION_S", "session.mpprof"),
     ("REPORT_S", "report.txt"),
+    ("HTML_S", "report.html"),
     ("DIRSYNC_S", "directory fsync"),
     ("OUTPUTS_S", "all outputs"),
     ("TOTAL_S", "TOTAL (merge + outputs)"),
@@ -655,7 +662,8 @@ def section_agg(args, ctx):
     for key, label in (("PSTATS_BYTES", "profile.prof MB"),
                        ("CALLGRIND_BYTES", "callgrind.out MB"),
                        ("PARTS_BYTES", "callgrind.parts MB"),
-                       ("SESSION_BYTES", "session.mpprof MB")):
+                       ("SESSION_BYTES", "session.mpprof MB"),
+                       ("HTML_BYTES", "report.html MB")):
         print("%-40s %12.1f %12.1f" % (label, d[key] / 1e6, s[key] / 1e6))
     t = args.agg_target
     figs.add("aggregator merge + outputs, %d procs x %d own functions (%d in session)" % (
@@ -689,6 +697,65 @@ def section_procs(args, ctx):
         raise BenchError(str(e))
 
 
+def chromium_render_ms(exe, page, tmp):
+    """The page's own time to first render in headless Chromium: the
+    performance.now() at which report.js finished drawing everything
+    (data-render-ms on <body>), in ms; None when the page did not finish."""
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
+    p = subprocess.run([exe, "--headless", "--no-sandbox",
+                        "--disable-background-networking", "--disable-gpu",
+                        "--user-data-dir=" + profile, "--window-size=1400,2400",
+                        "--virtual-time-budget=30000", "--dump-dom",
+                        "file://" + page], capture_output=True, text=True,
+                       timeout=300, env=env)
+    shutil.rmtree(profile, ignore_errors=True)
+    m = re.search(r'<body[^>]*data-render="done"[^>]*data-render-ms="(\d+)"',
+                  p.stdout) or re.search(
+        r'<body[^>]*data-render-ms="(\d+)"[^>]*data-render="done"', p.stdout)
+    return int(m.group(1)) if m else None
+
+
+def section_html(args, ctx):
+    figs = Figures("html")
+    exe = args.bench_agg or os.path.join(os.path.dirname(ctx["mpprof"]), "bench_agg")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    print("== html: report.html of bench_agg's %d processes x %d functions "
+          "(shared and own), in headless Chromium; %d rounds" % (
+              args.agg_procs, args.agg_funcs, args.rounds))
+    if not os.access(exe, os.X_OK):
+        figs.skip("report.html first render", "%s not built" % exe)
+        return {"ok": True, "skipped": True, "figures": figs.rows}
+    if browser is None:
+        figs.skip("report.html first render", "chromium not installed "
+                  "(scripts/deps.sh --test)")
+        return {"ok": True, "skipped": True, "figures": figs.rows}
+    base = [exe, "--procs", str(args.agg_procs), "--funcs", str(args.agg_funcs),
+            "--edges", str(args.agg_edges), "--threads", str(args.agg_threads)]
+    out = {}
+    for config, extra in (("shared", ["--shared"]), ("distinct", [])):
+        d = os.path.join(ctx["tmpdir"], "html-" + config)
+        os.makedirs(d, exist_ok=True)
+        _, kv_out, _ = run_cmd(base + extra + ["--dir", d], cwd=ctx["tmpdir"],
+                               env=clean_env(TMPDIR=ctx["tmpdir"]))
+        kv = parse_kv(kv_out)
+        page = os.path.join(d, "report.html")
+        ms = [chromium_render_ms(browser, page, ctx["tmpdir"])
+              for _ in range(args.rounds)]
+        if None in ms:
+            raise BenchError("report.html of %s did not render in Chromium" % d)
+        out[config] = {"bytes": kv["HTML_BYTES"], "write_s": kv["HTML_S"],
+                       "render_ms": median(ms), "funcs": kv["SESSION_FUNCS"]}
+        figs.add("report.html, %d procs, %d functions in the session (%s)" % (
+            args.agg_procs, kv["SESSION_FUNCS"], config),
+            "%.1f MB, written in %.3f s, first render %d ms (median)" % (
+                kv["HTML_BYTES"] / 1e6, kv["HTML_S"], median(ms)),
+            "first render < %d ms" % args.html_target_ms,
+            median(ms) < args.html_target_ms)
+    return {"ok": figs.ok, "figures": figs.rows, "median": out}
+
+
 SECTIONS = {
     "overhead": section_overhead,
     "callgrind": section_callgrind,
@@ -696,6 +763,7 @@ SECTIONS = {
     "memory": section_memory,
     "agg": section_agg,
     "procs": section_procs,
+    "html": section_html,
 }
 
 # (full, --quick)
@@ -775,6 +843,8 @@ def main(argv=None):
     ap.add_argument("--agg-threads", type=int, default=2)
     ap.add_argument("--agg-target", type=float, default=2.0,
                     help="agg: max seconds for merge + outputs (default 2)")
+    ap.add_argument("--html-target-ms", type=int, default=2000,
+                    help="html: max ms to the page's first render (default 2000)")
     ap.add_argument("--json", metavar="FILE", help="write results as JSON")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 when a section misses its target")

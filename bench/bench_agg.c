@@ -23,7 +23,7 @@
  *    outputs   what `mpprof run` does at the end: the merged view, then
  *              mpp_outdir_write_all into a temporary directory, which
  *              stages profile.prof, callgrind.out, callgrind.parts,
- *              session.mpprof and report.txt (temp file, fsync; each
+ *              session.mpprof, report.html and report.txt (temp file, fsync; each
  *              file's time), then renames them and syncs the directory
  *              (DIRSYNC_S).
  *  The target is on ingest + outputs.  Output: one "KEY value" per line
@@ -207,7 +207,7 @@ s_key(const char *name)
     static const char *const keys[][2] = {
         {"profile.prof", "PSTATS_S"},     {"callgrind.out", "CALLGRIND_S"},
         {"callgrind.parts", "PARTS_S"},   {"session.mpprof", "SESSION_S"},
-        {"report.txt", "REPORT_S"},
+        {"report.txt", "REPORT_S"},       {"report.html", "HTML_S"},
     };
     for (size_t i = 0; i < MPP_ARRAY_SIZE(keys); i++) {
         if (strcmp(keys[i][0], name) == 0) {

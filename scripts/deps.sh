@@ -16,9 +16,10 @@ set -euo pipefail
 base=(build-essential cmake pkg-config libzmq3-dev python3 python3-dev
       valgrind clang)
 # With --test, the real programs the suite profiles as well (joblib's
-# loky backend, for Debian's own python3).
+# loky backend, for Debian's own python3), and the browser that opens
+# report.html (test_html.py renders it in headless Chromium).
 if [ "${1:-}" = "--test" ]; then
-    base+=(python3-joblib)
+    base+=(python3-joblib chromium)
 fi
 
 missing=()

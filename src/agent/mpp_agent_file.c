@@ -29,26 +29,22 @@
 #include "mpp_shm.h"
 #include "mpp_shm_root.h"
 
-/*  MERGE (issue 12, the reader's parallel change): mpp_shmread.h will
- *  offer mpp_shmread_set_cpu_ns (the process's CPU time the agent saw)
- *  and mpp_shmread_ack (write back what a read consumed, after its frames
- *  went out).  These two functions are the only places to call them;
- *  until then they do nothing. */
+/*  What the agent hands the reader: the process's CPU time as the kernel
+ *  counted it (the process's own figure stops at its last cold point),
+ *  and, once a read's frames went out, what it consumed, so the writer
+ *  can free the ended threads it was keeping for the agent. */
 static void
 s_hand_cpu(mpp_afile_t *f)
 {
-    if (f->cpu_ns < 0) {
-        return;
+    if (f->cpu_ns >= 0) {
+        mpp_shmread_set_cpu_ns(f->reader, f->cpu_ns);
     }
-    /* mpp_shmread_set_cpu_ns(f->reader, f->cpu_ns); */
 }
 
 static void
 s_ack(mpp_afile_t *f, int fd)
 {
-    (void)f;
-    (void)fd;
-    /* (void)mpp_shmread_ack(f->reader, fd); */
+    (void)mpp_shmread_ack(f->reader, fd);
 }
 
 static void

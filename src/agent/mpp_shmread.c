@@ -89,6 +89,37 @@ mpp_shmread_pid(const mpp_shmread_t *self)
     return self->pid;
 }
 
+void
+mpp_shmread_set_cpu_ns(mpp_shmread_t *self, int64_t cpu_ns)
+{
+    if (cpu_ns > self->cpu_ns) {
+        self->cpu_ns = cpu_ns;
+    }
+}
+
+int
+mpp_shmread_ack(mpp_shmread_t *self, int fd)
+{
+    if (!self->ack_any || self->ack_due == self->ack_written) {
+        return 0;
+    }
+    /* Both words in one write, so the writer sees them agree only once
+     * the write is whole (mpp_shm.h). */
+    uint64_t words[2] = {self->ack_due, ~self->ack_due};
+    ssize_t n;
+    do {
+        n = pwrite(fd, words, sizeof(words), (off_t)MPP_SHM_ACK_OFFSET);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return -errno;
+    }
+    if ((size_t)n != sizeof(words)) {
+        return -EIO;
+    }
+    self->ack_written = self->ack_due;
+    return 0;
+}
+
 /* ---- loading a file ---------------------------------------------------- */
 
 static int
@@ -345,19 +376,27 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
         c.ws = calloc(c.capws + 1, sizeof(*c.ws));
         rc = c.ws == NULL ? MPP_ENOMEM : 0;
     }
-    size_t nspans = 0;
     if (rc == 0) {
-        mpp_sr_spans(&c, sp, &nspans);
+        mpp_sr_spans(&c, sp);
     }
     bool renamed = strcmp(r->name, root->name) != 0;
-    if (rc == 0 && (c.nwt > 0 || c.nwf > 0 || c.nws > 0 || renamed || bye)) {
+    /* Events the process lost, and spans it overwrote before this reader
+     * got them (saturating: the root's count is the writer's word). */
+    uint64_t lost = s_sat_add(r->spans_lost, c.spans_lost);
+    uint64_t dropped = s_sat_add(root->dropped, lost);
+    /* The better of the process's own figure (at its last cold point or
+     * its end) and the agent's. */
+    int64_t cpu = root->cpu_ns > r->cpu_ns ? root->cpu_ns : r->cpu_ns;
+    if (rc == 0 && (c.nwt > 0 || c.nwf > 0 || c.nws > 0 || renamed || bye ||
+                    c.spans_lost > 0)) {
         int64_t end = root->exit_kind != MPP_EXIT_RUNNING ? root->end_mono_ns
                       : final ? now_mono
                               : mpp_clock_mono_ns();
         mpp_msg_t m = {.type = MPP_MSG_DATA,
                        .name = root->name,
                        .wall_ns = s_sub(end, root->start_mono_ns),
-                       .dropped = root->dropped,
+                       .cpu_ns = cpu,
+                       .dropped = dropped,
                        .mem_bytes = c.hdr.used,
                        .funcs = c.wf,
                        .nfuncs = c.nwf,
@@ -372,7 +411,8 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
                             .exit_kind = kind,
                             .exit_code = code,
                             .wall_ns = m.wall_ns,
-                            .dropped = root->dropped};
+                            .cpu_ns = cpu,
+                            .dropped = dropped};
             rc = s_emit(r, &m, out);
             r->done = rc == 0;
         }
@@ -387,8 +427,15 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
         r->nthreads = c.nnext;
         c.next = NULL;
         c.nnext = 0;
-        r->spans_seen = nspans;
+        r->spans_seen = c.spans_total;
+        r->spans_lost = lost;
         snprintf(r->name, sizeof(r->name), "%s", root->name);
+        /* Every thread this snapshot counts as ended went out with its
+         * final numbers (or had no change left to send). */
+        if (!final) {
+            r->ack_due = root->ended;
+            r->ack_any = true;
+        }
     }
     mpp_sr_threads_free(c.next, c.nnext);
     for (size_t i = 0; i < c.nwt; i++) {

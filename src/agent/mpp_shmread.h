@@ -3,7 +3,10 @@
  *  HELLO on the first read, DATA with what changed since the previous read
  *  by the same reader, BYE once the process recorded its end, and, for a
  *  process gone without that record, a last DATA with its open frames
- *  closed at the time of death (mpp_shmread_final).
+ *  closed at the time of death (mpp_shmread_final).  DATA's dropped
+ *  counts the process's own dropped events plus the spans its ring
+ *  overwrote before this reader read them; cpu_ns is the best figure
+ *  known (mpp_shmread_set_cpu_ns).
  *
  *  Why it trusts nothing: the file may be cut short by a process killed
  *  mid-write, or written by a hostile process of the session.  Every
@@ -78,6 +81,23 @@ int mpp_shmread_read(mpp_shmread_t *self, const void *bytes, size_t len,
 int mpp_shmread_final(mpp_shmread_t *self, const void *bytes, size_t len,
                       int64_t now_mono_ns, uint32_t exit_kind,
                       int32_t exit_code, mpp_shmread_out_t *out);
+
+/*  Tells the writer, through its file (open for writing as `fd`), that
+ *  the frames of the last successful mpp_shmread_read have been
+ *  delivered: the threads that had ended by that snapshot were read with
+ *  their final numbers, and the process may free them (mpp_shm_root.h).
+ *  Call it after those frames are queued to the aggregator, and only for
+ *  reads of bytes loaded `live` (a consistent snapshot).  Writes only
+ *  when there is something new.  Returns 0, -errno, or -EIO (a short
+ *  write). */
+int mpp_shmread_ack(mpp_shmread_t *self, int fd);
+
+/*  The process's CPU time as the agent observed it (/proc/<pid>/stat's
+ *  utime + stime, in ns), for a process killed before it recorded its
+ *  own at the end.  DATA and BYE carry the larger of this and the
+ *  process's own latest figure; a smaller value than one given before
+ *  is ignored. */
+void mpp_shmread_set_cpu_ns(mpp_shmread_t *self, int64_t cpu_ns);
 
 /* Structures rejected so far (each counted once per read it was seen). */
 uint64_t mpp_shmread_corrupt(const mpp_shmread_t *self);

@@ -43,7 +43,14 @@ struct mpp_shmread {
     char name[MPP_SHM_ROOT_NAME]; /* last name a message carried */
     uint8_t *fstate;              /* F_* per function id */
     uint32_t nfstate;
-    size_t spans_seen; /* the span buffer's n at the last DATA */
+    uint64_t spans_seen; /* the span ring's total at the last DATA */
+    uint64_t spans_lost; /* spans overwritten before a read got them */
+    /* The root's count of ended threads in the last good live read, and
+     * what mpp_shmread_ack last wrote (mpp_shm_root.h). */
+    uint64_t ack_due;
+    uint64_t ack_written;
+    bool ack_any;   /* ack_due holds a read's value */
+    int64_t cpu_ns; /* the best CPU time given by mpp_shmread_set_cpu_ns */
     s_thread_t *threads; /* sorted by tid */
     size_t nthreads;
 };
@@ -72,6 +79,8 @@ typedef struct {
     size_t capws;
     s_thread_t *next; /* the new per-thread records */
     size_t nnext;
+    uint64_t spans_total; /* the ring's total as this read found it */
+    uint64_t spans_lost;  /* of the spans new to this read, overwritten */
 } s_ctx_t;
 
 /* ---- checked access to the bytes --------------------------------------- */
@@ -168,6 +177,13 @@ s_add(int64_t a, int64_t b)
     return (int64_t)((uint64_t)a + (uint64_t)b);
 }
 
+/* a + b, stuck at UINT64_MAX: counts built from forged values. */
+static inline uint64_t
+s_sat_add(uint64_t a, uint64_t b)
+{
+    return a + b >= a ? a + b : UINT64_MAX;
+}
+
 /* ---- mpp_shmread_tables.c ---------------------------------------------- */
 
 int64_t mpp_sr_ticks_at(const s_ctx_t *c, bool have_mono, int64_t mono);
@@ -177,8 +193,9 @@ void mpp_sr_registry(s_ctx_t *c);
 void mpp_sr_settle_defs(s_ctx_t *c, bool sent);
 /* Every thread's changes into c->wt; 0 or MPP_ENOMEM. */
 int mpp_sr_threads(s_ctx_t *c);
-/* New spans of the buffer at `ptr` into c->ws; *n_out: its count. */
-void mpp_sr_spans(s_ctx_t *c, uint64_t ptr, size_t *n_out);
+/*  New spans of the ring at `ptr` into c->ws; c->spans_total and
+ *  c->spans_lost say where it stood and what was missed. */
+void mpp_sr_spans(s_ctx_t *c, uint64_t ptr);
 void mpp_sr_threads_free(s_thread_t *t, size_t n);
 
 #endif

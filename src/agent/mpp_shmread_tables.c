@@ -438,29 +438,42 @@ mpp_sr_threads(s_ctx_t *c)
 
 /* ---- spans ------------------------------------------------------------- */
 
-/*  The span buffer holds the spans since the writer last reset it (its
- *  own DATA), so the spans not seen yet are those from the previous read's
- *  count on, or all of them when the count went down (a reset). */
+/*  The span ring (mpp_layout.h) numbers every span; this reader took
+ *  those below its previous total.  The new ones are those from there to
+ *  the ring's total now, of which only the last MPP_SPANS_CAP can still
+ *  be there; a slot whose number is not the one expected was overwritten
+ *  (or is being written) since the total was copied.  Both count as
+ *  lost.  A total below the previous one means the writer started over
+ *  (a new incarnation in this file): everything is new then. */
 void
-mpp_sr_spans(s_ctx_t *c, uint64_t ptr, size_t *n_out)
+mpp_sr_spans(s_ctx_t *c, uint64_t ptr)
 {
     struct mpp_spans h;
     size_t head = offsetof(struct mpp_spans, span);
-    *n_out = 0;
+    c->spans_total = c->r->spans_seen;
     if (ptr == 0) {
         return;
     }
-    if (!s_get(c, ptr, head, &h) || h.n > MPP_SPANS_CAP ||
-        !s_claim(c, ptr + head, h.n, sizeof(mpp_span_rec_t))) {
+    if (!s_get(c, ptr, head, &h) ||
+        !s_claim(c, ptr + head, MPP_SPANS_CAP, sizeof(mpp_span_rec_t))) {
         s_bad(c);
         return;
     }
     c->span_min = h.min;
-    *n_out = h.n;
-    size_t from = h.n >= c->r->spans_seen ? c->r->spans_seen : 0;
-    for (size_t i = from; i < h.n; i++) {
+    uint64_t from = h.total >= c->r->spans_seen ? c->r->spans_seen : 0;
+    if (h.total - from > MPP_SPANS_CAP) {
+        c->spans_lost = s_sat_add(c->spans_lost, h.total - from - MPP_SPANS_CAP);
+        from = h.total - MPP_SPANS_CAP;
+    }
+    c->spans_total = h.total;
+    for (uint64_t i = from; i < h.total; i++) {
         mpp_span_rec_t s = {0};
-        s_get(c, ptr + head + i * sizeof(s), sizeof(s), &s);
+        s_get(c, ptr + head + (i % MPP_SPANS_CAP) * sizeof(s), sizeof(s),
+              &s);
+        if (s.seq != i + 1) {
+            c->spans_lost = s_sat_add(c->spans_lost, 1);
+            continue;
+        }
         bool tid_ok = c->nnext > 0 &&
                       bsearch(&s.tid, c->next, c->nnext, sizeof(s_thread_t),
                               s_cmp_thread) != NULL;
@@ -472,4 +485,3 @@ mpp_sr_spans(s_ctx_t *c, uint64_t ptr, size_t *n_out)
         s_span(c, s.tid, &s);
     }
 }
-

@@ -18,8 +18,8 @@ static const char s_usage[] =
     "       mpprof report PROFILE [--json] [--sort cumulative|tottime|calls]"
     "\n"
     "                     [--limit N] [--process PID|NAME]\n"
-    "       mpprof report PROFILE --trace [-o FILE]\n"
-    "       mpprof compare BASELINE PARALLEL [--json]\n"
+    "       mpprof report PROFILE (--trace | --html) [-o FILE]\n"
+    "       mpprof compare BASELINE PARALLEL [--json | --html [-o FILE]]\n"
     "       mpprof --version | --help\n";
 
 static const char s_help[] =
@@ -45,13 +45,21 @@ static const char s_help[] =
     "  --process P       only the process with pid or name P\n"
     "  --trace           the Chrome trace (trace.json) instead, for "
     "Perfetto\n"
-    "  -o, --output FILE where --trace writes (default: standard output)\n"
+    "  --html            the self-contained HTML report (report.html)\n"
+    "  -o, --output FILE where --trace or --html writes (default: standard\n"
+    "                    output)\n"
+    "\n"
+    "compare options:\n"
+    "  --json            JSON instead of text\n"
+    "  --html            a self-contained HTML page: both runs side by side\n"
+    "                    and the lost time, then the parallel run's report\n"
+    "  -o, --output FILE where --html writes (default: standard output)\n"
     "\n"
     "PROFILE, BASELINE and PARALLEL are an output directory of run or its\n"
     "session.mpprof file.  The output directory holds profile.prof "
     "(pstats),\n"
-    "callgrind.out (KCachegrind), session.mpprof, trace.json (Perfetto)\n"
-    "and report.txt.\n"
+    "callgrind.out (KCachegrind), session.mpprof, trace.json (Perfetto),\n"
+    "report.html (a browser, offline) and report.txt.\n"
     "\n"
     "run exits with the target's exit status (128+N when it was killed by\n"
     "signal N).\n";
@@ -302,16 +310,31 @@ s_parse_sort(const char *s, mpp_sort_t *out)
     return true;
 }
 
-/*  `report --trace`: the session's trace.json to standard output or to
- *  FILE.  A file that cannot be written completely is removed, so that a
- *  viewer never opens half a trace.  Returns the exit status. */
+/* A document `report` or `compare` writes: the sessions and the writer. */
+typedef struct {
+    const mpp_session_t *s[2];
+    int (*write)(const mpp_session_t *s, FILE *out);
+    int (*write2)(const mpp_session_t *a, const mpp_session_t *b, FILE *out);
+} s_doc_t;
+
 static int
-s_write_trace(const mpp_session_t *s, const char *path)
+s_doc_put(const s_doc_t *d, FILE *out)
+{
+    return d->write2 ? d->write2(d->s[0], d->s[1], out)
+                     : d->write(d->s[0], out);
+}
+
+/*  `report --trace`, `report --html` and `compare --html`: a document
+ *  (trace.json or report.html) to standard output or to FILE.  A file
+ *  that cannot be written completely is removed, so that a viewer never
+ *  opens half a trace or page.  Returns the exit status. */
+static int
+s_write_doc(const s_doc_t *d, const char *path, const char *what)
 {
     if (path == NULL) {
-        int rc = s_flush_stdout(mpp_trace_write(s, stdout));
+        int rc = s_flush_stdout(s_doc_put(d, stdout));
         if (rc != 0) {
-            mpp_say("cannot write the trace: %s", mpp_strerror(rc));
+            mpp_say("cannot write the %s: %s", what, mpp_strerror(rc));
         }
         return rc != 0;
     }
@@ -320,7 +343,7 @@ s_write_trace(const mpp_session_t *s, const char *path)
         mpp_say("cannot create '%s': %s", path, strerror(errno));
         return 1;
     }
-    int rc = mpp_trace_write(s, f);
+    int rc = s_doc_put(d, f);
     if (fclose(f) != 0 && rc == 0) {
         rc = -errno;
     }
@@ -338,7 +361,7 @@ s_cmd_report(int argc, char **argv)
     const char *profile = NULL, *sort = NULL, *limit = NULL;
     const char *process = NULL, *output = NULL;
     mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE, .proc = -1};
-    bool json = false, trace = false, endopts = false;
+    bool json = false, trace = false, html = false, endopts = false;
     int m;
 
     for (int i = 2; i < argc; i++) {
@@ -354,6 +377,10 @@ s_cmd_report(int argc, char **argv)
             }
             if (strcmp(a, "--trace") == 0) {
                 trace = true;
+                continue;
+            }
+            if (strcmp(a, "--html") == 0) {
+                html = true;
                 continue;
             }
             if (s_is(a, "-h", "--help")) {
@@ -384,12 +411,20 @@ s_cmd_report(int argc, char **argv)
         return s_usage_error("report needs a PROFILE (an output directory "
                              "or a session.mpprof file)");
     }
-    if (output != NULL && !trace) {
-        return s_usage_error("--output is for --trace");
+    if (output != NULL && !trace && !html) {
+        return s_usage_error("--output is for --trace and --html");
+    }
+    if (trace && html) {
+        return s_usage_error("--trace and --html are two files: ask for "
+                             "one at a time");
     }
     if (trace && (json || process != NULL)) {
         return s_usage_error("--trace holds every process and is JSON "
                              "already: no --json or --process with it");
+    }
+    if (html && (json || process != NULL)) {
+        return s_usage_error("--html holds every process (the page filters "
+                             "them): no --json or --process with it");
     }
     if (sort != NULL && !s_parse_sort(sort, &ro.sort)) {
         return s_usage_error("--sort must be cumulative, tottime or calls, "
@@ -415,8 +450,10 @@ s_cmd_report(int argc, char **argv)
         mpp_say("no process '%s' in '%s'", process, profile);
         status = 1;
     }
-    if (status == 0 && trace) {
-        status = s_write_trace(s, output);
+    if (status == 0 && (trace || html)) {
+        s_doc_t d = {.s = {s, NULL},
+                     .write = trace ? mpp_trace_write : mpp_html_write};
+        status = s_write_doc(&d, output, trace ? "trace" : "HTML report");
     }
     else if (status == 0) {
         rc = s_flush_stdout(json ? mpp_report_json(s, &ro, stdout)
@@ -435,10 +472,11 @@ s_cmd_report(int argc, char **argv)
 static int
 s_cmd_compare(int argc, char **argv)
 {
-    const char *paths[2] = {NULL, NULL};
+    const char *paths[2] = {NULL, NULL}, *output = NULL;
     mpp_session_t *sessions[2] = {NULL, NULL};
     size_t npaths = 0;
-    bool json = false, endopts = false;
+    bool json = false, html = false, endopts = false;
+    int m;
 
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -449,10 +487,19 @@ s_cmd_compare(int argc, char **argv)
             else if (strcmp(a, "--json") == 0) {
                 json = true;
             }
+            else if (strcmp(a, "--html") == 0) {
+                html = true;
+            }
             else if (s_is(a, "-h", "--help")) {
                 fputs(s_usage, stdout);
                 fputs(s_help, stdout);
                 return 0;
+            }
+            else if ((m = s_opt_value(argc, argv, &i, "-o", "--output",
+                                      &output))) {
+                if (m < 0) {
+                    return 2;
+                }
             }
             else {
                 return s_usage_error("unknown option '%s' for compare", a);
@@ -468,13 +515,25 @@ s_cmd_compare(int argc, char **argv)
         return s_usage_error("compare needs a BASELINE and a PARALLEL "
                              "profile");
     }
+    if (output != NULL && !html) {
+        return s_usage_error("--output is for --html");
+    }
+    if (html && json) {
+        return s_usage_error("--html and --json are two documents: ask "
+                             "for one at a time");
+    }
     int status = 0, rc;
     for (size_t k = 0; k < 2 && status == 0; k++) {
         if (s_load(paths[k], &sessions[k]) != 0) {
             status = 1;
         }
     }
-    if (status == 0) {
+    if (status == 0 && html) {
+        s_doc_t d = {.s = {sessions[0], sessions[1]},
+                     .write2 = mpp_html_write_compare};
+        status = s_write_doc(&d, output, "HTML comparison");
+    }
+    else if (status == 0) {
         rc = s_flush_stdout(
             json ? mpp_compare_json(sessions[0], sessions[1], stdout)
                  : mpp_compare_text(sessions[0], sessions[1], stdout));

@@ -475,7 +475,7 @@ s_write_outputs(s_run_t *r)
     if (!r->o->quiet && !failed) {
         size_t n = strlen(dir);
         mpp_say("profile written to %s%s (profile.prof, callgrind.out, "
-                "session.mpprof, report.txt, trace.json)", dir,
+                "session.mpprof, report.txt, report.html, trace.json)", dir,
                 n && dir[n - 1] == '/' ? "" : "/");
     }
     mpp_view_destroy(&view);

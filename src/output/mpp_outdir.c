@@ -337,6 +337,13 @@ s_put_trace(const void *arg, FILE *f)
 }
 
 static int
+s_put_html(const void *arg, FILE *f)
+{
+    const mpp_outputs_t *c = arg;
+    return mpp_html_write(c->s, f);
+}
+
+static int
 s_put_report(const void *arg, FILE *f)
 {
     const mpp_outputs_t *c = arg;
@@ -355,6 +362,7 @@ static const struct {
     {"callgrind.parts", s_put_parts},
     {MPP_SESSFILE_NAME, s_put_session},
     {MPP_TRACE_NAME, s_put_trace},
+    {MPP_HTML_NAME, s_put_html},
     {"report.txt", s_put_report},
 };
 

@@ -31,7 +31,7 @@ typedef struct {
 
 /*  Writes every file of an output directory into `dir`, which exists:
  *  profile.prof, callgrind.out, callgrind.parts, session.mpprof,
- *  trace.json and report.txt.  Each is staged as dir/.name.tmpXXXXXX (mode 0666 less the
+ *  trace.json, report.html and report.txt.  Each is staged as dir/.name.tmpXXXXXX (mode 0666 less the
  *  umask) and synced, then all are renamed into place and the directory
  *  is synced: either the whole new profile appears or, when a file cannot
  *  be staged (a full disk, say), the directory keeps whatever an earlier

@@ -35,6 +35,26 @@ int mpp_callgrind_write_parts(const mpp_session_t *s, FILE *out);
 #define MPP_TRACE_NAME "trace.json" /* in an output directory */
 int mpp_trace_write(const mpp_session_t *s, FILE *out);
 
+/* report.html: one self-contained page (no network) with the verdict,
+ * where the time went per process, a process timeline, a flame graph of
+ * the merged call tree and the function and process tables; the profile
+ * is one JSON document inside it (see mpp_html.c). */
+#define MPP_HTML_NAME "report.html" /* in an output directory */
+/* What a page carries at most (see mpp_html.c): the spans, the longest
+ * (a timeline cannot show more on one screen); the stats and edges of
+ * the processes' call graphs, those with the most time; the functions of
+ * the table, those with the most cumulative time. */
+#define MPP_HTML_MAX_SPANS 200000u
+#define MPP_HTML_MAX_ROWS 200000u
+#define MPP_HTML_MAX_FUNCS 5000u
+int mpp_html_write(const mpp_session_t *s, FILE *out);
+
+/* The same page for `compare BASELINE PARALLEL --html`: the parallel
+ * run's, with the two runs side by side and the lost time as a picture.
+ * MPP_EINVAL as mpp_compare_compute when a run has no wall time. */
+int mpp_html_write_compare(const mpp_session_t *base,
+                           const mpp_session_t *par, FILE *out);
+
 /* The lossless session file: magic "MPPROF\0\n", version, then msgpack. */
 #define MPP_SESSFILE_MAGIC "MPPROF\0\n"
 #define MPP_SESSFILE_MAGIC_LEN (sizeof(MPP_SESSFILE_MAGIC) - 1)

@@ -6,7 +6,9 @@
  *  beyond what the input holds", it checks that every message the reader
  *  emits decodes (the reader only ever hands the aggregator well-formed
  *  frames), over a live read, a second live read (changes only) and the
- *  final read of the same reader, and a final read by a fresh one. */
+ *  final read of the same reader (with an acknowledgment that cannot be
+ *  written and a CPU time from the agent), and a final read by a fresh
+ *  one. */
 #include "mpp_internal.h"
 
 #include <string.h>
@@ -42,7 +44,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s_check(&out);
         }
         mpp_shmread_out_reset(&out);
+        /* No file to write to: the acknowledgment fails cleanly. */
+        (void)mpp_shmread_ack(r, -1);
     }
+    mpp_shmread_set_cpu_ns(r, 123456789);
     if (mpp_shmread_final(r, data, size, 1000000, MPP_EXIT_SIGNAL, 9,
                           &out) == 0) {
         s_check(&out);

@@ -36,7 +36,7 @@ import mpptest  # noqa: E402
 TIMEOUT = 120
 LINGER_S = 3.0  # the collector's default MPPROF_LINGER_MS
 OUTPUTS = ("profile.prof", "callgrind.out", "callgrind.parts",
-           "session.mpprof", "trace.json", "report.txt")
+           "session.mpprof", "trace.json", "report.html", "report.txt")
 
 
 def mpprof_lines(text):

@@ -29,6 +29,16 @@ and asserts exit status 0.  KIND is one of:
              `compare --json`, its numbers agree with their definitions
              (the lost_s parts add up to the gap), and EXPECT is a
              subset of it.
+  html       FILE (report.html) parses with html.parser into exactly the
+             page's two scripts and one style, makes no request (no src
+             or href, a Content-Security-Policy of default-src 'none'),
+             and its data element is JSON whose "report" is a `report
+             --json` document (equal to the fourth argument's, when
+             given) and whose "model" is consistent (indexes in range,
+             processes in the report's order); EXPECT gives function
+             names that must be there and the spans kept.  A page of
+             `compare --html` holds "compare" (checked as `compare --json`
+             is) and "baseline": {"report"} too, and EXPECT says so.
 
 Expectations for pstats/callgrind/parts:
   {"functions": [[file, line, name, cc, nc, tt_ns, ct_ns,
@@ -37,6 +47,7 @@ Expectations for pstats/callgrind/parts:
    "pids": [pid, ...]}
 """
 
+import html.parser
 import io
 import json
 import marshal
@@ -395,6 +406,10 @@ def subset(what, got, want):
 def check_json(path, exp):
     with open(path, "rb") as f:
         doc = json.loads(f.read())
+    check_report_doc(doc, exp)
+
+
+def check_report_doc(doc, exp):
     has_keys("report", doc, TOP_KEYS)
     has_keys("categories", doc["categories"], CAT_KEYS)
     has_keys("integrity", doc["integrity"], INTEGRITY_KEYS)
@@ -437,6 +452,10 @@ LOST_KEYS = {"pickle", "unpickle", "lock_wait", "ipc_wait", "startup",
 def check_compare(path, exp):
     with open(path, "rb") as f:
         doc = json.loads(f.read())
+    check_compare_doc(doc, exp)
+
+
+def check_compare_doc(doc, exp):
     has_keys("compare", doc, CMP_KEYS)
     has_keys("baseline", doc["baseline"], {"wall_s", "processes"})
     has_keys("parallel", doc["parallel"], {"wall_s", "processes", "workers"})
@@ -563,6 +582,173 @@ def check_cgcats(path, exp):
         expect_eq("callgrind_annotate totals", totals, exp)
 
 
+class PageParser(html.parser.HTMLParser):
+    """What a browser would see of report.html: its elements' references,
+    its scripts with their text, its styles and its policy."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.scripts, self.styles, self.refs = [], 0, []
+        self.csp, self.current = None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for k in ("src", "href", "action", "formaction", "poster", "srcset"):
+            if k in a:
+                self.refs.append((tag, k, a[k]))
+        if (tag == "meta" and
+                (a.get("http-equiv") or "").lower() == "content-security-policy"):
+            self.csp = a.get("content")
+        if tag == "script":
+            self.current = {"attrs": a, "text": []}
+            self.scripts.append(self.current)
+        elif tag == "style":
+            self.styles += 1
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self.current = None
+
+    def handle_data(self, data):
+        if self.current is not None:
+            self.current["text"].append(data)
+
+
+def check_html(path, exp, json_path=None):
+    with open(path, encoding="utf-8") as f:
+        page = f.read()
+    parser = PageParser()
+    parser.feed(page)
+    parser.close()
+    if parser.refs:
+        fail("the page refers to other files: %r" % parser.refs)
+    if not parser.csp or "default-src 'none'" not in parser.csp:
+        fail("no Content-Security-Policy default-src 'none': %r" % parser.csp)
+    expect_eq("style elements", parser.styles, 1)
+    # A name that closed the data element would start scripts of its own.
+    kinds = [(sc["attrs"].get("type"), sc["attrs"].get("id"))
+             for sc in parser.scripts]
+    expect_eq("script elements", kinds,
+              [("application/json", "mpprof-data"), (None, None)])
+    text = "".join(parser.scripts[0]["text"])
+    if "<" in text:
+        fail("a '<' in the data element: a name could end it")
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        fail("the data element is not JSON: %s" % e)
+    has_keys("page data", doc, {"report", "model"})
+    rep, model = doc["report"], doc["model"]
+    check_report_doc(rep, exp.get("report", {}))
+    # compare --html: the compare --json document and the baseline's report.
+    if ("compare" in doc) != ("compare" in exp):
+        fail("compare in the page: %r, expected: %r" % ("compare" in doc,
+                                                        "compare" in exp))
+    if "compare" in exp:
+        check_compare_doc(doc["compare"], exp["compare"])
+        has_keys("baseline", doc["baseline"], {"report"})
+        check_report_doc(doc["baseline"]["report"], exp.get("baseline", {}))
+    if json_path is not None:
+        with open(json_path, "rb") as f:
+            expect_eq("the page's report and report --json", rep,
+                      json.loads(f.read()))
+    has_keys("model", model, {"wall_us", "cats", "funcs", "procs",
+                              "functions_limit", "spans_dropped",
+                              "rows_dropped"})
+    funcs, ncats = model["funcs"], len(model["cats"])
+    for fn in funcs:
+        if (len(fn) != 4 or not isinstance(fn[0], str) or
+                not isinstance(fn[1], int) or not isinstance(fn[2], str) or
+                not -1 <= fn[3] < ncats):
+            fail("bad function %r" % (fn,))
+    expect_eq("processes in the report's order",
+              [p["pid"] for p in model["procs"]],
+              [p["pid"] for p in rep["processes"]])
+    spans_us, kept, shortest = {}, 0, None
+    for i, p in enumerate(model["procs"]):
+        has_keys("model process", p, {"pid", "ppid", "parent", "name",
+                                      "start_us", "wall_us", "exit",
+                                      "threads", "stats", "edges",
+                                      "roots"})
+        if not -1 <= p["parent"] < len(model["procs"]) or p["parent"] == i:
+            fail("bad parent in %r" % p["parent"])
+        if p["parent"] >= 0:
+            expect_eq("parent pid", model["procs"][p["parent"]]["pid"],
+                      p["ppid"])
+        if len(p["stats"]) % 4 or len(p["edges"]) % 3 or len(p["roots"]) % 2:
+            fail("stats, edges or roots not in fours, threes, twos")
+        for k in range(0, len(p["stats"]), 4):
+            if not 0 <= p["stats"][k] < len(funcs):
+                fail("stat of no function: %r" % p["stats"][k])
+        for k in range(0, len(p["roots"]), 2):
+            if not 0 <= p["roots"][k] < len(funcs) or p["roots"][k + 1] <= 0:
+                fail("bad root %r" % p["roots"][k:k + 2])
+        for k in range(0, len(p["edges"]), 3):
+            if not (0 <= p["edges"][k] < len(funcs) and
+                    0 <= p["edges"][k + 1] < len(funcs)):
+                fail("edge of no function")
+        for t in p["threads"]:
+            sp = t["spans"]
+            if len(sp) % 5:
+                fail("spans not in fives")
+            for k in range(0, len(sp), 5):
+                cat, fn, dur = sp[k], sp[k + 1], sp[k + 3]
+                if not 0 <= cat < ncats or not -1 <= fn < len(funcs):
+                    fail("bad span %r" % sp[k:k + 5])
+                name = model["cats"][cat]
+                spans_us[name] = spans_us.get(name, 0) + dur
+                kept += 1
+                shortest = dur if shortest is None else min(shortest, dur)
+    names = {fn[2] for fn in funcs}
+    for name in exp.get("names", []):
+        if name not in names:
+            fail("function %r is not in the page" % name)
+        if name not in {fn["name"] for fn in rep["functions"]}:
+            fail("function %r is not in the page's table" % name)
+    if "spans_us" in exp:
+        expect_eq("span time per category", spans_us, exp["spans_us"])
+    used = set()
+    for p in model["procs"]:
+        used.update(p["stats"][0::4])
+        used.update(p["edges"][0::3])
+        used.update(p["edges"][1::3])
+        used.update(p["roots"][0::2])
+        for t in p["threads"]:
+            used.update(f for f in t["spans"][1::5] if f >= 0)
+    expect_eq("functions the model uses", used, set(range(len(funcs))))
+    if "roots" in exp:
+        got = {}
+        for p in model["procs"]:
+            r = p["roots"]
+            got[str(p["pid"])] = {funcs[r[k]][2]: r[k + 1]
+                                  for k in range(0, len(r), 2)}
+        expect_eq("roots", got, exp["roots"])
+    # "edges": {pid: {"caller>callee": us}}: a process's edges, summed
+    # over its threads, exactly.
+    for pid, want in exp.get("edges", {}).items():
+        p = [q for q in model["procs"] if str(q["pid"]) == pid]
+        if len(p) != 1:
+            fail("no single process %s" % pid)
+        e = p[0]["edges"]
+        got = {}
+        for k in range(0, len(e), 3):
+            key = "%s>%s" % (funcs[e[k]][2], funcs[e[k + 1]][2])
+            if key in got:
+                fail("edge %s twice in process %s" % (key, pid))
+            got[key] = e[k + 2]
+        expect_eq("edges of %s" % pid, got, want)
+    if "rows_kept" in exp:
+        rows = sum(len(p["stats"]) // 4 + len(p["edges"]) // 3 +
+                   len(p["roots"]) // 2 for p in model["procs"])
+        expect_eq("rows kept", rows, exp["rows_kept"])
+        expect_eq("rows dropped", model["rows_dropped"], exp["rows_dropped"])
+    if "spans_kept" in exp:
+        expect_eq("spans kept", kept, exp["spans_kept"])
+        expect_eq("spans dropped", model["spans_dropped"],
+                  exp["spans_dropped"])
+        expect_eq("shortest span kept", shortest, exp["shortest_us"])
+
+
 def main(argv):
     kind, path = argv[1], argv[2]
     try:
@@ -580,6 +766,9 @@ def main(argv):
             check_compare(path, load_expect(argv[3]))
         elif kind == "trace":
             check_trace(path, load_expect(argv[3]))
+        elif kind == "html":
+            check_html(path, load_expect(argv[3]),
+                       argv[4] if len(argv) > 4 else None)
         elif kind == "cgcats":
             check_cgcats(path, load_expect(argv[3]))
         else:

@@ -218,6 +218,67 @@ MPP_TEST(fork_child_writes_its_own_file)
     s_cleanup();
 }
 
+/*  The child copies from its parent's file (not through the mapping), but
+ *  only from that file: one that took its name meanwhile (a process of
+ *  the session may write the directory) is not copied, the mapping is. */
+MPP_TEST(fork_child_copies_its_parents_file_and_no_other)
+{
+    int err;
+    mpp_shm_t *shm = mpp_shm_create(s_path("parent"), 1 << 20, &err);
+    ASSERT(shm != NULL);
+    uint64_t *counter = mpp_shm_calloc(shm, 64, sizeof(*counter));
+    for (int i = 0; i < 64; i++) {
+        counter[i] = 41 + (uint64_t)i;
+    }
+    mpp_shm_set_root(shm, counter);
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) {
+            /* Another file of the same size under the parent's name. */
+            int fd = open(s_path("a"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+            ASSERT_GE(fd, 0);
+            ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+            unsigned char junk[4096];
+            memset(junk, 0xA5, sizeof(junk));
+            ASSERT_EQ(pwrite(fd, junk, sizeof(junk), 0),
+                      (ssize_t)sizeof(junk));
+            close(fd);
+            char from[128];
+            snprintf(from, sizeof(from), "%s", s_path("a"));
+            ASSERT_EQ(rename(from, s_path("parent")), 0);
+        }
+        unlink(s_path("child"));
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+            if (mpp_shm_fork_child(shm, s_path("child")) != 0) {
+                _exit(1);
+            }
+            for (int i = 0; i < 64; i++) {
+                if (counter[i] != 41 + (uint64_t)i) {
+                    _exit(2);
+                }
+            }
+            _exit(mpp_shm_hdr(shm)->pid == getpid() ? 0 : 3);
+        }
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT(WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 0);
+        size_t len;
+        unsigned char *file = s_read_file(s_path("child"), &len);
+        mpp_shm_hdr_t hdr;
+        memcpy(&hdr, file, sizeof(hdr));
+        ASSERT_EQ(mpp_shm_check_hdr(&hdr, len), 0);
+        ASSERT_EQ(hdr.used, mpp_shm_used(shm));
+        uint64_t off;
+        ASSERT_EQ(mpp_shm_offset(&hdr, hdr.root, 64 * 8, &off), 0);
+        ASSERT_EQ(memcmp(file + off, counter, 64 * 8), 0);
+        free(file);
+    }
+    mpp_shm_destroy(&shm);
+    s_cleanup();
+}
+
 /*  Without a file of its own (no room, no directory) a fork child keeps
  *  its copy in private memory at the same addresses: still never the
  *  parent's file. */
@@ -324,6 +385,7 @@ main(int argc, char **argv)
     MPP_RUN(reader_follows_writer_pointers);
     MPP_RUN(allocator);
     MPP_RUN(fork_child_writes_its_own_file);
+    MPP_RUN(fork_child_copies_its_parents_file_and_no_other);
     MPP_RUN(fork_child_without_a_file_goes_private);
     MPP_RUN(full_file_system_fails_allocations_not_stores);
     MPP_RUN(reader_refuses_what_lies_outside);

@@ -24,17 +24,27 @@ mpp_spans_t *
 mpp_spans_new(const mpp_clock_t *clock, int64_t min_us,
               struct mpp_shm *shm)
 {
-    /* Not calloc: the pages stay untouched until spans come. */
+    /* Not calloc: of the slots only their numbers must start at 0. */
     mpp_spans_t *self = mpp_mem_alloc(shm, sizeof(*self));
     if (self == NULL) {
         return NULL;
     }
     self->shm = shm;
+    self->out = malloc(S_SPANS * sizeof(*self->out));
+    if (self->out == NULL) {
+        mpp_mem_free(shm, self);
+        return NULL;
+    }
     if (min_us <= 0 || min_us > INT64_MAX / 1000) {
         min_us = S_SPAN_MIN_US_DEFAULT;
     }
     self->min = mpp_clock_ticks(clock, min_us * 1000);
-    self->n = 0;
+    self->total = 0;
+    self->sent = 0;
+    /* 0: the slot is empty (a recycled block may hold anything). */
+    for (size_t i = 0; i < S_SPANS; i++) {
+        self->span[i].seq = 0;
+    }
     return self;
 }
 
@@ -42,6 +52,7 @@ void
 mpp_spans_destroy(mpp_spans_t **self_p)
 {
     if (*self_p != NULL) {
+        free((*self_p)->out);
         mpp_mem_free((*self_p)->shm, *self_p);
     }
     *self_p = NULL;
@@ -50,14 +61,29 @@ mpp_spans_destroy(mpp_spans_t **self_p)
 void
 mpp_spans_clear(mpp_spans_t *self)
 {
-    self->n = 0;
+    /* The slots written so far hold the numbers 1..total, which the new
+     * incarnation hands out again: a reader must not take the parent's
+     * span in a slot for the child's. */
+    uint64_t used = self->total < S_SPANS ? self->total : S_SPANS;
+    for (uint64_t i = 0; i < used; i++) {
+        self->span[i].seq = 0;
+    }
+    self->total = 0;
+    self->sent = 0;
+}
+
+/* Pushed but not carried by the core's own DATA yet, at most a ring. */
+static uint64_t
+s_unsent(const mpp_spans_t *b)
+{
+    uint64_t n = b->total - b->sent;
+    return n < S_SPANS ? n : S_SPANS;
 }
 
 size_t
 mpp_spans_mem(const mpp_spans_t *self)
 {
-    (void)self;
-    return sizeof(*self);
+    return sizeof(*self) + S_SPANS * sizeof(*self->out);
 }
 
 static void
@@ -68,18 +94,26 @@ s_span_push(mpp_tstate_t *t, uint8_t cat, uint32_t fid, int64_t start,
     if (dur < b->min) {
         return;
     }
-    if (b->n == S_SPANS) {
+    /* The agent reads a ring it never resets (mpp_layout.h); the core's
+     * own DATA must not lose what it has not sent. */
+    bool ring = b->shm != NULL && mpp_shm_shared(b->shm);
+    if (!ring && b->total - b->sent >= S_SPANS) {
         t->dropped++;
         return;
     }
-    b->span[b->n++] = (s_span_t){
-        .tid = t->tid,
-        .start = start,
-        .dur = dur,
-        .bytes = bytes,
-        .fid = fid,
-        .cat = cat,
-    };
+    s_span_t *r = &b->span[b->total % S_SPANS];
+    /* The slot reads as empty before any field changes, and gets its
+     * number only once they all have; then the total moves. */
+    __atomic_store_n(&r->seq, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    r->tid = t->tid;
+    r->start = start;
+    r->dur = dur;
+    r->bytes = bytes;
+    r->fid = fid;
+    r->cat = cat;
+    __atomic_store_n(&r->seq, b->total + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&b->total, b->total + 1, __ATOMIC_RELEASE);
 }
 
 /* ---- the per-thread state ------------------------------------------------
@@ -135,6 +169,12 @@ s_startup_end(mpp_tstate_t *t, int64_t now)
     t->cat_base = MPP_CAT_NONE;
     s_span_push(t, MPP_CAT_STARTUP, MPP_NOFID, t->startup_start,
                 now - t->startup_start, 0);
+    if (t->core != NULL) {
+        /* The process has its multiprocessing name by now: the next event
+         * refreshes it (and, with a sink, sends), so that a worker killed
+         * before its first regular flush is still named as it was. */
+        mpp_core_hot(t->core)->deadline = INT64_MIN;
+    }
 }
 
 static void
@@ -330,7 +370,7 @@ mpp_cats_fill(const mpp_core_t *core, const mpp_tstate_t *t,
 size_t
 mpp_cats_pending(const mpp_core_t *core)
 {
-    return core->spans->n;
+    return (size_t)s_unsent(core->spans);
 }
 
 const mpp_wspan_t *
@@ -339,8 +379,9 @@ mpp_cats_spans(const mpp_core_t *core, size_t *n)
     mpp_spans_t *b = core->spans;
     int64_t real = mpp_clock_real_ns();
     int64_t now = mpp_clock_peek(&core->h.clock);
-    for (size_t i = 0; i < b->n; i++) {
-        const s_span_t *s = &b->span[i];
+    uint64_t count = s_unsent(b);
+    for (uint64_t i = 0; i < count; i++) {
+        const s_span_t *s = &b->span[(b->total - count + i) % S_SPANS];
         mpp_wspan_t *w = &b->out[i];
         w->tid = s->tid;
         w->cat = s->cat;
@@ -349,14 +390,14 @@ mpp_cats_spans(const mpp_core_t *core, size_t *n)
         w->dur_ns = mpp_clock_ns(&core->h.clock, s->dur);
         w->bytes = s->bytes;
     }
-    *n = b->n;
+    *n = (size_t)count;
     return b->out;
 }
 
 void
 mpp_cats_sent(mpp_core_t *core)
 {
-    core->spans->n = 0;
+    core->spans->sent = core->spans->total;
     for (size_t i = 0; i < core->nthreads; i++) {
         core->threads[i]->cat_dirty = false;
     }

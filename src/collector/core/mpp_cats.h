@@ -30,9 +30,12 @@
  *  no start-up.
  *
  *  Spans: an interval lasting at least the core's span_min_us (default
- *  1000) microseconds becomes a span, kept in a fixed-size per-core buffer
- *  (under the GIL, so the threads share it) until the next DATA carries
- *  it; spans that find it full are counted as dropped events.
+ *  1000) microseconds becomes a span, kept in a fixed-size per-core ring
+ *  (under the GIL, so the threads share it; mpp_layout.h).  Without the
+ *  agent, a span waits there until the core's next DATA carries it, and
+ *  spans that find it full are counted as dropped events; when the agent
+ *  reads the mapping, the newest spans overwrite the oldest, and the
+ *  agent counts those it missed.
  */
 #ifndef MPP_CATS_H
 #define MPP_CATS_H

@@ -1,6 +1,7 @@
-/*  The process-wide collector core: construction, threads, incarnations
- *  (start, fork, finish, restart); see mpp_core.h.  Messages are built in
- *  mpp_batch.c, the process's handlers live in mpp_exit.c. */
+/*  The process-wide collector core: construction, incarnations (start,
+ *  fork, finish, restart); see mpp_core.h.  Threads are mpp_core_threads.c's,
+ *  messages are built in mpp_batch.c, the process's handlers live in
+ *  mpp_exit.c. */
 #include "mpp_internal.h"
 
 #include <stdio.h>
@@ -221,107 +222,6 @@ mpp_core_start(mpp_core_t *self, const char **err)
     return 0;
 }
 
-/* ---- threads ----------------------------------------------------------- */
-
-mpp_tstate_t *
-mpp_core_add_thread(mpp_core_t *self, uint32_t ktid, const char *name)
-{
-    if (mpp_mem_grow(self->shm, (void **)&self->threads, &self->capthreads,
-                     self->nthreads + 1, sizeof(*self->threads)) < 0) {
-        return NULL;
-    }
-    /* The serial makes the identity unique even when the kernel hands
-     * this thread the id of one that ended (issue 9, item 4). */
-    uint64_t tid = ((uint64_t)self->serial << 32) | ktid;
-    mpp_tstate_t *t = mpp_tstate_new(self, tid, name);
-    if (t == NULL) {
-        return NULL;
-    }
-    self->serial++;
-    t->ktid = ktid;
-    t->has_ref = true;
-    self->threads[self->nthreads++] = t;
-    mpp_root_sync(self);
-    return t;
-}
-
-/* Removes threads[i] from the list, keeping the order of the rest. */
-static void
-s_remove(mpp_core_t *self, size_t i)
-{
-    memmove(&self->threads[i], &self->threads[i + 1],
-            (self->nthreads - i - 1) * sizeof(*self->threads));
-    self->nthreads--;
-    mpp_root_sync(self);
-}
-
-static void
-s_forget(mpp_core_t *self, mpp_tstate_t *thread)
-{
-    for (size_t i = 0; i < self->nthreads; i++) {
-        if (self->threads[i] == thread) {
-            s_remove(self, i);
-            return;
-        }
-    }
-}
-
-void
-mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread)
-{
-    if (thread->orphan) {
-        mpp_tstate_destroy(&thread);
-        return;
-    }
-    thread->has_ref = false;
-    if (self->h.hot & MPP_CORE_FORKED) {
-        /* The fork child's reset, still pending, frees it (it no longer
-         * has a reference). */
-        return;
-    }
-    if (self->h.hot & MPP_CORE_DONE) {
-        /* The final batch is out: nothing of it is pending. */
-        s_forget(self, thread);
-        mpp_tstate_destroy(&thread);
-        return;
-    }
-    /* Frames it still has open (its profile function was replaced
-     * mid-call, say) end now, not at exit. */
-    if (!mpp_tstate_idle(thread)) {
-        mpp_tstate_unwind(thread, mpp_clock_read(&self->h.clock));
-    }
-    (void)mpp_tstate_merge(self->past, thread);
-    self->past_dropped += thread->dropped;
-    mpp_tstate_shrink(thread);
-    thread->ended = true;
-    self->nended++;
-    if (self->nended >= MPP_CORE_ENDED_MAX) {
-        /* Due now: the next event on any thread sends the batch. */
-        self->h.deadline = INT64_MIN;
-    }
-}
-
-void
-mpp_core_drop_ended(mpp_core_t *self)
-{
-    if (self->nended == 0) {
-        return;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < self->nthreads; i++) {
-        mpp_tstate_t *t = self->threads[i];
-        if (t->ended) {
-            mpp_tstate_destroy(&t);
-        }
-        else {
-            self->threads[kept++] = t;
-        }
-    }
-    self->nthreads = kept;
-    self->nended = 0;
-    mpp_root_sync(self);
-}
-
 /* ---- incarnations ------------------------------------------------------ */
 
 void
@@ -344,6 +244,9 @@ void
 mpp_core_note_fork(mpp_core_t *self)
 {
     self->fork_pid = getpid();
+    /* The child's life starts at the fork: the copy below is its work. */
+    self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
+    self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     /* First, before anything in this process can write the mapping. */
     self->fork_detached = true;
     if (self->shm != NULL) {
@@ -354,9 +257,13 @@ mpp_core_note_fork(mpp_core_t *self)
             s_shm_path(self, path, sizeof(path)) == 0 &&
             mpp_shm_fork_child(self->shm, path) >= 0;
         self->pid = pid;
+        if (self->fork_detached) {
+            /* Until the child's first event starts its incarnation, its
+             * file must not show the parent's identity and numbers. */
+            mpp_root_forked(self, self->fork_pid,
+                            self->is_forkserver ? "forkserver" : "fork");
+        }
     }
-    self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
-    self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     self->h.hot |= MPP_CORE_FORKED;
 }
 
@@ -364,7 +271,7 @@ mpp_core_note_fork(mpp_core_t *self)
 static void
 s_clear_past(mpp_core_t *self)
 {
-    mpp_core_drop_ended(self);
+    mpp_core_drop_ended_upto(self, UINT64_MAX);
     mpp_tstate_clear(self->past);
     self->past_dropped = 0;
 }
@@ -460,6 +367,7 @@ mpp_core_flush(mpp_core_t *self)
         return 0;
     }
     s_set_deadline(self);
+    mpp_core_free_acked(self);
     if (!mpp_core_has_sink(self)) {
         /* No batch: the agent reads the tables where they are.  What it
          * cannot see there is refreshed here, at the same pace. */

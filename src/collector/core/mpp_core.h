@@ -25,8 +25,10 @@
  *  32 (0 for the first thread, so the main thread's id reads as the
  *  kernel's).  The kernel reuses thread ids; the serial keeps two threads
  *  that had the same id apart.  A thread that has ended is sent with the
- *  next batch and then freed; its numbers stay in one merged table for
- *  snapshots.
+ *  next batch and then freed; when the host's agent reads the core's
+ *  mapping, it stays there instead until the agent acknowledges it has
+ *  read it (mpp_shm_root.h), and is freed at the next cold point.  Its
+ *  numbers stay in one merged table for snapshots.
  *
  *  The core's state is opaque except for mpp_core_hot_t, which the hook
  *  reads at every event.
@@ -144,7 +146,10 @@ mpp_tstate_t *mpp_core_add_thread(mpp_core_t *self, uint32_t ktid,
 /*  The thread ends: frames it still has open end now, its numbers go out
  *  with the next batch, and its table is freed once they have.  When many
  *  ended threads are waiting, the next event sends the batch at once, so
- *  their memory stays bounded however fast threads come and go. */
+ *  their memory stays bounded however fast threads come and go.  With
+ *  the agent reading the mapping, no batch is involved: the table is
+ *  marked ended and freed at a cold point (a thread starting or ending,
+ *  a flush) once the agent's acknowledgment covers it. */
 void mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread);
 
 /*  Starts the new incarnation after a fork if one is pending: numbers

@@ -1,6 +1,7 @@
 /*  The core's state, shared by the core's own units (mpp_core.c,
- *  mpp_batch.c, mpp_cats.c, mpp_tstate.c, mpp_exit.c) and by nobody else:
- *  the collector module sees only mpp_core.h. */
+ *  mpp_core_threads.c, mpp_batch.c, mpp_cats.c, mpp_tstate.c,
+ *  mpp_exit.c, mpp_root.c) and by nobody else: the collector module sees
+ *  only mpp_core.h. */
 #ifndef MPP_CORE_PRIV_H
 #define MPP_CORE_PRIV_H
 
@@ -13,6 +14,14 @@
  * program that starts and ends threads quickly stays within ~100 KiB. */
 #define MPP_CORE_ENDED_MAX 32
 
+/*  With the agent reading the mapping, ended threads wait for its
+ *  acknowledgment, which a live agent gives within its read interval.
+ *  Beyond this many waiting (an agent gone, or threads ending faster
+ *  than it reads), the oldest are freed unread and their calls counted
+ *  as dropped events, so that the mapping stays bounded (a few KiB per
+ *  table: some MiB at most). */
+#define MPP_CORE_UNACKED_MAX 4096
+
 typedef struct mpp_batch mpp_batch_t;
 
 struct mpp_core {
@@ -24,6 +33,10 @@ struct mpp_core {
     size_t nended;      /* of threads, those whose thread has ended */
     uint32_t serial;    /* identities handed out in this incarnation */
     mpp_tstate_t *past; /* merged numbers of ended threads (snapshots) */
+    /* Threads ended so far, which numbers their end serials, and the
+     * agent's acknowledgment last acted on (mpp_shm_root.h). */
+    uint64_t ended_total;
+    uint64_t acked;
     uint64_t past_dropped;
 
     /* The shared mapping holding the tables, or NULL (private memory). */
@@ -87,10 +100,29 @@ int mpp_batch_data(mpp_core_t *core, bool always);
 
 int mpp_batch_bye(mpp_core_t *core, mpp_exit_kind_t kind, int32_t code);
 
-/* ---- mpp_core.c: for mpp_batch.c ---------------------------------------- */
+/* ---- mpp_core_threads.c: for mpp_batch.c and mpp_core.c ----------------- */
 
-/* Frees the ended threads, whose last numbers have just been queued. */
+/*  The ended threads' last numbers have just been queued: frees them,
+ *  unless an agent reads the mapping, which says itself when it has
+ *  read them (mpp_core_free_acked). */
 void mpp_core_drop_ended(mpp_core_t *core);
+
+/*  Frees the ended threads whose end serial is at most `upto`
+ *  (UINT64_MAX: every one, whatever delivered them). */
+void mpp_core_drop_ended_upto(mpp_core_t *core, uint64_t upto);
+
+/*  A cold point's cheap check: when the agent acknowledged more ended
+ *  threads than last time (mpp_shm.h, `ack`), frees them. */
+void mpp_core_free_acked(mpp_core_t *core);
+
+/*  True when this core's tables are in a file the host's agent can read
+ *  (a mapping that is a file: a fork child that could make none keeps
+ *  private memory): ended threads then wait for the agent's
+ *  acknowledgment and spans form a ring (mpp_shm_root.h, mpp_layout.h),
+ *  with no need of the core's own batches.  Whether the core also has a
+ *  sink is another question (mpp_core_has_sink): a test's core may have
+ *  both. */
+bool mpp_core_agent_reads(const mpp_core_t *core);
 
 /* ---- mpp_root.c: the mapping's root record (mpp_shm_root.h) ------------ */
 
@@ -99,6 +131,18 @@ void mpp_core_drop_ended(mpp_core_t *core);
  *  mapping); mpp_root_end records how this incarnation ended. */
 int mpp_root_create(mpp_core_t *core);
 void mpp_root_sync(mpp_core_t *core);
+/*  mpp_root_sync in two halves, for changes to what the root points to
+ *  (the thread list compacted in place): begin makes gen odd, commit
+ *  copies the core's fields and makes it even again. */
+void mpp_root_begin(mpp_core_t *core);
+void mpp_root_commit(mpp_core_t *core);
+/*  In a fork child that has a file of its own, at once (atfork): the
+ *  root names the child (`pid`, started by `method` at the fork) and
+ *  shows no threads and no spans until mpp_core_after_fork starts the
+ *  incarnation, so a reader, even the final one of a child killed
+ *  before its first event, never takes the parent's numbers for the
+ *  child's.  Async-signal-safe. */
+void mpp_root_forked(mpp_core_t *core, int64_t pid, const char *method);
 void mpp_root_end(mpp_core_t *core, uint32_t kind, int32_t code);
 
 /* ---- mpp_exit.c: process-wide handlers ---------------------------------- */

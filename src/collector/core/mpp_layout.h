@@ -49,6 +49,10 @@ struct mpp_funcs {
 
 #define MPP_SPANS_CAP 1024
 
+/*  One span.  `seq` is the span's number plus one, written last: 0 while
+ *  the slot is being (re)written, so a reader that finds another number
+ *  than the one it expects there knows the span it wanted was
+ *  overwritten, and counts it lost rather than reading a mix. */
 typedef struct {
     uint64_t tid;
     int64_t start; /* clock ticks */
@@ -56,18 +60,31 @@ typedef struct {
     uint64_t bytes;
     uint32_t fid;
     uint8_t cat;
+    uint64_t seq;
 } mpp_span_rec_t;
 
 /*  One buffer per core, shared by its threads: only a thread holding the
- *  GIL (or the exit path, alone) touches it.  Fixed size, so a burst of
- *  spans costs dropped events, never memory.  `n` goes back to 0 when the
- *  core's own DATA has carried the spans. */
+ *  GIL (or the exit path, alone) touches it.  A ring of fixed size: span
+ *  number k (from 0, per incarnation) goes to span[k % MPP_SPANS_CAP],
+ *  and `total` counts every span ever pushed, so a burst costs spans,
+ *  never memory.
+ *
+ *  When the agent reads the mapping the writer never waits for anyone:
+ *  it overwrites the oldest span, and the reader, which remembers the
+ *  total it consumed, counts the spans overwritten before it read them
+ *  as dropped.  `sent` is the total the core's own DATA carried (a
+ *  core with a sink): without the agent (private memory) a span that
+ *  would overwrite one not sent yet is dropped instead, and with it the
+ *  core's DATA carries the newest ring's worth.  `out` is that DATA's
+ *  scratch, in private memory: no reader needs it, and a fork child
+ *  would only copy it. */
 struct mpp_spans {
     struct mpp_shm *shm; /* where this buffer lives; NULL: private */
     int64_t min;         /* ticks */
-    size_t n;
+    uint64_t total;
+    uint64_t sent;
+    mpp_wspan_t *out; /* MPP_SPANS_CAP of them */
     mpp_span_rec_t span[MPP_SPANS_CAP];
-    mpp_wspan_t out[MPP_SPANS_CAP];
 };
 
 #endif

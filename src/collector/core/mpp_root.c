@@ -3,6 +3,7 @@
 #include "mpp_internal.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "mpp_core_priv.h"
 #include "mpp_shm_root.h"
@@ -44,17 +45,26 @@ mpp_root_create(mpp_core_t *core)
 }
 
 void
-mpp_root_sync(mpp_core_t *core)
+mpp_root_begin(mpp_core_t *core)
 {
     mpp_shm_root_t *root = core->root;
     if (root == NULL) {
         return;
     }
-    /* Odd first, and the stores below only after it (release), so that
-     * a reader who sees the same even value before and after its copy
-     * copied no half-made update. */
-    __atomic_store_n(&root->gen, root->gen + 1, __ATOMIC_RELEASE);
+    /* Odd first, and every store after it only after it (release plus a
+     * full fence), so that a reader who sees the same even value before
+     * and after its copy copied no half-made update. */
+    __atomic_store_n(&root->gen, root->gen | 1u, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void
+mpp_root_commit(mpp_core_t *core)
+{
+    mpp_shm_root_t *root = core->root;
+    if (root == NULL) {
+        return;
+    }
     root->threads = core->threads;
     root->nthreads = (uint32_t)core->nthreads;
     root->funcs = core->h.funcs;
@@ -68,7 +78,18 @@ mpp_root_sync(mpp_core_t *core)
     s_copy(root->name, sizeof(root->name), core->name);
     root->clock = core->h.clock;
     root->dropped = mpp_core_dropped(core);
-    __atomic_store_n(&root->gen, root->gen + 1, __ATOMIC_RELEASE);
+    root->ended = core->ended_total;
+    /* A system call (no vDSO for this clock), but cold points are few:
+     * threads starting and ending, a new name, a fork, the end. */
+    root->cpu_ns = mpp_clock_now_ns(CLOCK_PROCESS_CPUTIME_ID);
+    __atomic_store_n(&root->gen, (root->gen | 1u) + 1, __ATOMIC_RELEASE);
+}
+
+void
+mpp_root_sync(mpp_core_t *core)
+{
+    mpp_root_begin(core);
+    mpp_root_commit(core);
 }
 
 void
@@ -78,9 +99,34 @@ mpp_root_end(mpp_core_t *core, uint32_t kind, int32_t code)
     if (root == NULL) {
         return;
     }
+    /* All in one update: a reader that sees the kind sees the CPU time
+     * and the end time with it. */
+    mpp_root_begin(core);
     root->exit_code = code;
     root->end_mono_ns = mpp_clock_mono_ns();
-    /* Last: a reader that sees the kind sees the rest with it. */
     __atomic_store_n(&root->exit_kind, kind, __ATOMIC_RELEASE);
-    mpp_root_sync(core);
+    mpp_root_commit(core);
+}
+
+void
+mpp_root_forked(mpp_core_t *core, int64_t pid, const char *method)
+{
+    mpp_shm_root_t *root = core->root;
+    if (root == NULL) {
+        return;
+    }
+    /* Plain stores only: this runs in the atfork child handler. */
+    __atomic_store_n(&root->gen, root->gen | 1u, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    root->pid = pid;
+    root->ppid = core->pid;
+    root->start_ns = core->fork_real_ns;
+    root->start_mono_ns = core->fork_mono_ns;
+    s_copy(root->start_method, sizeof(root->start_method), method);
+    root->nthreads = 0; /* the parent's, until the incarnation starts */
+    root->spans = NULL;
+    root->dropped = 0;
+    root->cpu_ns = 0;
+    root->exit_kind = MPP_EXIT_RUNNING;
+    __atomic_store_n(&root->gen, (root->gen | 1u) + 1, __ATOMIC_RELEASE);
 }

@@ -1,12 +1,12 @@
-/*  The shared mapping and its allocator; see mpp_shm.h. */
-#include "mpp_shm.h"
+/*  The shared mapping and its allocator; see mpp_shm.h.  Fork is
+ *  mpp_shm_fork.c's. */
+#include "mpp_shm_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,16 +29,18 @@ typedef struct {
  *  counts as a dropped event, and never a store. */
 #define S_COMMIT_STEP ((uint64_t)256 * 1024)
 
-struct mpp_shm {
-    unsigned char *base;
-    uint64_t reserve;
-    uint64_t committed; /* bytes of the file known to be allocated */
-    char *path;         /* NULL once the memory is private */
-};
+void
+mpp_shm_note_file(mpp_shm_t *self, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        self->dev = st.st_dev;
+        self->ino = st.st_ino;
+    }
+}
 
-/* Allocates the file's pages below `upto`; false when they cannot be. */
-static bool
-s_commit_fd(mpp_shm_t *self, int fd, uint64_t upto)
+bool
+mpp_shm_commit_fd(mpp_shm_t *self, int fd, uint64_t upto)
 {
     upto = (upto + S_COMMIT_STEP - 1) / S_COMMIT_STEP * S_COMMIT_STEP;
     if (upto > self->reserve) {
@@ -70,7 +72,7 @@ s_commit(mpp_shm_t *self, uint64_t upto)
     if (fd < 0) {
         return false;
     }
-    bool ok = s_commit_fd(self, fd, upto);
+    bool ok = mpp_shm_commit_fd(self, fd, upto);
     close(fd);
     return ok;
 }
@@ -98,11 +100,12 @@ s_map_new_file(mpp_shm_t *self, const char *path, uint64_t reserve,
     self->committed = 0;
     errno = ENOSPC;
     if (ftruncate(fd, (off_t)reserve) == 0 &&
-        s_commit_fd(self, fd, s_first_block())) {
+        mpp_shm_commit_fd(self, fd, s_first_block())) {
         p = mmap(NULL, reserve, PROT_READ | PROT_WRITE,
                  MAP_SHARED | MAP_NORESERVE, fd, 0);
     }
     *err = p == MAP_FAILED ? -errno : 0;
+    mpp_shm_note_file(self, fd);
     close(fd);
     if (p == MAP_FAILED) {
         unlink(path);
@@ -178,6 +181,26 @@ void
 mpp_shm_set_root(mpp_shm_t *self, const void *root)
 {
     mpp_shm_hdr(self)->root = (uint64_t)(uintptr_t)root;
+}
+
+bool
+mpp_shm_ack(const mpp_shm_t *self, uint64_t *ack)
+{
+    const mpp_shm_hdr_t *h = mpp_shm_hdr(self);
+    uint64_t v = __atomic_load_n(&h->ack, __ATOMIC_ACQUIRE);
+    uint64_t check = __atomic_load_n(&h->ack_check, __ATOMIC_ACQUIRE);
+    /* A zeroed header (no acknowledgment yet) fails the check too. */
+    if (check != ~v) {
+        return false;
+    }
+    *ack = v;
+    return true;
+}
+
+bool
+mpp_shm_shared(const mpp_shm_t *self)
+{
+    return self->path != NULL;
 }
 
 /* The smallest class whose blocks hold n bytes past the block header, or
@@ -293,160 +316,6 @@ mpp_shm_realloc(mpp_shm_t *self, void *p, size_t n)
         mpp_shm_free(self, p);
     }
     return q;
-}
-
-/* Gate values: open, closed for a fork, given up by the parent. */
-enum { S_GATE_OPEN = 0, S_GATE_CLOSED = 1, S_GATE_ABANDONED = 2 };
-
-void
-mpp_shm_fork_prepare(mpp_shm_t *self)
-{
-    __atomic_store_n(&mpp_shm_hdr(self)->fork_gate, S_GATE_CLOSED,
-                     __ATOMIC_SEQ_CST);
-}
-
-void
-mpp_shm_fork_parent(mpp_shm_t *self)
-{
-    uint32_t *gate = &mpp_shm_hdr(self)->fork_gate;
-    int64_t deadline = mpp_clock_mono_ns() + MPP_SHM_GATE_MS * 1000000LL;
-    for (;;) {
-        if (__atomic_load_n(gate, __ATOMIC_ACQUIRE) != S_GATE_CLOSED) {
-            return;
-        }
-        int64_t left = deadline - mpp_clock_mono_ns();
-        if (left <= 0) {
-            /* The child is stuck or gone: it must not copy what this
-             * process is about to change. */
-            uint32_t want = S_GATE_CLOSED;
-            (void)__atomic_compare_exchange_n(gate, &want, S_GATE_ABANDONED,
-                                              false, __ATOMIC_SEQ_CST,
-                                              __ATOMIC_SEQ_CST);
-            return;
-        }
-        struct timespec ts = {(time_t)(left / 1000000000),
-                              (long)(left % 1000000000)};
-        /* Not FUTEX_PRIVATE: the child waking us is another process. */
-        (void)syscall(SYS_futex, gate, FUTEX_WAIT, S_GATE_CLOSED, &ts, NULL,
-                      0);
-    }
-}
-
-/*  The child's side of the gate, on the parent's mapping (before this
- *  process maps anything else there).  True when the parent was still
- *  waiting, so the copy just taken is the state at the fork. */
-static bool
-s_open_gate(mpp_shm_t *self)
-{
-    uint32_t *gate = &mpp_shm_hdr(self)->fork_gate;
-    uint32_t want = S_GATE_CLOSED;
-    if (__atomic_compare_exchange_n(gate, &want, S_GATE_OPEN, false,
-                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-        (void)syscall(SYS_futex, gate, FUTEX_WAKE, INT32_MAX, NULL, NULL,
-                      0);
-        return true;
-    }
-    return want == S_GATE_OPEN; /* no prepare (tests): nobody waits */
-}
-
-/*  Copies the part in use into a new file at `path`; returns its
- *  descriptor or a negative code. */
-static int
-s_copy_to_file(mpp_shm_t *self, const char *path, uint64_t len)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return -errno;
-    }
-    uint64_t done = 0;
-    int rc = ftruncate(fd, (off_t)self->reserve) == 0 ? 0 : -errno;
-    /* The copy allocates its own pages (a full file system fails the
-     * write); only the rest of the step is committed after it, so no page
-     * is zeroed only to be overwritten. */
-    while (rc == 0 && done < len) {
-        ssize_t w = pwrite(fd, self->base + done, (size_t)(len - done),
-                           (off_t)done);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        rc = w > 0 ? 0 : w == 0 ? -EIO : -errno;
-        done += w > 0 ? (uint64_t)w : 0;
-    }
-    uint64_t committed = self->committed;
-    self->committed = done;
-    if (rc == 0 && !s_commit_fd(self, fd, len)) {
-        rc = -ENOSPC;
-    }
-    if (rc != 0) {
-        self->committed = committed;
-        close(fd);
-        unlink(path);
-        return rc;
-    }
-    return fd;
-}
-
-int
-mpp_shm_fork_child(mpp_shm_t *self, const char *path)
-{
-    uint64_t len = mpp_shm_hdr(self)->used;
-    char *copy = path != NULL ? strdup(path) : NULL;
-    int fd = copy != NULL ? s_copy_to_file(self, path, len) : MPP_ENOMEM;
-    void *keep = NULL;
-    if (fd < 0 && (keep = malloc((size_t)len)) != NULL) {
-        memcpy(keep, self->base, (size_t)len);
-    }
-    if (!s_open_gate(self) || (fd < 0 && keep == NULL)) {
-        /* Too late, or no copy at all: the parent's mapping stays, and
-         * this process must never write it. */
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
-        free(copy);
-        free(keep);
-        return fd < 0 && keep == NULL ? MPP_ENOMEM : MPP_EINVAL;
-    }
-    int rc = 0;
-    if (fd >= 0 &&
-        mmap(self->base, self->reserve, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd,
-             0) != MAP_FAILED) {
-        close(fd);
-        free(self->path);
-        self->path = copy;
-    }
-    else {
-        /* No file: the same contents in private memory at the same
-         * addresses, so the child stays profiled through the sink.  A
-         * failed MAP_FIXED of the file may have unmapped the range
-         * already (mmap(2)), so nothing is read from it then. */
-        free(copy);
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-            return MPP_ENOMEM;
-        }
-        void *p = keep == NULL ? MAP_FAILED
-                               : mmap(self->base, self->reserve,
-                                      PROT_READ | PROT_WRITE,
-                                      MAP_PRIVATE | MAP_ANONYMOUS |
-                                          MAP_NORESERVE | MAP_FIXED,
-                                      -1, 0);
-        if (p == MAP_FAILED) {
-            free(keep);
-            return MPP_ENOMEM;
-        }
-        memcpy(self->base, keep, (size_t)len);
-        free(keep);
-        free(self->path);
-        self->path = NULL;
-        self->committed = self->reserve; /* private pages need no commit */
-        rc = 1;
-    }
-    mpp_shm_hdr(self)->pid = (int64_t)getpid();
-    mpp_shm_hdr(self)->fork_gate = S_GATE_OPEN;
-    return rc;
 }
 
 /* ---- memory that may live in a mapping -------------------------------- */

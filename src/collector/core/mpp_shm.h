@@ -44,7 +44,9 @@
 #include "mpp_internal.h"
 
 #define MPP_SHM_MAGIC "mppshm1"
-#define MPP_SHM_LAYOUT 1
+/* 2: the agent's acknowledgment words in the header, the root's count of
+ * ended threads and CPU time, the span buffer as a ring. */
+#define MPP_SHM_LAYOUT 2
 /* Size classes 2^4 .. 2^(4 + MPP_SHM_CLASSES - 1) bytes. */
 #define MPP_SHM_MIN_SHIFT 4
 #define MPP_SHM_CLASSES 27
@@ -67,7 +69,17 @@ typedef struct {
     uint32_t fork_gate; /* futex: the parent waits here while a fork
                            child copies the state (mpp_shm_fork_*) */
     uint32_t pad_;
+    /* The only words a reader writes (mpp_shmread_ack): the highest end
+     * serial of a thread (mpp_shm_root.h, `ended`) whose final numbers
+     * the agent has delivered, and its complement, written together in
+     * one pwrite.  The writer takes the pair only when they agree (a torn
+     * or stray write does not), and never beyond the threads that have
+     * ended, so no value can make it free more than it may. */
+    uint64_t ack;
+    uint64_t ack_check; /* ~ack */
 } mpp_shm_hdr_t;
+
+#define MPP_SHM_ACK_OFFSET offsetof(mpp_shm_hdr_t, ack)
 
 typedef struct mpp_shm mpp_shm_t;
 
@@ -97,6 +109,15 @@ uint64_t mpp_shm_used(const mpp_shm_t *self);
 
 /* Records the core's root record for readers. */
 void mpp_shm_set_root(mpp_shm_t *self, const void *root);
+
+/*  The agent's acknowledgment (the header's `ack`) into *ack; false when
+ *  there is none yet, or its check word does not agree.  The value is
+ *  the agent's: bound it before use. */
+bool mpp_shm_ack(const mpp_shm_t *self, uint64_t *ack);
+
+/*  True when a reader outside this process can see the mapping: it is a
+ *  file (a fork child that could make none keeps private memory). */
+bool mpp_shm_shared(const mpp_shm_t *self);
 
 /*  Fork.  A child inherits the parent's MAP_SHARED mapping, whose
  *  contents the parent would go on changing as soon as fork() returns (a

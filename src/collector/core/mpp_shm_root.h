@@ -13,6 +13,15 @@
  *  entries, which the next snapshot repairs.  Once the process has ended
  *  nothing moves any more.
  *
+ *  Ended threads: a thread that ends stays in the list, marked ended,
+ *  with its final numbers and its end serial (1, 2, ... in the order
+ *  threads end; `ended` is the latest), until the agent acknowledges
+ *  through the header (mpp_shm.h, `ack`) that it has delivered every
+ *  thread up to that serial; the writer then frees them at its next cold
+ *  point.  So a reader that copied a consistent snapshot holding
+ *  `ended` == N has seen the final numbers of every thread with a serial
+ *  up to N, and acknowledges N.
+ *
  *  Pointers are the writer's addresses (see mpp_shm.h); strings that a
  *  reader needs are copied in as fixed arrays, always NUL-terminated by
  *  the writer, and never trusted to be by a reader.
@@ -61,6 +70,15 @@ typedef struct {
     int32_t exit_code;
     int64_t end_mono_ns;
     uint64_t dropped; /* events lost so far, all threads */
+
+    /* The end serial of the latest thread to end (see above); 0 while
+     * none has.  A fork child goes on counting from its parent's. */
+    uint64_t ended;
+    /* CLOCK_PROCESS_CPUTIME_ID of this incarnation at the last cold
+     * point, and at the end; 0 before the first.  A process killed
+     * between cold points shows less than it used: the agent may know
+     * better (/proc) and a reader takes the larger figure. */
+    int64_t cpu_ns;
 } mpp_shm_root_t;
 
 #endif

@@ -110,6 +110,10 @@ typedef struct mpp_tstate {
     bool has_ref;  /* the hook's argument object points here */
     bool orphan;   /* forgotten by the core after a fork; see mpp_core.c */
     bool ended;    /* the thread has ended; its last batch is pending */
+    /* With a mapping read by the agent: when the thread ended (clock
+     * ticks) and its end serial (mpp_shm_root.h); 0 while it runs. */
+    int64_t end_ticks;
+    uint64_t end_serial;
 } mpp_tstate_t;
 
 /*  Returns NULL when out of memory.  `name` is copied.  A table without
