@@ -310,10 +310,12 @@ s_run_target(s_run_t *r)
 }
 
 /*  Waits until `done_fd` is readable; a new signal (a second Ctrl-C)
- *  calls hurry(arg) and the wait goes on for the (short) rest. */
-static void
+ *  calls hurry(arg) and the wait goes on for the (short) rest.  Returns
+ *  true when it hurried. */
+static bool
 s_wait_done(s_run_t *r, int done_fd, void (*hurry)(void *), void *arg)
 {
+    bool hurried = false;
     for (;;) {
         struct pollfd pfd[2] = {
             {done_fd, POLLIN, 0},
@@ -328,8 +330,10 @@ s_wait_done(s_run_t *r, int done_fd, void (*hurry)(void *), void *arg)
         }
         if (n > 0 && pfd[1].revents != 0 && mpp_sigs_drain(&r->sigs) > 0) {
             hurry(arg);
+            hurried = true;
         }
     }
+    return hurried;
 }
 
 static void
@@ -371,16 +375,25 @@ s_agent_note(s_run_t *r)
 static void
 s_collect(s_run_t *r)
 {
+    bool hurried = false;
     if (r->agent != NULL) {
         /* The launcher reaped the target: its status serves when the
          * kernel could not tell the agent. */
         mpp_agent_target_ended(r->agent, r->pid, r->wait_status);
-        s_wait_done(r, mpp_agent_done_fd(r->agent), s_agent_hurry,
-                    r->agent);
+        hurried = s_wait_done(r, mpp_agent_done_fd(r->agent),
+                              s_agent_hurry, r->agent);
         mpp_agent_join(r->agent);
     }
     mpp_agg_target_ended(r->agg);
-    s_wait_done(r, mpp_agg_done_fd(r->agg), s_agg_hurry, r->agg);
+    /* With the agent, nothing else sends (a collector with a map
+     * directory has no socket): what it sent is all there will be, and
+     * the aggregator's own straggler wait would only add its 10 s for a
+     * process the agent already gave up on.  So it just drains.  Without
+     * the agent, one Ctrl-C still cuts the wait short. */
+    if (hurried || r->agent != NULL) {
+        mpp_agg_hurry(r->agg);
+    }
+    (void)s_wait_done(r, mpp_agg_done_fd(r->agg), s_agg_hurry, r->agg);
     mpp_agg_join(r->agg);
     mpp_ingest_finish(r->session, r->pid, r->wait_status, stderr);
     if (r->agent != NULL) {
