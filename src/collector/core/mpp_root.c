@@ -31,10 +31,16 @@ mpp_root_create(mpp_core_t *core)
         return MPP_ENOMEM;
     }
     for (size_t i = 0; i < core->argc; i++) {
-        root->argv[i] = mpp_mem_strdup(core->shm, core->argv[i]);
-        if (root->argv[i] == NULL) {
+        /* No message carries more of an argument than MPP_WIRE_MAX_STR
+         * bytes, and a reader accepts no longer string (mpp_shmread.h):
+         * an argument of 100 kB is kept as its first part. */
+        size_t n = strnlen(core->argv[i], MPP_WIRE_MAX_STR);
+        char *arg = mpp_shm_calloc(core->shm, n + 1, 1);
+        if (arg == NULL) {
             return MPP_ENOMEM;
         }
+        memcpy(arg, core->argv[i], n);
+        root->argv[i] = arg;
         root->argc++;
     }
     s_copy(root->python, sizeof(root->python), core->python);
