@@ -57,7 +57,7 @@ class Kill(unittest.TestCase):
         # entry to the kill, which the program bounds from both sides.
         lifetime = truth["crash_dead"] - truth["crash_entered"]
         [crash] = mpptest.json_functions(rep, "out_kill.py", "crash")
-        self.assertGreater(lifetime, 0.2, truth)
+        self.assertGreater(lifetime, 0.5, truth)
         self.assertLess(abs(crash["cumtime_s"] - lifetime), 0.2 * lifetime,
                         (crash, lifetime))
 
@@ -116,6 +116,9 @@ class Plain(unittest.TestCase):
         self.assertEqual(r.stdout, plain.stdout)
         self.assertEqual(r.stderr, plain.stderr)
 
+    @unittest.skipIf(os.environ.get("MPPTEST_SANITIZED") == "1",
+                     "a time against a plain run; the ASan collector is "
+                     "many times slower than mpprof's")
     def test_terminate_long_c_call(self):
         script = mpptest.target("out_terminate.py")
 
