@@ -278,7 +278,7 @@ MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
               (ssize_t)sizeof(entered));
     /* Not reaped until its BYE is in: the status is then readable on any
      * kernel with pidfds, from /proc while it is a zombie. */
-    s_recv_bye(pid, 10000);
+    s_recv_bye(pid, 60000);
     int64_t bye_ns = mpp_clock_mono_ns();
     int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -307,7 +307,7 @@ MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
     printf("# death seen %.3f ms after the kill\n", (double)late / 1e6);
     ASSERT_GE(late, -S_MS); /* f started a little after `entered` */
     ASSERT_LE(late, 2000 * S_MS);
-    s_end(&a, 0, 0, 15000);
+    s_end(&a, 0, 0, 60000);
     ASSERT(s_stream(pid) == bye); /* still nothing after it */
     ASSERT_EQ(s_files_of(pid), 0); /* removed after its BYE */
     mpp_agent_counts_t c;
@@ -356,7 +356,7 @@ MPP_TEST(file_made_after_start_is_read_and_a_normal_end_gives_one_bye)
     int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 3);
-    s_end(&a, 0, 0, 15000);
+    s_end(&a, 0, 0, 60000);
     const mpp_msg_t *bye = s_stream(pid);
     ASSERT_EQ(bye->exit_kind, (uint32_t)MPP_EXIT_CODE);
     ASSERT_EQ(bye->exit_code, 3);
@@ -422,7 +422,7 @@ s_reused_pid(bool as_target)
     mpp_agent_t *a = s_agent();
     /* As the launcher would say of a target reaped before the kernel
      * could tell the agent: killed by SIGTERM. */
-    s_end(&a, as_target ? child : 0, as_target ? SIGTERM : 0, 15000);
+    s_end(&a, as_target ? child : 0, as_target ? SIGTERM : 0, 60000);
     const mpp_msg_t *bye = s_stream(child);
     mpp_agent_counts_t c;
     mpp_agent_counts(a, &c);
@@ -505,7 +505,7 @@ MPP_TEST(garbage_in_the_directory_is_counted_and_the_rest_stands)
     pid_t pid = s_worker(4, 0, 100);
     int status;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    s_end(&a, 0, 0, 15000);
+    s_end(&a, 0, 0, 60000);
     const mpp_msg_t *bye = s_stream(pid);
     ASSERT_EQ(bye->exit_kind, (uint32_t)MPP_EXIT_OK);
     ASSERT_EQ(s_cost(pid, "g").ncalls, 4u);
@@ -556,7 +556,7 @@ MPP_TEST(an_exec_ends_the_old_images_file_before_the_new_one_speaks)
     while (s_count(pid, MPP_MSG_BYE) < 2 && mpp_clock_mono_ns() < until) {
         s_recv(50);
     }
-    s_end(&a, 0, 0, 15000);
+    s_end(&a, 0, 0, 60000);
     ASSERT_EQ(s_count(pid, MPP_MSG_HELLO), 2u);
     ASSERT_EQ(s_count(pid, MPP_MSG_BYE), 2u);
     /* The old stream, whole, then the new one. */
