@@ -1,0 +1,162 @@
+"""The IPython magics (issue 14): `%load_ext mpprof`, `%%mpprof`,
+`%mpprof run`.
+
+A real IPython (the one of the Python the collector is built for; on
+Debian, package python3-ipython) runs non-interactively with only the
+build tree's pyshim on PYTHONPATH, as a user's would be, and profiles:
+  * a cell that maps a function over N items with a Pool of 2 workers
+    (fork, and spawn, whose workers must import the function from the
+    cell's file): the output directory's report --json has the 3
+    processes (and spawn's resource tracker, a helper) and the function counted exactly N times, the cell's own
+    output comes through, and the text report shown is report.txt;
+  * the binary is found beside the package (MPPROF_BIN unset);
+  * a script with arguments through `%mpprof run`, with -o kept;
+  * in a notebook (a shell with a kernel), report.html is displayed
+    inline as an iframe whose srcdoc is the page, byte for byte.
+A missing IPython fails, naming scripts/deps.sh --test.
+"""
+
+import html
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpptest  # noqa: E402
+
+N = 37
+
+CELL = textwrap.dedent("""\
+    import multiprocessing as mp
+
+    def work(x):
+        return x * x
+
+    if __name__ == '__main__':
+        with mp.get_context('{method}').Pool(2) as pool:
+            print('MAGIC_SUM', sum(pool.map(work, range({n}), chunksize=1)))
+    """)
+
+
+def _env(test, keep_bin=False):
+    env = dict(os.environ)
+    # The build tree's pyshim, as the README tells users to set it.
+    env["PYTHONPATH"] = os.path.join(os.path.dirname(mpptest.BIN), "pyshim")
+    env["IPYTHONDIR"] = mpptest.mktemp(test, "mpptest-ipy-")
+    if not keep_bin:
+        env.pop("MPPROF_BIN", None)
+    return env
+
+
+def _ipython(test, code, keep_bin=False, cwd=None):
+    p = subprocess.run(
+        [mpptest.PYTHON, "-m", "IPython", "--no-banner", "--colors=NoColor",
+         "--HistoryManager.enabled=False",
+         "--InteractiveShellApp.exec_lines=['%load_ext mpprof']",
+         "-c", code],
+        capture_output=True, text=True, env=_env(test, keep_bin),
+        cwd=cwd or mpptest.mktemp(test), timeout=300)
+    return p
+
+
+def _describe(p):
+    return "exit %d\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
+        p.returncode, p.stdout[-4000:], p.stderr[-4000:])
+
+
+class MagicTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        mpptest.check_binary()
+        p = subprocess.run([mpptest.PYTHON, "-c", "import IPython"],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            raise AssertionError(
+                "IPython is not installed for %s; run `bash scripts/deps.sh "
+                "--test` (Debian package python3-ipython)\n%s"
+                % (mpptest.PYTHON, p.stderr))
+
+    def _check_pool_cell(self, method):
+        out = os.path.join(mpptest.mktemp(self), "out")
+        p = _ipython(self, "%%%%mpprof -o %s\n%s"
+                     % (out, CELL.format(method=method, n=N)))
+        self.assertEqual(p.returncode, 0, _describe(p))
+        # The cell's own output, relayed from the run.
+        self.assertIn("MAGIC_SUM %d" % sum(x * x for x in range(N)),
+                      p.stdout, _describe(p))
+        # A terminal IPython shows the text report: report.txt itself.
+        with open(os.path.join(out, "report.txt")) as f:
+            self.assertIn(f.read(), p.stdout)
+        self.assertIn("profile written to %s" % out, p.stdout)
+        rep = mpptest.report_json(out)
+        # Spawn also starts multiprocessing's resource tracker, a helper.
+        procs = [q for q in rep["processes"] if q["role"] != "helper"]
+        if method == "fork":
+            self.assertEqual(len(rep["processes"]), 3, rep["processes"])
+        self.assertEqual(len(procs), 3, rep["processes"])
+        self.assertEqual(sum(1 for q in procs if q["role"] == "worker"), 2,
+                         procs)
+        self.assertEqual(mpptest.json_ncalls(rep, "cell.py", "work"), N,
+                         [f for f in rep["functions"] if f["name"] == "work"])
+        return p
+
+    def test_cell_fork_pool(self):
+        self._check_pool_cell("fork")
+
+    def test_cell_spawn_pool(self):
+        # Spawn workers import the cell's functions from its file.
+        self._check_pool_cell("spawn")
+
+    def test_line_magic_run_script(self):
+        tmp = mpptest.mktemp(self)
+        script = os.path.join(tmp, "script.py")
+        with open(script, "w") as f:
+            f.write(textwrap.dedent("""\
+                import sys
+                def twice(x):
+                    return 2 * x
+                print('ARGS', sys.argv[1:], sum(twice(i) for i in range(5)))
+                sys.exit(3)
+                """))
+        out = os.path.join(tmp, "kept")
+        p = _ipython(self, "%%mpprof run -o %s script.py 'a b' -q c" % out,
+                     keep_bin=True, cwd=tmp)
+        self.assertEqual(p.returncode, 0, _describe(p))
+        self.assertIn("ARGS ['a b', '-q', 'c'] 20", p.stdout, _describe(p))
+        self.assertIn("the run exited with status 3", p.stderr, _describe(p))
+        rep = mpptest.report_json(out)
+        self.assertEqual(len(rep["processes"]), 1)
+        self.assertEqual(mpptest.json_ncalls(rep, "script.py", "twice"), 5)
+
+    def test_notebook_shows_html_inline(self):
+        out = os.path.join(mpptest.mktemp(self), "out")
+        # A shell with a kernel is a notebook's; display() is recorded.
+        code = textwrap.dedent("""\
+            import IPython.display as d
+            shown = []
+            d.display = lambda *a, **k: shown.extend(a)
+            ip = get_ipython()
+            ip.kernel = object()
+            ip.run_cell_magic('mpprof', '-o %s', %r)
+            assert len(shown) == 1, shown
+            print('SHOWN_HTML_BEGIN' + shown[0].data + 'SHOWN_HTML_END')
+            """) % (out, CELL.format(method="fork", n=N))
+        p = _ipython(self, code)
+        self.assertEqual(p.returncode, 0, _describe(p))
+        m = re.search(r"SHOWN_HTML_BEGIN(.*)SHOWN_HTML_END", p.stdout,
+                      re.S)
+        self.assertIsNotNone(m, _describe(p))
+        m2 = re.match(r'<iframe srcdoc="([^"]*)"', m.group(1))
+        self.assertIsNotNone(m2, m.group(1)[:300])
+        with open(os.path.join(out, "report.html")) as f:
+            self.assertEqual(html.unescape(m2.group(1)), f.read())
+        # The text report is not printed as well.
+        with open(os.path.join(out, "report.txt")) as f:
+            self.assertNotIn(f.read(), p.stdout)
+
+
+if __name__ == "__main__":
+    mpptest.main()
