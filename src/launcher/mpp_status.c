@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define S_TICK_MS 250  /* four redraws a second: live, yet cheap */
@@ -128,6 +129,15 @@ static void
 s_draw(mpp_status_t *self)
 {
     char line[S_LINE_MAX + 1], out[2 * S_LINE_MAX + 4];
+    /* In the background (`mpprof run x.py &`) the line stays away: it
+     * would clutter the shell's prompt, and with `stty tostop` writing
+     * would stop mpprof, which a quiet program run without it never is.
+     * A terminal that is not mpprof's controlling one has no foreground
+     * (ENOTTY) and no such concern. */
+    pid_t fg = tcgetpgrp(self->fd);
+    if (fg >= 0 && fg != getpgrp()) {
+        return;
+    }
     mpp_agg_live_t l;
     mpp_agg_live(self->agg, &l);
     size_t len = mpp_status_format(line, sizeof(line), s_width(self->fd),

@@ -51,7 +51,7 @@ LINE = re.compile(rb"^mpprof: (\d+\.\d) s  processes: (\d+) alive, (\d+) "
                   rb"finished  calls: ([\d,]+) *$")
 
 
-def _run(test, quiet, tty):
+def _run(test, quiet, tty, ctty=True):
     """Runs the target; returns (stderr bytes, stdout bytes, outdir)."""
     tmp = mpptest.mktemp(test)
     script = os.path.join(tmp, "pool.py")
@@ -70,8 +70,15 @@ def _run(test, quiet, tty):
     attrs[1] &= ~termios.OPOST
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
+    def controlling():
+        # The terminal is mpprof's controlling one, and mpprof is its
+        # foreground, as in a shell: the line is drawn only then.
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave,
-                         stdin=subprocess.DEVNULL, cwd=tmp)
+                         stdin=subprocess.DEVNULL, cwd=tmp,
+                         preexec_fn=controlling if ctty else None)
     os.close(slave)
     err = b""
     while True:
@@ -131,6 +138,14 @@ class StatusLineTest(unittest.TestCase):
         # Everything after the clearing segment is the report; without
         # the segments, stderr is the target's line and the report.
         self.assertEqual(err[segs[-1].end():], _quiet_tail(out))
+        self.assertEqual(SEGMENT.sub(b"", err),
+                         b"TARGET_ERR line\n" + _quiet_tail(out))
+
+    def test_line_on_other_terminal(self):
+        # A terminal that is not the controlling one (2>/dev/pts/N) has
+        # no foreground process group: the line is drawn there too.
+        err, _, out = _run(self, quiet=False, tty=True, ctty=False)
+        self.assertRegex(err, rb"\rmpprof: \d+\.\d s  processes: ")
         self.assertEqual(SEGMENT.sub(b"", err),
                          b"TARGET_ERR line\n" + _quiet_tail(out))
 
