@@ -1,12 +1,14 @@
 """The IPython magics (issue 14): `%load_ext mpprof`, `%%mpprof`,
 `%mpprof run`.
 
-A real IPython (the one of the Python the collector is built for; on
-Debian, package python3-ipython) runs non-interactively with only the
+A real IPython (Debian's, package python3-ipython, in /usr/bin/python3
+when the collector is built for its ABI; else that of the Python the
+collector is built for) runs non-interactively with only the
 build tree's pyshim on PYTHONPATH, as a user's would be, and profiles:
   * a cell that maps a function over N items with a Pool of 2 workers
     (fork, and spawn, whose workers must import the function from the
-    cell's file): the output directory's report --json has the 3
+    cell's file) with the kernel's interpreter: the output directory's
+    report --json names that Python's version, has the 3
     processes (and spawn's resource tracker, a helper) and the function counted exactly N times, the cell's own
     output comes through, and the text report shown is report.txt;
   * the binary is found beside the package (MPPROF_BIN unset);
@@ -41,6 +43,30 @@ CELL = textwrap.dedent("""\
     """)
 
 
+def _ipython_python():
+    """The interpreter IPython runs in: Debian's /usr/bin/python3 (whose
+    IPython is package python3-ipython) when the collector was built for
+    its ABI, else the Python the collector was built for."""
+    pyshim = os.path.join(os.path.dirname(mpptest.BIN), "pyshim", "mpprof")
+    debian = "/usr/bin/python3"
+    if os.access(debian, os.X_OK):
+        p = subprocess.run(
+            [debian, "-c", "import sysconfig; "
+             "print(sysconfig.get_config_var('EXT_SUFFIX'))"],
+            capture_output=True, text=True)
+        ext = p.stdout.strip()
+        if p.returncode == 0 and ext and os.path.exists(
+                os.path.join(pyshim, "_collector" + ext)):
+            return debian
+    return mpptest.PYTHON
+
+
+IPYTHON_PYTHON = _ipython_python()
+PY_VERSION = subprocess.run(
+    [IPYTHON_PYTHON, "-c", "import platform; print(platform.python_version())"],
+    capture_output=True, text=True).stdout.strip()
+
+
 def _env(test, keep_bin=False):
     env = dict(os.environ)
     # The build tree's pyshim, as the README tells users to set it.
@@ -53,7 +79,7 @@ def _env(test, keep_bin=False):
 
 def _ipython(test, code, keep_bin=False, cwd=None):
     p = subprocess.run(
-        [mpptest.PYTHON, "-m", "IPython", "--no-banner", "--colors=NoColor",
+        [IPYTHON_PYTHON, "-m", "IPython", "--no-banner", "--colors=NoColor",
          "--HistoryManager.enabled=False",
          "--InteractiveShellApp.exec_lines=['%load_ext mpprof']",
          "-c", code],
@@ -71,13 +97,14 @@ class MagicTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         mpptest.check_binary()
-        p = subprocess.run([mpptest.PYTHON, "-c", "import IPython"],
+        p = subprocess.run([IPYTHON_PYTHON, "-c", "import IPython"],
                            capture_output=True, text=True)
         if p.returncode != 0:
             raise AssertionError(
                 "IPython is not installed for %s; run `bash scripts/deps.sh "
                 "--test` (Debian package python3-ipython)\n%s"
-                % (mpptest.PYTHON, p.stderr))
+                % (IPYTHON_PYTHON, p.stderr))
+        sys.stderr.write("test_magic: IPython runs in %s\n" % IPYTHON_PYTHON)
 
     def _check_pool_cell(self, method):
         out = os.path.join(mpptest.mktemp(self), "out")
@@ -92,6 +119,8 @@ class MagicTest(unittest.TestCase):
             self.assertIn(f.read(), p.stdout)
         self.assertIn("profile written to %s" % out, p.stdout)
         rep = mpptest.report_json(out)
+        # The run used the kernel's interpreter, not python3 from PATH.
+        self.assertEqual(rep["python"], PY_VERSION)
         # Spawn also starts multiprocessing's resource tracker, a helper.
         procs = [q for q in rep["processes"] if q["role"] != "helper"]
         if method == "fork":
