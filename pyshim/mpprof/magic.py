@@ -201,16 +201,18 @@ class MpprofMagics(Magics):
             with open(report_txt, encoding="utf-8") as f:
                 sys.stdout.write(f.read())
         else:
-            from IPython.display import HTML, display
+            from IPython.display import display
 
             with open(report_html, encoding="utf-8") as f:
                 page = f.read()
             # srcdoc keeps the page's scripts and styles apart from the
             # notebook's, and needs nothing but the page itself: it works
-            # offline, and without the output directory being served.
-            display(HTML('<iframe srcdoc="%s" style="width:100%%;'
-                         'height:800px;border:0"></iframe>'
-                         % html.escape(page, quote=True)))
+            # offline, and without the output directory being served.  A
+            # raw bundle, since IPython's HTML() warns about any iframe.
+            frame = ('<iframe srcdoc="%s" style="width:100%%;height:800px;'
+                     'border:0"></iframe>' % html.escape(page, quote=True))
+            display({"text/html": frame,
+                     "text/plain": "mpprof report (report.html)"}, raw=True)
         if keep:
             print("mpprof: profile written to %s" % out)
 

@@ -13,12 +13,14 @@ build tree's pyshim on PYTHONPATH, as a user's would be, and profiles:
     output comes through, and the text report shown is report.txt;
   * the binary is found beside the package (MPPROF_BIN unset);
   * a script with arguments through `%mpprof run`, with -o kept;
-  * in a notebook (a shell with a kernel), report.html is displayed
-    inline as an iframe whose srcdoc is the page, byte for byte.
+  * in a real Jupyter kernel (ipykernel, driven by jupyter_client),
+    report.html is displayed inline as an iframe whose srcdoc is the
+    page, byte for byte, and the cell's output reaches the notebook.
 A missing IPython fails, naming scripts/deps.sh --test.
 """
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -161,31 +163,73 @@ class MagicTest(unittest.TestCase):
         self.assertEqual(mpptest.json_ncalls(rep, "script.py", "twice"), 5)
 
     def test_notebook_shows_html_inline(self):
+        # A real Jupyter kernel (ipykernel) of the same interpreter, driven
+        # through jupyter_client as a notebook would drive it.
         out = os.path.join(mpptest.mktemp(self), "out")
-        # A shell with a kernel is a notebook's; display() is recorded.
-        code = textwrap.dedent("""\
-            import IPython.display as d
-            shown = []
-            d.display = lambda *a, **k: shown.extend(a)
-            ip = get_ipython()
-            ip.kernel = object()
-            ip.run_cell_magic('mpprof', '-o %s', %r)
-            assert len(shown) == 1, shown
-            print('SHOWN_HTML_BEGIN' + shown[0].data + 'SHOWN_HTML_END')
-            """) % (out, CELL.format(method="fork", n=N))
-        p = _ipython(self, code)
+        cell = "%%%%mpprof -o %s\n%s" % (out, CELL.format(method="fork", n=N))
+        p = subprocess.run([IPYTHON_PYTHON, "-c", KERNEL_DRIVER, cell],
+                           capture_output=True, text=True,
+                           env=_env(self), timeout=300)
+        if "NO_JUPYTER" in p.stdout:
+            raise AssertionError(
+                "ipykernel or jupyter_client is not installed for %s; run "
+                "`bash scripts/deps.sh --test` (python3-ipykernel, "
+                "python3-jupyter-client)\n%s" % (IPYTHON_PYTHON, p.stdout))
         self.assertEqual(p.returncode, 0, _describe(p))
-        m = re.search(r"SHOWN_HTML_BEGIN(.*)SHOWN_HTML_END", p.stdout,
-                      re.S)
-        self.assertIsNotNone(m, _describe(p))
-        m2 = re.match(r'<iframe srcdoc="([^"]*)"', m.group(1))
-        self.assertIsNotNone(m2, m.group(1)[:300])
+        msgs = json.loads(p.stdout.splitlines()[-1])
+        self.assertEqual(msgs["load"], "ok", msgs)
+        self.assertEqual(msgs["status"], "ok", msgs)
+        stdout = "".join(c["text"] for t, c in msgs["iopub"]
+                         if t == "stream" and c["name"] == "stdout")
+        stderr = "".join(c["text"] for t, c in msgs["iopub"]
+                         if t == "stream" and c["name"] == "stderr")
+        self.assertIn("MAGIC_SUM %d" % sum(x * x for x in range(N)), stdout)
+        self.assertEqual(stderr, "", msgs)
+        shown = [c["data"] for t, c in msgs["iopub"] if t == "display_data"]
+        self.assertEqual(len(shown), 1, msgs)
+        m = re.match(r'<iframe srcdoc="([^"]*)"', shown[0]["text/html"])
+        self.assertIsNotNone(m, shown[0]["text/html"][:300])
         with open(os.path.join(out, "report.html")) as f:
-            self.assertEqual(html.unescape(m2.group(1)), f.read())
+            self.assertEqual(html.unescape(m.group(1)), f.read())
         # The text report is not printed as well.
         with open(os.path.join(out, "report.txt")) as f:
-            self.assertNotIn(f.read(), p.stdout)
+            self.assertNotIn(f.read(), stdout)
+        rep = mpptest.report_json(out)
+        self.assertEqual(mpptest.json_ncalls(rep, "cell.py", "work"), N)
 
+
+# Runs in the kernel's interpreter: starts a kernel, loads the extension,
+# runs the cell in argv[1], prints every iopub message of it as JSON.
+KERNEL_DRIVER = textwrap.dedent("""\
+    import json, sys
+    try:
+        from jupyter_client.manager import start_new_kernel
+        import ipykernel  # noqa: F401
+    except ImportError as e:
+        print("NO_JUPYTER", e)
+        sys.exit(1)
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        res = {"iopub": []}
+        kc.execute("%load_ext mpprof")
+        res["load"] = kc.get_shell_msg(timeout=120)["content"]["status"]
+        mid = kc.execute(sys.argv[1])
+        while True:
+            m = kc.get_iopub_msg(timeout=240)
+            if m["parent_header"].get("msg_id") != mid:
+                continue
+            t = m["msg_type"]
+            if t == "status":
+                if m["content"]["execution_state"] == "idle":
+                    break
+                continue
+            res["iopub"].append((t, m["content"]))
+        res["status"] = kc.get_shell_msg(timeout=120)["content"]["status"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    print(json.dumps(res))
+    """)
 
 if __name__ == "__main__":
     mpptest.main()
