@@ -158,6 +158,7 @@ class MpprofMagics(Magics):
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _run(self, argv, is_cell):
+        notebook = _in_notebook(self.shell)
         env = dict(os.environ)
         if is_cell:
             # The script's directory (the temporary one) becomes
@@ -181,9 +182,12 @@ class MpprofMagics(Magics):
                 status = proc.wait()
                 break
             except KeyboardInterrupt:
-                # The interrupt reaches the run as a Ctrl-C would on the
-                # command line; the profile of what ran is still shown.
-                proc.send_signal(signal.SIGINT)
+                # A terminal's Ctrl-C already went to the whole foreground
+                # group, the run included; a notebook's interrupt only
+                # reaches the kernel, which passes it on.  Either way the
+                # run ends as on the command line and what ran is shown.
+                if notebook:
+                    proc.send_signal(signal.SIGINT)
         for t in pumps:
             t.join()
         return status

@@ -33,14 +33,21 @@ import mpptest  # noqa: E402
 
 N = 37
 
+# The barrier holds each worker until both run: otherwise a spawn worker
+# still starting when the map is done is ended by the pool's terminate()
+# before its collector starts, and is rightly not in the profile.
 CELL = textwrap.dedent("""\
     import multiprocessing as mp
 
     def work(x):
         return x * x
 
+    def ready(barrier):
+        barrier.wait()
+
     if __name__ == '__main__':
-        with mp.get_context('{method}').Pool(2) as pool:
+        ctx = mp.get_context('{method}')
+        with ctx.Pool(2, ready, (ctx.Barrier(2),)) as pool:
             print('MAGIC_SUM', sum(pool.map(work, range({n}), chunksize=1)))
     """)
 
