@@ -10,7 +10,8 @@ stdout on a pipe.  Checked:
   * it is cleared before the report: once the status segments are taken
     out, stderr is byte for byte the target's own line, report.txt and
     the "profile written" line, and the last segment is blanks only;
-  * with -q on the terminal, or with stderr on a pipe (with and without
+  * with -q on the terminal, in the background of the terminal (a job of
+    a job-control shell), or with stderr on a pipe (with and without
     -q), nothing of it appears: stderr is byte for byte what it is
     without a terminal.
 """
@@ -51,7 +52,7 @@ LINE = re.compile(rb"^mpprof: (\d+\.\d) s  processes: (\d+) alive, (\d+) "
                   rb"finished  calls: ([\d,]+) *$")
 
 
-def _run(test, quiet, tty, ctty=True):
+def _run(test, quiet, tty, ctty=True, background=False):
     """Runs the target; returns (stderr bytes, stdout bytes, outdir)."""
     tmp = mpptest.mktemp(test)
     script = os.path.join(tmp, "pool.py")
@@ -60,6 +61,11 @@ def _run(test, quiet, tty, ctty=True):
     out = os.path.join(tmp, "out")
     argv = [mpptest.BIN, "run"] + (["-q"] if quiet else []) + \
         ["-o", out, "--python", mpptest.PYTHON, script]
+    if background:
+        # A job-control shell owns the terminal and runs mpprof as a
+        # background job (a process group of its own, not the
+        # foreground one), as `mpprof run x.py &` in a terminal does.
+        argv = ["sh", "-c", 'set -m; "$@" & wait $!', "sh"] + argv
     if not tty:
         p = subprocess.run(argv, capture_output=True, cwd=tmp, timeout=120)
         test.assertEqual(p.returncode, 0, p.stderr)
@@ -148,6 +154,10 @@ class StatusLineTest(unittest.TestCase):
         self.assertRegex(err, rb"\rmpprof: \d+\.\d s  processes: ")
         self.assertEqual(SEGMENT.sub(b"", err),
                          b"TARGET_ERR line\n" + _quiet_tail(out))
+
+    def test_nothing_in_background(self):
+        err, _, out = _run(self, quiet=False, tty=True, background=True)
+        self.assertEqual(err, b"TARGET_ERR line\n" + _quiet_tail(out))
 
     def test_nothing_with_q_or_without_terminal(self):
         err_tty_q, _, _ = _run(self, quiet=True, tty=True)
