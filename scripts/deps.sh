@@ -17,9 +17,11 @@ base=(build-essential cmake pkg-config libzmq3-dev python3 python3-dev
       valgrind clang)
 # With --test, the real programs the suite profiles as well (joblib's
 # loky backend, for Debian's own python3), and the browser that opens
-# report.html (test_html.py renders it in headless Chromium).
+# report.html (test_html.py renders it in headless Chromium), and IPython
+# with a Jupyter kernel (test_magic.py runs the %%mpprof magic in both).
 if [ "${1:-}" = "--test" ]; then
-    base+=(python3-joblib chromium)
+    base+=(python3-joblib chromium python3-ipython python3-ipykernel
+           python3-jupyter-client)
 fi
 
 missing=()

@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +41,14 @@ struct mpp_agg {
     bool joined;
     int wake[2]; /* main -> thread: 'e' target ended, 'h' hurry */
     int done[2]; /* thread -> main: one byte when the thread stops */
+    /* Live counts (mpp_agg_live): written by the thread only, read by
+     * any.  `live_seq` is odd while they are being written, so a reader
+     * that sees it change or odd reads again (a seqlock). */
+    bool live;
+    bool live_dirty;     /* frames came since the last publication */
+    int64_t live_due_ns; /* the earliest time of the next one */
+    atomic_uint live_seq;
+    _Atomic uint64_t live_procs, live_ended, live_calls;
 };
 
 static int
@@ -200,6 +210,55 @@ s_final_drain(mpp_agg_t *self)
     }
 }
 
+/*  Publishes the live counts when frames came since the last time and
+ *  MPP_AGG_LIVE_MS has passed.  Returns the poll timeout (ms) after which
+ *  a pending publication is due, or -1 when none is pending. */
+static int
+s_live_publish(mpp_agg_t *self, int64_t now)
+{
+    if (!self->live || !self->live_dirty) {
+        return -1;
+    }
+    if (now < self->live_due_ns) {
+        return (int)((self->live_due_ns - now + S_MS - 1) / S_MS);
+    }
+    const mpp_session_t *s = self->session;
+    uint64_t ended = 0, calls = 0;
+    for (size_t i = 0; i < s->nprocs; i++) {
+        ended += !mpp_ingest_streaming(&s->procs[i]);
+        calls += mpp_proc_calls(&s->procs[i]);
+    }
+    atomic_fetch_add(&self->live_seq, 1);
+    atomic_store(&self->live_procs, (uint64_t)s->nprocs);
+    atomic_store(&self->live_ended, ended);
+    atomic_store(&self->live_calls, calls);
+    atomic_fetch_add(&self->live_seq, 1);
+    self->live_dirty = false;
+    self->live_due_ns = now + MPP_AGG_LIVE_MS * S_MS;
+    return -1;
+}
+
+void
+mpp_agg_track_live(mpp_agg_t *self)
+{
+    self->live = true;
+}
+
+void
+mpp_agg_live(mpp_agg_t *self, mpp_agg_live_t *out)
+{
+    for (;;) {
+        unsigned seq = atomic_load(&self->live_seq);
+        out->procs = atomic_load(&self->live_procs);
+        out->ended = atomic_load(&self->live_ended);
+        out->calls = atomic_load(&self->live_calls);
+        if (!(seq & 1) && seq == atomic_load(&self->live_seq)) {
+            return;
+        }
+        sched_yield();
+    }
+}
+
 static void *
 s_thread_main(void *arg)
 {
@@ -211,8 +270,13 @@ s_thread_main(void *arg)
     bool ended = false, hurry = false;
     int64_t ended_ns = 0, last_msg_ns = mpp_clock_mono_ns();
 
+    int live_ms = -1;
     for (;;) {
-        int n = zmq_poll(items, 2, ended ? S_TICK_MS : -1);
+        int timeout = ended ? S_TICK_MS : -1;
+        if (live_ms >= 0 && (timeout < 0 || live_ms < timeout)) {
+            timeout = live_ms;
+        }
+        int n = zmq_poll(items, 2, timeout);
         if (n < 0 && zmq_errno() != EINTR) {
             break;
         }
@@ -220,7 +284,9 @@ s_thread_main(void *arg)
         if (n > 0 && (items[0].revents & ZMQ_POLLIN) &&
             s_recv_batch(self) > 0) {
             last_msg_ns = now;
+            self->live_dirty = true;
         }
+        live_ms = s_live_publish(self, now);
         if (n > 0 && (items[1].revents & ZMQ_POLLIN)) {
             bool was_ended = ended;
             s_read_wake(self, &ended, &hurry);

@@ -78,6 +78,26 @@ void mpp_agg_hurry(mpp_agg_t *self);
 /* A descriptor that becomes readable when the thread has stopped. */
 int mpp_agg_done_fd(const mpp_agg_t *self);
 
+/*  What the session holds so far, for a live status line: processes that
+ *  have said anything, those of them that have ended (said BYE), and
+ *  their calls.  Only counted after mpp_agg_track_live (before
+ *  mpp_agg_start), and then at most every MPP_AGG_LIVE_MS: summing the
+ *  calls walks the whole session, which is not worth it otherwise. */
+#define MPP_AGG_LIVE_MS 200
+
+typedef struct {
+    uint64_t procs;
+    uint64_t ended;
+    uint64_t calls;
+} mpp_agg_live_t;
+
+void mpp_agg_track_live(mpp_agg_t *self);
+
+/*  The latest counts; may be called from any thread.  Each number is
+ *  read whole, and all three are from the same moment (a sequence
+ *  counter guards them), but they may be up to MPP_AGG_LIVE_MS old. */
+void mpp_agg_live(mpp_agg_t *self, mpp_agg_live_t *out);
+
 /* Waits for the thread; the session is the caller's again afterwards. */
 void mpp_agg_join(mpp_agg_t *self);
 

@@ -9,6 +9,7 @@
  *    mpp_spawn.c   path lookup, spawning, signal forwarding, waiting
  *    mpp_witness.c tells group signals from those aimed at mpprof alone
  *    mpp_pyenv.c   the target Python: probe, pyshim, environment
+ *    mpp_status.c  the live status line on a terminal while `run` works
 
  *  The aggregator (src/aggregator/) and the output directory writer
  *  (src/output/mpp_outdir.h) are rooms of their own that this one drives.
@@ -44,6 +45,28 @@ typedef struct {
 
 /* Runs `mpprof run` and returns the process exit status. */
 int mpp_run(const mpp_run_opts_t *opts);
+
+/* ---- mpp_status.c ----------------------------------------------------- */
+
+typedef struct mpp_status mpp_status_t;
+
+/*  Whether a status line belongs on `fd`: a terminal, and not -q. */
+bool mpp_status_wanted(int fd, bool quiet);
+
+/*  Formats the line for `elapsed_ns` and the counts `l` into buf, at
+ *  most `width` characters (and cap - 1).  Returns its length. */
+size_t mpp_status_format(char *buf, size_t cap, size_t width,
+                         int64_t elapsed_ns, const mpp_agg_live_t *l);
+
+/*  Starts a thread that redraws the line on `fd` a few times a second
+ *  from mpp_agg_live(agg), timing from `t0_ns` (monotonic).  Returns
+ *  NULL and sets *err (MPP_ENOMEM or a negated errno) on failure. */
+mpp_status_t *mpp_status_start(int fd, mpp_agg_t *agg, int64_t t0_ns,
+                               int *err);
+
+/*  Stops the thread and clears the line, so that what is written next
+ *  starts on a clean line.  NULL is allowed. */
+void mpp_status_stop(mpp_status_t **self_p);
 
 /* ---- mpp_spawn.c ------------------------------------------------------ */
 

@@ -38,6 +38,7 @@ typedef struct {
     char token[MPP_TOKEN_LEN + 1];
     mpp_agg_t *agg;
     mpp_agent_t *agent; /* reads the mappings in mapdir; NULL without */
+    mpp_status_t *status; /* the live line on a terminal, or NULL */
     char **envp;
     char **argv;
     pid_t pid;
@@ -256,6 +257,9 @@ s_setup(s_run_t *r)
      * missed if they start right before their parent exits. */
     (void)mpp_orphans_adopt();
     r->agg = mpp_agg_new(r->endpoint, r->token, r->session, &rc);
+    if (r->agg != NULL && mpp_status_wanted(STDERR_FILENO, r->o->quiet)) {
+        mpp_agg_track_live(r->agg);
+    }
     if (r->agg == NULL || (rc = mpp_agg_start(r->agg)) != 0) {
         mpp_say("cannot listen on %s: %s", r->endpoint, mpp_strerror(rc));
         return 2;
@@ -291,8 +295,14 @@ s_run_target(s_run_t *r)
     };
     int64_t t0 = mpp_now_mono_ns();
     r->session->start_ns = mpp_now_real_ns();
-    int rc = mpp_spawn(&so, &r->pid);
+    int rc;
+    if (mpp_status_wanted(STDERR_FILENO, r->o->quiet)) {
+        /* Without it the run goes on as it would off a terminal. */
+        r->status = mpp_status_start(STDERR_FILENO, r->agg, t0, &rc);
+    }
+    rc = mpp_spawn(&so, &r->pid);
     if (rc != 0) {
+        mpp_status_stop(&r->status);
         mpp_say("cannot run '%s': %s", r->o->python, mpp_strerror(rc));
         return 127;
     }
@@ -302,6 +312,7 @@ s_run_target(s_run_t *r)
         mpp_orphans_wait(&r->sigs, S_ORPHANS_NS);
     }
     if (rc != 0) {
+        mpp_status_stop(&r->status);
         mpp_say("cannot wait for the target: %s", mpp_strerror(rc));
         return 2;
     }
@@ -395,6 +406,8 @@ s_collect(s_run_t *r)
     }
     (void)s_wait_done(r, mpp_agg_done_fd(r->agg), s_agg_hurry, r->agg);
     mpp_agg_join(r->agg);
+    /* The line goes before the first word mpprof writes after the run. */
+    mpp_status_stop(&r->status);
     mpp_ingest_finish(r->session, r->pid, r->wait_status, stderr);
     if (r->agent != NULL) {
         s_agent_note(r);
@@ -485,6 +498,7 @@ s_write_outputs(s_run_t *r)
 static void
 s_cleanup(s_run_t *r)
 {
+    mpp_status_stop(&r->status);
     mpp_agent_destroy(&r->agent);
     mpp_agg_destroy(&r->agg);
     s_remove_mapdir(r);
