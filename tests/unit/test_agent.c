@@ -536,7 +536,7 @@ MPP_TEST(an_exec_ends_the_old_images_file_before_the_new_one_speaks)
     uint32_t f = s_fn(old, "w.py", "f");
     int64_t entered = mpp_clock_mono_ns();
     s_call(old, t, f); /* os.execv, say: never returns */
-    int64_t until = mpp_clock_mono_ns() + 10000 * S_MS;
+    int64_t until = mpp_clock_mono_ns() + 60000 * S_MS;
     while (s_count(pid, MPP_MSG_DATA) == 0 && mpp_clock_mono_ns() < until) {
         s_recv(50);
     }
@@ -552,7 +552,7 @@ MPP_TEST(an_exec_ends_the_old_images_file_before_the_new_one_speaks)
         s_ret(neu, t2);
     }
     mpp_core_finish(neu, MPP_EXIT_CODE, 2);
-    until = mpp_clock_mono_ns() + 10000 * S_MS;
+    until = mpp_clock_mono_ns() + 60000 * S_MS;
     while (s_count(pid, MPP_MSG_BYE) < 2 && mpp_clock_mono_ns() < until) {
         s_recv(50);
     }
@@ -601,7 +601,7 @@ MPP_TEST(hurry_stops_at_once_with_a_process_still_running)
     mpp_agent_t *a = s_agent();
     pid_t pid = s_worker(3, 0, 60 * 1000);
     /* Its first reads. */
-    int64_t until = mpp_clock_mono_ns() + 10000 * S_MS;
+    int64_t until = mpp_clock_mono_ns() + 60000 * S_MS;
     while (s_count(pid, MPP_MSG_DATA) == 0 && mpp_clock_mono_ns() < until) {
         s_recv(50);
     }
