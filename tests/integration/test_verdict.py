@@ -35,6 +35,12 @@ on scenarios whose right answer is known by construction.
                 - a nested pool (a non-daemonic Pool worker running a fork
                   Pool of CPU-bound leaves): compute leads, and the middle
                   process, waiting in Pool.map, is idle, not lock wait.
+  TestPickler   pickling known by what runs, not by class names: a joblib
+                job (Debian's python3-joblib, for /usr/bin/python3) whose
+                task arguments sleep a known time in __reduce__ shows that
+                time as the parent's pickling, although joblib pickles
+                them with cloudpickle's and loky's picklers, which cProfile
+                labels "<function CloudPickler.dump>".
 """
 
 import os
@@ -357,6 +363,36 @@ class TestVerdict(VerdictCase):
         self.assertTrue(lead.startswith("Leading cost: compute"), lead)
         self.assertIn("any worker running a pool of its own", " ".join(
             lead.split()))
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_joblib():
+    """Whether the system Python has joblib (python3-joblib)."""
+    import subprocess
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", "import joblib"],
+                              capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+class TestPickler(VerdictCase):
+    @unittest.skipUnless(system_joblib(), SYSTEM_PYTHON + " has no joblib")
+    def test_joblib_pickling(self):
+        tasks, delay = 10, 0.1
+        r, rep = self.run_target([mpptest.target("verdict_joblib.py"),
+                                  str(tasks), str(delay)],
+                                 python=SYSTEM_PYTHON, timeout=300)
+        truth = r.truth()
+        main = self.proc(rep, truth["main"])
+        pickle_s = main["categories"]["pickle_s"]
+        want = tasks * delay
+        # Every sleep inside __reduce__ is pickling; the rest is cloudpickle
+        # sending the task function by value and the batches themselves.
+        self.assertGreater(pickle_s, 0.95 * want, main["categories"])
+        self.assertLess(pickle_s, want + 0.6, main["categories"])
 
 
 if __name__ == "__main__":
