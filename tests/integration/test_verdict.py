@@ -361,8 +361,8 @@ class TestVerdict(VerdictCase):
         self.assertGreater(c["idle_s"], c["compute_s"], mid)
         lead = self.check_agree(r, rep)
         self.assertTrue(lead.startswith("Leading cost: compute"), lead)
-        self.assertIn("any worker running a pool of its own", " ".join(
-            lead.split()))
+        self.assertIn("the workers running pools of their own waited",
+                      " ".join(lead.split()))
 
 
 SYSTEM_PYTHON = "/usr/bin/python3"

@@ -204,6 +204,7 @@ typedef struct {
     mpp_rep_rest_t rest;    /* compute, idle, other wait of the selection */
     mpp_rep_imb_t imb;      /* load imbalance of the selection's workers */
     uint32_t compute_procs; /* processes with compute */
+    uint32_t pool_parents;  /* workers running workers of their own */
 } mpp_rep_time_t;
 
 void mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out);

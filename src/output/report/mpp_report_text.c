@@ -202,10 +202,14 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
                 "blocked sending results): idle while another process "
                 "works, so not counted as the leading cost either.");
     s_idle_wait(out, tm->main_wait_ns,
-                "The main process (and any worker running a pool of its "
-                "own) waited %s (lock and IPC wait, all its threads) for "
-                "its workers: idle while they work, so not counted as the "
-                "leading cost.");
+                tm->pool_parents == 0
+                    ? "The main process waited %s (lock and IPC wait, all "
+                      "its threads) for its workers: idle while they work, "
+                      "so not counted as the leading cost."
+                    : "The main process and the workers running pools of "
+                      "their own waited %s (lock and IPC wait, all their "
+                      "threads) for their workers: idle while those work, "
+                      "so not counted as the leading cost.");
     if (vd.hint != NULL) {
         mpp_rep_para(out, vd.hint, 2);
     }

@@ -342,6 +342,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         mpp_rep_rest_t rest;
         mpp_proc_cats(p, pc);
         mpp_rep_proc_rest(s, p, out->parallel, &rest);
+        out->pool_parents += mpp_rep_is_pool_parent(s, p);
         out->rest.compute_ns += rest.compute_ns;
         out->rest.idle_ns += rest.idle_ns;
         out->rest.other_wait_ns += rest.other_wait_ns;
