@@ -276,7 +276,7 @@ class TestVerdict(VerdictCase):
             self.assertGreater(c["idle_s"], 5 * c["compute_s"], p)
 
     def test_imbalance(self):
-        long_s, short_s, nshort = 1.0, 0.05, 3
+        long_s, short_s, nshort = 1.5, 0.075, 3
         r, rep = self.run_target([mpptest.target("verdict_imbalance.py"),
                                   "fork", "2", str(long_s), str(short_s),
                                   str(nshort)], timeout=300)
