@@ -1,6 +1,8 @@
 /*  Naming functions; see mpp_names.h. */
 #include "mpp_names.h"
 
+#include <string.h>
+
 /*  The bytes of a str as a C string, borrowed from *holder (release it
  *  once the text is copied).  Text that is not valid Unicode, such as a
  *  file name with bytes undecodable in the file system encoding, keeps
@@ -147,6 +149,56 @@ s_cfunc_label(PyObject *func)
     return PyUnicode_FromFormat("<built-in method %s>", ml_name);
 }
 
+/*  Whether `def` is one of the methods `type` itself defines in C. */
+static bool
+s_defines(PyTypeObject *type, const PyMethodDef *def)
+{
+    for (const PyMethodDef *m = type->tp_methods; m != NULL && m->ml_name;
+         m++) {
+        if (m == def) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*  The catalog's name for the C pickler's dump or the C unpickler's
+ *  load, whatever the class of the object it runs on; NULL for any other
+ *  function.  Pickling is known by what runs, not by class names: every
+ *  pickler that subclasses the C one (multiprocessing's ForkingPickler,
+ *  cloudpickle's CloudPickler, loky's and joblib's picklers) ends in
+ *  this very method, yet cProfile labels it after the subclass's Python
+ *  override when there is one, which no catalog entry can list. */
+static const char *
+s_pickler_as(PyObject *func)
+{
+    static const char dump[] = "<method 'dump' of '_pickle.Pickler' objects>";
+    static const char load[] =
+        "<method 'load' of '_pickle.Unpickler' objects>";
+    PyObject *self = mpp_cfunc_self(func);
+    const PyMethodDef *def = mpp_cfunc_def(func);
+    if (self == NULL || PyModule_Check(self) || def == NULL ||
+        def->ml_name == NULL) {
+        return NULL;
+    }
+    bool is_dump = strcmp(def->ml_name, "dump") == 0;
+    if (!is_dump && strcmp(def->ml_name, "load") != 0) {
+        return NULL;
+    }
+    PyObject *mro = Py_TYPE(self)->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        const char *want = is_dump ? "_pickle.Pickler" : "_pickle.Unpickler";
+        if (strcmp(t->tp_name, want) == 0 && s_defines(t, def)) {
+            return is_dump ? dump : load;
+        }
+    }
+    return NULL;
+}
+
 uint32_t
 mpp_names_cfunc(mpp_core_t *core, mpp_tstate_t *thread, PyObject *func)
 {
@@ -159,6 +211,10 @@ mpp_names_cfunc(mpp_core_t *core, mpp_tstate_t *thread, PyObject *func)
     uint32_t fid = mpp_funcs_add(funcs, "~", 0, s_bytes(label, &holder));
     Py_XDECREF(holder);
     Py_XDECREF(label);
+    const char *as = fid != MPP_NOFID ? s_pickler_as(func) : NULL;
+    if (as != NULL) {
+        mpp_funcs_classify_as(funcs, fid, "~", as);
+    }
     if (fid == MPP_NOFID ||
         mpp_funcs_bind(funcs, mpp_cfunc_def(func), fid) < 0) {
         thread->dropped++;

@@ -23,7 +23,24 @@ on scenarios whose right answer is known by construction.
                   leads, parallel true, the verdict is the one the text
                   report's "Leading cost" names; one main process, as many
                   workers as the Pool's size, the fork server and the
-                  resource tracker helpers (idle, not compute).
+                  resource tracker helpers (idle, not compute);
+                - a fork Pool of 2 workers mapping one task 20 times longer
+                  than the 3 others (tasks spin for wall-clock time, so a
+                  busy machine stretches none of them): imbalance leads,
+                  about LONG - 3 * SHORT seconds of one worker idle while
+                  the other works, with the hint to split long tasks; the
+                  balanced Pools above stay compute;
+                - 12 spawn Processes started at once, each doing 5 ms of
+                  work after starting a fresh interpreter: start-up leads;
+                - a nested pool (a non-daemonic Pool worker running a fork
+                  Pool of CPU-bound leaves): compute leads, and the middle
+                  process, waiting in Pool.map, is idle, not lock wait.
+  TestPickler   pickling known by what runs, not by class names: a joblib
+                job (Debian's python3-joblib, for /usr/bin/python3) whose
+                task arguments sleep a known time in __reduce__ shows that
+                time as the parent's pickling, although joblib pickles
+                them with cloudpickle's and loky's picklers, which cProfile
+                labels "<function CloudPickler.dump>".
 """
 
 import os
@@ -42,7 +59,8 @@ LEADING = ("compute", "pickle", "unpickle", "serialisation", "lock_wait",
 TITLE = {"compute": "compute", "pickle": "pickling",
          "unpickle": "unpickling", "serialisation": ("pickling", "unpickling"),
          "lock_wait": "lock wait", "ipc_wait": "IPC wait",
-         "startup": "start-up", "none": "none measured"}
+         "startup": "start-up", "imbalance": "load imbalance",
+         "none": "none measured"}
 # Words of advice about workers and pools.
 WORKER_WORDS = ("worker", "pool", "chunksize", "task")
 
@@ -256,6 +274,125 @@ class TestVerdict(VerdictCase):
             self.assertLessEqual(c["compute_s"], p["cpu_s"] + 0.001, p)
             self.assertGreater(c["idle_s"], 0.5 * p["thread_s"], p)
             self.assertGreater(c["idle_s"], 5 * c["compute_s"], p)
+
+    def test_imbalance(self):
+        long_s, short_s, nshort = 1.5, 0.075, 3
+        r, rep = self.run_target([mpptest.target("verdict_imbalance.py"),
+                                  "fork", "2", str(long_s), str(short_s),
+                                  str(nshort)], timeout=300)
+        self.check_split(rep)
+        truth = r.truth()
+        v, imb = rep["verdict"], rep["imbalance"]
+        self.assertEqual(v["leading"], "imbalance",
+                         (v, imb, rep["categories"]))
+        self.assertIs(v["parallel"], True, v)
+        for word in ("split long tasks", "chunksize", "imap_unordered"):
+            self.assertIn(word, v["hint"] or "", v)
+        # The verdict's seconds are the imbalance, its share of the thread
+        # time as for every verdict.
+        self.assertAlmostEqual(v["seconds"], imb["seconds"], places=6)
+        self.assertAlmostEqual(v["share"], v["seconds"] / rep["thread_s"],
+                               places=6)
+        # One worker ran the short tasks, then waited while the other ran
+        # the long one: idle for about LONG - NSHORT * SHORT seconds.
+        want = long_s - nshort * short_s
+        self.assertEqual(imb["workers"], 1, imb)
+        self.assertGreater(imb["seconds"], 0.6 * want, imb)
+        self.assertLess(imb["seconds"], long_s, imb)
+        self.assertEqual(self.proc(rep, truth["main"])["role"], "main")
+        self.assertIn(truth["long_worker"], truth["workers"])
+        for pid in truth["workers"]:
+            self.assertEqual(self.proc(rep, pid)["role"], "worker")
+        lead = self.check_agree(r, rep)
+        self.assertTrue(lead.startswith("Leading cost: load imbalance"),
+                        lead)
+
+    def test_spawn_many(self):
+        nprocs, work_s = 12, 0.005
+        r, rep = self.run_target([mpptest.target("verdict_spawn_many.py"),
+                                  str(nprocs), str(work_s)], timeout=300)
+        self.check_split(rep)
+        truth = r.truth()
+        v = rep["verdict"]
+        self.assertEqual(v["leading"], "startup", (v, rep["categories"]))
+        self.assertIs(v["parallel"], True, v)
+        self.assertIn("start workers once", v["hint"] or "", v)
+        # Start-up is never idle: all of it is the verdict's.
+        self.assertAlmostEqual(v["seconds"], rep["categories"]["startup_s"],
+                               places=6)
+        self.assertAlmostEqual(v["share"], v["seconds"] / rep["thread_s"],
+                               places=6)
+        self.assertEqual(len(truth["children"]), nprocs)
+        for pid in truth["children"]:
+            p = self.proc(rep, pid)
+            self.assertEqual((p["role"], p["start_method"]),
+                             ("worker", "spawn"), p)
+            self.assertGreater(p["categories"]["startup_s"], 0.0, p)
+        lead = self.check_agree(r, rep)
+        self.assertTrue(lead.startswith("Leading cost: start-up"), lead)
+
+    def test_nested_pool(self):
+        leaves, tasks, seconds = 2, 4, 0.5
+        r, rep = self.run_target([mpptest.target("verdict_nested.py"),
+                                  str(leaves), str(tasks), str(seconds)],
+                                 timeout=300)
+        self.check_split(rep)
+        truth = r.truth()
+        v = rep["verdict"]
+        self.assertEqual(v["leading"], "compute", (v, rep["categories"]))
+        self.assertIs(v["parallel"], True, v)
+        self.assertIsNone(v["hint"], v)
+        # The leaves' CPU time is compute, and it leads.
+        self.assertGreater(v["seconds"], 0.8 * tasks * seconds, v)
+        main = self.proc(rep, truth["main"])
+        mid = self.proc(rep, truth["middle"])
+        self.assertEqual(main["role"], "main")
+        self.assertEqual((mid["role"], mid["ppid"]), ("worker", main["pid"]))
+        for pid in truth["leaves"]:
+            leaf = self.proc(rep, pid)
+            self.assertEqual((leaf["role"], leaf["ppid"]),
+                             ("worker", mid["pid"]), leaf)
+        # The middle process waits for its leaves in Pool.map for most of
+        # its life: its waits are idle like the main process's (the text
+        # report says so), its time outside categories idle, not compute.
+        c = mid["categories"]
+        waits = c["lock_wait_s"] + c["ipc_wait_s"]
+        self.assertGreater(waits + c["idle_s"], 0.5 * mid["thread_s"], mid)
+        self.assertGreater(c["idle_s"], c["compute_s"], mid)
+        lead = self.check_agree(r, rep)
+        self.assertTrue(lead.startswith("Leading cost: compute"), lead)
+        self.assertIn("the workers running pools of their own waited",
+                      " ".join(lead.split()))
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_joblib():
+    """Whether the system Python has joblib (python3-joblib)."""
+    import subprocess
+    try:
+        return subprocess.run([SYSTEM_PYTHON, "-c", "import joblib"],
+                              capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+class TestPickler(VerdictCase):
+    @unittest.skipUnless(system_joblib(), SYSTEM_PYTHON + " has no joblib")
+    def test_joblib_pickling(self):
+        tasks, delay = 10, 0.1
+        r, rep = self.run_target([mpptest.target("verdict_joblib.py"),
+                                  str(tasks), str(delay)],
+                                 python=SYSTEM_PYTHON, timeout=300)
+        truth = r.truth()
+        main = self.proc(rep, truth["main"])
+        pickle_s = main["categories"]["pickle_s"]
+        want = tasks * delay
+        # Every sleep inside __reduce__ is pickling; the rest is cloudpickle
+        # sending the task function by value and the batches themselves.
+        self.assertGreater(pickle_s, 0.95 * want, main["categories"])
+        self.assertLess(pickle_s, want + 0.6, main["categories"])
 
 
 if __name__ == "__main__":

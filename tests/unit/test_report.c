@@ -665,6 +665,86 @@ MPP_TEST(roles)
     mpp_session_destroy(&s);
 }
 
+/*  A worker of main process 300 for the imbalance cases: thread time
+ *  `tt` of which `su` start-up and `ipc` IPC wait (a Pool worker waiting
+ *  for its next task), living from `start` for `wall`. */
+static void
+s_worker(mpp_session_t *s, int64_t pid, int64_t ppid, int64_t start,
+         int64_t wall, int64_t tt, int64_t su, int64_t ipc)
+{
+    mpp_proc_t *p = s_one(s, pid, "fork", wall, tt - ipc, tt, su, 0);
+    p->ppid = ppid;
+    p->start_ns = start;
+    p->threads[0].cat[MPP_CAT_IPC_WAIT] = (mpp_catval_t){(uint64_t)ipc, 1, 0};
+}
+
+/*  The main process waits for two workers; both live 1.2 s and work
+ *  `a` and `b` of it after a 20 ms start-up, waiting the rest. */
+static mpp_session_t *
+s_gang(int64_t a, int64_t b, int64_t b_start, int64_t b_ppid)
+{
+    mpp_session_t *s = mpp_session_new();
+    mpp_proc_t *m = s_one(s, 300, "main", 2600 * MS, 100 * MS, 2500 * MS,
+                          50 * MS, 2300 * MS);
+    m->start_ns = 0;
+    s_worker(s, 301, 300, 10 * MS, 1200 * MS, 1150 * MS, 20 * MS,
+             1130 * MS - a);
+    s_worker(s, 302, b_ppid, b_start, 1200 * MS, 1150 * MS, 20 * MS,
+             1130 * MS - b);
+    return s;
+}
+
+/*  Load imbalance: one worker busy 1.08 s, the other 0.23 s and idle
+ *  0.85 s of the time its peer still worked, 38% of the workers' 2.26 s:
+ *  imbalance leads, with compute behind it.  Balanced workers, workers
+ *  whose lives do not overlap and workers of different parents show
+ *  none. */
+MPP_TEST(verdict_imbalance)
+{
+    mpp_session_t *s = s_gang(1080 * MS, 230 * MS, 10 * MS, 300);
+    mpp_rep_time_t tm;
+    mpp_rep_time(s, -1, &tm);
+    ASSERT_EQ(tm.imb.ns, 850 * MS);
+    ASSERT_EQ(tm.imb.capacity_ns, 2260 * MS);
+    ASSERT_EQ(tm.imb.procs, 1);
+    mpp_rep_verdict_t vd;
+    mpp_rep_verdict(&tm, &vd);
+    ASSERT_EQ(vd.lead, MPP_REP_LEAD_IMBALANCE);
+    ASSERT(strcmp(vd.name, "imbalance") == 0);
+    ASSERT_EQ(vd.ns, 850 * MS);
+    ASSERT(vd.parallel && vd.hint != NULL);
+    ASSERT(strstr(vd.hint, "imap_unordered") != NULL);
+    char *head = s_head(s, "imb.txt");
+    ASSERT(strstr(head, "\nLeading cost: load imbalance \xe2\x80\x94 850 ms "
+                        "in 1 worker (38% of the workers' time)"));
+    size_t len;
+    ASSERT_EQ(mpp_wf_write(MPP_WF_JSON, s, NULL, mpp_wf_path("imb.json")), 0);
+    const char *js = mpp_wf_slurp(mpp_wf_path("imb.json"), &len);
+    ASSERT(strstr(js, "\"verdict\": {\"leading\": \"imbalance\", "
+                      "\"seconds\": 0.85, "));
+    ASSERT(strstr(js, "\"imbalance\": {\"seconds\": 0.85, \"workers_s\": "
+                      "2.26, \"workers\": 1}"));
+    mpp_session_destroy(&s);
+
+    /* Idle a tenth of the workers' time: compute leads. */
+    s = s_gang(1080 * MS, 860 * MS, 10 * MS, 300);
+    s_verdict_of(s, &vd);
+    ASSERT_EQ(vd.lead, MPP_REP_LEAD_COMPUTE);
+    mpp_session_destroy(&s);
+
+    /* The second worker starts once the first has ended: two gangs. */
+    s = s_gang(1080 * MS, 230 * MS, 1300 * MS, 300);
+    mpp_rep_time(s, -1, &tm);
+    ASSERT_EQ(tm.imb.ns, 0);
+    mpp_session_destroy(&s);
+
+    /* Workers of different parents are not compared. */
+    s = s_gang(1080 * MS, 230 * MS, 10 * MS, 299);
+    mpp_rep_time(s, -1, &tm);
+    ASSERT_EQ(tm.imb.ns, 0);
+    mpp_session_destroy(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -676,5 +756,6 @@ main(int argc, char **argv)
     MPP_RUN(rows_limit);
     MPP_RUN(verdict_single);
     MPP_RUN(roles);
+    MPP_RUN(verdict_imbalance);
     return mpp_wf_done(mpp_test_done(argc, argv));
 }

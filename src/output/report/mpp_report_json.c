@@ -239,6 +239,19 @@ s_json_verdict(FILE *out, const mpp_rep_time_t *tm)
     fputc('}', out);
 }
 
+/*  Load imbalance as the verdict weighs it (mpp_rep_imb_t): the workers'
+ *  idle time while a peer worked, their busy and waiting time in all
+ *  ("workers_s"), and how many workers had some. */
+static void
+s_json_imbalance(FILE *out, const mpp_rep_imb_t *imb)
+{
+    fputs(",\n  \"imbalance\": {\"seconds\": ", out);
+    mpp_rep_json_secs(out, imb->ns);
+    fputs(", \"workers_s\": ", out);
+    mpp_rep_json_secs(out, imb->capacity_ns);
+    fprintf(out, ", \"workers\": %" PRIu32 "}", imb->procs);
+}
+
 /* Functions are all listed unless opts->limit asks for fewer. */
 int
 mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
@@ -259,6 +272,7 @@ mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
     fputs(",\n  \"categories\": ", out);
     s_json_cats(out, r.tm.cat, &r.tm.rest);
     s_json_verdict(out, &r.tm);
+    s_json_imbalance(out, &r.tm.imb);
     rc = s_json_sites(out, s, r.o.proc);
     fputs(",\n  \"functions\": [", out);
     for (size_t i = 0; i < shown; i++) {

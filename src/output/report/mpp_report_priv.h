@@ -144,14 +144,46 @@ void mpp_rep_thread_rest(const mpp_session_t *s, const mpp_proc_t *p,
                          const mpp_thread_t *t, bool parallel,
                          mpp_rep_rest_t *out);
 
+/*  Whether a worker runs workers of its own (the middle process of a
+ *  nested pool), and whether a process's lock and IPC waits are idle
+ *  because it waits for its workers: the main process when the view
+ *  holds workers (has_workers), or a pool parent. */
+bool mpp_rep_is_pool_parent(const mpp_session_t *s, const mpp_proc_t *p);
+bool mpp_rep_waits_for_workers(const mpp_session_t *s, const mpp_proc_t *p,
+                               bool has_workers);
+
+/*  Load imbalance (mpp_report_imbalance.c), from one run's workers.
+ *
+ *  A worker's busy time is its thread time less its start-up, its lock
+ *  and IPC waits and its idle time: what it spent on tasks (computing,
+ *  pickling, and the off-CPU time no category explains, such as being
+ *  runnable on a busy machine).  Its waits are the rest of its thread
+ *  time after start-up.  Workers are compared within a gang: the workers
+ *  of one parent whose lives overlap in time (one pool, or one batch of
+ *  Processes; pools run one after the other make gangs of their own).
+ *  In a gang of two or more, a worker's imbalance is how much less busy
+ *  it was than the busiest worker, but never more than it waited: idle
+ *  while a peer still worked, and not time before it started or after it
+ *  ended.  ns is that summed over the gangs' workers; capacity_ns is the
+ *  gangs' busy and waiting time, all the workers could have worked. */
+typedef struct {
+    int64_t ns;
+    int64_t capacity_ns;
+    uint32_t procs; /* workers with imbalance */
+} mpp_rep_imb_t;
+
+void mpp_rep_imbalance(const mpp_session_t *s, ssize_t proc,
+                       mpp_rep_imb_t *out);
+
 /* True for the waiting categories (lock wait, IPC wait). */
 bool mpp_rep_is_wait(int cat);
 
 /*  Where the time went, over all processes (proc < 0) or one.
  *  main_wait_ns is the lock and IPC wait of the main process when the
- *  view also holds workers: the parent waiting for results while workers
- *  compute, which is idle rather than lost, so the leading cost leaves it
- *  out.  pipe_wait_ns is the IPC wait of the other processes when there
+ *  view also holds workers, and of every worker running a pool of its own
+ *  (mpp_rep_waits_for_workers): the parent waiting for results while
+ *  workers compute, which is idle rather than lost, so the leading cost
+ *  leaves it out.  pipe_wait_ns is the IPC wait of the other processes when there
  *  are workers: a worker starved of tasks, or blocked sending results to a
  *  busy parent, waits for a cost paid elsewhere (usually serialisation),
  *  so it is idle too and left out as well.  Waits for a lock held by a
@@ -170,7 +202,9 @@ typedef struct {
     bool has_workers;
     bool parallel;          /* the program (not the selection) had workers */
     mpp_rep_rest_t rest;    /* compute, idle, other wait of the selection */
+    mpp_rep_imb_t imb;      /* load imbalance of the selection's workers */
     uint32_t compute_procs; /* processes with compute */
+    uint32_t pool_parents;  /* workers running workers of their own */
 } mpp_rep_time_t;
 
 void mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out);
@@ -182,12 +216,14 @@ int64_t mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat);
  *  compute and the costs the leading cost weighs (mpp_rep_time_t: idle
  *  waits left out; pickling and unpickling ranked together).
  *
- *  lead is MPP_REP_LEAD_COMPUTE, a category (mpp_cat_t), or -1 when no
- *  time was measured; name is the design's key ("serialisation" when
+ *  lead is MPP_REP_LEAD_COMPUTE, MPP_REP_LEAD_IMBALANCE (mpp_rep_imb_t;
+ *  when it leads is told at mpp_rep_verdict), a category (mpp_cat_t),
+ *  or -1 when no time was measured; name is the design's key ("serialisation" when
  *  both halves had time).  share is ns over the thread time.  A program
  *  that ran no worker is not parallel, and its hint never speaks of
  *  workers. */
 #define MPP_REP_LEAD_COMPUTE MPP_CAT_COUNT
+#define MPP_REP_LEAD_IMBALANCE (MPP_CAT_COUNT + 1)
 typedef struct {
     int lead;
     const char *name;

@@ -306,7 +306,8 @@ mpp_rep_sites(const mpp_session_t *s, ssize_t proc, bool skip_main_waits,
     bool workers = mpp_rep_has_workers(s, proc);
     for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
         const mpp_proc_t *p = &s->procs[i];
-        bool skip = skip_main_waits && workers && mpp_rep_is_main(p);
+        bool skip = skip_main_waits &&
+                    mpp_rep_waits_for_workers(s, p, workers);
         if (!mpp_rep_selected(proc, i)) {
             continue;
         }

@@ -37,11 +37,21 @@ static const char s_thread_lock_hint[] =
     "Hint: threads queue on a shared lock (see the lock-wait sites below): "
     "hold shared locks for less time, or give each thread its own state.";
 
+/* Imbalance needs workers, so a program without them never gets it. */
+static const char s_imbalance_hint[] =
+    "Hint: a few long tasks kept one worker busy while the others waited: "
+    "split long tasks into smaller ones, send the longest first, lower "
+    "chunksize, or use imap_unordered so that free workers take the next "
+    "task.";
+
 /*  Every hint but the lock's speaks of workers and tasks, so a program
  *  that ran no worker gets none of them. */
 const char *
 mpp_rep_hint(int cat, bool parallel)
 {
+    if (cat == MPP_REP_LEAD_IMBALANCE) {
+        return parallel ? s_imbalance_hint : NULL;
+    }
     if (cat < 0 || cat >= MPP_CAT_COUNT) {
         return NULL;
     }
@@ -146,6 +156,18 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
                  vd.share * 100.0);
         mpp_rep_para(out, line, 2);
     }
+    else if (c == MPP_REP_LEAD_IMBALANCE) {
+        mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(vd.ns));
+        snprintf(line, sizeof(line),
+                 "Leading cost: load imbalance \xe2\x80\x94 %s in %" PRIu32
+                 " worker%s (%.0f%% of the workers' time): workers sat idle "
+                 "while a peer still worked on its tasks.",
+                 sec, tm->imb.procs, tm->imb.procs == 1 ? "" : "s",
+                 tm->imb.capacity_ns > 0
+                     ? 100.0 * (double)vd.ns / (double)tm->imb.capacity_ns
+                     : 0.0);
+        mpp_rep_para(out, line, 2);
+    }
     else {
         mpp_rep_sites_t sites;
         int rc = mpp_rep_sites(s, proc, true, &sites);
@@ -180,9 +202,14 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
                 "blocked sending results): idle while another process "
                 "works, so not counted as the leading cost either.");
     s_idle_wait(out, tm->main_wait_ns,
-                "The main process waited %s (lock and IPC wait, all its "
-                "threads) for its workers: idle while they work, so not "
-                "counted as the leading cost.");
+                tm->pool_parents == 0
+                    ? "The main process waited %s (lock and IPC wait, all "
+                      "its threads) for its workers: idle while they work, "
+                      "so not counted as the leading cost."
+                    : "The main process and the workers running pools of "
+                      "their own waited %s (lock and IPC wait, all their "
+                      "threads) for their workers: idle while those work, "
+                      "so not counted as the leading cost.");
     if (vd.hint != NULL) {
         mpp_rep_para(out, vd.hint, 2);
     }

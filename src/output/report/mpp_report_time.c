@@ -256,11 +256,42 @@ s_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t, bool idle,
     }
 }
 
+/*  Whether a worker is the parent of workers of its own (the middle
+ *  process of a nested pool).  Only workers count as its children: the
+ *  fork server's children have it, a helper, for their parent. */
+bool
+mpp_rep_is_pool_parent(const mpp_session_t *s, const mpp_proc_t *p)
+{
+    if (s == NULL || mpp_rep_role_of(s, p) != MPP_REP_WORKER) {
+        return false;
+    }
+    for (size_t i = 0; i < s->nprocs; i++) {
+        const mpp_proc_t *c = &s->procs[i];
+        if (c != p && c->ppid == p->pid &&
+            mpp_rep_role_of(s, c) == MPP_REP_WORKER) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*  A process that waits for workers of its own waits for work they do:
+ *  the main process of a parallel program, and a worker running a pool
+ *  of its own at any depth of nesting (issue 13: a nested pool's middle
+ *  process idling in Pool.map was reported as lock wait). */
+bool
+mpp_rep_waits_for_workers(const mpp_session_t *s, const mpp_proc_t *p,
+                          bool has_workers)
+{
+    return (has_workers && mpp_rep_is_main(p)) || mpp_rep_is_pool_parent(s, p);
+}
+
 static bool
 s_idles(const mpp_session_t *s, const mpp_proc_t *p, bool parallel)
 {
     mpp_rep_role_t role = mpp_rep_role_of(s, p);
-    return role == MPP_REP_HELPER || (parallel && role == MPP_REP_MAIN);
+    return role == MPP_REP_HELPER ||
+           (parallel && mpp_rep_waits_for_workers(s, p, true));
 }
 
 void
@@ -307,10 +338,11 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         }
         const mpp_proc_t *p = &s->procs[i];
         mpp_catval_t pc[MPP_CAT_COUNT];
-        bool main_idle = out->has_workers && mpp_rep_is_main(p);
+        bool main_idle = mpp_rep_waits_for_workers(s, p, out->has_workers);
         mpp_rep_rest_t rest;
         mpp_proc_cats(p, pc);
         mpp_rep_proc_rest(s, p, out->parallel, &rest);
+        out->pool_parents += mpp_rep_is_pool_parent(s, p);
         out->rest.compute_ns += rest.compute_ns;
         out->rest.idle_ns += rest.idle_ns;
         out->rest.other_wait_ns += rest.other_wait_ns;
@@ -332,6 +364,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
             }
         }
     }
+    mpp_rep_imbalance(s, proc, &out->imb);
     out->cat_ns = mpp_rep_cat_ns(out->cat);
     out->lead_cat = -1;
     for (int c = 0; c < MPP_CAT_COUNT; c++) {
@@ -366,6 +399,9 @@ s_lead_name(const mpp_rep_time_t *tm, int lead)
     if (lead == MPP_REP_LEAD_COMPUTE) {
         return "compute";
     }
+    if (lead == MPP_REP_LEAD_IMBALANCE) {
+        return "imbalance";
+    }
     if (lead < 0) {
         return "none";
     }
@@ -376,9 +412,29 @@ s_lead_name(const mpp_rep_time_t *tm, int lead)
     return mpp_catalog_cat(lead)->name;
 }
 
+/*  The share of the workers' capacity that imbalance must take to lead
+ *  over compute (see mpp_rep_verdict): one fifth. */
+#define S_IMB_FAIR_DIV 5
+
 /*  Compute competes with the leading cost on equal terms: a program that
  *  spent its time computing has its answer there, whatever it paid for
- *  start-up or pickling. */
+ *  start-up or pickling.
+ *
+ *  Imbalance cannot compete with compute so: in a gang of n workers the
+ *  idle time is at most n - 1 times the busiest worker's busy time, and
+ *  that worker computes as long, so with two workers one task 20 times
+ *  longer than the others still leaves compute ahead.  Yet compute is
+ *  the work the program asked for, which no advice about workers makes
+ *  smaller, while imbalance is capacity the program paid for and lost.
+ *  So imbalance leads when it exceeds every cost the leading cost weighs
+ *  (it is then the largest loss) and it is a fair share of the capacity,
+ *  at least a fifth of the workers' time: the parallel part then ran at
+ *  four fifths of its speed or less, which splitting long tasks can win
+ *  back.  A well-balanced pool idles far less than that: its workers end
+ *  within one task of each other, a small part of a run of several tasks
+ *  each (3 workers of 2 tasks each on a loaded 2-core machine: 5-9% of
+ *  their time, against 40% for two workers and one task 20 times longer
+ *  than the 3 others). */
 void
 mpp_rep_verdict(const mpp_rep_time_t *tm, mpp_rep_verdict_t *out)
 {
@@ -386,7 +442,12 @@ mpp_rep_verdict(const mpp_rep_time_t *tm, mpp_rep_verdict_t *out)
     out->parallel = tm->parallel;
     out->lead = tm->lead_cat;
     out->ns = tm->lead_cat >= 0 ? mpp_rep_lead_rank(tm, tm->lead_cat) : 0;
-    if (tm->rest.compute_ns > 0 && tm->rest.compute_ns >= out->ns) {
+    if (tm->imb.ns > out->ns && tm->imb.capacity_ns > 0 &&
+        tm->imb.ns >= tm->imb.capacity_ns / S_IMB_FAIR_DIV) {
+        out->lead = MPP_REP_LEAD_IMBALANCE;
+        out->ns = tm->imb.ns;
+    }
+    else if (tm->rest.compute_ns > 0 && tm->rest.compute_ns >= out->ns) {
         out->lead = MPP_REP_LEAD_COMPUTE;
         out->ns = tm->rest.compute_ns;
     }
