@@ -11,7 +11,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "mpp_agent.h"
@@ -306,7 +308,15 @@ MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
     int64_t late = entered + f.ct_ns - killing;
     printf("# death seen %.3f ms after the kill\n", (double)late / 1e6);
     ASSERT_GE(late, -S_MS); /* f started a little after `entered` */
-    ASSERT_LE(late, 2000 * S_MS);
+    /* Without pidfds (valgrind has none) the agent polls /proc at each
+     * interval, which a loaded machine under valgrind stretches to
+     * seconds. */
+    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    bool have_pidfd = probe >= 0;
+    if (have_pidfd) {
+        close(probe);
+    }
+    ASSERT_LE(late, (have_pidfd ? 2000 : 20000) * S_MS);
     s_end(&a, 0, 0, 60000);
     ASSERT(s_stream(pid) == bye); /* still nothing after it */
     ASSERT_EQ(s_files_of(pid), 0); /* removed after its BYE */
