@@ -10,20 +10,33 @@ wrong here, the program runs on unprofiled after one warning line.
 
 def _mpprof_chain():
     # Run the next sitecustomize on sys.path (Debian ships one) as module
-    # `sitecustomize`, exactly as site.py would have without us.
+    # `sitecustomize`, exactly as site.py would have without us.  Every
+    # profiled process runs this, so the common case is made cheap: the
+    # launcher puts this directory on sys.path spelled as its real path,
+    # which plain string comparison finds; os.path.realpath (a system
+    # call per path component) is only needed when another spelling of
+    # it leads back here.
     import importlib.machinery
-    import importlib.util
     import os
     import sys
 
-    me = os.path.realpath(__file__)
-    here = os.path.dirname(me)
-    rest = [p for p in sys.path
-            if os.path.realpath(p or os.curdir) != here]
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    me = None
+    if spec is not None and spec.origin is not None:
+        me = os.path.realpath(__file__)
+        if os.path.realpath(spec.origin) == me:
+            here = os.path.dirname(me)
+            rest = [p for p in rest
+                    if os.path.realpath(p or os.curdir) != here]
+            spec = importlib.machinery.PathFinder.find_spec("sitecustomize",
+                                                            rest)
     if (spec is None or spec.loader is None or spec.origin is None
             or os.path.realpath(spec.origin) == me):
         return
+    import importlib.util
+
     module = importlib.util.module_from_spec(spec)
     sys.modules["sitecustomize"] = module
     spec.loader.exec_module(module)
@@ -36,15 +49,22 @@ def _mpprof_start():
     if not (os.environ.get("MPPROF_ENDPOINT")
             and os.environ.get("MPPROF_SESSION")):
         return
-    import signal
     ours = started = False
     # With a map directory the launcher's agent reads the collector's
     # shared mapping, even after a SIGKILL: the process keeps its signals
-    # and its os functions exactly as they are without mpprof.
+    # and its os functions exactly as they are without mpprof (and most
+    # need not import signal, which costs a program that never uses it
+    # about a millisecond).
     agent_reads = os.environ.get("MPPROF_SHM_DIR", "").startswith("/")
     try:
         from mpprof import _collector
 
+        # multiprocessing's children import signal anyway (through
+        # multiprocessing.process): imported here, before the collector
+        # starts, its import costs them no profiled calls.
+        mp_child = "--multiprocessing-fork" in getattr(sys, "orig_argv", ())
+        if not agent_reads or mp_child:
+            import signal
         # Pool.terminate() ends workers with SIGTERM: the handler sends the
         # last batch, then dies by the signal.  It goes in before start(),
         # so no SIGTERM can end a process the aggregator already knows

@@ -18,10 +18,14 @@ base=(build-essential cmake pkg-config libzmq3-dev python3 python3-dev
 # With --test, the real programs the suite profiles as well (joblib's
 # loky backend, for Debian's own python3), and the browser that opens
 # report.html (test_html.py renders it in headless Chromium), and IPython
-# with a Jupyter kernel (test_magic.py runs the %%mpprof magic in both).
+# with a Jupyter kernel (test_magic.py runs the %%mpprof magic in both),
+# and the multi-host suites' launchers (test_hosts.py: OpenMPI's mpirun
+# with mpi4py; test_netns.py: a Dask distributed cluster across network
+# namespaces made with iproute2's `ip netns`).
 if [ "${1:-}" = "--test" ]; then
     base+=(python3-joblib chromium python3-ipython python3-ipykernel
-           python3-jupyter-client)
+           python3-jupyter-client openmpi-bin python3-mpi4py
+           python3-distributed iproute2)
 fi
 
 missing=()

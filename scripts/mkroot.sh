@@ -31,9 +31,20 @@ host_mirror() {
 
 mount_root() {
     local d=$1 m
+    # The root a mount point of its own: tools that make a mount
+    # namespace of their own inside it (`ip -n NS`, which the network
+    # namespace tests use, marks / a slave) fail with EINVAL on a "/"
+    # that is a plain directory.
+    if [ -n "${MPP_MKROOT_NS:-}" ] || ! mountpoint -q "$d"; then
+        mount --bind "$d" "$d"
+    fi
     for m in proc sys dev dev/pts dev/shm; do
         mkdir -p "$d/$m"
-        mountpoint -q "$d/$m" || mount --bind "/$m" "$d/$m"
+        # In a namespace of its own a run mounts afresh: a mount another
+        # run left in the shared namespace may go away under it.
+        if [ -n "${MPP_MKROOT_NS:-}" ] || ! mountpoint -q "$d/$m"; then
+            mount --bind "/$m" "$d/$m"
+        fi
     done
     cp -L /etc/resolv.conf "$d/etc/resolv.conf" 2>/dev/null || true
 }
@@ -43,14 +54,23 @@ umount_root() {
     for m in dev/shm dev/pts dev sys proc; do
         mountpoint -q "$d/$m" && umount -l "$d/$m" || true
     done
+    mountpoint -q "$d" && umount -l "$d" || true
 }
 
 if [ "${1:-}" = --run ]; then
     [ $# -ge 3 ] || die "usage: $0 --run DIR CMD..."
+    # Each run mounts in a mount namespace of its own, so two runs in
+    # the same root at once (a suite and a benchmark) never unmount what
+    # the other still uses: the namespace's mounts go with its last
+    # process.  Without unshare, the mounts are shared and undone at exit.
+    if [ -z "${MPP_MKROOT_NS:-}" ] && command -v unshare >/dev/null 2>&1 &&
+        unshare -m --propagation private true 2>/dev/null; then
+        MPP_MKROOT_NS=1 exec unshare -m --propagation private "$0" "$@"
+    fi
     dir=$2; shift 2
     [ -x "$dir/bin/sh" ] || die "$dir is not a root (no bin/sh)"
     mount_root "$dir"
-    trap 'umount_root "$dir"' EXIT
+    [ -n "${MPP_MKROOT_NS:-}" ] || trap 'umount_root "$dir"' EXIT
     rc=0
     env -i HOME=/root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -9,6 +9,14 @@
 # on; the verdict names every failed stage and the exit status is 1.
 #
 # MPPROF_QUICK=1 skips the sanitizer, valgrind and libFuzzer passes.
+#
+# MPPROF_MATRIX=1 runs the interpreter matrix too (scripts/matrix.sh, as
+# root): the README's two commands in a fresh Debian 13 root (Python
+# 3.13), and the normal suite once per Python of a Debian sid root (3.14,
+# 3.15).  It is on by default in CI (CI=true, as root), where it adds
+# about 40 minutes on a 2-CPU machine; MPPROF_MATRIX=0 turns it off.
+# MPPROF_MATRIX_ROOT names the sid root (default build-roots/sid, reused
+# when it exists).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -139,6 +147,17 @@ if [ "${MPPROF_QUICK:-0}" != 1 ]; then
     else
         fail "libFuzzer: no clang (scripts/deps.sh installs it)"
     fi
+fi
+
+matrix=${MPPROF_MATRIX:-}
+if [ -z "$matrix" ]; then
+    matrix=0
+    [ "${CI:-}" = true ] && [ "$(id -u)" -eq 0 ] && matrix=1
+fi
+if [ "$matrix" = 1 ]; then
+    stage "interpreter matrix: Debian 13 (the README's commands), sid (3.14, 3.15)"
+    scripts/matrix.sh "${MPPROF_MATRIX_ROOT:-build-roots/sid}" ||
+        fail "the interpreter matrix (scripts/matrix.sh)"
 fi
 
 # The main suite runs last, so its ctest summary and then the verdict

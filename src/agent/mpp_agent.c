@@ -38,6 +38,15 @@ mpp_agent_t *
 mpp_agent_new(const char *mapdir, const char *endpoint, const char *token,
               int interval_ms, int *err)
 {
+    return mpp_agent_new_link(mapdir, endpoint, token, interval_ms, NULL,
+                              err);
+}
+
+mpp_agent_t *
+mpp_agent_new_link(const char *mapdir, const char *endpoint,
+                   const char *token, int interval_ms,
+                   const mpp_agent_link_t *link, int *err)
+{
     mpp_agent_t *self = calloc(1, sizeof(*self));
     *err = MPP_ENOMEM;
     if (self == NULL) {
@@ -78,14 +87,21 @@ mpp_agent_new(const char *mapdir, const char *endpoint, const char *token,
         *err = -zmq_errno();
         goto fail;
     }
-    self->sock = zmq_socket(self->ctx, ZMQ_PUSH);
+    /* A link's DEALER sends as a PUSH does, and can hear the acks. */
+    self->sock = zmq_socket(self->ctx, link != NULL ? ZMQ_DEALER : ZMQ_PUSH);
     /* The aggregator is in this process: a send only blocks when it has
      * stopped reading, and then for a bounded time, as does closing. */
     if (self->sock == NULL ||
         s_set_int(self->sock, ZMQ_LINGER, S_LINGER_MS) != 0 ||
         s_set_int(self->sock, ZMQ_SNDHWM, S_SNDHWM) != 0 ||
-        s_set_int(self->sock, ZMQ_SNDTIMEO, S_SNDTIMEO_MS) != 0 ||
-        zmq_connect(self->sock, endpoint) != 0) {
+        s_set_int(self->sock, ZMQ_SNDTIMEO, S_SNDTIMEO_MS) != 0) {
+        *err = -zmq_errno();
+        goto fail;
+    }
+    if (link != NULL && (*err = mpp_agent_link(self, link)) != 0) {
+        goto fail;
+    }
+    if (zmq_connect(self->sock, endpoint) != 0) {
         *err = -zmq_errno();
         goto fail;
     }
@@ -111,10 +127,19 @@ mpp_agent_send(mpp_agent_t *self, const mpp_shmread_out_t *out)
             all = false;
             continue;
         }
-        int rc;
-        do {
-            rc = zmq_send(self->sock, b->data, b->len, 0);
-        } while (rc < 0 && zmq_errno() == EINTR);
+        int rc = 0;
+        /* The envelope and the message travel as one multipart message:
+         * ZeroMQ delivers both parts or neither. */
+        if (self->prefix_len > 0) {
+            do {
+                rc = zmq_send(self->sock, self->prefix, self->prefix_len,
+                              ZMQ_SNDMORE);
+            } while (rc < 0 && zmq_errno() == EINTR);
+        }
+        while (rc >= 0 &&
+               (rc = zmq_send(self->sock, b->data, b->len, 0)) < 0 &&
+               zmq_errno() == EINTR) {
+        }
         if (rc < 0) {
             atomic_fetch_add(&self->n.unsent, 1);
             all = false;
@@ -307,6 +332,25 @@ s_pollset(mpp_agent_t *self)
     return n;
 }
 
+/*  Marks dead every process whose pidfd says it has ended although the
+ *  loop has not seen it yet: a hurried last look must give an ended
+ *  process its final read (its open frames closed, its BYE), not one
+ *  more live read. */
+static void
+s_note_deaths(mpp_agent_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->nfiles; i++) {
+        mpp_afile_t *f = self->files[i];
+        if (f->pidfd < 0 || f->dead || f->finished) {
+            continue;
+        }
+        struct pollfd p = {f->pidfd, POLLIN, 0};
+        if (poll(&p, 1, 0) > 0) {
+            mpp_afile_died(self, f, now);
+        }
+    }
+}
+
 /* One read of every file that is not finished. */
 static void
 s_pass(mpp_agent_t *self, int64_t now)
@@ -383,6 +427,7 @@ s_thread_main(void *arg)
     int64_t now = mpp_clock_mono_ns();
     self->ended = true;
     s_scan(self, now);
+    s_note_deaths(self, now);
     s_pass(self, now);
     mpp_afile_settle_held(self, now);
     s_sweep(self);
@@ -390,11 +435,14 @@ s_thread_main(void *arg)
         mpp_afile_release(self, self->files[i]);
     }
     /* Closing here, not in destroy, so that every frame has reached the
-     * aggregator (bounded by the linger) once the done byte is seen. */
-    zmq_close(self->sock);
-    self->sock = NULL;
-    zmq_ctx_term(self->ctx);
-    self->ctx = NULL;
+     * aggregator (bounded by the linger) once the done byte is seen.  A
+     * link's socket stays for the run's last word (the launcher's). */
+    if (!self->remote) {
+        zmq_close(self->sock);
+        self->sock = NULL;
+        zmq_ctx_term(self->ctx);
+        self->ctx = NULL;
+    }
     ssize_t w;
     do {
         w = write(self->done[1], "d", 1);
@@ -505,6 +553,7 @@ mpp_agent_destroy(mpp_agent_t **self_p)
     s_close(&self->done[1]);
     free(self->dir);
     free(self->token);
+    free(self->prefix);
     free(self);
     *self_p = NULL;
 }

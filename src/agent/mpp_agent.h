@@ -53,6 +53,42 @@ typedef struct {
 mpp_agent_t *mpp_agent_new(const char *mapdir, const char *endpoint,
                            const char *token, int interval_ms, int *err);
 
+/*  How an agent reaches an aggregator on another host (`mpprof run
+ *  --join`): over TCP, with CURVE when `server_key` (the server's 32-byte
+ *  public key) is given, each message preceded by the frame `prefix`
+ *  (the run's envelope, see src/net/mpp_net.h) in one multipart message.
+ *  Sends never wait more than a moment: what the link cannot take while
+ *  the aggregator is unreachable (a bounded queue) is counted unsent, and
+ *  since the tables travel as running totals, a later message makes up
+ *  for a lost one.  The socket then stays open after the thread ends,
+ *  for mpp_agent_send_control, until mpp_agent_destroy, which waits at
+ *  most `linger_ms` for what is queued. */
+typedef struct {
+    const uint8_t *server_key;
+    const void *prefix;
+    size_t prefix_len;
+    int linger_ms;
+} mpp_agent_link_t;
+
+mpp_agent_t *mpp_agent_new_link(const char *mapdir, const char *endpoint,
+                                const char *token, int interval_ms,
+                                const mpp_agent_link_t *link, int *err);
+
+/*  Sends one frame of its own on a link's socket, while the thread does
+ *  not run (before mpp_agent_start or after mpp_agent_join).  Returns 0,
+ *  MPP_EINVAL without a link, or a negated errno. */
+int mpp_agent_send_control(mpp_agent_t *self, const void *data, size_t len);
+
+/*  Replaces the frame sent before each message, before mpp_agent_start.
+ *  Returns 0, MPP_EINVAL (no link, or the thread runs) or MPP_ENOMEM. */
+int mpp_agent_set_prefix(mpp_agent_t *self, const void *data, size_t len);
+
+/*  Receives one frame the aggregator sent back on a link (an ack), under
+ *  the same condition, waiting at most timeout_ms.  Returns its length
+ *  (cut to cap), -ETIMEDOUT, MPP_EINVAL or a negated errno. */
+int mpp_agent_recv_control(mpp_agent_t *self, void *buf, size_t cap,
+                           int timeout_ms);
+
 /* Starts the thread.  Returns 0 or a negated errno. */
 int mpp_agent_start(mpp_agent_t *self);
 

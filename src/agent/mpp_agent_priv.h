@@ -55,6 +55,12 @@ struct mpp_agent {
     int64_t interval_ns;
     void *ctx;
     void *sock; /* PUSH, connected to the aggregator */
+    /* A link to an aggregator on another host (mpp_agent_new_link): the
+     * frame sent before each message, and whether the socket outlives
+     * the thread so that the launcher can send the run's last word. */
+    void *prefix;
+    size_t prefix_len;
+    bool remote;
     int ino;    /* inotify on dir, -1 without */
     int wake[2]; /* main -> thread: 'e' target ended, 'h' hurry */
     int done[2]; /* thread -> main: one byte when the thread stops */
@@ -83,6 +89,12 @@ struct mpp_agent {
 /*  Sends the frames of one read, in order.  Returns true when every one
  *  went out; the others are counted in unsent. */
 bool mpp_agent_send(mpp_agent_t *self, const mpp_shmread_out_t *out);
+
+/* ---- mpp_agent_link.c -------------------------------------------------- */
+
+/*  Sets the socket up for a link (mpp_agent_new_link), before it
+ *  connects.  Returns 0, MPP_ENOMEM or a negated errno. */
+int mpp_agent_link(mpp_agent_t *self, const mpp_agent_link_t *link);
 
 /* ---- mpp_agent_file.c -------------------------------------------------- */
 

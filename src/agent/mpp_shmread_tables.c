@@ -231,6 +231,17 @@ s_unwind(s_ctx_t *c, mpp_tstate_t *t, mpp_ts_stat_t *st, mpp_ts_edge_t *ed)
     free(fr);
     t->cat_depth = 0; /* mpp_cats_thread_unwind */
     s_charge(t, now);
+    if (t->cat_base == MPP_CAT_STARTUP) {
+        /* A start-up cut short by the death is an interval too. */
+        mpp_span_rec_t rec = {.start = t->startup_start,
+                              .dur = s_sub(now, t->startup_start),
+                              .fid = MPP_NOFID,
+                              .cat = MPP_CAT_STARTUP};
+        t->cat_base = MPP_CAT_NONE;
+        if (rec.dur >= c->span_min) {
+            s_span(c, t->tid, &rec);
+        }
+    }
 }
 
 /* Category state that cannot index anything it should not. */

@@ -29,6 +29,27 @@
 int mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
                      size_t len);
 
+/*  Where a frame came from, when an agent on another host sent it
+ *  (mpprof collect): its host and, if its launcher gave one, its rank. */
+typedef struct {
+    const char *host;
+    bool ranked;
+    int64_t rank;
+    const char *worker; /* a Dask worker's name, or NULL */
+    /* Up to two directories of the run's own files on that host (the
+     * main script's, as named and resolved), NULL when not known: a file
+     * under one is named "<main>/" and its path below it, when the
+     * session names files by module (mpp_session_t.by_module). */
+    const char *main_dirs[2];
+} mpp_origin_t;
+
+/*  mpp_ingest_frame for a frame from `origin` (NULL: this host).  Its
+ *  process is looked up among those of the same host, and a new one is
+ *  labelled with the host and rank; a new label is MPP_ENOMEM. */
+int mpp_ingest_frame_from(mpp_session_t *s, const char *token,
+                          const mpp_origin_t *origin, const void *data,
+                          size_t len);
+
 /*  True when the process's last incarnation has not said BYE yet. */
 bool mpp_ingest_streaming(const mpp_proc_t *p);
 
@@ -51,7 +72,8 @@ int mpp_apply_check(const mpp_msg_t *msg);
  *  MPP_EPROTO when some entries named a function or a thread the process
  *  never defined (those entries were skipped, the rest applied); or
  *  MPP_ENOMEM (the message may then be applied in part). */
-int mpp_apply_msg(mpp_session_t *s, mpp_proc_t *proc, const mpp_msg_t *msg);
+int mpp_apply_msg(mpp_session_t *s, mpp_proc_t *proc, const mpp_msg_t *msg,
+                  const mpp_origin_t *origin);
 
 /* ---- mpp_agg.c -------------------------------------------------------- */
 
@@ -71,6 +93,12 @@ int mpp_agg_start(mpp_agg_t *self);
 /*  Tells the thread that the target has ended: it then waits, bounded,
  *  for the processes that are still streaming, and stops. */
 void mpp_agg_target_ended(mpp_agg_t *self);
+
+/*  Adds `frames` to the number of frames the thread must have received
+ *  before its final drain stops (bounded at 10 s): a sender that has
+ *  finished says how many it handed to its socket, so that none still in
+ *  flight is left behind by a quiet moment. */
+void mpp_agg_expect(mpp_agg_t *self, uint64_t frames);
 
 /* Asks the thread to stop waiting for stragglers at once. */
 void mpp_agg_hurry(mpp_agg_t *self);

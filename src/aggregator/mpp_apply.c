@@ -167,13 +167,72 @@ s_apply_spans(mpp_proc_t *p, const mpp_msg_t *m)
     return rc;
 }
 
+/*  The name of `file` by module, for a session across hosts, where the
+ *  same file sits under different prefixes: a file in an installed
+ *  package ("/usr/lib/python3/dist-packages/distributed/worker.py",
+ *  ".../site-packages/numpy/core/x.py") becomes
+ *  "<site>/distributed/worker.py", a file of Python's own library
+ *  (".../lib/python3.11/multiprocessing/pool.py") "<stdlib>/
+ *  multiprocessing/pool.py", a file of the run's own, under the main
+ *  script's directory on its host (`dirs`, from the run's envelope),
+ *  "<main>/job.py" or "<main>/helpers/util.py", which is how Python
+ *  imports them (that directory first on sys.path); anything else keeps
+ *  its path.  This is the only place that names files so: the pstats,
+ *  callgrind, session and report outputs all take the names it makes.
+ *  The names still end as before, so the category catalog (which
+ *  matches ends of paths) finds them.  Returns `file` or buf. */
+static const char *
+s_by_module(const char *file, const char *const dirs[2], char *buf,
+            size_t cap)
+{
+    static const char *const site[] = {"/site-packages/", "/dist-packages/"};
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(site); i++) {
+        const char *at = strstr(file, site[i]);
+        if (at != NULL) {
+            int n = snprintf(buf, cap, "<site>/%s", at + strlen(site[i]));
+            return n > 0 && (size_t)n < cap ? buf : file;
+        }
+    }
+    /* ".../lib/python3.N/<rest>": the last one, for nested prefixes. */
+    const char *lib = NULL;
+    for (const char *at = strstr(file, "/lib/python3.");
+         at != NULL; at = strstr(at + 1, "/lib/python3.")) {
+        lib = at;
+    }
+    const char *rest = lib != NULL ? strchr(lib + 13, '/') : NULL;
+    if (rest != NULL) {
+        int n = snprintf(buf, cap, "<stdlib>%s", rest);
+        return n > 0 && (size_t)n < cap ? buf : file;
+    }
+    for (int i = 0; i < 2; i++) {
+        size_t len = dirs[i] != NULL ? strlen(dirs[i]) : 0;
+        /* The directory's own name, then a separator, then the file. */
+        if (len > 0 && strncmp(file, dirs[i], len) == 0 &&
+            (file[len] == '/' || dirs[i][len - 1] == '/')) {
+            const char *below = file + len + (file[len] == '/');
+            if (*below != '\0') {
+                int n = snprintf(buf, cap, "<main>/%s", below);
+                return n > 0 && (size_t)n < cap ? buf : file;
+            }
+        }
+    }
+    return file;
+}
+
 static int
-s_apply_data(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m)
+s_apply_data(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m,
+             const mpp_origin_t *origin)
 {
     int rc = 0;
+    char buf[MPP_WIRE_MAX_STR + 16];
+    static const char *const none[2] = {NULL, NULL};
+    const char *const *dirs = origin != NULL ? origin->main_dirs : none;
     for (size_t i = 0; i < m->nfuncs; i++) {
         const mpp_wfunc_t *wf = &m->funcs[i];
-        int64_t f = mpp_session_intern(self, wf->file, wf->line, wf->name);
+        const char *file = self->by_module
+                               ? s_by_module(wf->file, dirs, buf, sizeof(buf))
+                               : wf->file;
+        int64_t f = mpp_session_intern(self, file, wf->line, wf->name);
         if (f < 0 || s_bind_fid(p, wf->fid, (uint32_t)f) != 0) {
             return MPP_ENOMEM;
         }
@@ -190,7 +249,8 @@ s_apply_data(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m)
 }
 
 int
-mpp_apply_msg(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m)
+mpp_apply_msg(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m,
+              const mpp_origin_t *origin)
 {
     int rc = 0;
     p->messages++;
@@ -216,7 +276,7 @@ mpp_apply_msg(mpp_session_t *self, mpp_proc_t *p, const mpp_msg_t *m)
         p->cpu_ns = m->cpu_ns;
         p->dropped = m->dropped;
         p->mem_bytes = m->mem_bytes;
-        rc = s_apply_data(self, p, m);
+        rc = s_apply_data(self, p, m, origin);
         break;
     case MPP_MSG_BYE:
         p->wall_ns = m->wall_ns;

@@ -51,8 +51,8 @@ s_is_new_incarnation(const mpp_proc_t *p, const mpp_msg_t *m)
  *  number.  Sets *proc to the record the message belongs to, or to NULL
  *  when it starts a new one, and *expected to the seq that was due. */
 static int
-s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m,
-        mpp_proc_t **proc, uint64_t *expected)
+s_check(mpp_session_t *s, const char *token, const char *host,
+        const mpp_msg_t *m, mpp_proc_t **proc, uint64_t *expected)
 {
     if (!s_token_equal(m->token, token)) {
         return MPP_ETOKEN;
@@ -69,7 +69,9 @@ s_check(mpp_session_t *s, const char *token, const mpp_msg_t *m,
     if (m->seq == UINT64_MAX) {
         return MPP_EPROTO;
     }
-    mpp_proc_t *p = mpp_session_proc(s, m->pid, false);
+    /* Pids are per host: the same pid on two hosts is two processes. */
+    ssize_t ix = mpp_session_proc_index_on(s, host, m->pid);
+    mpp_proc_t *p = ix >= 0 ? &s->procs[ix] : NULL;
     /* A new process behind a known pid gets its own record; the session
      * finds the newest record of a pid first. */
     if (p != NULL && s_is_new_incarnation(p, m)) {
@@ -91,6 +93,31 @@ int
 mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
                  size_t len)
 {
+    return mpp_ingest_frame_from(s, token, NULL, data, len);
+}
+
+/* Labels a new process with where it ran.  Returns 0 or MPP_ENOMEM. */
+static int
+s_label(mpp_proc_t *p, const mpp_origin_t *origin)
+{
+    if (origin == NULL) {
+        return 0;
+    }
+    p->ranked = origin->ranked;
+    p->rank = origin->rank;
+    if ((origin->host != NULL && (p->host = strdup(origin->host)) == NULL) ||
+        (origin->worker != NULL &&
+         (p->worker = strdup(origin->worker)) == NULL)) {
+        return MPP_ENOMEM;
+    }
+    return 0;
+}
+
+int
+mpp_ingest_frame_from(mpp_session_t *s, const char *token,
+                      const mpp_origin_t *origin, const void *data,
+                      size_t len)
+{
     mpp_msg_t m;
     mpp_proc_t *p = NULL;
     uint64_t expected = 0;
@@ -106,16 +133,23 @@ mpp_ingest_frame(mpp_session_t *s, const char *token, const void *data,
         s->integrity.rejected++;
         return rc < 0 ? rc : MPP_EPROTO;
     }
-    rc = s_check(s, token, &m, &p, &expected);
+    rc = s_check(s, token, origin != NULL ? origin->host : NULL, &m, &p,
+                 &expected);
     if (rc == 0) {
         rc = mpp_apply_check(&m);
     }
-    if (rc == 0 && p == NULL && (p = mpp_session_add_proc(s, m.pid)) == NULL) {
-        rc = MPP_ENOMEM;
+    if (rc == 0 && p == NULL) {
+        p = mpp_session_add_proc(s, m.pid);
+        rc = p == NULL ? MPP_ENOMEM : s_label(p, origin);
+        if (rc != 0 && p != NULL) {
+            /* The record goes again: it has nothing but its pid yet. */
+            s->nprocs--;
+            p = NULL;
+        }
     }
     if (rc == 0) {
         s->integrity.seq_gaps += m.seq - expected;
-        rc = mpp_apply_msg(s, p, &m);
+        rc = mpp_apply_msg(s, p, &m, origin);
         /* MPP_EPROTO from apply means some entries named a function or
          * thread the process never defined: those were skipped, the rest
          * of the message was applied, so the message counts as accepted. */

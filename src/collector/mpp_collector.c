@@ -287,6 +287,7 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
     }
     Py_XDECREF(os);
     char *old_parent = mpp_strdup(getenv("MPPROF_PARENT_PID"));
+    const mpp_zsink_api_t *zs = NULL;
     mpp_zsink_t *zsink = NULL;
     mpp_core_t *core = NULL;
     mpp_sink_t sink = {0};
@@ -296,13 +297,18 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
     /* With a map directory the host's agent reads the core's mapping and
      * nothing is sent from here: no socket, no I/O thread (issue 12). */
     if (s_env_dir("MPPROF_SHM_DIR") == NULL) {
-        zsink = mpp_zsink_new(
+        const char *why = NULL;
+        if ((zs = mpp_zsink_load(&why)) == NULL) {
+            PyErr_SetString(PyExc_RuntimeError, why);
+            goto fail;
+        }
+        zsink = zs->create(
             endpoint, s_env_int("MPPROF_LINGER_MS", 3000, 0, 600 * 1000));
         if (zsink == NULL) {
             PyErr_NoMemory();
             goto fail;
         }
-        sink = mpp_zsink_sink(zsink);
+        sink = zs->sink(zsink);
     }
     /* The core reads this process's origin (MPPROF_PARENT_PID among it)
      * before the export below replaces it for the children. */
@@ -336,7 +342,9 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
 
 fail:
     mpp_core_destroy(&core);
-    mpp_zsink_destroy(&zsink);
+    if (zsink != NULL) {
+        zs->destroy(&zsink);
+    }
     s_restore_parent_pid(old_parent);
     free(old_parent);
     for (int i = 0; i < MPP_NREAL; i++) {
@@ -345,11 +353,21 @@ fail:
     return NULL;
 }
 
-/* Whether SIGTERM's Python-level handler is this module's on_signal. */
+/*  Whether SIGTERM's Python-level handler is this module's on_signal.
+ *  Only the shim installs it, through the signal module: when nothing has
+ *  imported that, it is not ours, and importing it just to ask would cost
+ *  every process that never uses it (the agent's mode) about a
+ *  millisecond. */
 static bool
 s_sigterm_is_ours(PyObject *module)
 {
-    PyObject *signal = PyImport_ImportModule("signal");
+    PyObject *name = PyUnicode_FromString("signal");
+    PyObject *signal = name != NULL ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    if (signal == NULL) {
+        PyErr_Clear();
+        return false;
+    }
     PyObject *num = signal ? PyObject_GetAttrString(signal, "SIGTERM") : NULL;
     PyObject *now =
         num ? PyObject_CallMethod(signal, "getsignal", "O", num) : NULL;

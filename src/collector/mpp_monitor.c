@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpp_catcall.h"
+#include "mpp_monreg.h"
 #include "mpp_names.h"
 #include "mpp_pybytes.h"
 
@@ -41,6 +43,7 @@ static mpp_hookcfg_t s_cfg;
 static PyObject *s_missing; /* sys.monitoring.MISSING */
 static PyTypeObject *s_owner_type;
 static int s_tool = -1;
+static bool s_fast; /* fast mode: no CALL events (mpp_catcall.h) */
 
 /* ---- the per-thread owner ---------------------------------------------- */
 
@@ -213,11 +216,26 @@ s_done(mpp_core_hot_t *h, int64_t now)
     }
 }
 
+/*  The first event of a code object.  New functions come with new
+ *  modules, so fast mode looks here for the category C functions of
+ *  modules loaded since (mpp_catcall.h). */
+static MPP_COLD uint32_t
+s_name_code(mpp_tstate_t *t, PyCodeObject *code)
+{
+    uint32_t fid = mpp_names_code(s_cfg.core, s_cfg.code_index, t, code);
+    if (s_fast) {
+        mpp_catcall_refresh();
+    }
+    return fid;
+}
+
 /* PY_START, PY_RESUME, PY_THROW: (code, offset[, exception]). */
 static PyObject *
-s_py_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+s_py_enter(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw)
 {
     (void)self;
+    (void)kw;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     mpp_tstate_t *t = s_thread;
     if (MPP_UNLIKELY(t == NULL) &&
         (nargs < 1 || (t = s_adopt(args[0])) == NULL)) {
@@ -229,12 +247,17 @@ s_py_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyCodeObject *code = (PyCodeObject *)args[0];
     void *extra = mpp_code_get_extra(code, s_cfg.code_index);
-    uint32_t fid = MPP_LIKELY(extra != NULL)
-                       ? (uint32_t)((uintptr_t)extra - 1)
-                       : mpp_names_code(s_cfg.core, s_cfg.code_index, t, code);
+    uint32_t fid = MPP_LIKELY(extra != NULL) ? (uint32_t)((uintptr_t)extra - 1)
+                                             : s_name_code(t, code);
     int64_t now = mpp_clock_read(&h->clock);
-    mpp_tstate_enter_ex(t, fid, now, MPP_PYBYTES_CURRENT_FRAME);
-    s_done(h, now);
+    if (s_fast) {
+        mpp_tstate_enter_flat(t, fid, now, MPP_PYBYTES_CURRENT_FRAME);
+    }
+    else {
+        mpp_tstate_enter_ex(t, fid, now, MPP_PYBYTES_CURRENT_FRAME);
+    }
+    /* No deadline test here: every frame entered returns through
+     * s_py_leave_with, which makes it: one test per call instead of two. */
     Py_RETURN_NONE;
 }
 
@@ -259,19 +282,22 @@ s_py_leave_with(PyObject *retval)
 
 /* PY_RETURN, PY_YIELD: (code, offset, value). */
 static PyObject *
-s_py_leave(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+s_py_leave(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw)
 {
     (void)self;
+    (void)kw;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     return s_py_leave_with(nargs >= 3 ? args[2] : NULL);
 }
 
 /* PY_UNWIND: (code, offset, exception). */
 static PyObject *
-s_py_unwind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+s_py_unwind(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw)
 {
     (void)self;
+    (void)kw;
     (void)args;
-    (void)nargs;
+    (void)nargsf;
     return s_py_leave_with(NULL);
 }
 
@@ -303,148 +329,109 @@ s_cfunc_of(PyObject *const *args, Py_ssize_t nargs)
     return ml;
 }
 
-/* CALL: (code, offset, callable, arg0). */
-static PyObject *
-s_c_enter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/*  The call of C function `ml`: `callable` is a builtin function, or a
+ *  method descriptor called with `self`.  False when it was not entered. */
+static inline bool
+s_c_enter_ml(const PyMethodDef *ml, PyObject *callable, PyObject *self)
 {
-    (void)self;
-    const PyMethodDef *ml = s_cfunc_of(args, nargs);
-    if (ml == NULL) {
-        Py_RETURN_NONE;
-    }
     mpp_tstate_t *t = s_thread;
     if (MPP_UNLIKELY(t == NULL) && (t = s_adopt(NULL)) == NULL) {
-        Py_RETURN_NONE;
+        return false;
     }
     mpp_core_hot_t *h = mpp_core_hot(s_cfg.core);
     if (!s_ready(h, t)) {
-        Py_RETURN_NONE;
+        return false;
     }
     uint32_t fid = mpp_funcs_find(h->funcs, ml);
     if (MPP_UNLIKELY(fid == MPP_NOFID)) {
-        fid = PyCFunction_Check(args[2])
-                  ? mpp_names_cfunc(s_cfg.core, t, args[2])
-                  : mpp_names_method(s_cfg.core, t, args[2], args[3]);
+        fid = PyCFunction_Check(callable)
+                  ? mpp_names_cfunc(s_cfg.core, t, callable)
+                  : mpp_names_method(s_cfg.core, t, callable, self);
     }
     int64_t now = mpp_clock_read(&h->clock);
     mpp_tstate_enter(t, fid, now);
     s_done(h, now);
+    return true;
+}
+
+static inline void
+s_c_leave_now(void)
+{
+    mpp_tstate_t *t = s_thread;
+    if (t == NULL || mpp_tstate_idle(t)) {
+        return;
+    }
+    mpp_core_hot_t *h = mpp_core_hot(s_cfg.core);
+    if (!s_ready(h, t) || mpp_tstate_idle(t)) {
+        return;
+    }
+    int64_t now = mpp_clock_read(&h->clock);
+    mpp_tstate_leave(t, now);
+    s_done(h, now);
+}
+
+/* CALL: (code, offset, callable, arg0). */
+static PyObject *
+s_c_enter(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw)
+{
+    (void)self;
+    (void)kw;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    const PyMethodDef *ml = s_cfunc_of(args, nargs);
+    if (ml != NULL) {
+        (void)s_c_enter_ml(ml, args[2], args[3]);
+    }
     Py_RETURN_NONE;
 }
 
 /* C_RETURN, C_RAISE: (code, offset, callable, arg0). */
 static PyObject *
-s_c_leave(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+s_c_leave(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kw)
 {
     (void)self;
-    mpp_tstate_t *t = s_thread;
-    if (t == NULL || mpp_tstate_idle(t) || s_cfunc_of(args, nargs) == NULL) {
-        Py_RETURN_NONE;
+    (void)kw;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (s_thread != NULL && s_cfunc_of(args, nargs) != NULL) {
+        s_c_leave_now();
     }
-    mpp_core_hot_t *h = mpp_core_hot(s_cfg.core);
-    if (!s_ready(h, t) || mpp_tstate_idle(t)) {
-        Py_RETURN_NONE;
-    }
-    int64_t now = mpp_clock_read(&h->clock);
-    mpp_tstate_leave(t, now);
-    s_done(h, now);
     Py_RETURN_NONE;
+}
+
+bool
+mpp_monitor_c_enter(const PyMethodDef *ml, PyObject *callable, PyObject *self)
+{
+    return s_tool >= 0 && s_c_enter_ml(ml, callable, self);
+}
+
+void
+mpp_monitor_c_leave(void)
+{
+    s_c_leave_now();
 }
 
 /* ---- registration ------------------------------------------------------ */
 
-#define MPP_FASTCALL(fn) ((PyCFunction)(void (*)(void))(fn))
-
-/* One callback object per function; sys.monitoring keeps them alive. */
-static PyMethodDef s_callbacks[] = {
-    {"_py_enter", MPP_FASTCALL(s_py_enter), METH_FASTCALL, NULL},
-    {"_py_leave", MPP_FASTCALL(s_py_leave), METH_FASTCALL, NULL},
-    {"_py_unwind", MPP_FASTCALL(s_py_unwind), METH_FASTCALL, NULL},
-    {"_c_enter", MPP_FASTCALL(s_c_enter), METH_FASTCALL, NULL},
-    {"_c_leave", MPP_FASTCALL(s_c_leave), METH_FASTCALL, NULL},
+/* Which event goes to which callback (mpp_monreg.h). */
+static const mpp_monreg_event_t s_events[] = {
+    {"PY_START", s_py_enter, false},   {"PY_RESUME", s_py_enter, false},
+    {"PY_THROW", s_py_enter, false},   {"PY_RETURN", s_py_leave, false},
+    {"PY_YIELD", s_py_leave, false},   {"PY_UNWIND", s_py_unwind, false},
+    {"CALL", s_c_enter, true},         {"C_RETURN", s_c_leave, true},
+    {"C_RAISE", s_c_leave, true},
 };
-
-/* Which event goes to which callback (an index into s_callbacks). */
-static const struct {
-    const char *event;
-    int callback;
-} s_events[] = {
-    {"PY_START", 0},  {"PY_RESUME", 0}, {"PY_THROW", 0},
-    {"PY_RETURN", 1}, {"PY_YIELD", 1},  {"PY_UNWIND", 2},
-    {"CALL", 3},      {"C_RETURN", 4},  {"C_RAISE", 4},
-};
-
-/* The tool ids tried in turn: sys.monitoring's free ones (0 is the
- * debugger's, 1 coverage's, 2 cProfile's and other profilers'). */
-static const int s_tools[] = {3, 4, 5};
-
-/*  Claims the first free tool id.  Returns it, -2 when all are taken (a
- *  debugger or another profiler holds them), or -1 with an exception set. */
-static int
-s_claim_tool(PyObject *monitoring)
-{
-    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_tools); i++) {
-        PyObject *r = PyObject_CallMethod(monitoring, "use_tool_id", "is",
-                                          s_tools[i], "mpprof");
-        if (r != NULL) {
-            Py_DECREF(r);
-            return s_tools[i];
-        }
-        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
-            return -1;
-        }
-        PyErr_Clear();
-    }
-    return -2;
-}
-
-/* Registers every callback and switches the events on.  Returns 0, or -1
- * with an exception set. */
-static int
-s_register(PyObject *monitoring, int tool)
-{
-    PyObject *events = PyObject_GetAttrString(monitoring, "events");
-    if (events == NULL) {
-        return -1;
-    }
-    PyObject *cb[MPP_ARRAY_SIZE(s_callbacks)] = {NULL};
-    long mask = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < MPP_ARRAY_SIZE(s_callbacks); i++) {
-        cb[i] = PyCFunction_NewEx(&s_callbacks[i], NULL, NULL);
-        rc = cb[i] != NULL ? 0 : -1;
-    }
-    for (size_t i = 0; rc == 0 && i < MPP_ARRAY_SIZE(s_events); i++) {
-        PyObject *ev = PyObject_GetAttrString(events, s_events[i].event);
-        long bit = ev != NULL ? PyLong_AsLong(ev) : -1;
-        PyObject *r =
-            bit > 0
-                ? PyObject_CallMethod(monitoring, "register_callback", "iOO",
-                                      tool, ev, cb[s_events[i].callback])
-                : NULL;
-        Py_XDECREF(ev);
-        rc = r != NULL ? 0 : -1;
-        Py_XDECREF(r);
-        mask |= bit;
-    }
-    if (rc == 0) {
-        PyObject *r =
-            PyObject_CallMethod(monitoring, "set_events", "il", tool, mask);
-        rc = r != NULL ? 0 : -1;
-        Py_XDECREF(r);
-    }
-    for (size_t i = 0; i < MPP_ARRAY_SIZE(s_callbacks); i++) {
-        Py_XDECREF(cb[i]);
-    }
-    Py_DECREF(events);
-    return rc;
-}
 
 bool
 mpp_monitor_wanted(void)
 {
     const char *backend = getenv("MPPROF_BACKEND");
     return backend == NULL || strcmp(backend, "hook") != 0;
+}
+
+bool
+mpp_monitor_fast_wanted(void)
+{
+    const char *mode = getenv("MPPROF_MODE");
+    return mode != NULL && strcmp(mode, "fast") == 0;
 }
 
 int
@@ -471,7 +458,7 @@ mpp_monitor_start(const mpp_hookcfg_t *cfg, const char *thread_name)
             goto out;
         }
     }
-    tool = s_claim_tool(monitoring);
+    tool = mpp_monreg_claim(monitoring);
     if (tool == -2) {
         fprintf(stderr, "mpprof: note: sys.monitoring tool ids 3 to 5 are "
                         "taken; profiling through the profile hook\n");
@@ -484,14 +471,19 @@ mpp_monitor_start(const mpp_hookcfg_t *cfg, const char *thread_name)
     /* The configuration must be in place before the first event, which
      * may come from any thread as soon as the events are on. */
     s_cfg = *cfg;
+    s_fast = mpp_monitor_fast_wanted();
     if (s_adopt_named(thread_name) == NULL) {
         PyErr_NoMemory();
         goto out;
     }
-    if (s_register(monitoring, tool) < 0) {
+    if (mpp_monreg_register(monitoring, tool, s_events,
+                            MPP_ARRAY_SIZE(s_events), s_fast) < 0) {
         goto out;
     }
     s_tool = tool;
+    if (s_fast) {
+        mpp_catcall_refresh();
+    }
     rc = 1;
 out:
     if (rc < 0 && tool >= 0) {
@@ -534,6 +526,26 @@ bool
 mpp_monitor_wanted(void)
 {
     return false;
+}
+
+bool
+mpp_monitor_fast_wanted(void)
+{
+    return false;
+}
+
+bool
+mpp_monitor_c_enter(const PyMethodDef *ml, PyObject *callable, PyObject *self)
+{
+    (void)ml;
+    (void)callable;
+    (void)self;
+    return false;
+}
+
+void
+mpp_monitor_c_leave(void)
+{
 }
 
 int

@@ -35,6 +35,12 @@
  *  MPPROF_BACKEND does not ask for the profile hook ("hook"). */
 bool mpp_monitor_wanted(void);
 
+/*  Whether fast mode is asked for (MPPROF_MODE=fast, which `mpprof run
+ *  --fast` sets): Python events only, and of the C functions only those a
+ *  category needs (mpp_catcall.h).  Only the sys.monitoring backend has
+ *  it; the 3.11 profile hook always sees every C call. */
+bool mpp_monitor_fast_wanted(void);
+
 /*  Claims a tool id, registers the callbacks, switches the events on for
  *  the whole interpreter and gives the calling thread its tables under
  *  `thread_name`.  Returns 1 when the backend runs; 0 when every tool id
@@ -47,6 +53,14 @@ bool mpp_monitor_active(void);
 
 /* The calling thread's tables if the backend has seen it, else NULL. */
 mpp_tstate_t *mpp_monitor_current(void);
+
+/*  Fast mode's category C functions (mpp_catcall.c): enters C function
+ *  `ml` (a builtin function `callable`, or a method descriptor called
+ *  with `self`) in the calling thread's tables.  Returns false when it
+ *  was not entered, and then mpp_monitor_c_leave() must not be called. */
+bool mpp_monitor_c_enter(const PyMethodDef *ml, PyObject *callable,
+                         PyObject *self);
+void mpp_monitor_c_leave(void);
 
 /* The tool id in use, or -1. */
 int mpp_monitor_tool(void);

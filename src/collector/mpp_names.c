@@ -205,16 +205,23 @@ mpp_names_cfunc(mpp_core_t *core, mpp_tstate_t *thread, PyObject *func)
     mpp_funcs_t *funcs = mpp_core_hot(core)->funcs;
     mpp_exc_t exc;
     mpp_exc_save(&exc);
-    PyObject *label = s_cfunc_label(func);
-    PyObject *holder;
+    /*  The C pickler's dump and the C unpickler's load are named as what
+     *  runs, not as cProfile labels them after a subclass's override:
+     *  the name is the catalog's, so the report knows the call as the
+     *  pickling root it is and names its site's callee (issue 13: a
+     *  joblib job's pickling site read "via ?").  The id is bound to the
+     *  C method (mpp_funcs_bind), which every pickler shares, so a label
+     *  taken from the first subclass seen would have named the calls of
+     *  all the others after it anyway. */
+    const char *as = s_pickler_as(func);
     PyErr_Clear();
-    uint32_t fid = mpp_funcs_add(funcs, "~", 0, s_bytes(label, &holder));
+    PyObject *label = as == NULL ? s_cfunc_label(func) : NULL;
+    PyObject *holder = NULL;
+    PyErr_Clear();
+    uint32_t fid = mpp_funcs_add(funcs, "~", 0,
+                                 as != NULL ? as : s_bytes(label, &holder));
     Py_XDECREF(holder);
     Py_XDECREF(label);
-    const char *as = fid != MPP_NOFID ? s_pickler_as(func) : NULL;
-    if (as != NULL) {
-        mpp_funcs_classify_as(funcs, fid, "~", as);
-    }
     if (fid == MPP_NOFID ||
         mpp_funcs_bind(funcs, mpp_cfunc_def(func), fid) < 0) {
         thread->dropped++;

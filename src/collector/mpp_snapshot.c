@@ -239,6 +239,16 @@ MPP_DOC(mpp_mod_info_doc,
         "says which one feeds it (\"monitoring\": sys.monitoring, with its\n"
         "`tool_id`; \"hook\": the profile hook, tool_id -1).");
 
+/* The sink's count, when there is a sink (the socket transport). */
+static uint64_t
+s_encode_failures(const mpp_modstate_t *st)
+{
+    const char *why = NULL;
+    const mpp_zsink_api_t *zs =
+        st->zsink != NULL ? mpp_zsink_load(&why) : NULL;
+    return zs != NULL ? zs->encode_failures(st->zsink) : 0;
+}
+
 PyObject *
 mpp_mod_info(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -257,7 +267,7 @@ mpp_mod_info(PyObject *module, PyObject *Py_UNUSED(ignored))
         (unsigned long long)info.seq, "messages",
         (unsigned long long)info.messages, "send_failures",
         (unsigned long long)info.send_failures, "encode_failures",
-        (unsigned long long)mpp_zsink_encode_failures(st->zsink), "dropped",
+        (unsigned long long)s_encode_failures(st), "dropped",
         (unsigned long long)info.dropped, "functions",
         (unsigned int)info.functions, "threads", (Py_ssize_t)info.threads,
         "clock",

@@ -20,7 +20,7 @@ struct mpp_zsink {
     char where[256];
 };
 
-mpp_zsink_t *
+static mpp_zsink_t *
 mpp_zsink_new(const char *endpoint, int linger_ms)
 {
     mpp_zsink_t *self = calloc(1, sizeof(*self));
@@ -39,7 +39,7 @@ mpp_zsink_new(const char *endpoint, int linger_ms)
     return self;
 }
 
-void
+static void
 mpp_zsink_destroy(mpp_zsink_t **self_p)
 {
     mpp_zsink_t *self = *self_p;
@@ -103,7 +103,7 @@ s_mem(const void *ctx)
     return sizeof(*self) + self->buf.cap;
 }
 
-mpp_sink_t
+static mpp_sink_t
 mpp_zsink_sink(mpp_zsink_t *self)
 {
     return (mpp_sink_t){
@@ -117,8 +117,16 @@ mpp_zsink_sink(mpp_zsink_t *self)
     };
 }
 
-uint64_t
+static uint64_t
 mpp_zsink_encode_failures(const mpp_zsink_t *self)
 {
     return self->encode_failures;
 }
+
+/* The one symbol this library exports (see mpp_zsink.h). */
+__attribute__((visibility("default"))) const mpp_zsink_api_t mpp_zsink_api = {
+    .create = mpp_zsink_new,
+    .destroy = mpp_zsink_destroy,
+    .sink = mpp_zsink_sink,
+    .encode_failures = mpp_zsink_encode_failures,
+};

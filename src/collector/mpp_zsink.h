@@ -9,17 +9,30 @@
 
 typedef struct mpp_zsink mpp_zsink_t;
 
-/*  `endpoint` is copied; nothing is connected yet (the core opens the
- *  sink).  Returns NULL when out of memory. */
-mpp_zsink_t *mpp_zsink_new(const char *endpoint, int linger_ms);
+/*  The sink lives in a library of its own, _zsink.so beside the
+ *  collector, which alone links libzmq: loading libzmq and what it pulls
+ *  in (libstdc++, Kerberos, ...) cost every Python the collector starts
+ *  in about 8 ms of CPU, and with the agent reading shared mappings (the
+ *  default) nothing in a profiled process sends at all.  The library
+ *  exports this one table, MPP_ZSINK_API by name. */
+typedef struct {
+    /*  `endpoint` is copied; nothing is connected yet (the core opens
+     *  the sink).  Returns NULL when out of memory. */
+    mpp_zsink_t *(*create)(const char *endpoint, int linger_ms);
+    /* Only for a sink the core never started with (mpp_core_destroy). */
+    void (*destroy)(mpp_zsink_t **self_p);
+    /* The interface the core calls; ctx is `self`. */
+    mpp_sink_t (*sink)(mpp_zsink_t *self);
+    /* Messages that could not be encoded so far. */
+    uint64_t (*encode_failures)(const mpp_zsink_t *self);
+} mpp_zsink_api_t;
 
-/* Only for a sink the core never started with (see mpp_core_destroy). */
-void mpp_zsink_destroy(mpp_zsink_t **self_p);
+#define MPP_ZSINK_API "mpp_zsink_api"
+#define MPP_ZSINK_FILE "_zsink.so"
 
-/* The interface the core calls; ctx is `self`. */
-mpp_sink_t mpp_zsink_sink(mpp_zsink_t *self);
-
-/* Messages that could not be encoded so far. */
-uint64_t mpp_zsink_encode_failures(const mpp_zsink_t *self);
+/*  The table, loaded from MPP_ZSINK_FILE in the collector's own folder on
+ *  first use; NULL with *why set when it cannot be (the collector's side,
+ *  mpp_zsink_load.c). */
+const mpp_zsink_api_t *mpp_zsink_load(const char **why);
 
 #endif

@@ -139,6 +139,30 @@ static const mpp_catalog_entry_t s_entries[] = {
     S_WRAP(-1, "threading.py", "_is_owned"),
     S_WRAP(-1, "threading.py", "_wait_for_tstate_lock"),
 
+    /*  Pickler methods of any pickler, a step between whoever pickles
+     *  and the C pickler: joblib's, loky's and cloudpickle's dump and
+     *  dumps (and load, loads) call one another down to Pickler.dump, so
+     *  a site is lifted through them to the code that sent the task
+     *  (issue 13: a joblib job's one pickling site was cloudpickle's own
+     *  dump).  By name, not class, since such methods come and go with
+     *  the libraries; a site is lifted only through a function on the
+     *  way to a root, and only when its callers are one function, so a
+     *  program's own function named dump is at worst named by its
+     *  caller.  Named entries above win: multiprocessing's dumps is a
+     *  root of its own. */
+    S_WRAP(-1, MPP_CATALOG_ANY, "dump"),
+    S_WRAP(-1, MPP_CATALOG_ANY, "dumps"),
+    S_WRAP(-1, MPP_CATALOG_ANY, "load"),
+    S_WRAP(-1, MPP_CATALOG_ANY, "loads"),
+
+    /*  start-up: a fork is the start of a process, paid for by its
+     *  parent (copying the page tables of a large process takes
+     *  milliseconds), so its time is start-up wherever it is called: a
+     *  fork Pool's parent, the fork server starting workers (issue 13: the
+     *  fork server's forks counted as its compute). */
+    S_ROOT(MPP_CAT_STARTUP, "~", "<built-in method posix.fork>",
+           MPP_BYTES_NONE, "os.fork", NULL),
+
     /* start-up landmarks */
     S_MARK("runpy.py", "_run_code", MPP_PHASE_RUNCODE),
     S_MARK("<frozen runpy>", "_run_code", MPP_PHASE_RUNCODE), /* 3.11+ */

@@ -80,11 +80,13 @@ mpp_clock_mono_ns(void)
     return mpp_clock_now_ns(CLOCK_MONOTONIC);
 }
 
-static inline int64_t
-mpp_clock_real_ns(void)
-{
-    return mpp_clock_now_ns(CLOCK_REALTIME);
-}
+/*  This host's wall clock (CLOCK_REALTIME), the one every time stamp that
+ *  leaves the host is read on.  A test can put it off the kernel's with
+ *  MPPROF_TEST_CLOCK_SKEW="BASE_NS,STEP_NS,AT_NS": every reading gains
+ *  BASE_NS, and STEP_NS more from the kernel's time AT_NS on (a clock
+ *  set wrong, then stepped), so that simulated hosts on one kernel can
+ *  have clocks that differ and change while they run. */
+int64_t mpp_clock_real_ns(void);
 
 static inline int64_t
 mpp_clock_read(mpp_clock_t *clock)

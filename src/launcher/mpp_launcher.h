@@ -10,6 +10,8 @@
  *    mpp_witness.c tells group signals from those aimed at mpprof alone
  *    mpp_pyenv.c   the target Python: probe, pyshim, environment
  *    mpp_status.c  the live status line on a terminal while `run` works
+ *    mpp_collect.c `collect`: the aggregator for runs on several hosts
+ *    mpp_runjoin.c `run --join`: the run's side of it
 
  *  The aggregator (src/aggregator/) and the output directory writer
  *  (src/output/mpp_outdir.h) are rooms of their own that this one drives.
@@ -36,6 +38,7 @@ typedef struct {
     const char *python;   /* default "python3", looked up in PATH */
     int interval_ms;      /* collector flush interval */
     bool quiet;           /* no report nor summary line on stderr */
+    const char *join;     /* --join: stream to `mpprof collect`, NULL */
     mpp_target_kind_t kind;
     char **command;       /* what follows the options: the script and its
                            * arguments, or "-m"/"-c", its value and the
@@ -45,6 +48,50 @@ typedef struct {
 
 /* Runs `mpprof run` and returns the process exit status. */
 int mpp_run(const mpp_run_opts_t *opts);
+
+/* ---- mpp_collect.c --------------------------------------------------- */
+
+/* `mpprof collect ...`: returns the exit status. */
+int mpp_collect_main(int argc, char **argv);
+
+/*  Keeps the processes of `host` (NULL: any) and of `rank` (< 0: any) in
+ *  a loaded session (`report --host/--rank`).  Returns how many. */
+size_t mpp_select_procs(mpp_session_t *s, const char *host, long rank);
+
+/* ---- mpp_runjoin.c ---------------------------------------------------- */
+
+typedef struct mpp_runjoin mpp_runjoin_t;
+struct mpp_agent;
+
+/*  Parses --join's value.  Prints one line and returns NULL when it is
+ *  not a join string (or a readable @FILE holding one). */
+mpp_runjoin_t *mpp_runjoin_new(const char *text, char *const *command,
+                               size_t ncommand);
+
+/* The aggregator's endpoint, for the target's environment. */
+const char *mpp_runjoin_endpoint(const mpp_runjoin_t *self);
+
+/*  The agent for `mapdir`, linked to the aggregator, which is told the
+ *  run has joined.  Returns NULL and sets *err on failure. */
+struct mpp_agent *mpp_runjoin_agent(mpp_runjoin_t *self, const char *mapdir,
+                                    int interval_ms, int *err);
+
+/*  After the agent's thread has been joined: tells the aggregator the
+ *  run ended with `exit_status`, and closes the link, waiting a bounded
+ *  time for what is queued.  The agent is destroyed. */
+void mpp_runjoin_end(mpp_runjoin_t *self, struct mpp_agent **agent,
+                     int exit_status, bool quiet);
+
+void mpp_runjoin_destroy(mpp_runjoin_t **self_p);
+
+/* ---- mpp_main.c: the command line's helpers, for mpp_collect.c -------- */
+
+/* As s_opt_value in mpp_main.c: 1 matched, 0 another option, -1 error. */
+int mpp_cli_value(int argc, char **argv, int *i, const char *shortopt,
+                  const char *longopt, const char **value);
+bool mpp_cli_long(const char *s, long min, long max, long *out);
+/* Prints the line and the pointer to --help; returns 2. */
+int mpp_cli_usage_error(const char *what);
 
 /* ---- mpp_status.c ----------------------------------------------------- */
 
@@ -188,5 +235,9 @@ void mpp_env_free(char ***envp);
 
 /* Prints "mpprof: " and the formatted message, one line, on stderr. */
 void mpp_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The usage lines and the rest of --help (mpp_help.c). */
+extern const char mpp_cli_usage_text[];
+extern const char mpp_cli_help_text[];
 
 #endif

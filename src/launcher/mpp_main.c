@@ -8,61 +8,10 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const char s_usage[] =
-    "usage: mpprof run [-o DIR] [--python PATH] [--interval MS] [-q]\n"
-    "                  (SCRIPT | -m MODULE | -c CODE) [ARGS...]\n"
-    "       mpprof report PROFILE [--json] [--sort cumulative|tottime|calls]"
-    "\n"
-    "                     [--limit N] [--process PID|NAME]\n"
-    "       mpprof report PROFILE (--trace | --html) [-o FILE]\n"
-    "       mpprof compare BASELINE PARALLEL [--json | --html [-o FILE]]\n"
-    "       mpprof --version | --help\n";
-
-static const char s_help[] =
-    "\n"
-    "Profile a Python program and every process it starts: the parent,\n"
-    "multiprocessing workers (fork, spawn, forkserver) and subprocess\n"
-    "Pythons, merged into one profile.\n"
-    "\n"
-    "run options (they end at SCRIPT, -m or -c; the rest goes to the "
-    "target):\n"
-    "  -o, --output DIR  where to write the profile (default: "
-    "./mpprof-out)\n"
-    "  --python PATH     the Python to run (default: python3 from PATH)\n"
-    "  --interval MS     how often each process sends its data "
-    "(default: 100)\n"
-    "  -q, --quiet       do not print the report at the end\n"
-    "  --                end of options: the next argument is the script\n"
-    "\n"
-    "report options:\n"
-    "  --json            JSON instead of text\n"
-    "  --sort KEY        cumulative (default), tottime or calls\n"
-    "  --limit N         show the N top functions (default: 30)\n"
-    "  --process P       only the process with pid or name P\n"
-    "  --trace           the Chrome trace (trace.json) instead, for "
-    "Perfetto\n"
-    "  --html            the self-contained HTML report (report.html)\n"
-    "  -o, --output FILE where --trace or --html writes (default: standard\n"
-    "                    output)\n"
-    "\n"
-    "compare options:\n"
-    "  --json            JSON instead of text\n"
-    "  --html            a self-contained HTML page: both runs side by side\n"
-    "                    and the lost time, then the parallel run's report\n"
-    "  -o, --output FILE where --html writes (default: standard output)\n"
-    "\n"
-    "PROFILE, BASELINE and PARALLEL are an output directory of run or its\n"
-    "session.mpprof file.  The output directory holds profile.prof "
-    "(pstats),\n"
-    "callgrind.out (KCachegrind), session.mpprof, trace.json (Perfetto),\n"
-    "report.html (a browser, offline) and report.txt.\n"
-    "\n"
-    "run exits with the target's exit status (128+N when it was killed by\n"
-    "signal N).\n";
 
 /* "mpprof: ", the message, then `tail` (a newline at least), on stderr. */
 static void
@@ -90,6 +39,12 @@ s_usage_error(const char *fmt, ...)
     s_vsay("\nTry 'mpprof --help'.\n", fmt, ap);
     va_end(ap);
     return 2;
+}
+
+int
+mpp_cli_usage_error(const char *what)
+{
+    return s_usage_error("%s", what);
 }
 
 static bool
@@ -133,6 +88,21 @@ s_opt_value(int argc, char **argv, int *i, const char *shortopt,
 }
 
 /* Parses a whole decimal number in [min, max]. */
+static bool s_parse_long(const char *s, long min, long max, long *out);
+
+int
+mpp_cli_value(int argc, char **argv, int *i, const char *shortopt,
+              const char *longopt, const char **value)
+{
+    return s_opt_value(argc, argv, i, shortopt, longopt, value);
+}
+
+bool
+mpp_cli_long(const char *s, long min, long max, long *out)
+{
+    return s_parse_long(s, min, max, out);
+}
+
 static bool
 s_parse_long(const char *s, long min, long max, long *out)
 {
@@ -236,8 +206,18 @@ s_cmd_run(int argc, char **argv)
             (m = s_opt_value(argc, argv, &i, NULL, "--python",
                              &o.python)) ||
             (m = s_opt_value(argc, argv, &i, NULL, "--interval",
-                             &interval))) {
+                             &interval)) ||
+            (m = s_opt_value(argc, argv, &i, NULL, "--join", &o.join))) {
             if (m < 0) {
+                return 2;
+            }
+            continue;
+        }
+        if (strcmp(a, "--fast") == 0) {
+            /* The collector of every process reads it (mpp_monitor.h);
+             * children inherit it with the rest of the environment. */
+            if (setenv("MPPROF_MODE", "fast", 1) != 0) {
+                mpp_say("%s", mpp_strerror(MPP_ENOMEM));
                 return 2;
             }
             continue;
@@ -247,8 +227,8 @@ s_cmd_run(int argc, char **argv)
             continue;
         }
         if (s_is(a, "-h", "--help")) {
-            fputs(s_usage, stdout);
-            fputs(s_help, stdout);
+            fputs(mpp_cli_usage_text, stdout);
+            fputs(mpp_cli_help_text, stdout);
             return 0;
         }
         return s_usage_error("unknown option '%s' for run", a);
@@ -359,7 +339,7 @@ static int
 s_cmd_report(int argc, char **argv)
 {
     const char *profile = NULL, *sort = NULL, *limit = NULL;
-    const char *process = NULL, *output = NULL;
+    const char *process = NULL, *output = NULL, *host = NULL, *rank = NULL;
     mpp_report_opts_t ro = {.sort = MPP_SORT_CUMULATIVE, .proc = -1};
     bool json = false, trace = false, html = false, endopts = false;
     int m;
@@ -384,8 +364,8 @@ s_cmd_report(int argc, char **argv)
                 continue;
             }
             if (s_is(a, "-h", "--help")) {
-                fputs(s_usage, stdout);
-                fputs(s_help, stdout);
+                fputs(mpp_cli_usage_text, stdout);
+                fputs(mpp_cli_help_text, stdout);
                 return 0;
             }
             if ((m = s_opt_value(argc, argv, &i, "-o", "--output",
@@ -394,7 +374,9 @@ s_cmd_report(int argc, char **argv)
                 (m = s_opt_value(argc, argv, &i, NULL, "--limit",
                                  &limit)) ||
                 (m = s_opt_value(argc, argv, &i, NULL, "--process",
-                                 &process))) {
+                                 &process)) ||
+                (m = s_opt_value(argc, argv, &i, NULL, "--host", &host)) ||
+                (m = s_opt_value(argc, argv, &i, NULL, "--rank", &rank))) {
                 if (m < 0) {
                     return 2;
                 }
@@ -439,12 +421,24 @@ s_cmd_report(int argc, char **argv)
         ro.limit = (size_t)n;
     }
 
+    long rk = -1;
+    if (rank != NULL && !s_parse_long(rank, 0, INT32_MAX, &rk)) {
+        return s_usage_error("--rank needs a rank (0 or more), not '%s'",
+                             rank);
+    }
     mpp_session_t *s = NULL;
     int rc = s_load(profile, &s);
     if (rc != 0) {
         return 1;
     }
     int status = 0;
+    if ((host != NULL || rank != NULL) &&
+        mpp_select_procs(s, host, rk) == 0) {
+        mpp_say("no process of %s%s%s%s in '%s'", host ? "host " : "",
+                host ? host : "", host && rank ? " and " : "",
+                rank ? "that rank" : "", profile);
+        status = 1;
+    }
     if (process != NULL &&
         (ro.proc = mpp_report_find_proc(s, process)) < 0) {
         mpp_say("no process '%s' in '%s'", process, profile);
@@ -491,8 +485,8 @@ s_cmd_compare(int argc, char **argv)
                 html = true;
             }
             else if (s_is(a, "-h", "--help")) {
-                fputs(s_usage, stdout);
-                fputs(s_help, stdout);
+                fputs(mpp_cli_usage_text, stdout);
+                fputs(mpp_cli_help_text, stdout);
                 return 0;
             }
             else if ((m = s_opt_value(argc, argv, &i, "-o", "--output",
@@ -554,13 +548,13 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(s_usage, stderr);
+        fputs(mpp_cli_usage_text, stderr);
         return 2;
     }
     const char *cmd = argv[1];
     if (s_is(cmd, "-h", "--help") || strcmp(cmd, "help") == 0) {
-        fputs(s_usage, stdout);
-        fputs(s_help, stdout);
+        fputs(mpp_cli_usage_text, stdout);
+        fputs(mpp_cli_help_text, stdout);
         return 0;
     }
     if (s_is(cmd, "-V", "--version")) {
@@ -572,6 +566,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "report") == 0) {
         return s_cmd_report(argc, argv);
+    }
+    if (strcmp(cmd, "collect") == 0) {
+        return mpp_collect_main(argc, argv);
     }
     if (strcmp(cmd, "compare") == 0) {
         return s_cmd_compare(argc, argv);

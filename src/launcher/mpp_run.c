@@ -38,6 +38,7 @@ typedef struct {
     char token[MPP_TOKEN_LEN + 1];
     mpp_agg_t *agg;
     mpp_agent_t *agent; /* reads the mappings in mapdir; NULL without */
+    mpp_runjoin_t *join; /* --join: the aggregator is elsewhere */
     mpp_status_t *status; /* the live line on a terminal, or NULL */
     char **envp;
     char **argv;
@@ -59,6 +60,20 @@ s_validate(s_run_t *r)
             return 2;
         }
         close(fd);
+    }
+    /* A joined run writes no profile of its own: the collector does. */
+    if (o->join != NULL) {
+        /* Said before anything is set up: the collectors of a joined run
+         * cannot reach another host themselves, only the agent reading
+         * their mappings can. */
+        const char *maps = getenv("MPPROF_MAPS");
+        if (maps != NULL && strcmp(maps, "0") == 0) {
+            mpp_say("--join needs the shared mappings, which MPPROF_MAPS=0 "
+                    "turns off: unset it");
+            return 2;
+        }
+        r->join = mpp_runjoin_new(o->join, o->command, o->ncommand);
+        return r->join == NULL ? 2 : mpp_pyenv_probe(&r->py, o->python);
     }
     int rc = mpp_outdir_check(o->outdir);
     if (rc != 0) {
@@ -212,6 +227,33 @@ s_make_argv(const mpp_run_opts_t *o, const mpp_pyenv_t *py)
     return argv;
 }
 
+/*  A joined run: no aggregator here, the agent streams to the one the
+ *  join string names.  It needs the mappings, since the collectors
+ *  cannot reach another host themselves. */
+static int
+s_setup_join(s_run_t *r)
+{
+    int rc;
+    if (r->mapdir == NULL) {
+        mpp_say("--join needs the shared mappings, and no directory for "
+                "them could be made in /dev/shm or %s", r->sessdir);
+        return 2;
+    }
+    r->agent = mpp_runjoin_agent(r->join, r->mapdir, r->o->interval_ms, &rc);
+    if (r->agent == NULL || (rc = mpp_agent_start(r->agent)) != 0) {
+        mpp_say("cannot stream to %s: %s", mpp_runjoin_endpoint(r->join),
+                mpp_strerror(rc));
+        return 2;
+    }
+    r->envp = mpp_pyenv_environ(&r->py, mpp_runjoin_endpoint(r->join),
+                                r->token, r->o->interval_ms, r->mapdir);
+    if (r->envp == NULL) {
+        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+        return 2;
+    }
+    return 0;
+}
+
 static int
 s_setup(s_run_t *r)
 {
@@ -256,6 +298,9 @@ s_setup(s_run_t *r)
      * found and waited for (mpp_orphans.c).  Without it they are only
      * missed if they start right before their parent exits. */
     (void)mpp_orphans_adopt();
+    if (r->join != NULL) {
+        return s_setup_join(r);
+    }
     r->agg = mpp_agg_new(r->endpoint, r->token, r->session, &rc);
     if (r->agg != NULL && mpp_status_wanted(STDERR_FILENO, r->o->quiet)) {
         mpp_agg_track_live(r->agg);
@@ -296,7 +341,7 @@ s_run_target(s_run_t *r)
     int64_t t0 = mpp_now_mono_ns();
     r->session->start_ns = mpp_now_real_ns();
     int rc;
-    if (mpp_status_wanted(STDERR_FILENO, r->o->quiet)) {
+    if (r->agg != NULL && mpp_status_wanted(STDERR_FILENO, r->o->quiet)) {
         /* Without it the run goes on as it would off a terminal. */
         r->status = mpp_status_start(STDERR_FILENO, r->agg, t0, &rc);
     }
@@ -387,6 +432,15 @@ static void
 s_collect(s_run_t *r)
 {
     bool hurried = false;
+    if (r->join != NULL) {
+        mpp_agent_target_ended(r->agent, r->pid, r->wait_status);
+        (void)s_wait_done(r, mpp_agent_done_fd(r->agent), s_agent_hurry,
+                          r->agent);
+        mpp_agent_join(r->agent);
+        mpp_runjoin_end(r->join, &r->agent, r->session->exit_status,
+                        r->o->quiet);
+        return;
+    }
     if (r->agent != NULL) {
         /* The launcher reaped the target: its status serves when the
          * kernel could not tell the agent. */
@@ -394,6 +448,9 @@ s_collect(s_run_t *r)
         hurried = s_wait_done(r, mpp_agent_done_fd(r->agent),
                               s_agent_hurry, r->agent);
         mpp_agent_join(r->agent);
+        mpp_agent_counts_t c;
+        mpp_agent_counts(r->agent, &c);
+        mpp_agg_expect(r->agg, c.frames);
     }
     mpp_agg_target_ended(r->agg);
     /* With the agent, nothing else sends (a collector with a map
@@ -501,6 +558,7 @@ s_cleanup(s_run_t *r)
     mpp_status_stop(&r->status);
     mpp_agent_destroy(&r->agent);
     mpp_agg_destroy(&r->agg);
+    mpp_runjoin_destroy(&r->join);
     s_remove_mapdir(r);
     s_remove_sessdir(r);
     free(r->endpoint);
@@ -526,7 +584,7 @@ mpp_run(const mpp_run_opts_t *o)
     if (status == 0) {
         s_collect(&r);
         status = r.session->exit_status;
-        if (s_write_outputs(&r) != 0 && status == 0) {
+        if (r.join == NULL && s_write_outputs(&r) != 0 && status == 0) {
             status = 1;
         }
     }

@@ -51,6 +51,8 @@ s_thread_fini(mpp_thread_t *t)
 static void
 s_proc_fini(mpp_proc_t *p)
 {
+    free(p->host);
+    free(p->worker);
     free(p->name);
     free(p->start_method);
     free(p->python);
@@ -202,6 +204,43 @@ mpp_session_proc_index(const mpp_session_t *self, int64_t pid)
         }
     }
     return -1;
+}
+
+ssize_t
+mpp_session_proc_index_on(const mpp_session_t *self, const char *host,
+                          int64_t pid)
+{
+    for (size_t i = self->nprocs; i-- > 0;) {
+        const mpp_proc_t *p = &self->procs[i];
+        if (p->pid != pid) {
+            continue;
+        }
+        if (host == NULL ? p->host == NULL
+                         : p->host != NULL && strcmp(p->host, host) == 0) {
+            return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+size_t
+mpp_session_keep(mpp_session_t *self,
+                 bool (*keep)(const mpp_proc_t *proc, void *arg), void *arg)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < self->nprocs; i++) {
+        if (keep(&self->procs[i], arg)) {
+            if (k != i) {
+                self->procs[k] = self->procs[i];
+            }
+            k++;
+        }
+        else {
+            s_proc_fini(&self->procs[i]);
+        }
+    }
+    self->nprocs = k;
+    return k;
 }
 
 mpp_proc_t *

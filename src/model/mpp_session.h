@@ -60,6 +60,19 @@ typedef struct {
 typedef struct {
     int64_t pid;
     int64_t ppid;
+    /* Where the process ran, as its agent named the host, and its rank
+     * when the launcher gave one (MPI, Slurm): NULL and false for a run
+     * on one host, whose processes all ran where the report is made.
+     * A process is known by host, pid and start time. */
+    char *host;
+    bool ranked;
+    int64_t rank;
+    char *worker; /* a Dask worker's name (--name), or NULL */
+    /* What was added to the host's times to put them on the collector's
+     * clock, and how wrong that may be (clocked: measured). */
+    bool clocked;
+    int64_t clock_offset_ns;
+    int64_t clock_err_ns;
     char *name;         /* multiprocessing name, e.g. "ForkPoolWorker-2" */
     char *start_method; /* main | fork | spawn | forkserver | exec */
     char *python;
@@ -94,6 +107,9 @@ typedef struct {
     uint64_t seq_gaps;
     uint64_t processes_lost;
     uint64_t dropped_events;
+    /* Connections whose handshake failed (mpprof collect: a wrong server
+     * key, or no encryption where it is required). */
+    uint64_t refused;
 } mpp_integrity_t;
 
 typedef struct {
@@ -110,6 +126,11 @@ typedef struct {
     mpp_proc_t *procs;
     size_t nprocs, capprocs;
     mpp_map_t *func_ix; /* hash of (file, line, name) -> chain, private */
+    /* Set by `mpprof collect` before anything arrives: files of Python's
+     * own library and of installed packages are interned by module
+     * (mpp_apply.c), so the same file merges across hosts whose install
+     * prefixes differ.  Not stored: the names are. */
+    bool by_module;
 } mpp_session_t;
 
 mpp_session_t *mpp_session_new(void);
@@ -131,6 +152,17 @@ int mpp_proc_set_argv(mpp_proc_t *proc, const char *const *argv,
 /* Finds the process with `pid`; adds one when `create`. NULL if absent or
  * out of memory.  Pointers are invalidated by the next added process. */
 mpp_proc_t *mpp_session_proc(mpp_session_t *self, int64_t pid, bool create);
+
+/* Index of the newest process with `pid` on `host` (NULL: none named),
+ * or -1: pids are per host, so two hosts may both have a pid 42. */
+ssize_t mpp_session_proc_index_on(const mpp_session_t *self,
+                                  const char *host, int64_t pid);
+
+/*  Keeps only the processes for which keep(proc, arg) is true, in their
+ *  order, and frees the others.  Returns how many are kept. */
+size_t mpp_session_keep(mpp_session_t *self,
+                        bool (*keep)(const mpp_proc_t *proc, void *arg),
+                        void *arg);
 
 /* Appends a new process even if `pid` is known: with pid reuse, a new
  * incarnation is a different process.  NULL when out of memory. */

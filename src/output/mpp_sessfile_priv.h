@@ -15,7 +15,7 @@
  *      "exit_status": int,
  *      "integrity": { "messages": uint, "rejected": uint,
  *                     "seq_gaps": uint, "processes_lost": uint,
- *                     "dropped_events": uint },
+ *                     "dropped_events": uint, "refused": uint },
  *      "funcs": [[file:str, line:int, name:str]],   index = function id
  *      "procs": [ { "pid": int (first key), "ppid": int,
  *                   "name": str|nil, "start_method": str|nil,
@@ -24,6 +24,10 @@
  *                   "dropped": uint, "mem_bytes": uint,
  *                   "messages": uint, "next_seq": uint, "hello": bool,
  *                   "exit_kind": uint, "exit_code": int,
+ *                   "host": str|nil, "rank": int|nil,
+ *                   "clock": [offset_ns, err_ns]|nil,
+ *                   "worker": str|nil (these four
+ *                   since multi-host runs; missing in older files),
  *                   "threads": [ { "tid": uint (first key),
  *                                  "name": str|nil,
  *                                  "cats": [[ns, count, bytes]] * 5,

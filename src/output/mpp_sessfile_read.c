@@ -319,7 +319,8 @@ static const char *const s_proc_keys[] = {
     "pid",      "ppid",     "name",      "start_method", "python",
     "argv",     "start_ns", "wall_ns",   "cpu_ns",       "dropped",
     "mem_bytes", "messages", "next_seq", "hello",        "exit_kind",
-    "exit_code", "threads",
+    "exit_code", "threads",  "host",     "rank",     "clock",
+    "worker",
 };
 
 static int
@@ -370,6 +371,30 @@ s_rd_proc_field(mpp_mpcur_t *r, int ix, mpp_proc_t *p)
             rc = s_rd_thread(r, p);
         }
         return rc;
+    case 17:
+        return s_rd_set_str(r, &p->host);
+    case 18:
+        /* nil: no rank (a run on one host, or no launcher said one). */
+        p->ranked = !mpp_mpcur_nil(r);
+        return p->ranked ? mpp_mpcur_int(r, 0, INT32_MAX, &p->rank) : 0;
+    case 19:
+        /* nil, or [offset_ns, err_ns]: the clock alignment applied. */
+        if (mpp_mpcur_nil(r)) {
+            return 0;
+        }
+        p->clocked = true;
+        if ((rc = mpp_mpcur_array(r, &n)) != 0) {
+            return rc;
+        }
+        if (n != 2) {
+            return MPP_ECORRUPT;
+        }
+        if ((rc = mpp_mpcur_i64(r, &p->clock_offset_ns)) != 0) {
+            return rc;
+        }
+        return mpp_mpcur_int(r, 0, INT64_MAX, &p->clock_err_ns);
+    case 20:
+        return s_rd_set_str(r, &p->worker);
     default:
         return mpp_mpcur_skip(r);
     }
@@ -413,17 +438,19 @@ s_rd_proc(mpp_mpcur_t *r, mpp_session_t *s)
 
 static const char *const s_integrity_keys[] = {
     "messages", "rejected", "seq_gaps", "processes_lost", "dropped_events",
+    "refused",
 };
 
 static int
 s_rd_integrity(mpp_mpcur_t *r, mpp_integrity_t *in)
 {
     uint64_t *fields[] = {&in->messages, &in->rejected, &in->seq_gaps,
-                          &in->processes_lost, &in->dropped_events};
+                          &in->processes_lost, &in->dropped_events,
+                          &in->refused};
     uint32_t n = 0, seen = 0;
     int ix, rc = mpp_mpcur_map(r, &n);
     for (uint32_t i = 0; i < n && rc == 0; i++) {
-        if ((rc = s_rd_key(r, s_integrity_keys, 5, &seen, &ix)) == 0) {
+        if ((rc = s_rd_key(r, s_integrity_keys, 6, &seen, &ix)) == 0) {
             rc = ix < 0 ? mpp_mpcur_skip(r) : mpp_mpcur_u64(r, fields[ix]);
         }
     }

@@ -80,7 +80,7 @@ s_write_thread(msgpack_packer *pk, const mpp_thread_t *t)
 static void
 s_write_proc(msgpack_packer *pk, const mpp_proc_t *p)
 {
-    msgpack_pack_map(pk, 17);
+    msgpack_pack_map(pk, 21);
     mpp_pack_key(pk, "pid");
     msgpack_pack_int64(pk, p->pid);
     mpp_pack_key(pk, "ppid");
@@ -118,6 +118,26 @@ s_write_proc(msgpack_packer *pk, const mpp_proc_t *p)
     msgpack_pack_uint32(pk, p->exit_kind);
     mpp_pack_key(pk, "exit_code");
     msgpack_pack_int32(pk, p->exit_code);
+    mpp_pack_key(pk, "host");
+    s_pack_str(pk, p->host);
+    mpp_pack_key(pk, "rank");
+    if (p->ranked) {
+        msgpack_pack_int64(pk, p->rank);
+    }
+    else {
+        msgpack_pack_nil(pk);
+    }
+    mpp_pack_key(pk, "worker");
+    s_pack_str(pk, p->worker);
+    mpp_pack_key(pk, "clock");
+    if (p->clocked) {
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_int64(pk, p->clock_offset_ns);
+        msgpack_pack_int64(pk, p->clock_err_ns);
+    }
+    else {
+        msgpack_pack_nil(pk);
+    }
     mpp_pack_key(pk, "threads");
     msgpack_pack_array(pk, p->nthreads);
     for (size_t i = 0; i < p->nthreads; i++) {
@@ -158,7 +178,7 @@ mpp_sessfile_write(const mpp_session_t *s, FILE *out)
     msgpack_pack_int32(&pk, s->exit_status);
 
     mpp_pack_key(&pk, "integrity");
-    msgpack_pack_map(&pk, 5);
+    msgpack_pack_map(&pk, 6);
     mpp_pack_key(&pk, "messages");
     msgpack_pack_uint64(&pk, s->integrity.messages);
     mpp_pack_key(&pk, "rejected");
@@ -169,6 +189,8 @@ mpp_sessfile_write(const mpp_session_t *s, FILE *out)
     msgpack_pack_uint64(&pk, s->integrity.processes_lost);
     mpp_pack_key(&pk, "dropped_events");
     msgpack_pack_uint64(&pk, s->integrity.dropped_events);
+    mpp_pack_key(&pk, "refused");
+    msgpack_pack_uint64(&pk, s->integrity.refused);
 
     mpp_pack_key(&pk, "funcs");
     msgpack_pack_array(&pk, s->nfuncs);

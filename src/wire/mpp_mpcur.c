@@ -260,9 +260,53 @@ mpp_mpcur_bool(mpp_mpcur_t *c, bool *v)
     return 0;
 }
 
+/*  The encodings of a number in [0, INT64_MAX] that the writers use for
+ *  counts and times (a positive fixint, uint 8 to 64), read in place;
+ *  false, with nothing consumed, for anything else, which then takes the
+ *  careful way.  A process's tables are mostly these numbers, four per
+ *  cost, and the aggregator decodes every one of them twice. */
+static inline bool
+s_quick(mpp_mpcur_t *c, uint64_t *v)
+{
+    if (c->p >= c->end) {
+        return false;
+    }
+    uint8_t h = *c->p;
+    if (h <= 0x7f) {
+        *v = h;
+        c->p++;
+        return true;
+    }
+    if (h < 0xcc || h > 0xcf) {
+        return false;
+    }
+    size_t n = (size_t)1 << (h - 0xcc);
+    if (mpp_mpcur_left(c) <= n) {
+        return false;
+    }
+    uint64_t x = s_be(c->p + 1, n);
+    if (x > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    *v = x;
+    c->p += 1 + n;
+    return true;
+}
+
 int
 mpp_mpcur_cost(mpp_mpcur_t *c, mpp_cost_t *cost)
 {
+    uint64_t v[4];
+    const uint8_t *at = c->p;
+    if (s_quick(c, &v[0]) && s_quick(c, &v[1]) && s_quick(c, &v[2]) &&
+        s_quick(c, &v[3])) {
+        cost->ncalls = v[0];
+        cost->pcalls = v[1];
+        cost->tt_ns = (int64_t)v[2];
+        cost->ct_ns = (int64_t)v[3];
+        return 0;
+    }
+    c->p = at;
     int rc;
     if ((rc = mpp_mpcur_u64(c, &cost->ncalls)) != 0 ||
         (rc = mpp_mpcur_u64(c, &cost->pcalls)) != 0 ||

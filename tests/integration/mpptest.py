@@ -51,6 +51,44 @@ PYTHON = _resolve_python()
 DEFAULT_TIMEOUT = 120
 
 
+def collector_fits(python):
+    """Whether the collector of this build serves `python`: a file for its
+    ABI (EXT_SUFFIX) sits in the build's pyshim."""
+    pyshim = os.path.join(os.path.dirname(BIN), "pyshim", "mpprof")
+    try:
+        p = subprocess.run(
+            [python, "-c", "import sysconfig; "
+             "print(sysconfig.get_config_var('EXT_SUFFIX'))"],
+            capture_output=True, text=True)
+    except OSError:
+        return False
+    ext = p.stdout.strip()
+    return p.returncode == 0 and bool(ext) and os.path.exists(
+        os.path.join(pyshim, "_collector" + ext))
+
+
+def debian_python():
+    """The interpreter for tests of Debian's own Python packages (joblib,
+    IPython): /usr/bin/python3 when this build has a collector for it,
+    else the Python the build is for.  Pure-Python packages in
+    /usr/lib/python3/dist-packages import in every Debian python3.X, so a
+    build for a Python that is not the release's default (3.14 and 3.15
+    in sid today) still tests them."""
+    debian = "/usr/bin/python3"
+    if os.access(debian, os.X_OK) and collector_fits(debian):
+        return debian
+    return PYTHON
+
+
+def is_debian_default(python):
+    """Whether `python` is the release's default python3, the one Debian
+    builds its compiled extension packages (pyzmq, under Jupyter) for."""
+    try:
+        return os.path.samefile(python, "/usr/bin/python3")
+    except OSError:
+        return False
+
+
 def target(name):
     """Absolute path of a target script in tests/integration/targets/."""
     return os.path.join(TARGETS, name)

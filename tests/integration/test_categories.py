@@ -46,15 +46,24 @@ CATS = ("pickle_s", "unpickle_s", "lock_wait_s", "ipc_wait_s", "startup_s")
 EXAMPLES = os.path.join(mpptest.SRC, "examples")
 
 
+# Fast mode is the sys.monitoring backend's (3.12+); on 3.11 --fast
+# changes nothing, so its cases would only repeat the default ones.
+FAST_MODE = subprocess.run(
+    [mpptest.PYTHON, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+    capture_output=True, text=True).stdout.strip() == "True" and \
+    os.environ.get("MPPROF_BACKEND") != "hook"
+
+
 def cat_sum(cats):
     return sum(cats[k] for k in CATS)
 
 
 class CatCase(unittest.TestCase):
     maxDiff = 6000
+    RUN_OPTS = ()  # ("--fast",) for the fast-mode variants below
 
     def run_target(self, args, **kw):
-        r = mpptest.run(list(args), test=self, **kw)
+        r = mpptest.run(list(args), test=self, run_opts=self.RUN_OPTS, **kw)
         self.assertEqual(r.returncode, 0, r.describe())
         rep = mpptest.report_json(r.outdir)
         self.check_exclusive(rep)
@@ -168,6 +177,35 @@ class TestLockWait(CatCase):
         self.check("spawn")
 
 
+class TestLockWaitFast(TestLockWait):
+    """The same in fast mode (3.12+: no CALL events; the lock's acquire is
+    seen through its swapped method-table entry, mpp_catcall.c)."""
+    RUN_OPTS = ("--fast",)
+
+    def setUp(self):
+        if not FAST_MODE:
+            self.skipTest("no fast mode before 3.12")
+
+
+class TestPickleFast(CatCase):
+    """Fast mode's pickling time: the C pickler under ForkingPickler.dumps
+    is seen without CALL events."""
+    RUN_OPTS = ("--fast",)
+
+    def setUp(self):
+        if not FAST_MODE:
+            self.skipTest("no fast mode before 3.12")
+
+    def test_fork(self):
+        r, rep = self.run_target([mpptest.target("cat_pickle.py"), "fork",
+                                  str(TestPickle.N),
+                                  str(TestPickle.DELAY_MS)])
+        want = r.truth()["slept_s"]
+        total = rep["categories"]["pickle_s"]
+        self.assertWithin(total, want, 0.10, "pickle_s over all processes")
+        self.assertGreaterEqual(total, want * 0.999)
+
+
 class TestQueueWait(CatCase):
     DELAY = 0.5
 
@@ -262,6 +300,52 @@ class TestStartup(CatCase):
             [mpptest.target("cat_startup.py"), "osfork", "0.3"], 0.3)
         child = self.proc(rep, truth["child"])
         self.assertEqual(child["categories"]["startup_s"], 0, child)
+
+    def test_fork_is_startup(self):
+        """A fork is the start of a process that its parent pays for:
+        the parent's time in os.fork() is start-up, on the function that
+        forked, as the parent measured it."""
+        r, rep = self.run_target([mpptest.target("cat_startup.py"),
+                                  "bigfork", "8", "300"])
+        truth = r.truth()
+        with open(r.path("trace.json"), encoding="utf-8") as f:
+            events = json.load(f)["traceEvents"]
+        forks = [e for e in events
+                 if e["ph"] == "X" and e["name"] == "startup" and
+                 e["pid"] == truth["main"] and
+                 (e["args"].get("function") or "").endswith("(fork_many)")]
+        self.assertEqual(len(forks), 8, forks)
+        drawn = sum(e["dur"] for e in forks) / 1e6
+        # Each fork of 300 MB takes milliseconds; the parent's own
+        # measure is around the hooked call, so a little longer.
+        self.assertGreater(truth["fork_s"], 0.02, truth)
+        self.assertLessEqual(drawn, truth["fork_s"], truth)
+        self.assertGreater(drawn, 0.8 * truth["fork_s"], truth)
+        main = self.proc(rep, truth["main"])
+        self.assertGreater(main["categories"]["startup_s"], drawn, main)
+        # The children, plain forks, start nothing up.
+        for p in rep["processes"]:
+            if p["pid"] != truth["main"]:
+                self.assertEqual(p["categories"]["startup_s"], 0, p)
+
+    def test_cut_short(self):
+        """A start-up that never ended (the process was terminated, or left
+        with os._exit, before its first line ran) is charged to start-up
+        and drawn on the timeline as one interval as long as that charge."""
+        r, rep = self.run_target([mpptest.target("cat_startup.py"), "cut"])
+        truth = r.truth()
+        with open(r.path("trace.json"), encoding="utf-8") as f:
+            events = json.load(f)["traceEvents"]
+        for key in ("terminated", "exited"):
+            child = self.proc(rep, truth[key])
+            startup = child["categories"]["startup_s"]
+            # Both spent 0.3 s or more in the main module's import.
+            self.assertGreater(startup, 0.3, child)
+            drawn = sum(e["dur"] for e in events
+                        if e["ph"] == "X" and e["name"] == "startup" and
+                        e["pid"] == truth[key]) / 1e6
+            self.assertWithin(drawn, startup, 0.01,
+                              "%s child's start-up slices" % key)
 
 
 class TestExamples(CatCase):

@@ -16,8 +16,8 @@ import sys
 import time
 import unittest
 
-from collector_harness import (DATA, EXIT_CODE, EXIT_OK, EXIT_SIGNAL, HELLO,
-                               PYSHIM, PYTHON, TIMEOUT, MessageTest,
+from collector_harness import (BYE, DATA, EXIT_CODE, EXIT_OK, EXIT_SIGNAL,
+                               HELLO, PYSHIM, PYTHON, TIMEOUT, MessageTest,
                                TempDirTest, base_env, run, shim_env, target)
 
 
@@ -520,7 +520,14 @@ class Threads(MessageTest):
             proc.stdin.close()
             proc.stdout.close()
             if drainer:
-                # What the last batches still carry.
+                # What the last batches still carry: up to the BYE, which
+                # a loaded machine may take more than a moment to pass
+                # on, then half a second more for anything after it
+                # (which check_stream would catch).
+                deadline = time.monotonic() + TIMEOUT
+                while (time.monotonic() < deadline and
+                       not any(m.type == BYE for m in self.pull.messages)):
+                    time.sleep(0.05)
                 time.sleep(0.5)
                 stop.set()
                 drainer.join()

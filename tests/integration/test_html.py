@@ -487,5 +487,44 @@ class TestCommand(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
 
 
+class TestHosts(unittest.TestCase):
+    """A session across two simulated hosts (mpprof collect, two runs
+    --join with MPPROF_HOST alpha and beta): the timeline has a row
+    naming each host, and under it that host's processes (as report
+    --json places them); the process table opens grouped by host, with
+    the host and rank columns."""
+
+    @classmethod
+    def setUpClass(cls):
+        chromium_exe()
+
+    def test_grouped_by_host(self):
+        import test_hosts
+        c = test_hosts.Collector(self, "--expect", "2", "--idle", "60")
+        # beta first, so that grouping is not just the order of arrival.
+        for host, n in (("beta", 7), ("alpha", 5)):
+            r = test_hosts.run_join(c.join, [mpptest.target("hosts_pool.py"),
+                                             str(n)], host=host)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(c.wait(), 0, c.stderr)
+        rep = c.report()
+        by_host = {}
+        for p in rep["processes"]:
+            by_host.setdefault(p["host"], []).append(p["pid"])
+        self.assertEqual(set(by_host), {"alpha", "beta"})
+        dom = render(self, os.path.join(c.out, "report.html"))
+        tl = dom.attrs["timeline"]
+        hosts = json.loads(tl["data-hosts"])
+        self.assertEqual(sorted(hosts), ["alpha", "beta"])
+        # Lanes: each host's processes together, in the hosts' order.
+        pids = [int(x) for x in tl["data-pids"].split()]
+        self.assertEqual(pids, [pid for h in hosts for pid in by_host[h]])
+        self.assertEqual(int(tl["data-rows"]), len(pids) + len(hosts))
+        table = dom.attrs["proc-table"]
+        rows = json.loads(table["data-row-hosts"])
+        self.assertEqual(rows, sorted(p["host"] for p in rep["processes"]))
+        self.assertIn("alpha", dom.text)
+
+
 if __name__ == "__main__":
     mpptest.main()

@@ -29,7 +29,7 @@ import mpptest  # noqa: E402
 # socket path (MPPROF_MAPS=0) is what runs when none can be made.
 MAPS = {}
 SOCKETS = {"MPPROF_MAPS": "0"}
-DEBIAN_PYTHON = "/usr/bin/python3"
+DEBIAN_PYTHON = mpptest.debian_python()
 
 
 def procs_by_pid(rep):

@@ -119,9 +119,23 @@ class ProgramTest(unittest.TestCase):
         self.assertEqual(mpptest.ncalls(stats, "rel_threads.py", "work"), 1000)
 
     def test_generators_and_asyncio(self):
-        r = self.same_as_plain([mpptest.target("rel_async.py")])
+        """Every function of the script, coroutines and async generators
+        included, counted as cProfile of the same interpreter counts it."""
+        args = [mpptest.target("rel_async.py")]
+        r = self.same_as_plain(args)
         stats = mpptest.load_stats(r)
-        self.assertGreater(mpptest.ncalls(stats, "rel_async.py", "worker"), 0)
+        _, truth = mpptest.cprofile(args, test=self)
+        want = {ident: truth.stats[k][:2] for ident, k in
+                mpptest.file_functions(truth, "rel_async.py").items()}
+        got = {ident: stats.stats[k][:2] for ident, k in
+               mpptest.file_functions(stats, "rel_async.py").items()}
+        self.assertIn((16, "worker"), want, "the target lost its coroutine")
+        if got != want:
+            rep = mpptest.report_json(r.outdir)
+            self.fail("counts differ from cProfile's: %r != %r\n"
+                      "processes: %r\nnotes: %r\n%s" % (
+                          got, want, rep.get("processes"), rep.get("notes"),
+                          r.describe()))
 
     def test_exceptions_through_profiled_frames(self):
         r = self.same_as_plain([mpptest.target("rel_raise.py")], status=1)

@@ -75,7 +75,7 @@ mpp_sf_build(void)
     s->start_ns = INT64_C(1700000000123456789);
     s->wall_ns = 3200000000;
     s->exit_status = 130;
-    s->integrity = (mpp_integrity_t){120, 3, 2, 1, UINT64_MAX};
+    s->integrity = (mpp_integrity_t){120, 3, 2, 1, UINT64_MAX, 7};
 
     int64_t f0 = mpp_session_intern(s, "/app/script_mp.py", 10, "main");
     int64_t f1 = mpp_session_intern(s, "/app/script_mp.py", 20, "work");
@@ -126,6 +126,14 @@ mpp_sf_build(void)
     p->ppid = 100;
     p->name = s_dup("ForkPoolWorker-1");
     p->start_method = s_dup("fork");
+    /* Labelled as in a multi-host session; the parent has no label. */
+    p->host = s_dup("node-2");
+    p->ranked = true;
+    p->rank = 3;
+    p->worker = s_dup("tcp-worker-1");
+    p->clocked = true;
+    p->clock_offset_ns = -1234567;
+    p->clock_err_ns = 89;
     p->argv = s_strv(NULL, 0); /* known to be empty, not unknown */
     p->hello = true;
     p->exit_kind = MPP_EXIT_SIGNAL;
@@ -227,6 +235,12 @@ s_same_proc(const mpp_proc_t *a, const mpp_proc_t *b)
     ASSERT(a->pid == b->pid && a->ppid == b->ppid);
     s_same_str(a->name, b->name);
     s_same_str(a->start_method, b->start_method);
+    s_same_str(a->host, b->host);
+    ASSERT(a->ranked == b->ranked && a->rank == b->rank);
+    s_same_str(a->worker, b->worker);
+    ASSERT(a->clocked == b->clocked);
+    ASSERT(a->clock_offset_ns == b->clock_offset_ns);
+    ASSERT(a->clock_err_ns == b->clock_err_ns);
     s_same_str(a->python, b->python);
     s_same_strv(a->argv, a->argc, b->argv, b->argc);
     ASSERT(a->start_ns == b->start_ns);
@@ -254,6 +268,7 @@ mpp_sf_same_session(const mpp_session_t *a, const mpp_session_t *b)
     ASSERT(a->integrity.seq_gaps == b->integrity.seq_gaps);
     ASSERT(a->integrity.processes_lost == b->integrity.processes_lost);
     ASSERT(a->integrity.dropped_events == b->integrity.dropped_events);
+    ASSERT(a->integrity.refused == b->integrity.refused);
     ASSERT_EQ(a->nfuncs, b->nfuncs);
     for (size_t i = 0; i < a->nfuncs; i++) {
         ASSERT_STREQ(a->funcs[i].file, b->funcs[i].file);

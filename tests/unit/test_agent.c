@@ -246,6 +246,26 @@ s_files_of(int64_t pid)
     return n;
 }
 
+/*  In a forked writer: a profiled main thread that enters w.py's f and,
+ *  inside it, calls g `calls` times; f stays open.  Returns when f was
+ *  entered. */
+static int64_t
+s_inside_f_after_g(int calls)
+{
+    mpp_core_t *core = s_real_core();
+    mpp_tstate_t *t = mpp_core_add_thread(core, (uint32_t)getpid(),
+                                          "MainThread");
+    uint32_t f = s_fn(core, "w.py", "f");
+    uint32_t g = s_fn(core, "w.py", "g");
+    int64_t entered = mpp_clock_mono_ns();
+    s_call(core, t, f);
+    for (int i = 0; i < calls; i++) {
+        s_call(core, t, g);
+        s_ret(core, t);
+    }
+    return entered;
+}
+
 MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
 {
     s_setup();
@@ -256,17 +276,7 @@ MPP_TEST(sigkilled_process_gives_its_counts_and_a_bye_at_its_death)
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-        mpp_core_t *core = s_real_core();
-        mpp_tstate_t *t = mpp_core_add_thread(core, (uint32_t)getpid(),
-                                              "MainThread");
-        uint32_t f = s_fn(core, "w.py", "f");
-        uint32_t g = s_fn(core, "w.py", "g");
-        int64_t entered = mpp_clock_mono_ns();
-        s_call(core, t, f);
-        for (int i = 0; i < 1000; i++) {
-            s_call(core, t, g);
-            s_ret(core, t);
-        }
+        int64_t entered = s_inside_f_after_g(1000);
         (void)!write(pipefd[1], &entered, sizeof(entered));
         usleep(300 * 1000); /* inside f, seen live by the agent */
         int64_t killing = mpp_clock_mono_ns();
@@ -626,6 +636,41 @@ MPP_TEST(hurry_stops_at_once_with_a_process_still_running)
     s_teardown();
 }
 
+/*  A hurry can stop the loop before it has seen a death its pidfd already
+ *  tells: the last look must still give that process its final read
+ *  (open frames closed, a BYE), not one more live read.  Hurried before
+ *  it starts, the agent meets the file and the death in one round. */
+MPP_TEST(a_hurried_last_look_gives_a_dead_process_its_bye)
+{
+    s_setup();
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        (void)s_inside_f_after_g(10);
+        raise(SIGKILL);
+        _exit(1);
+    }
+    /* Dead but not reaped: its pidfd is readable and its status known. */
+    siginfo_t si;
+    ASSERT_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+    int err = 0;
+    mpp_agent_t *a = mpp_agent_new(s_dir, s_endpoint, TOKEN, S_INTERVAL_MS,
+                                   &err);
+    ASSERT_NOT_NULL(a);
+    mpp_agent_hurry(a);
+    ASSERT_EQ(mpp_agent_start(a), 0);
+    s_end(&a, 0, 0, 60000);
+    ASSERT_EQ(s_count(pid, MPP_MSG_BYE), 1u);
+    const mpp_msg_t *bye = s_stream(pid);
+    ASSERT_EQ(bye->exit_kind, (uint32_t)MPP_EXIT_SIGNAL);
+    ASSERT_EQ(s_cost(pid, "f").ncalls, 1u);
+    ASSERT_EQ(s_cost(pid, "g").ncalls, 10u);
+    ASSERT_EQ(waitpid(pid, NULL, 0), pid);
+    mpp_agent_destroy(&a);
+    s_teardown();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -642,5 +687,6 @@ main(int argc, char **argv)
     MPP_RUN(garbage_in_the_directory_is_counted_and_the_rest_stands);
     MPP_RUN(an_exec_ends_the_old_images_file_before_the_new_one_speaks);
     MPP_RUN(hurry_stops_at_once_with_a_process_still_running);
+    MPP_RUN(a_hurried_last_look_gives_a_dead_process_its_bye);
     return mpp_test_done(argc, argv);
 }

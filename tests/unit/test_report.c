@@ -396,7 +396,9 @@ MPP_TEST(sites)
     ASSERT(strstr(txt, "\nHint: ") == NULL);
     /* Workers that were off the CPU for all but 5 ms computed nothing to
      * speak of, and the parent's waits (0.9 + 0.02 + 0.7 s) are idle, so
-     * pickling in the parent and both workers leads. */
+     * pickling in the parent and both workers leads; the workers' waits
+     * in SimpleQueue.get, 80 ms in the pipe and 40 ms on its read lock,
+     * are idle too. */
     s->procs[1].cpu_ns = s->procs[2].cpu_ns = 5 * MS;
     ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, NULL, mpp_wf_path("sites_b.txt")),
               0);
@@ -406,7 +408,8 @@ MPP_TEST(sites)
                        "processes (with unpickling: 127 ms of "
                        "serialisation); top site:\n  pool.py:_handle_tasks "
                        "\xe2\x86\x92 ForkingPickler.dumps (4 calls, "
-                       "4.0 kB)\nThe workers waited 80 ms on pipes "));
+                       "4.0 kB)\nThe workers waited 120 ms on pipes and "
+                       "their queues' read locks ("));
     ASSERT(strstr(txt, "\nThe main process waited 1.62 s "));
     ASSERT(strstr(txt, "\nHint: send less per task"));
     ASSERT(strstr(txt, "    0.900          1         -  threading.Condition"

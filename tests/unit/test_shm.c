@@ -218,6 +218,46 @@ MPP_TEST(fork_child_writes_its_own_file)
     s_cleanup();
 }
 
+/*  calloc does not write a block carved from the part never used (the
+ *  span ring's pages then stay untouched until spans fill them), so that
+ *  part must read as zeros, in a fork child's copy too: the copy stops
+ *  at `used`, whatever lies beyond it in the parent's file. */
+MPP_TEST(fresh_blocks_are_zero_in_a_fork_child)
+{
+    int err;
+    mpp_shm_t *shm = mpp_shm_create(s_path("parent"), 1 << 20, &err);
+    ASSERT(shm != NULL);
+    uint64_t *counter = mpp_shm_calloc(shm, 1, sizeof(*counter));
+    ASSERT(counter != NULL);
+    mpp_shm_set_root(shm, counter);
+    /* Bytes past `used` that no allocation made: a stray store. */
+    unsigned char *past = (unsigned char *)mpp_shm_hdr(shm) + mpp_shm_used(shm);
+    memset(past, 0xAB, 4096);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        if (mpp_shm_fork_child(shm, s_path("child")) != 0) {
+            _exit(1);
+        }
+        unsigned char *p = mpp_shm_calloc(shm, 1, 4000);
+        if (p == NULL || p < past) {
+            _exit(2);
+        }
+        for (size_t i = 0; i < 4000; i++) {
+            if (p[i] != 0) {
+                _exit(3);
+            }
+        }
+        _exit(0);
+    }
+    int status;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT(WIFEXITED(status));
+    ASSERT_EQ(WEXITSTATUS(status), 0);
+    mpp_shm_destroy(&shm);
+    s_cleanup();
+}
+
 /*  The child copies from its parent's file (not through the mapping), but
  *  only from that file: one that took its name meanwhile (a process of
  *  the session may write the directory) is not copied, the mapping is. */
@@ -385,6 +425,7 @@ main(int argc, char **argv)
     MPP_RUN(reader_follows_writer_pointers);
     MPP_RUN(allocator);
     MPP_RUN(fork_child_writes_its_own_file);
+    MPP_RUN(fresh_blocks_are_zero_in_a_fork_child);
     MPP_RUN(fork_child_copies_its_parents_file_and_no_other);
     MPP_RUN(fork_child_without_a_file_goes_private);
     MPP_RUN(full_file_system_fails_allocations_not_stores);

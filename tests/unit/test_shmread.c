@@ -291,10 +291,16 @@ MPP_TEST(spans_and_categories_as_the_core_sends_them_spans_once)
                                 15, &out),
               0);
     ASSERT_EQ(s_decode(&out, msg), 2u);
-    ASSERT_EQ(msg[0].nspans, 1u);
+    /* And so does start-up, which never ended: its interval is all the
+     * thread's time, the part the lock waits took included. */
+    ASSERT_EQ(msg[0].nspans, 2u);
+    ASSERT_EQ(msg[0].spans[0].cat, (uint32_t)MPP_CAT_LOCK_WAIT);
     ASSERT_EQ(msg[0].spans[0].dur_ns, 7 * STEP);
     ASSERT_EQ(msg[0].threads[0].cat[MPP_CAT_LOCK_WAIT].ns, 10 * STEP);
     ASSERT_EQ(msg[0].threads[0].cat[MPP_CAT_LOCK_WAIT].count, 2u);
+    ASSERT_EQ(msg[0].spans[1].cat, (uint32_t)MPP_CAT_STARTUP);
+    ASSERT_EQ(msg[0].spans[1].dur_ns,
+              msg[0].threads[0].cat[MPP_CAT_STARTUP].ns + 10 * STEP);
     ASSERT_EQ(msg[1].exit_code, 15);
     s_clear(msg, 2);
     mpp_shmread_out_fini(&out);

@@ -24,8 +24,12 @@ mpp_spans_t *
 mpp_spans_new(const mpp_clock_t *clock, int64_t min_us,
               struct mpp_shm *shm)
 {
-    /* Not calloc: of the slots only their numbers must start at 0. */
-    mpp_spans_t *self = mpp_mem_alloc(shm, sizeof(*self));
+    /* Of the slots only their numbers must start at 0.  In a mapping,
+     * calloc is that without a write: a block carved fresh is zero
+     * already (mpp_shm_calloc), and the ring's pages stay untouched until
+     * spans fill them.  In private memory, the numbers are written below. */
+    mpp_spans_t *self = shm != NULL ? mpp_shm_calloc(shm, 1, sizeof(*self))
+                                    : malloc(sizeof(*self));
     if (self == NULL) {
         return NULL;
     }
@@ -42,7 +46,7 @@ mpp_spans_new(const mpp_clock_t *clock, int64_t min_us,
     self->total = 0;
     self->sent = 0;
     /* 0: the slot is empty (a recycled block may hold anything). */
-    for (size_t i = 0; i < S_SPANS; i++) {
+    for (size_t i = 0; shm == NULL && i < S_SPANS; i++) {
         self->span[i].seq = 0;
     }
     return self;
@@ -243,9 +247,16 @@ mpp_cats_thread_reset(mpp_tstate_t *t)
 void
 mpp_cats_thread_unwind(mpp_tstate_t *t, int64_t now)
 {
-    /* The frames are closed; what is left is start-up, if still on. */
+    /* The frames are closed; what is left is start-up, if still on.  A
+     * start-up that never ended (a worker terminated before it ran) is
+     * still an interval on the timeline, as long as the time it charged. */
     t->cat_depth = 0;
     s_charge(t, now);
+    if (t->cat_base == MPP_CAT_STARTUP && t->core != NULL) {
+        t->cat_base = MPP_CAT_NONE;
+        s_span_push(t, MPP_CAT_STARTUP, MPP_NOFID, t->startup_start,
+                    now - t->startup_start, 0);
+    }
 }
 
 /* ---- the cold path of the hook ------------------------------------------ */

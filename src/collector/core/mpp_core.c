@@ -19,7 +19,7 @@
 static void
 s_process_start(int64_t *real_ns, int64_t *mono_ns)
 {
-    int64_t now_real = mpp_clock_now_ns(CLOCK_REALTIME);
+    int64_t now_real = mpp_clock_real_ns();
     int64_t now_mono = mpp_clock_now_ns(CLOCK_MONOTONIC);
     int64_t now_boot = mpp_clock_now_ns(CLOCK_BOOTTIME);
     *real_ns = now_real;
@@ -245,7 +245,7 @@ mpp_core_note_fork(mpp_core_t *self)
 {
     self->fork_pid = getpid();
     /* The child's life starts at the fork: the copy below is its work. */
-    self->fork_real_ns = mpp_clock_now_ns(CLOCK_REALTIME);
+    self->fork_real_ns = mpp_clock_real_ns();
     self->fork_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     /* First, before anything in this process can write the mapping. */
     self->fork_detached = true;
@@ -447,7 +447,7 @@ mpp_core_restart(mpp_core_t *self)
     self->hello_sent = false;
     self->name_sent = false;
     self->seq = 0;
-    self->start_ns = mpp_clock_now_ns(CLOCK_REALTIME);
+    self->start_ns = mpp_clock_real_ns();
     self->start_mono_ns = mpp_clock_now_ns(CLOCK_MONOTONIC);
     self->h.hot &= ~MPP_CORE_DONE;
     if (self->root != NULL) {

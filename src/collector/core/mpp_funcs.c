@@ -237,16 +237,6 @@ mpp_funcs_get(const mpp_funcs_t *self, uint32_t fid, mpp_wfunc_t *out)
     out->name = def->name;
 }
 
-void
-mpp_funcs_classify_as(mpp_funcs_t *self, uint32_t fid, const char *file,
-                      const char *name)
-{
-    if (fid < self->ndefs) {
-        s_def_t *def = &self->defs[fid];
-        mpp_cats_classify(file, name, &def->tag, &def->mark);
-    }
-}
-
 uint8_t
 mpp_funcs_tag(const mpp_funcs_t *self, uint32_t fid)
 {

@@ -39,13 +39,6 @@ void mpp_funcs_destroy(mpp_funcs_t **self_p);
 uint32_t mpp_funcs_add(mpp_funcs_t *self, const char *file, int32_t line,
                        const char *name);
 
-/*  Classifies a known id as the catalog classifies (file, name), for a
- *  function whose own label hides what it does: the C pickler's dump
- *  called on a subclass that overrides dump is labelled, as cProfile
- *  labels it, after the override ("<function CloudPickler.dump>"). */
-void mpp_funcs_classify_as(mpp_funcs_t *self, uint32_t fid, const char *file,
-                           const char *name);
-
 /* The id bound to `key`, or MPP_NOFID. */
 uint32_t mpp_funcs_find(const mpp_funcs_t *self, const void *key);
 

@@ -226,10 +226,16 @@ s_class_size(uint32_t cls)
     return (size_t)1 << (MPP_SHM_MIN_SHIFT + cls);
 }
 
-void *
-mpp_shm_alloc(mpp_shm_t *self, size_t n)
+/*  mpp_shm_alloc, telling in *fresh whether the block was carved from
+ *  the part never used: nothing below `used` is ever handed back above
+ *  it, and the file's pages past `used` were never written (a new file
+ *  is sparse, a fork child's copy stops at `used`), so such a block
+ *  reads as zeros. */
+static void *
+s_alloc(mpp_shm_t *self, size_t n, bool *fresh)
 {
     uint32_t cls = s_class_of(n);
+    *fresh = false;
     if (n == 0 || cls >= MPP_SHM_CLASSES) {
         return NULL;
     }
@@ -247,6 +253,7 @@ mpp_shm_alloc(mpp_shm_t *self, size_t n)
         }
         b = (s_block_t *)(void *)(self->base + h->used);
         h->used += size;
+        *fresh = true;
     }
     b->magic = S_BLOCK_MAGIC;
     b->cls = cls;
@@ -255,15 +262,26 @@ mpp_shm_alloc(mpp_shm_t *self, size_t n)
 }
 
 void *
+mpp_shm_alloc(mpp_shm_t *self, size_t n)
+{
+    bool fresh;
+    return s_alloc(self, n, &fresh);
+}
+
+void *
 mpp_shm_calloc(mpp_shm_t *self, size_t count, size_t size)
 {
     size_t n;
+    bool fresh;
     if (__builtin_mul_overflow(count, size, &n)) {
         return NULL;
     }
-    void *p = mpp_shm_alloc(self, n);
-    if (p != NULL) {
-        /* A recycled block holds what its last owner left. */
+    void *p = s_alloc(self, n, &fresh);
+    if (p != NULL && !fresh) {
+        /* A recycled block holds what its last owner left; a fresh one
+         * is zero already, and writing it would only cost a page fault
+         * per page in every process that starts (the span ring alone is
+         * twelve pages). */
         memset(p, 0, n);
     }
     return p;

@@ -184,6 +184,10 @@ mpp_tstate_make_room(mpp_tstate_t *self)
 uint32_t
 mpp_tstate_add_stat(mpp_tstate_t *self, uint32_t fid)
 {
+    /* A function that could not be registered is pushed unaccounted. */
+    if (fid == MPP_NOFID) {
+        return 0;
+    }
     if (fid >= self->nslot) {
         /* Size the index for the ids that exist by now, not just this
          * one, so it grows a few times in a thread's life, not per id. */

@@ -127,8 +127,8 @@ function drawCompare() {
 /*  A sortable table: cols are {t: title, v: row -> value, f: value ->
     text, name: true for the text column}; at most `limit` rows until
     "show all" is pressed. */
-function makeTable(table, cols, rows, sortCol, limit, info, filterBox) {
-  var st = { col: sortCol, asc: false, all: false, filter: '' };
+function makeTable(table, cols, rows, sortCol, limit, info, filterBox, asc) {
+  var st = { col: sortCol, asc: !!asc, all: false, filter: '' };
   function render() {
     table.textContent = '';
     var thead = el('thead'), tr = el('tr');
@@ -170,6 +170,9 @@ function makeTable(table, cols, rows, sortCol, limit, info, filterBox) {
       tb.appendChild(r2);
     }
     table.setAttribute('data-rows', String(shown));
+    if (table.hasAttribute('data-row-hosts')) {
+      table.setAttribute('data-row-hosts', JSON.stringify(list.slice(0, shown).map(function (r) { return r.host; })));
+    }
   }
   if (filterBox) {
     filterBox.input.addEventListener('input', function () {
@@ -217,7 +220,17 @@ function drawTables() {
   BAR_KEYS.forEach(function (k) {
     pcols.push({ t: CAT_TITLES[k] + ' s', v: function (r) { return r.categories[k + '_s'] || 0; }, f: secs });
   });
-  makeTable($('proc-table'), pcols, R.processes, 5, 1000, null, null);
+  /* Across hosts the table opens grouped by host (a stable sort keeps
+     each host's processes in their order), with the host and rank. */
+  if (hostsOf(R.processes).length) {
+    pcols.unshift({ t: 'rank', v: function (r) { return r.rank === null ? -1 : r.rank; },
+                    f: function (v, r, td) { td.textContent = r.rank === null ? '' : String(r.rank); } });
+    pcols.unshift({ t: 'host', name: true, v: function (r) { return r.host || ''; }, f: txt });
+    $('proc-table').setAttribute('data-row-hosts', '[]');
+    makeTable($('proc-table'), pcols, R.processes, 0, 1000, null, null, true);
+  } else {
+    makeTable($('proc-table'), pcols, R.processes, 5, 1000, null, null);
+  }
 }
 
 /* ---- start ---------------------------------------------------------- */

@@ -28,6 +28,15 @@ function prepTimeline() {
     t1 = Math.max(t1, end);
     return { i: i, p: p, start: start, end: end, spans: all, threads: threads };
   });
+  /* A session across hosts: the lanes host by host, each host under a
+     row naming it, in the order its first process comes. */
+  TL.hosts = hostsOf(M.procs);
+  if (TL.hosts.length) {
+    var rank = {};
+    TL.hosts.forEach(function (h, k) { rank[h] = k; });
+    var key = function (pr) { return pr.p.host === null ? TL.hosts.length : rank[pr.p.host]; };
+    TL.procs.sort(function (a, b) { return key(a) - key(b) || a.i - b.i; });
+  }
   TL.t0 = t0;
   TL.t1 = Math.max(t1, t0 + 1);
   TL.v0 = TL.t0;
@@ -43,9 +52,15 @@ function niceStep(span, n) {
 }
 
 function drawTimeline() {
-  var LABEL = 200, AXIS = 22, LANE = 20, THREAD = 14;
-  var lanes = [], y = AXIS;
+  var LABEL = 200, AXIS = 22, LANE = 20, THREAD = 14, HOST = 18;
+  var lanes = [], y = AXIS, host;
   TL.procs.forEach(function (pr) {
+    if (TL.hosts.length && (host === undefined || pr.p.host !== host)) {
+      host = pr.p.host;
+      var n = TL.procs.filter(function (q) { return q.p.host === host; }).length;
+      lanes.push({ host: host === null ? 'this host' : host, n: n, spans: [], y: y, h: HOST });
+      y += HOST;
+    }
     lanes.push({ pr: pr, spans: pr.spans, y: y, h: LANE, main: true });
     y += LANE;
     if (TL.expanded[pr.i]) {
@@ -74,8 +89,19 @@ function drawTimeline() {
     ctx.stroke();
     ctx.fillText(fmtUs(t), x + 2, AXIS / 2);
   }
-  var drawnPids = [];
+  var drawnPids = [], drawnHosts = [];
   lanes.forEach(function (ln, li) {
+    if (ln.host !== undefined) {
+      /* A host's row: its name across the whole width. */
+      ctx.fillStyle = '#e8edf3';
+      ctx.fillRect(0, ln.y, g.w, ln.h);
+      ctx.fillStyle = '#1d232a';
+      ctx.font = 'bold ' + ctx.font.replace(/^bold /, '');
+      ctx.fillText('host ' + ln.host + ' \u2014 ' + ln.n + ' process' + (ln.n === 1 ? '' : 'es'), 4, ln.y + ln.h / 2);
+      ctx.font = ctx.font.replace(/^bold /, '');
+      drawnHosts.push(ln.host);
+      return;
+    }
     var p = ln.pr.p;
     if (li % 2 === 0) { ctx.fillStyle = '#fafbfc'; ctx.fillRect(0, ln.y, g.w, ln.h); }
     ctx.fillStyle = ln.main ? '#1d232a' : '#5b6570';
@@ -155,6 +181,7 @@ function drawTimeline() {
   ctx.restore();
   TL.c.setAttribute('data-lanes', String(drawnPids.length));
   TL.c.setAttribute('data-pids', drawnPids.join(' '));
+  TL.c.setAttribute('data-hosts', JSON.stringify(drawnHosts));
   TL.c.setAttribute('data-rows', String(lanes.length));
   TL.c.setAttribute('data-view', Math.round(v0) + ' ' + Math.round(v1));
 }
@@ -196,6 +223,10 @@ function callSites(p, f) {
 function tlHover(ev) {
   var m = tlTime(ev), ln = null;
   TL.lanes.forEach(function (l) { if (m.y >= l.y && m.y < l.y + l.h) ln = l; });
+  if (ln && ln.host !== undefined) {
+    showTip(ev, 'host ' + ln.host + ', ' + ln.n + ' process' + (ln.n === 1 ? '' : 'es'));
+    return;
+  }
   if (!ln || m.x < TL.geo.LABEL) {
     if (ln) showTip(ev, procLabel(ln.pr.i) + '\nclick to ' + (TL.expanded[ln.pr.i] ? 'hide' : 'show') + ' its threads');
     else hideTip();

@@ -122,5 +122,14 @@ function funcLabel(f) {
 }
 function procLabel(i) {
   var p = M.procs[i];
-  return (p.name || 'process') + ' (' + p.pid + ')';
+  return (p.name || 'process') + ' (' + p.pid + (p.rank !== null && p.rank !== undefined ? ', rank ' + p.rank : '') + ')';
+}
+/*  The hosts of a session across hosts, in the order their first
+    processes come; [] on one host (no process names one). */
+function hostsOf(procs) {
+  var seen = {}, list = [];
+  procs.forEach(function (p) {
+    if (p.host !== null && p.host !== undefined && !seen[p.host]) { seen[p.host] = true; list.push(p.host); }
+  });
+  return list;
 }

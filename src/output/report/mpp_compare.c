@@ -43,11 +43,14 @@ s_lost_title(int part)
 
 /* ---- the numbers -------------------------------------------------------- */
 
-/* A worker, told apart from the fork server by its parent. */
+/*  A worker, told apart from the fork server by its parent; an image
+ *  that exec'd into a worker is that worker (whose CPU time, the
+ *  kernel's, holds the image's), so it counts once. */
 static bool
 s_worker(const mpp_session_t *s, const mpp_proc_t *p)
 {
-    return mpp_rep_role_of(s, p) == MPP_REP_WORKER;
+    return mpp_rep_role_of(s, p) == MPP_REP_WORKER &&
+           !mpp_rep_exec_replaced(s, p);
 }
 
 /*  Category nanoseconds that count as lost capacity: everything, except

@@ -92,9 +92,11 @@ mpp_rep_imbalance(const mpp_session_t *s, ssize_t proc, mpp_rep_imb_t *out)
         /* A worker that runs a pool of its own is busy with its leaves'
          * work while it waits for them: its peers (if any) are not idle
          * because of it, nor is it idle, so it is left out. */
+        /* An image that exec'd is the start of the worker it became,
+         * not a peer of its own. */
         if (mpp_rep_selected(proc, i) &&
             mpp_rep_role_of(s, p) == MPP_REP_WORKER &&
-            !mpp_rep_is_pool_parent(s, p)) {
+            !mpp_rep_exec_replaced(s, p) && !mpp_rep_is_pool_parent(s, p)) {
             s_worker(s, p, &w[n++]);
         }
     }

@@ -1,6 +1,6 @@
 /*  The `report --json` document.  design.md fixes its keys, including
- *  the second milestone's "verdict", per process "role", "host" (the host
- *  the report is written on, see s_json_host) and "rank" (null), and
+ *  the second milestone's "verdict", per process "role", "host" (see
+ *  s_json_host) and "rank" (null without one), and
  *  "compute_s", "idle_s" and "other_wait_s" among the categories (which
  *  then add up to the thread time); this adds (never renames): per
  *  process "dropped_events", "thread_s" and "thread_list"; top-level
@@ -61,14 +61,18 @@ s_json_threads(FILE *out, const mpp_session_t *s, const mpp_proc_t *p,
     fputc(']', out);
 }
 
-/*  The host a process ran on.  The model does not record it yet (every
- *  process of a session runs on the launcher's host until multi-host
- *  runs exist), so this is the host the report is written on: the right
- *  one for `run`, which writes the report where it ran; null when unknown. */
+/*  The host a process ran on: the one its agent named in a multi-host
+ *  session (mpprof collect); otherwise every process ran where `run`
+ *  ran, which is where `run` writes the report: this host, or null when
+ *  unknown. */
 static void
-s_json_host(FILE *out)
+s_json_host(FILE *out, const mpp_proc_t *p)
 {
     char host[256];
+    if (p->host != NULL) {
+        mpp_rep_json_str(out, p->host);
+        return;
+    }
     if (gethostname(host, sizeof(host)) != 0) {
         fputs("null", out);
         return;
@@ -94,9 +98,28 @@ s_json_proc(FILE *out, const mpp_session_t *s, const mpp_proc_t *p,
     mpp_rep_json_str(out, p->start_method);
     fprintf(out, ", \"role\": \"%s\", \"host\": ", 
             mpp_rep_role_name(mpp_rep_role_of(s, p)));
-    s_json_host(out);
-    /* An MPI-style rank: none until multi-host runs label processes. */
-    fputs(", \"rank\": null", out);
+    s_json_host(out, p);
+    /* The rank its launcher gave (MPI, Slurm), null without one. */
+    if (p->ranked) {
+        fprintf(out, ", \"rank\": %" PRId64, p->rank);
+    }
+    else {
+        fputs(", \"rank\": null", out);
+    }
+    /* A Dask worker's name, null for others. */
+    fputs(", \"worker\": ", out);
+    mpp_rep_json_str(out, p->worker);
+    /* Multi-host: how its host's clock was aligned with the collector's. */
+    if (p->clocked) {
+        fputs(", \"clock\": {\"offset_s\": ", out);
+        mpp_rep_json_secs(out, p->clock_offset_ns);
+        fputs(", \"error_s\": ", out);
+        mpp_rep_json_secs(out, p->clock_err_ns);
+        fputc('}', out);
+    }
+    else {
+        fputs(", \"clock\": null", out);
+    }
     fputs(", \"wall_s\": ", out);
     mpp_rep_json_secs(out, p->wall_ns);
     fputs(", \"cpu_s\": ", out);
@@ -284,8 +307,9 @@ mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
             "  \"integrity\": {\"messages\": %" PRIu64
             ", \"rejected\": %" PRIu64 ", \"seq_gaps\": %" PRIu64
             ", \"processes_lost\": %" PRIu64
-            ", \"dropped_events\": %" PRIu64 "}\n}\n",
+            ", \"dropped_events\": %" PRIu64
+            ", \"refused_connections\": %" PRIu64 "}\n}\n",
             in->messages, in->rejected, in->seq_gaps, in->processes_lost,
-            in->dropped_events);
+            in->dropped_events, in->refused);
     return mpp_rep_end(&r, rc, out);
 }

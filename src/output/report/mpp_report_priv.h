@@ -113,8 +113,15 @@ mpp_rep_selected(ssize_t proc, size_t i)
 /* Whether the selection holds a worker process. */
 bool mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc);
 
-/* "main", "worker" or "helper", of the process alone (see above). */
-const char *mpp_rep_role(const mpp_proc_t *p);
+/*  Records of one pid (mpp_report_roles.c): an exec makes a new record
+ *  of the same process, and the kernel may reuse a pid.  mpp_rep_parent
+ *  is the record of c's parent alive when c started (NULL if none);
+ *  mpp_rep_image is the record `p` became by exec (p itself if none);
+ *  mpp_rep_exec_replaced tells whether p exec'd into a later record, so
+ *  that it and its successor count as one process. */
+const mpp_proc_t *mpp_rep_parent(const mpp_session_t *s, const mpp_proc_t *c);
+const mpp_proc_t *mpp_rep_image(const mpp_session_t *s, const mpp_proc_t *p);
+bool mpp_rep_exec_replaced(const mpp_session_t *s, const mpp_proc_t *p);
 
 /*  What a thread's time outside the five categories was: compute (on a
  *  CPU), idle (off it, waiting for work another process does) or other
@@ -184,9 +191,11 @@ bool mpp_rep_is_wait(int cat);
  *  (mpp_rep_waits_for_workers): the parent waiting for results while
  *  workers compute, which is idle rather than lost, so the leading cost
  *  leaves it out.  pipe_wait_ns is the IPC wait of the other processes when there
- *  are workers: a worker starved of tasks, or blocked sending results to a
- *  busy parent, waits for a cost paid elsewhere (usually serialisation),
- *  so it is idle too and left out as well.  Waits for a lock held by a
+ *  are workers, and their lock wait on a multiprocessing queue's read lock
+ *  in the queue's get: a worker starved of tasks (in the pipe's read, or
+ *  queued behind the peer that is), or blocked sending results to a busy
+ *  parent, waits for a cost paid elsewhere (usually serialisation), so it
+ *  is idle too and left out as well.  Waits for any other lock held by a
  *  peer stay in: they are the contention itself.  lead_cat is the category
  *  with the most time once those are left out, or -1 when no category has
  *  any time. */
@@ -201,6 +210,10 @@ typedef struct {
     int lead_cat;
     bool has_workers;
     bool parallel;          /* the program (not the selection) had workers */
+    /* Start-up on a CPU: each process's start-up times its share of time
+     * on a CPU (as for compute, see mpp_rep_rest_t); what the leading
+     * cost weighs start-up by (mpp_rep_lead_rank). */
+    int64_t startup_on_ns;
     mpp_rep_rest_t rest;    /* compute, idle, other wait of the selection */
     mpp_rep_imb_t imb;      /* load imbalance of the selection's workers */
     uint32_t compute_procs; /* processes with compute */

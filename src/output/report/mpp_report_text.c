@@ -183,6 +183,12 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
         int other = c == MPP_CAT_PICKLE     ? MPP_CAT_UNPICKLE
                     : c == MPP_CAT_UNPICKLE ? MPP_CAT_PICKLE
                                             : -1;
+        if (c == MPP_CAT_STARTUP && vd.ns < tm->lead_ns[c]) {
+            /* What the verdict weighs (mpp_rep_lead_rank), so the JSON's
+             * seconds can be found in the text. */
+            mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(vd.ns));
+            mpp_rep_add(line, sizeof(line), " (%s of it on a CPU)", sec);
+        }
         if (other >= 0 && tm->lead_ns[other] > 0) {
             mpp_rep_fmt_secs(sec, sizeof(sec),
                        mpp_rep_sec(tm->lead_ns[c] + tm->lead_ns[other]));
@@ -198,9 +204,10 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
         mpp_rep_para(out, line, 2);
     }
     s_idle_wait(out, tm->pipe_wait_ns,
-                "The workers waited %s on pipes (starved of tasks or "
-                "blocked sending results): idle while another process "
-                "works, so not counted as the leading cost either.");
+                "The workers waited %s on pipes and their queues' read "
+                "locks (starved of tasks or blocked sending results): idle "
+                "while another process works, so not counted as the "
+                "leading cost either.");
     s_idle_wait(out, tm->main_wait_ns,
                 tm->pool_parents == 0
                     ? "The main process waited %s (lock and IPC wait, all "
@@ -254,14 +261,36 @@ s_txt_processes(const mpp_session_t *s, ssize_t proc, FILE *out)
         const mpp_proc_t *p = &s->procs[i];
         char exit[32];
         mpp_rep_exit_str(p, exit, sizeof(exit));
+        /* A multi-host session lists its processes host by host (mpprof
+         * collect orders them so): each host opens its group. */
+        if (p->host != NULL &&
+            (i == 0 || s->procs[i - 1].host == NULL ||
+             strcmp(s->procs[i - 1].host, p->host) != 0)) {
+            fputs("host ", out);
+            mpp_rep_txt(out, p->host);
+            if (p->clocked) {
+                fprintf(out, " (clock aligned by %+.3f ms, +/- %.3f ms)",
+                        (double)p->clock_offset_ns / 1e6,
+                        (double)p->clock_err_ns / 1e6);
+            }
+            fputc('\n', out);
+        }
         fprintf(out, "%8" PRId64 " %8" PRId64 "  ", p->pid, p->ppid);
         mpp_rep_col(out, p->name, 20);
         fputc(' ', out);
         mpp_rep_col(out, p->start_method, 10);
-        fprintf(out, " %9.3f %9.3f %10" PRIu64 " %7zu  %s\n",
+        fprintf(out, " %9.3f %9.3f %10" PRIu64 " %7zu  %s",
                 mpp_rep_sec(p->wall_ns), mpp_rep_sec(p->cpu_ns),
                 mpp_proc_calls(p),
                 p->nthreads, exit);
+        if (p->ranked) {
+            fprintf(out, "  rank %" PRId64, p->rank);
+        }
+        if (p->worker != NULL) {
+            fputs("  worker ", out);
+            mpp_rep_txt(out, p->worker);
+        }
+        fputc('\n', out);
     }
 }
 

@@ -1,9 +1,11 @@
-/*  The report's processes and threads: exit strings, thread time, process
- *  roles, and where the time went (terms defined in mpp_report_priv.h).
+/*  The report's processes and threads: exit strings, thread time, and
+ *  where the time went (terms defined in mpp_report_priv.h; process roles
+ *  are in mpp_report_roles.c).
  */
 #include "mpp_report_priv.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 bool
@@ -123,101 +125,6 @@ mpp_rep_proc_thread_ns(const mpp_proc_t *p)
     return ns;
 }
 
-bool
-mpp_rep_is_main(const mpp_proc_t *p)
-{
-    return p->start_method != NULL && strcmp(p->start_method, "main") == 0;
-}
-
-/*  Whether argv names the fork server's module: the server's command
- *  line, which the children it forks inherit.  The module, not the word:
- *  a program may take "forkserver" as an argument (as the collector
- *  tells the server apart). */
-static bool
-s_forkserver_argv(const mpp_proc_t *p)
-{
-    for (size_t i = 0; i < p->argc; i++) {
-        const char *a = p->argv[i];
-        if (a != NULL && strstr(a, "multiprocessing.forkserver") != NULL) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*  The resource tracker (the semaphore tracker before Python 3.8), by its
- *  command line. */
-static bool
-s_tracker(const mpp_proc_t *p)
-{
-    for (size_t i = 0; i < p->argc; i++) {
-        const char *a = p->argv[i];
-        if (a != NULL &&
-            (strstr(a, "multiprocessing.resource_tracker") != NULL ||
-             strstr(a, "multiprocessing.semaphore_tracker") != NULL)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*  Without the session: the fork server's children inherit its command
- *  line, so only a process not itself started by the fork server counts
- *  as the server.  (The collector labels the server "forkserver" too, so
- *  this takes it for a child: the report uses mpp_rep_role_of.) */
-bool
-mpp_rep_is_helper(const mpp_proc_t *p)
-{
-    bool forked = p->start_method != NULL &&
-                  strcmp(p->start_method, "forkserver") == 0;
-    return s_tracker(p) || (!forked && s_forkserver_argv(p));
-}
-
-bool
-mpp_rep_is_worker(const mpp_proc_t *p)
-{
-    return !mpp_rep_is_main(p) && !mpp_rep_is_helper(p);
-}
-
-const char *
-mpp_rep_role(const mpp_proc_t *p)
-{
-    return mpp_rep_is_main(p)     ? "main"
-           : mpp_rep_is_helper(p) ? "helper"
-                                  : "worker";
-}
-
-/*  With the session: a process with the fork server's command line is
- *  the server unless its parent has that command line too (then the
- *  server forked it: a worker), whatever start method the collector
- *  gave it (it labels the server and its children alike). */
-mpp_rep_role_t
-mpp_rep_role_of(const mpp_session_t *s, const mpp_proc_t *p)
-{
-    if (mpp_rep_is_main(p)) {
-        return MPP_REP_MAIN;
-    }
-    if (s_tracker(p)) {
-        return MPP_REP_HELPER;
-    }
-    if (s_forkserver_argv(p)) {
-        ssize_t up = s != NULL ? mpp_session_proc_index(s, p->ppid) : -1;
-        bool child = up >= 0 && &s->procs[up] != p
-                         ? s_forkserver_argv(&s->procs[up])
-                         : !mpp_rep_is_helper(p);
-        return child ? MPP_REP_WORKER : MPP_REP_HELPER;
-    }
-    return MPP_REP_WORKER;
-}
-
-const char *
-mpp_rep_role_name(mpp_rep_role_t role)
-{
-    return role == MPP_REP_MAIN     ? "main"
-           : role == MPP_REP_HELPER ? "helper"
-                                    : "worker";
-}
-
 /*  The share of a process's time outside lock and IPC waits that was on
  *  a CPU (see mpp_rep_rest_t); 1 when the CPU time is unknown.  (The CPU
  *  time less start-up and pickling would credit those with all of it,
@@ -256,36 +163,6 @@ s_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t, bool idle,
     }
 }
 
-/*  Whether a worker is the parent of workers of its own (the middle
- *  process of a nested pool).  Only workers count as its children: the
- *  fork server's children have it, a helper, for their parent. */
-bool
-mpp_rep_is_pool_parent(const mpp_session_t *s, const mpp_proc_t *p)
-{
-    if (s == NULL || mpp_rep_role_of(s, p) != MPP_REP_WORKER) {
-        return false;
-    }
-    for (size_t i = 0; i < s->nprocs; i++) {
-        const mpp_proc_t *c = &s->procs[i];
-        if (c != p && c->ppid == p->pid &&
-            mpp_rep_role_of(s, c) == MPP_REP_WORKER) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*  A process that waits for workers of its own waits for work they do:
- *  the main process of a parallel program, and a worker running a pool
- *  of its own at any depth of nesting (issue 13: a nested pool's middle
- *  process idling in Pool.map was reported as lock wait). */
-bool
-mpp_rep_waits_for_workers(const mpp_session_t *s, const mpp_proc_t *p,
-                          bool has_workers)
-{
-    return (has_workers && mpp_rep_is_main(p)) || mpp_rep_is_pool_parent(s, p);
-}
-
 static bool
 s_idles(const mpp_session_t *s, const mpp_proc_t *p, bool parallel)
 {
@@ -294,19 +171,49 @@ s_idles(const mpp_session_t *s, const mpp_proc_t *p, bool parallel)
            (parallel && mpp_rep_waits_for_workers(s, p, true));
 }
 
+/*  The share of a process's time outside categories that was on a CPU.
+ *  A helper (the fork server, the resource tracker) waits for requests
+ *  all its life but its start-up, which is where its CPU time goes:
+ *  loading the interpreter and its modules.  Spread evenly over its life,
+ *  that CPU time made seconds of waiting look like 0.1-0.2 s of compute
+ *  (issue 13), so a helper's CPU time counts for its start-up first, as
+ *  if all of that were on a CPU, and only what is left for the rest of
+ *  its life.  Where part of the start-up was off a CPU (a busy machine),
+ *  this takes a little of the helper's compute for idle: a helper's
+ *  compute is a lower bound. */
+static double
+s_rest_share(const mpp_session_t *s, const mpp_proc_t *p)
+{
+    double share = s_cpu_share(p);
+    if (mpp_rep_role_of(s, p) != MPP_REP_HELPER) {
+        return share;
+    }
+    int64_t rest = 0, left = p->cpu_ns;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        rest += mpp_rep_thread_ns(p, t) - mpp_rep_cat_ns(t->cat);
+        left -= (int64_t)t->cat[MPP_CAT_STARTUP].ns;
+    }
+    if (p->cpu_ns <= 0 || rest <= 0) {
+        return share; /* no CPU time known, or nothing to split */
+    }
+    double after = left > 0 ? (double)left / (double)rest : 0.0;
+    return after < share ? after : share;
+}
+
 void
 mpp_rep_thread_rest(const mpp_session_t *s, const mpp_proc_t *p,
                     const mpp_thread_t *t, bool parallel, mpp_rep_rest_t *out)
 {
     memset(out, 0, sizeof(*out));
-    s_thread_rest(p, t, s_idles(s, p, parallel), s_cpu_share(p), out);
+    s_thread_rest(p, t, s_idles(s, p, parallel), s_rest_share(s, p), out);
 }
 
 void
 mpp_rep_proc_rest(const mpp_session_t *s, const mpp_proc_t *p, bool parallel,
                   mpp_rep_rest_t *out)
 {
-    double share = s_cpu_share(p);
+    double share = s_rest_share(s, p);
     bool idle = s_idles(s, p, parallel);
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < p->nthreads; i++) {
@@ -314,16 +221,75 @@ mpp_rep_proc_rest(const mpp_session_t *s, const mpp_proc_t *p, bool parallel,
     }
 }
 
-bool
-mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc)
+/* ---- waiting on a queue's read lock ------------------------------------ */
+
+enum {
+    S_QGET = 1,   /* a queue's get: a wrapper with the lock-wait category */
+    S_LROOT = 2,  /* a lock-wait root */
+    S_LPLAIN = 4, /* a plain wrapper (no category) */
+    S_LPATH = 8   /* in this thread, a plain wrapper calling a lock root */
+};
+
+/*  The catalog's reading of every function, for s_queue_wait_ns; NULL
+ *  when out of memory (then no lock wait is taken for a queue's). */
+static uint8_t *
+s_qflags(const mpp_session_t *s)
 {
-    for (size_t i = 0; i < s->nprocs; i++) {
-        if (mpp_rep_selected(proc, i) &&
-            mpp_rep_role_of(s, &s->procs[i]) == MPP_REP_WORKER) {
-            return true;
+    uint8_t *fl = calloc(s->nfuncs ? s->nfuncs : 1, 1);
+    for (size_t f = 0; fl != NULL && f < s->nfuncs; f++) {
+        const mpp_catalog_entry_t *e =
+            mpp_catalog_find(s->funcs[f].file, s->funcs[f].name);
+        if (e == NULL) {
+            continue;
+        }
+        bool lock = e->cat == MPP_CAT_LOCK_WAIT;
+        if (e->role == MPP_ROLE_WRAPPER) {
+            fl[f] = lock ? S_QGET : e->cat < 0 ? S_LPLAIN : 0;
+        }
+        else if (e->role == MPP_ROLE_ROOT && lock) {
+            fl[f] = S_LROOT;
         }
     }
-    return false;
+    return fl;
+}
+
+/*  The lock wait a process spent entering a multiprocessing queue's read
+ *  lock in the queue's get: the calls a get made to a lock root, directly
+ *  or through a plain wrapper that calls one in the same thread (3.11's
+ *  `with self._rlock` goes through synchronize.py's __enter__), never
+ *  more than the process's lock wait.  A Pool worker between tasks waits
+ *  there while the peer holding the lock waits in the pipe for the next
+ *  task: the wait of a worker starved of tasks, like that peer's IPC
+ *  wait, not contention over shared data (issue 13: in Pools of three
+ *  workers or more, idle workers' read-lock wait led the verdict). */
+static int64_t
+s_queue_wait_ns(const mpp_proc_t *p, uint8_t *fl, size_t nfuncs)
+{
+    int64_t ns = 0, lock = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        lock += (int64_t)t->cat[MPP_CAT_LOCK_WAIT].ns;
+        for (int pass = 0; pass < 3; pass++) {
+            for (size_t k = 0; k < t->nedges; k++) {
+                const mpp_edge_t *e = &t->edges[k];
+                if (e->caller >= nfuncs || e->callee >= nfuncs) {
+                    continue;
+                }
+                uint8_t from = fl[e->caller], to = fl[e->callee];
+                if (pass == 0 && (from & S_LPLAIN) && (to & S_LROOT)) {
+                    fl[e->caller] |= S_LPATH;
+                }
+                else if (pass == 1 && (from & S_QGET) &&
+                         (to & (S_LROOT | S_LPATH))) {
+                    ns += e->cost.ct_ns;
+                }
+                else if (pass == 2) {
+                    fl[e->caller] &= (uint8_t)~S_LPATH;
+                }
+            }
+        }
+    }
+    return ns < lock ? ns : lock;
 }
 
 void
@@ -332,6 +298,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
     memset(out, 0, sizeof(*out));
     out->has_workers = mpp_rep_has_workers(s, proc);
     out->parallel = mpp_rep_has_workers(s, -1);
+    uint8_t *qflags = out->has_workers ? s_qflags(s) : NULL;
     for (size_t i = 0; i < s->nprocs; i++) {
         if (!mpp_rep_selected(proc, i)) {
             continue;
@@ -348,22 +315,33 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         out->rest.other_wait_ns += rest.other_wait_ns;
         out->compute_procs += rest.compute_ns > 0;
         out->thread_ns += mpp_rep_proc_thread_ns(p);
+        out->startup_on_ns +=
+            (int64_t)((double)pc[MPP_CAT_STARTUP].ns * s_cpu_share(p) + 0.5);
+        int64_t qwait = qflags != NULL && !main_idle
+                            ? s_queue_wait_ns(p, qflags, s->nfuncs)
+                            : 0;
         for (int c = 0; c < MPP_CAT_COUNT; c++) {
+            int64_t ns = (int64_t)pc[c].ns;
             out->cat[c].ns += pc[c].ns;
             out->cat[c].count += pc[c].count;
             out->cat[c].bytes += pc[c].bytes;
             if (main_idle && mpp_rep_is_wait(c)) {
-                out->main_wait_ns += (int64_t)pc[c].ns;
+                out->main_wait_ns += ns;
+                continue;
             }
-            else if (out->has_workers && c == MPP_CAT_IPC_WAIT) {
-                out->pipe_wait_ns += (int64_t)pc[c].ns;
+            if (out->has_workers && c == MPP_CAT_IPC_WAIT) {
+                out->pipe_wait_ns += ns;
+                continue;
             }
-            else {
-                out->lead_ns[c] += (int64_t)pc[c].ns;
-                out->lead_procs[c] += pc[c].ns > 0;
+            if (c == MPP_CAT_LOCK_WAIT) {
+                out->pipe_wait_ns += qwait;
+                ns -= qwait;
             }
+            out->lead_ns[c] += ns;
+            out->lead_procs[c] += ns > 0;
         }
     }
+    free(qflags);
     mpp_rep_imbalance(s, proc, &out->imb);
     out->cat_ns = mpp_rep_cat_ns(out->cat);
     out->lead_cat = -1;
@@ -382,12 +360,26 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
 
 /*  Pickling in one place is paid again as unpickling in another, and a
  *  slow pickler shows up in its peers as waits; so the two halves of
- *  serialisation rank together against the other costs. */
+ *  serialisation rank together against the other costs.
+ *
+ *  Start-up ranks by its part on a CPU (startup_on_ns), not its length.
+ *  It is timed from the exec or fork, and processes started together
+ *  (a Pool's workers, a batch of Processes) then compete for the CPUs
+ *  while they import, so its length grows with the machine's load and
+ *  the number of processes started at once, while compute, which it
+ *  competes with, is on-CPU time, and load imbalance is idle time that a
+ *  busy machine does not lengthen (issue 13: a spawn Pool with one task
+ *  20 times longer than the others led with start-up on a loaded
+ *  machine, 1.30 s of start-up against 0.90 s of imbalance). */
 int64_t
 mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat)
 {
     if (cat == MPP_CAT_PICKLE || cat == MPP_CAT_UNPICKLE) {
         return tm->lead_ns[MPP_CAT_PICKLE] + tm->lead_ns[MPP_CAT_UNPICKLE];
+    }
+    if (cat == MPP_CAT_STARTUP) {
+        return tm->startup_on_ns < tm->lead_ns[cat] ? tm->startup_on_ns
+                                                    : tm->lead_ns[cat];
     }
     return tm->lead_ns[cat];
 }

@@ -11,7 +11,11 @@ takes the first task holds it for LONG; the others share the short tasks,
 all done long before (NSHORT * SHORT is well under LONG), then wait for
 tasks that never come while the long task goes on.  Prints MPPTEST_TRUTH
 {"main": pid, "pool_size": WORKERS, "long_worker": pid, "workers": [pids
-that ran tasks]}."""
+that ran tasks], "idle_s": how long the other workers were idle, in all,
+between their last task and the end of the long one (time.monotonic, the
+same clock in every process)}: the idle time as it happened, which a
+machine too busy to start the workers together makes shorter than
+LONG - NSHORT * SHORT."""
 import json
 import multiprocessing as mp
 import os
@@ -20,12 +24,12 @@ import time
 
 
 def spin(seconds):
-    t0 = time.perf_counter()
+    t0 = time.monotonic()
     s = 0
-    while time.perf_counter() - t0 < seconds:
+    while time.monotonic() - t0 < seconds:
         for i in range(20000):
             s += i * i
-    return os.getpid()
+    return os.getpid(), t0, time.monotonic()
 
 
 def main():
@@ -34,10 +38,17 @@ def main():
                                int(sys.argv[5]))
     ctx = mp.get_context(method)
     with ctx.Pool(workers) as pool:
-        pids = pool.map(spin, [long_s] + [short_s] * nshort, chunksize=1)
+        done = pool.map(spin, [long_s] + [short_s] * nshort, chunksize=1)
+    long_pid, _, long_end = done[0]
+    last = {}
+    for pid, _, end in done[1:]:
+        if pid != long_pid:
+            last[pid] = max(last.get(pid, end), end)
     print("MPPTEST_TRUTH " + json.dumps({
-        "main": os.getpid(), "pool_size": workers, "long_worker": pids[0],
-        "workers": sorted(set(pids))}), flush=True)
+        "main": os.getpid(), "pool_size": workers, "long_worker": long_pid,
+        "workers": sorted({pid for pid, _, _ in done}),
+        "idle_s": sum(max(0.0, long_end - end) for end in last.values())}),
+        flush=True)
 
 
 if __name__ == "__main__":
