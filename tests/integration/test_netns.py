@@ -33,6 +33,9 @@ def _why_not():
 
 
 def _no_dask():
+    why = mpptest.no_collector_for(SYS_PYTHON)
+    if why:
+        return why
     r = subprocess.run([SYS_PYTHON, "-c", "import distributed"],
                        capture_output=True)
     if r.returncode != 0:
