@@ -48,20 +48,25 @@ def copy_tree(root):
         raise SystemExit("versions.py: could not copy the tree into %s" % dst)
 
 
-def add_headers(root):
-    """python3.X-dev for every python3.X binary of ROOT that lacks its
-    headers (sid's 3.13 beside 3.14 and 3.15), from the root's apt."""
-    want = []
+def add_headers(root, versions):
+    """python3.X-dev, from the root's apt, for every python3.X binary of
+    ROOT that lacks its headers and every version asked for (sid's 3.13
+    beside 3.14 and 3.15); one at a time, since a suite need not have
+    them all."""
+    want = set(versions)
     for exe in glob.glob(os.path.join(root, "usr/bin/python3.*")):
         v = os.path.basename(exe)[len("python"):]
-        if v.replace(".", "").isdigit() and not os.path.exists(
-                os.path.join(root, "usr/include/python%s/Python.h" % v)):
-            want.append("python%s-dev" % v)
-    if want:
+        if v.replace(".", "").isdigit():
+            want.add(v)
+    for v in sorted(want):
+        if os.path.exists(os.path.join(root, "usr/include/python%s/Python.h"
+                                       % v)):
+            continue
         subprocess.run([MKROOT, "--run", root, "env",
                         "DEBIAN_FRONTEND=noninteractive", "apt-get",
-                        "install", "-y", "-qq", "--no-install-recommends"]
-                       + want, stdout=subprocess.DEVNULL)
+                        "install", "-y", "-qq", "--no-install-recommends",
+                        "python%s-dev" % v], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
 
 
 def root_pythons(root):
@@ -119,6 +124,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-host", action="store_true")
+    ap.add_argument("--pythons", default="3.13 3.14 3.15",
+                    help="versions to install into the roots where their "
+                    "suite has them (default: %(default)s)")
     args = ap.parse_args()
     roots = args.roots or sorted(
         d for d in glob.glob(os.path.join(TOP, "build-roots", "*"))
@@ -131,7 +139,7 @@ def main():
             results.append(("host python3", run_host(args, out)))
         for root in roots:
             copy_tree(root)
-            add_headers(root)
+            add_headers(root, args.pythons.split())
             for v in root_pythons(root):
                 label = "python%s (%s)" % (v, os.path.basename(root))
                 results.append((label, run_root(args, root, v)))
