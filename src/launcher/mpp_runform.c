@@ -1,17 +1,13 @@
 /*  The forms `mpprof run` accepts after its own options (see
- *  mpp_runform.h):
- *
- *    SCRIPT ARGS...                    as ever
- *    python3 [OPTS] (SCRIPT | -m MODULE | -c CODE) ARGS...
- *    CONSOLE-SCRIPT ARGS...            a #! line naming a Python
+ *  mpp_runform.h): SCRIPT ARGS... as ever, `python3 [OPTS] (SCRIPT | -m
+ *  MODULE | -c CODE) ARGS...`, and CONSOLE-SCRIPT ARGS... whose #! line
+ *  names a Python.
  *
  *  A launcher puts mpprof in front of the command a user would type
  *  (`mpirun -n 4 mpprof run python3 job.py`), so the words are read as
- *  the shell and the kernel would read them: an interpreter is looked up
- *  in PATH, a console script too, and its #! line says which Python runs
- *  it.  Whatever the form, the target is still started by mpp_run.c as
- *  the interpreter, its options, then the program: only the words are
- *  told apart here.  The interpreter itself is confirmed later by the
+ *  the shell and the kernel would read them.  Whatever the form, mpp_run.c
+ *  still starts the interpreter, its options, then the program: only the
+ *  words are told apart here.  The interpreter is confirmed later by the
  *  launcher's one probe (mpp_pyenv_probe), which also refuses a program
  *  that only looks like a Python by its name.
  */
@@ -30,12 +26,12 @@
 
 /* What the first bytes of a file say it is. */
 typedef enum {
-    S_MISSING,      /* no such file: the run's own checks say so */
-    S_DIR,          /* Python runs a directory's __main__.py */
-    S_ELF,          /* a compiled program: not a script */
-    S_PY_SHEBANG,   /* a #! line naming a Python */
-    S_SHEBANG,      /* a #! line naming anything else */
-    S_PLAIN         /* anything else: Python source, .pyc, a zip */
+    S_MISSING,    /* no such file: the run's own checks say so */
+    S_DIR,        /* Python runs a directory's __main__.py */
+    S_ELF,        /* a compiled program: not a script */
+    S_PY_SHEBANG, /* a #! line naming a Python */
+    S_SHEBANG,    /* a #! line naming anything else */
+    S_PLAIN       /* anything else: Python source, .pyc, a zip */
 } s_kind_t;
 
 typedef struct {
@@ -93,32 +89,25 @@ mpp_runform_is_pyname(const char *s)
     return *s == '\0' || strcmp(s, "-dbg") == 0;
 }
 
-/*  Whether `path` names an interpreter by its own name or, being a
+/*  Whether `name` names an interpreter by its own name or, being a
  *  symlink (a venv's bin/python, Debian's python3), by the name of what
- *  it resolves to. */
+ *  it resolves to.  A bare name (under env) is looked up in PATH. */
 static bool
-s_names_python(const char *path)
+s_names_python(const char *name)
 {
-    if (mpp_runform_is_pyname(s_base(path))) {
+    char *found = NULL;
+    if (mpp_runform_is_pyname(s_base(name))) {
         return true;
     }
-    char *real = realpath(path, NULL);
+    if (strchr(name, '/') == NULL) {
+        if (mpp_find_program(name, &found) != 0) {
+            return false;
+        }
+        name = found;
+    }
+    char *real = realpath(name, NULL);
     bool named = real != NULL && mpp_runform_is_pyname(s_base(real));
     free(real);
-    return named;
-}
-
-/*  Whether an interpreter word of a #! line names a Python: a path as
- *  it is, a bare name (under env) as found in PATH. */
-static bool
-s_shebang_names_python(const char *name)
-{
-    if (strchr(name, '/') != NULL || mpp_runform_is_pyname(name)) {
-        return s_names_python(name);
-    }
-    char *found = NULL;
-    bool named = mpp_find_program(name, &found) == 0 &&
-                 s_names_python(found);
     free(found);
     return named;
 }
@@ -129,28 +118,37 @@ s_blank(char c)
     return c == ' ' || c == '\t';
 }
 
+/*  Takes the word at *p (after blanks), ends it with a NUL and leaves *p
+ *  on the next word.  Returns it, "" at the end. */
+static char *
+s_cut_word(char **p)
+{
+    char *s = *p, *word;
+    while (s_blank(*s)) {
+        s++;
+    }
+    for (word = s; *s != '\0' && !s_blank(*s); s++) {
+    }
+    if (*s != '\0') {
+        *s++ = '\0';
+    }
+    while (s_blank(*s)) {
+        s++;
+    }
+    *p = s;
+    return word;
+}
+
 /*  Cuts the #! line in h->line into the interpreter and its argument as
  *  Linux does (one argument: the rest of the line, trimmed), and looks
  *  through env to the program it runs, splitting its words under -S. */
 static void
 s_parse_shebang(s_head_t *h)
 {
-    char *p = h->line + 2, *end;
+    char *p = h->line + 2;
     h->kind = S_SHEBANG;
-    while (s_blank(*p)) {
-        p++;
-    }
-    char *interp = p;
-    while (*p != '\0' && !s_blank(*p)) {
-        p++;
-    }
-    if (*p != '\0') {
-        *p++ = '\0';
-    }
-    while (s_blank(*p)) {
-        p++;
-    }
-    for (end = p + strlen(p); end > p && s_blank(end[-1]); end--) {
+    char *interp = s_cut_word(&p);
+    for (char *end = p + strlen(p); end > p && s_blank(end[-1]); end--) {
         end[-1] = '\0';
     }
     char *rest = *p != '\0' ? p : NULL;
@@ -166,18 +164,8 @@ s_parse_shebang(s_head_t *h)
     }
     else if (strncmp(rest, "-S", 2) == 0 &&
              (rest[2] == '\0' || s_blank(rest[2]))) {
-        for (p = rest + 2; s_blank(*p); p++) {
-        }
-        h->python = p;
-        while (*p != '\0' && !s_blank(*p)) {
-            p++;
-        }
-        if (*p != '\0') {
-            *p++ = '\0';
-        }
-        while (s_blank(*p)) {
-            p++;
-        }
+        p = rest + 2;
+        h->python = s_cut_word(&p);
         h->args = *p != '\0' ? p : NULL;
         h->split = true;
     }
@@ -187,7 +175,7 @@ s_parse_shebang(s_head_t *h)
         h->python = rest;
     }
     if (h->python != NULL && h->python[0] != '\0' &&
-        s_shebang_names_python(h->python)) {
+        s_names_python(h->python)) {
         h->kind = S_PY_SHEBANG;
     }
 }
@@ -213,10 +201,8 @@ s_read_head(const char *path, s_head_t *h)
     if (fd < 0) {
         return;
     }
-    ssize_t n;
-    do {
-        n = read(fd, h->line, S_HEAD_MAX);
-    } while (n < 0 && errno == EINTR);
+    /* A regular file's read is not interrupted by a signal. */
+    ssize_t n = read(fd, h->line, S_HEAD_MAX);
     close(fd);
     if (n < 2) {
         return;
@@ -231,13 +217,6 @@ s_read_head(const char *path, s_head_t *h)
     }
 }
 
-static bool
-s_ends_with(const char *s, const char *tail)
-{
-    size_t n = strlen(s), k = strlen(tail);
-    return n >= k && strcmp(s + n - k, tail) == 0;
-}
-
 /*  A script file by what it holds.  A #! line is honoured when the file
  *  is executable, as the kernel honours it; a plain `python3 job.py`
  *  ignores it, and so does mpprof for a script that is not executable,
@@ -247,11 +226,14 @@ s_ends_with(const char *s, const char *tail)
 static s_form_t
 s_by_content(const char *path, const s_head_t *h)
 {
+    size_t len = strlen(path);
     switch (h->kind) {
     case S_ELF:
         return S_FORM_NOT_PYTHON;
     case S_SHEBANG:
-        return s_ends_with(path, ".py") ? S_FORM_SCRIPT : S_FORM_NOT_PYTHON;
+        return len > 3 && strcmp(path + len - 3, ".py") == 0
+                   ? S_FORM_SCRIPT
+                   : S_FORM_NOT_PYTHON;
     case S_PY_SHEBANG:
         return access(path, X_OK) == 0 ? S_FORM_SHEBANG : S_FORM_SCRIPT;
     default:
@@ -299,7 +281,7 @@ s_recognize(const char *w, char **found, s_head_t *h)
 
 /* ---- the interpreter's options ---------------------------------------- */
 
-/* Appends a copy of the first `len` bytes of `s` to f->pyopts. */
+/* Appends a copy of the first `len` bytes of `s` (0: all) to f->pyopts. */
 static int
 s_push(mpp_runform_t *f, const char *s, size_t len)
 {
@@ -308,7 +290,7 @@ s_push(mpp_runform_t *f, const char *s, size_t len)
         return MPP_ENOMEM;
     }
     f->pyopts = grown;
-    if ((grown[f->npyopts] = strndup(s, len)) == NULL) {
+    if ((grown[f->npyopts] = strndup(s, len ? len : strlen(s))) == NULL) {
         return MPP_ENOMEM;
     }
     grown[++f->npyopts] = NULL;
@@ -322,13 +304,11 @@ static const struct {
     char opt;
     const char *why;
 } s_refused[] = {
-    {'E', "it ignores PYTHONPATH, through which mpprof loads its "
+    {'E', "it ignores PYTHONPATH, which loads mpprof's collector"},
+    {'I', "isolated mode ignores PYTHONPATH, which loads mpprof's "
           "collector"},
-    {'I', "isolated mode ignores PYTHONPATH, through which mpprof loads "
-          "its collector"},
     {'S', "it skips the site module, which starts mpprof's collector"},
-    {'i', "it would leave an interactive prompt waiting after the "
-          "program"},
+    {'i', "it would leave an interactive prompt after the program"},
     {'V', "it prints Python's version and runs no program to profile"},
     {'h', "it prints Python's help and runs no program to profile"},
     {'?', "it prints Python's help and runs no program to profile"},
@@ -352,6 +332,37 @@ static int
 s_enomem(void)
 {
     mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+    return 2;
+}
+
+/*  A long option at words[*i]: --check-hash-based-pycs and its value
+ *  (next, or after '=') go on, --help and --version are refused, like
+ *  any other.  Returns 0, or the exit status after one line. */
+static int
+s_long_pyopt(mpp_runform_t *f, char **words, size_t n, size_t *i)
+{
+    static const char hash[] = "--check-hash-based-pycs";
+    const char *w = words[*i];
+    size_t k = sizeof(hash) - 1;
+    bool joined = strncmp(w, hash, k) == 0 && w[k] == '=';
+    if (joined || strcmp(w, hash) == 0) {
+        if (!joined && *i + 1 >= n) {
+            mpp_say("python option %s needs a value", w);
+            return 2;
+        }
+        if (s_push(f, w, 0) != 0 ||
+            (!joined && s_push(f, words[++*i], 0) != 0)) {
+            return s_enomem();
+        }
+        return 0;
+    }
+    if (strcmp(w, "--version") == 0 || strncmp(w, "--help", 6) == 0) {
+        mpp_say("python option %s is not supported under mpprof (it prints "
+                "Python's %s and runs no program to profile)", w,
+                w[2] == 'v' ? "version" : "help");
+        return 2;
+    }
+    mpp_say("unknown python option %s", w);
     return 2;
 }
 
@@ -382,34 +393,11 @@ s_take_pyopts(mpp_runform_t *f, char **words, size_t n, size_t *i,
             return 0;
         }
         if (w[1] == '-') {
-            const char *hash = "--check-hash-based-pycs";
-            if (strncmp(w, hash, strlen(hash)) == 0 &&
-                w[strlen(hash)] == '=') {
-                if (s_push(f, w, strlen(w)) != 0) {
-                    return s_enomem();
-                }
-                continue;
+            int status = s_long_pyopt(f, words, n, i);
+            if (status != 0) {
+                return status;
             }
-            if (strcmp(w, hash) == 0) {
-                if (*i + 1 >= n) {
-                    mpp_say("python option %s needs a value", w);
-                    return 2;
-                }
-                if (s_push(f, w, strlen(w)) != 0 ||
-                    s_push(f, words[*i + 1], strlen(words[*i + 1])) != 0) {
-                    return s_enomem();
-                }
-                (*i)++;
-                continue;
-            }
-            if (strcmp(w, "--version") == 0 || strncmp(w, "--help", 6) == 0) {
-                mpp_say("python option %s is not supported under mpprof (it "
-                        "prints Python's %s and runs no program to profile)",
-                        w, w[2] == 'v' ? "version" : "help");
-                return 2;
-            }
-            mpp_say("unknown python option %s", w);
-            return 2;
+            continue;
         }
         bool pushed = false;
         for (size_t j = 1; w[j] != '\0' && !pushed; j++) {
@@ -425,12 +413,10 @@ s_take_pyopts(mpp_runform_t *f, char **words, size_t n, size_t *i,
                 }
                 if (c == 'W' || c == 'X') {
                     /* Passed on as written, with its value. */
-                    if (s_push(f, w, strlen(w)) != 0 ||
-                        (v == NULL && s_push(f, words[*i + 1],
-                                             strlen(words[*i + 1])) != 0)) {
+                    if (s_push(f, w, 0) != 0 ||
+                        (v == NULL && s_push(f, words[++*i], 0) != 0)) {
                         return s_enomem();
                     }
-                    *i += v == NULL;
                     pushed = true;
                     continue;
                 }
@@ -446,7 +432,7 @@ s_take_pyopts(mpp_runform_t *f, char **words, size_t n, size_t *i,
             }
             return s_refuse_short(c);
         }
-        if (!pushed && s_push(f, w, strlen(w)) != 0) {
+        if (!pushed && s_push(f, w, 0) != 0) {
             return s_enomem();
         }
     }
@@ -455,29 +441,20 @@ s_take_pyopts(mpp_runform_t *f, char **words, size_t n, size_t *i,
 
 /* ---- the forms -------------------------------------------------------- */
 
-/*  Whether --python and the interpreter word are one interpreter, after
- *  PATH and symlinks: one file, whatever it is called. */
+/*  Stats `name` as found in PATH, saying in one line why it cannot be
+ *  run.  Returns 0 or the exit status (127). */
 static int
-s_same_interpreter(const char *opt, const char *word)
+s_stat_program(const char *name, struct stat *st)
 {
-    const char *names[2] = {opt, word};
-    struct stat st[2];
-    for (int k = 0; k < 2; k++) {
-        char *path = NULL;
-        int rc = mpp_find_program(names[k], &path);
-        if (rc == 0 && stat(path, &st[k]) != 0) {
-            rc = -errno;
-        }
-        free(path);
-        if (rc != 0) {
-            mpp_say("cannot run '%s': %s", names[k], mpp_strerror(rc));
-            return 127;
-        }
+    char *path = NULL;
+    int rc = mpp_find_program(name, &path);
+    if (rc == 0 && stat(path, st) != 0) {
+        rc = -errno;
     }
-    if (st[0].st_dev != st[1].st_dev || st[0].st_ino != st[1].st_ino) {
-        mpp_say("--python '%s' and '%s' are two different interpreters: "
-                "name one", opt, word);
-        return 2;
+    free(path);
+    if (rc != 0) {
+        mpp_say("cannot run '%s': %s", name, mpp_strerror(rc));
+        return 127;
     }
     return 0;
 }
@@ -512,18 +489,22 @@ s_set_command(mpp_runform_t *f, const char *value, char **words, size_t n,
 static int
 s_interpreter(mpp_runform_t *f, const char *python, char **words, size_t n)
 {
-    int status;
-    char *path = NULL;
-    int rc = mpp_find_program(words[0], &path);
-    free(path);
-    if (rc != 0) {
-        /* Said before the script's own check, which would blame it. */
-        mpp_say("cannot run '%s': %s", words[0], mpp_strerror(rc));
-        return 127;
+    /* Said before the script's own check, which would blame the script.
+     * --python and the word must be one interpreter after PATH and
+     * symlinks: one file, whatever it is called. */
+    struct stat st, py;
+    int status = s_stat_program(words[0], &st);
+    if (status == 0 && python != NULL) {
+        status = s_stat_program(python, &py);
+    }
+    if (status != 0) {
+        return status;
     }
     if (python != NULL &&
-        (status = s_same_interpreter(python, words[0])) != 0) {
-        return status;
+        (st.st_dev != py.st_dev || st.st_ino != py.st_ino)) {
+        mpp_say("--python '%s' and '%s' are two different interpreters: "
+                "name one", python, words[0]);
+        return 2;
     }
     if ((f->python = strdup(words[0])) == NULL) {
         return s_enomem();
@@ -552,19 +533,11 @@ s_shebang(mpp_runform_t *f, const char *python, s_head_t *h, char **words,
     size_t nopts = 0, i = 0;
     const char *value = NULL;
     for (char *p = h->args; p != NULL && *p != '\0';) {
-        opts[nopts++] = p;
         if (!h->split) {
+            opts[nopts++] = p;
             break;
         }
-        while (*p != '\0' && !s_blank(*p)) {
-            p++;
-        }
-        if (*p != '\0') {
-            *p++ = '\0';
-        }
-        while (s_blank(*p)) {
-            p++;
-        }
+        opts[nopts++] = s_cut_word(&p);
     }
     int status = s_take_pyopts(f, opts, nopts, &i, &value);
     if (status != 0) {
