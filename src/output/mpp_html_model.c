@@ -393,7 +393,7 @@ s_proc(FILE *out, s_model_t *m, size_t i)
     const mpp_proc_t *p = &s->procs[i];
     fprintf(out, "{\"pid\": %" PRId64 ", \"ppid\": %" PRId64
             ", \"parent\": %zd, \"name\": ", p->pid, p->ppid, s_parent(s, i));
-    mpp_rep_json_str(out, p->name);
+    mpp_rep_json_str(out, mpp_rep_proc_label(s, p));
     fprintf(out, ", \"start_us\": %" PRId64 ", \"wall_us\": %" PRId64
             ", \"exit\": ", s_rel_us(s, p->start_ns),
             s_us(p->wall_ns > 0 ? p->wall_ns : 0));

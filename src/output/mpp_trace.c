@@ -133,13 +133,13 @@ s_event(FILE *out, bool *first, const char *name, const char *ph,
 
 /* The metadata of one process and its threads. */
 static void
-s_proc_meta(FILE *out, bool *first, const mpp_proc_t *p, size_t index,
-            int64_t tpid)
+s_proc_meta(FILE *out, bool *first, const mpp_session_t *s,
+            const mpp_proc_t *p, size_t index, int64_t tpid)
 {
     int64_t main_tid = s_main_tid(p);
     s_event(out, first, "process_name", "M", tpid, main_tid);
     fputs(", \"args\": {\"name\": ", out);
-    mpp_rep_json_str(out, p->name ? p->name : "process");
+    mpp_rep_json_str(out, mpp_rep_proc_label(s, p));
     fprintf(out, ", \"pid\": %" PRId64 "}}", p->pid);
 
     /* Perfetto shows labels after the name: how the process started
@@ -209,7 +209,7 @@ s_proc_life(FILE *out, bool *first, const mpp_session_t *s,
     }
     char name[160];
     snprintf(name, sizeof(name), "%s (pid %" PRId64 ")",
-             p->name ? p->name : "process", p->pid);
+             mpp_rep_proc_label(s, p), p->pid);
     s_event(out, first, name, "X", tpid, main_tid);
     fputs(", \"cat\": \"process\", \"ts\": ", out);
     s_us(out, s_rel(s, start));
@@ -343,7 +343,7 @@ mpp_trace_write(const mpp_session_t *s, FILE *out)
     for (size_t i = 0; i < s->nprocs && rc == 0; i++) {
         const mpp_proc_t *p = &s->procs[i];
         int64_t tpid = s_trace_pid(s, i);
-        s_proc_meta(out, &first, p, i, tpid);
+        s_proc_meta(out, &first, s, p, i, tpid);
         s_proc_life(out, &first, s, p, tpid);
         for (size_t k = 0; k < p->nthreads && rc == 0; k++) {
             rc = s_thread_spans(out, &first, s, &p->threads[k], tpid);

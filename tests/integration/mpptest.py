@@ -80,6 +80,19 @@ def debian_python():
     return PYTHON
 
 
+def no_collector_for(python):
+    """Why this build cannot profile `python` (None when it can): tests of
+    Debian's compiled packages (mpi4py, distributed's dependencies) need
+    the release's python3, and a build for another Python (3.15 in a sid
+    root whose python3 is 3.14) has no collector for it."""
+    if not os.access(python, os.X_OK):
+        return "%s does not exist" % python
+    if not collector_fits(python):
+        return ("this build has no collector for %s (it is for %s)"
+                % (python, PYTHON))
+    return None
+
+
 def is_debian_default(python):
     """Whether `python` is the release's default python3, the one Debian
     builds its compiled extension packages (pyzmq, under Jupyter) for."""

@@ -223,6 +223,9 @@ class TwoHostsTest(unittest.TestCase):
                 os.path.realpath(mpptest.PYTHON):
             self.skipTest("needs %s besides a Python of another prefix"
                           % SYS_PYTHON)
+        why = mpptest.no_collector_for(SYS_PYTHON)
+        if why:
+            self.skipTest(why)
         c = Collector(self, "--expect", "2", "--idle", "60")
         for host, py, n in (("alpha", mpptest.PYTHON, 11),
                             ("beta", SYS_PYTHON, 13)):
@@ -353,8 +356,9 @@ class ScriptMergeTest(unittest.TestCase):
 def _have_mpi():
     if shutil.which("mpirun") is None:
         return "mpirun is not installed (Debian: openmpi-bin)"
-    if not os.access(SYS_PYTHON, os.X_OK):
-        return "%s does not exist" % SYS_PYTHON
+    why = mpptest.no_collector_for(SYS_PYTHON)
+    if why:
+        return why
     r = subprocess.run([SYS_PYTHON, "-c", "import mpi4py"],
                        capture_output=True)
     if r.returncode != 0:

@@ -364,6 +364,12 @@ class TestVerdict(VerdictCase):
         # The fork server, and the resource tracker it starts.
         self.assertGreaterEqual(len(helpers), 1, roles)
         self.assertLessEqual(len(helpers), 2, roles)
+        # Named by what they are: multiprocessing calls both "MainProcess".
+        names = sorted(p["name"] for p in helpers)
+        self.assertIn("forkserver", names, roles)
+        self.assertTrue(set(names) <= {"forkserver", "resource_tracker"},
+                        roles)
+        self.assertEqual(len(set(names)), len(names), roles)
         for p in helpers:
             # Waiting for requests: idle, not compute (issue 13: 3.30 s of
             # the fork server counted as compute).  What compute is left

@@ -12,6 +12,7 @@
 #include "mpp_report_priv.h"
 #include "writers_fixture.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define S_MPL "/usr/lib/python3.11/multiprocessing/"
@@ -199,6 +200,45 @@ MPP_TEST(startup_on_cpu)
     mpp_session_destroy(&s);
 }
 
+/*  Helpers are named by what they are: the fork server and the resource
+ *  tracker start as fresh interpreters, which multiprocessing calls
+ *  "MainProcess" like the program itself.  The fork server's children,
+ *  which inherit its command line, keep their own names, and so does a
+ *  Python the program ran itself (also "MainProcess"). */
+MPP_TEST(helpers_named_by_what_they_are)
+{
+    mpp_session_t *s = mpp_session_new();
+    s->wall_ns = 3000 * MS;
+    s_rec(s, 300, 1, "main", 0, 3000 * MS, 900 * MS, 2900 * MS);
+    mpp_proc_t *tr = s_rec(s, 301, 300, "exec", 95 * MS, 2800 * MS,
+                           50 * MS, 2700 * MS);
+    s_argv(tr, S_TRACKER);
+    mpp_proc_t *fs = s_rec(s, 302, 300, "forkserver", 100 * MS, 2800 * MS,
+                           60 * MS, 2700 * MS);
+    s_argv(fs, S_FSERVER);
+    mpp_proc_t *w = s_rec(s, 303, 302, "forkserver", 200 * MS, 2000 * MS,
+                          1900 * MS, 1950 * MS);
+    s_argv(w, S_FSERVER);
+    free(w->name);
+    w->name = strdup("ForkServerPoolWorker-1");
+    mpp_proc_t *sub = s_rec(s, 304, 300, "exec", 200 * MS, 100 * MS,
+                            90 * MS, 95 * MS);
+    free(sub->name);
+    sub->name = strdup("MainProcess");
+    for (size_t i = 1; i < 3; i++) {
+        free(s->procs[i].name);
+        s->procs[i].name = strdup("MainProcess");
+    }
+    static const char *const want[] = {"MainProcess", "resource_tracker",
+                                       "forkserver", "ForkServerPoolWorker-1",
+                                       "MainProcess"};
+    ASSERT_EQ(s->nprocs, MPP_ARRAY_SIZE(want));
+    for (size_t i = 0; i < s->nprocs; i++) {
+        ASSERT(strcmp(mpp_rep_proc_label(s, &s->procs[i]), want[i]) == 0);
+    }
+    mpp_session_destroy(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -207,5 +247,7 @@ main(int argc, char **argv)
     MPP_RUN(reused_pid_parent);
     MPP_RUN(queue_read_lock);
     MPP_RUN(startup_on_cpu);
+    MPP_RUN(helpers_named_by_what_they_are);
     return mpp_wf_done(mpp_test_done(argc, argv));
 }
+

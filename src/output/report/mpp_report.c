@@ -138,7 +138,14 @@ mpp_report_find_proc(const mpp_session_t *s, const char *spec)
             return ix;
         }
     }
-    /* A name that happens to be all digits still matches by name. */
+    /* A name that happens to be all digits still matches by name: the
+     * name every output shows (a helper's, "forkserver"), then the one
+     * multiprocessing gave it. */
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (strcmp(mpp_rep_proc_label(s, &s->procs[i]), spec) == 0) {
+            return (ssize_t)i;
+        }
+    }
     for (size_t i = 0; i < s->nprocs; i++) {
         if (s->procs[i].name && strcmp(s->procs[i].name, spec) == 0) {
             return (ssize_t)i;

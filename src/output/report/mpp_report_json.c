@@ -93,7 +93,7 @@ s_json_proc(FILE *out, const mpp_session_t *s, const mpp_proc_t *p,
     mpp_rep_exit_str(p, exit, sizeof(exit));
     fprintf(out, "{\"pid\": %" PRId64 ", \"ppid\": %" PRId64 ", \"name\": ",
             p->pid, p->ppid);
-    mpp_rep_json_str(out, p->name);
+    mpp_rep_json_str(out, mpp_rep_proc_label(s, p));
     fputs(", \"start_method\": ", out);
     mpp_rep_json_str(out, p->start_method);
     fprintf(out, ", \"role\": \"%s\", \"host\": ", 

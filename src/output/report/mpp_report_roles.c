@@ -177,6 +177,20 @@ mpp_rep_role_name(mpp_rep_role_t role)
                                     : "worker";
 }
 
+/*  The fork server and the resource tracker start as fresh interpreters,
+ *  so multiprocessing calls both "MainProcess", like the program itself;
+ *  a helper that kept that default is named by what it is. */
+const char *
+mpp_rep_proc_label(const mpp_session_t *s, const mpp_proc_t *p)
+{
+    const char *name = p->name != NULL ? p->name : "process";
+    if (strcmp(name, "MainProcess") != 0 || s == NULL ||
+        mpp_rep_role_of(s, p) != MPP_REP_HELPER) {
+        return name;
+    }
+    return s_tracker(mpp_rep_image(s, p)) ? "resource_tracker" : "forkserver";
+}
+
 /*  Whether a worker is the parent of workers of its own (the middle
  *  process of a nested pool).  Only workers count as its children: the
  *  fork server's children have it, a helper, for their parent. */

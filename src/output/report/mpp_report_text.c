@@ -276,7 +276,7 @@ s_txt_processes(const mpp_session_t *s, ssize_t proc, FILE *out)
             fputc('\n', out);
         }
         fprintf(out, "%8" PRId64 " %8" PRId64 "  ", p->pid, p->ppid);
-        mpp_rep_col(out, p->name, 20);
+        mpp_rep_col(out, mpp_rep_proc_label(s, p), 20);
         fputc(' ', out);
         mpp_rep_col(out, p->start_method, 10);
         fprintf(out, " %9.3f %9.3f %10" PRIu64 " %7zu  %s",
@@ -335,7 +335,7 @@ s_txt_proc_time(const mpp_session_t *s, ssize_t proc, bool parallel,
         mpp_proc_cats(p, cat);
         mpp_rep_proc_rest(s, p, parallel, &rest);
         fprintf(out, "%7" PRId64 "  ", p->pid);
-        mpp_rep_col(out, p->name, 20);
+        mpp_rep_col(out, mpp_rep_proc_label(s, p), 20);
         fprintf(out, " %9.3f", mpp_rep_sec(ns));
         s_txt_cat_cols(out, rest.compute_ns, cat);
     }
