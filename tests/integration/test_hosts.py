@@ -418,9 +418,10 @@ class ConsoleScriptTest(unittest.TestCase):
                           % DASK_WORKER)
         with open(DASK_WORKER) as f:
             shebang = f.readline()[2:].split()
-        if not shebang or not mpptest.collector_fits(shebang[0]):
-            self.skipTest("no collector in this build for %s, the Python of "
-                          "%s" % (shebang, DASK_WORKER))
+        why = mpptest.no_collector_for(shebang[0]) if shebang else \
+            "%s has no #! line" % DASK_WORKER
+        if why:
+            self.skipTest(why)
         env = dict(os.environ, PATH="/usr/bin" + os.pathsep +
                    os.environ.get("PATH", ""))
         plain = subprocess.run(["dask-worker", "--version"],
