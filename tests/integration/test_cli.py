@@ -598,6 +598,21 @@ class TestRunForms(CliCase):
         self.assertEqual(mpptest.ncalls(self.assertProfiled(r), "t_forms.py",
                                         "form_work"), r.truth()["form_work"])
 
+    def test_named_python_but_not_one(self):
+        # Named like an interpreter, it is one only if the launcher's
+        # probe says so.
+        fake = os.path.join(mpptest.mktemp(self), "python3.11")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho not a python\n")
+        os.chmod(fake, 0o755)
+        r = self.form([fake, self.script, "3"])
+        self.assertOneLineError(r.proc, mentions="does not look like a "
+                                "Python interpreter")
+        self.assertNothingRun(r)
+        r = self.form(["python3.999", self.script])
+        self.assertOneLineError(r.proc, mentions="cannot run 'python3.999'")
+        self.assertNothingRun(r)
+
     def _console_script(self, name, shebang):
         path = os.path.join(self.bindir, name)
         with open(path, "w") as f:
