@@ -12,6 +12,8 @@
  *    mpp_status.c  the live status line on a terminal while `run` works
  *    mpp_collect.c `collect`: the aggregator for runs on several hosts
  *    mpp_runjoin.c `run --join`: the run's side of it
+ *    mpp_runform.c the forms of `run`'s command: python3 [OPTS] ...,
+ *                  console scripts (mpp_runform.h)
 
  *  The aggregator (src/aggregator/) and the output directory writer
  *  (src/output/mpp_outdir.h) are rooms of their own that this one drives.
@@ -40,6 +42,9 @@ typedef struct {
     bool quiet;           /* no report nor summary line on stderr */
     const char *join;     /* --join: stream to `mpprof collect`, NULL */
     mpp_target_kind_t kind;
+    char **pyopts;        /* options for the interpreter, put before the
+                           * program (`mpprof run python3 -u job.py`) */
+    size_t npyopts;
     char **command;       /* what follows the options: the script and its
                            * arguments, or "-m"/"-c", its value and the
                            * arguments; borrowed from main's argv */

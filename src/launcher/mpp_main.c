@@ -5,6 +5,7 @@
  *  --help and exits 2.
  */
 #include "mpp_launcher.h"
+#include "mpp_runform.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -178,9 +179,10 @@ static int
 s_cmd_run(int argc, char **argv)
 {
     mpp_run_opts_t o = {
-        .outdir = "mpprof-out", .python = "python3", .interval_ms = 100,
+        .outdir = "mpprof-out", .python = NULL, .interval_ms = 100,
         .kind = MPP_TARGET_SCRIPT,
     };
+    mpp_runform_t form = {.kind = MPP_TARGET_SCRIPT};
     const char *interval = NULL, *module = NULL, *code = NULL;
     int i, m;
 
@@ -247,7 +249,7 @@ s_cmd_run(int argc, char **argv)
         return s_usage_error("run needs a SCRIPT, -m MODULE or -c CODE");
     }
     size_t nrest = (size_t)(argc - i);
-    char **cmd;
+    char **cmd = NULL;
     if (module != NULL) {
         o.kind = MPP_TARGET_MODULE;
         cmd = s_make_command("-m", module, argv + i, nrest, &o.ncommand);
@@ -257,15 +259,35 @@ s_cmd_run(int argc, char **argv)
         cmd = s_make_command("-c", code, argv + i, nrest, &o.ncommand);
     }
     else {
-        cmd = s_make_command(NULL, NULL, argv + i, nrest, &o.ncommand);
+        /* `python3 [OPTS] ...`, a console script, or a script as ever
+         * (mpp_runform.c). */
+        int status = mpp_runform_parse(&form, o.python, argv + i, nrest);
+        if (status != 0) {
+            mpp_runform_fini(&form);
+            return status;
+        }
+        if (form.python != NULL) {
+            o.python = form.python;
+        }
+        o.kind = form.kind;
+        o.pyopts = form.pyopts;
+        o.npyopts = form.npyopts;
+        o.command = form.command;
+        o.ncommand = form.ncommand;
     }
-    if (cmd == NULL) {
-        mpp_say("%s", mpp_strerror(MPP_ENOMEM));
-        return 2;
+    if (o.python == NULL) {
+        o.python = "python3";
     }
-    o.command = cmd;
+    if (module != NULL || code != NULL) {
+        if (cmd == NULL) {
+            mpp_say("%s", mpp_strerror(MPP_ENOMEM));
+            return 2;
+        }
+        o.command = cmd;
+    }
     int status = mpp_run(&o);
     free(cmd);
+    mpp_runform_fini(&form);
     return status;
 }
 

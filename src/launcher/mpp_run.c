@@ -208,17 +208,20 @@ s_remove_mapdir(s_run_t *r)
     }
 }
 
-/*  The target's argv: the interpreter, then what followed the options.
+/*  The target's argv: the interpreter, its options, then the program.
  *  A script whose name starts with '-' is put after "--", or Python would
  *  take it for one of its own options.  An interpreter run around its
  *  wrapper gets its path as argv[0], as the wrapper's exec would give. */
 static char **
 s_make_argv(const mpp_run_opts_t *o, const mpp_pyenv_t *py)
 {
-    char **argv = calloc(o->ncommand + 3, sizeof(*argv));
+    char **argv = calloc(o->npyopts + o->ncommand + 3, sizeof(*argv));
     size_t k = 0;
     if (argv != NULL) {
         argv[k++] = py->environ != NULL ? py->path : (char *)o->python;
+        for (size_t j = 0; j < o->npyopts; j++) {
+            argv[k++] = o->pyopts[j];
+        }
         if (o->kind == MPP_TARGET_SCRIPT && o->command[0][0] == '-') {
             argv[k++] = "--";
         }

@@ -15,14 +15,21 @@ Checks, against the real binary:
     (before the target runs), --python without a collector build or that
     does not exist, `report` on a nonexistent / empty / garbage / truncated
     file and on a directory without session.mpprof, bad report options;
-  * --version (matches include/mpprof/mpprof.h) and --help.
+  * --version (matches include/mpprof/mpprof.h) and --help;
+  * the forms people type behind a launcher (TestRunForms): `python3
+    [OPTS] SCRIPT|-m|-c`, with options passed on and the ones that would
+    lose the collector refused, --python agreeing with the word, console
+    scripts with a Python #! line; each compared with the plain run's
+    stdout, stderr and exit status, counts with the target's own.
 """
 
 import hashlib
 import json
 import os
 import re
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -448,6 +455,232 @@ class TestErrors(CliCase):
             mpptest.mpprof(["report", good, "--limit", "abc"]), usage=True)
         self.assertOneLineError(
             mpptest.mpprof(["report", good, "--process", "NoSuchProcess-9"]))
+
+
+class TestRunForms(CliCase):
+    """`mpprof run python3 ...` and console scripts: what mpirun, srun or
+    a shell is given.  The plain run of the same words is the reference
+    for stdout, stderr and exit status; the target's printed truth for
+    the counts."""
+
+    def setUp(self):
+        self.script = mpptest.target("t_forms.py")
+        # A PATH whose python3 is the interpreter this build serves, as
+        # `python3` on a user's PATH is: a symlink to it.
+        self.bindir = mpptest.mktemp(self, "mpptest-forms-bin-")
+        os.symlink(mpptest.PYTHON, os.path.join(self.bindir, "python3"))
+        self.env = dict(os.environ, PATH=self.bindir + os.pathsep +
+                        os.environ.get("PATH", ""))
+        # Not bindir: a bare name is a file in the working directory first.
+        self.cwd = mpptest.mktemp(self, "mpptest-forms-cwd-")
+
+    def plain(self, argv, cwd=None):
+        return subprocess.run(argv, capture_output=True, text=True,
+                              env=self.env, cwd=cwd or self.cwd,
+                              timeout=mpptest.DEFAULT_TIMEOUT)
+
+    def form(self, args, python=False, cwd=None):
+        """`mpprof run -q -o OUT [--python PY] ARGS` with self.env."""
+        return mpptest.run(args, test=self, python=python, env=self.env,
+                           cwd=cwd or self.cwd)
+
+    def assertSameAsPlain(self, r, plain):
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (plain.returncode, plain.stdout, plain.stderr),
+                         r.describe())
+
+    def assertNothingRun(self, r):
+        self.assertEqual(r.stdout, "", r.describe())
+        self.assertFalse(os.path.exists(r.outdir), "output dir created")
+
+    def test_python3_script_exact_counts(self):
+        words = ["python3", self.script, "13", "3"]
+        plain = self.plain(words)
+        self.assertEqual(plain.returncode, 3, plain.stderr)
+        r = self.form(words)
+        self.assertSameAsPlain(r, plain)
+        st = self.assertProfiled(r)
+        truth = r.truth()
+        self.assertEqual(truth, {"form_work": 13})
+        self.assertEqual(mpptest.ncalls(st, "t_forms.py", "form_work"),
+                         truth["form_work"])
+
+    def test_interpreter_as_a_path(self):
+        words = [mpptest.PYTHON, self.script, "6"]
+        plain = self.plain(words)
+        r = self.form(words)
+        self.assertSameAsPlain(r, plain)
+        self.assertEqual(mpptest.ncalls(self.assertProfiled(r), "t_forms.py",
+                                        "form_work"), r.truth()["form_work"])
+
+    def test_python3_module(self):
+        words = ["python3", "-m", "t_climod", "7", "x y"]
+        plain = self.plain(words, cwd=mpptest.TARGETS)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        r = self.form(words, cwd=mpptest.TARGETS)
+        self.assertSameAsPlain(r, plain)
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(out["argv"], ["7", "x y"])
+        st = self.assertProfiled(r)
+        self.assertEqual(mpptest.ncalls(st, "t_climod.py", "climod_work"),
+                         out["calls"])
+
+    def test_python3_code(self):
+        code = ("import json, sys\n"
+                "def in_code(i):\n    return i\n"
+                "n = int(sys.argv[1])\n"
+                "for i in range(n):\n    in_code(i)\n"
+                "print('MPPTEST_TRUTH ' + json.dumps({'in_code': n}))\n"
+                "print(repr(sys.argv))\n"
+                "sys.exit(4)\n")
+        # -uc: a combined flag group that ends in -c, its value next.
+        words = ["python3", "-uc", code, "9", "-q", "b c"]
+        plain = self.plain(words)
+        self.assertEqual(plain.returncode, 4, plain.stderr)
+        r = self.form(words)
+        self.assertSameAsPlain(r, plain)
+        self.assertIn(repr(["-c", "9", "-q", "b c"]), r.stdout)
+        st = self.assertProfiled(r)
+        self.assertEqual(mpptest.ncalls(st, "<string>", "in_code"),
+                         r.truth()["in_code"])
+
+    def test_python_options_passed_on(self):
+        words = ["python3", "-O", "-X", "mpp_form=1",
+                 "-Werror::DeprecationWarning", "-sB", self.script, "5"]
+        plain = self.plain(words)
+        r = self.form(words)
+        self.assertSameAsPlain(r, plain)
+        seen = json.loads(r.stdout.splitlines()[-1])
+        # What the plain run shows, said explicitly: the options arrived.
+        self.assertEqual((seen["debug"], seen["optimize"], seen["xoptions"],
+                          seen["warnoptions"]),
+                         (False, 1, {"mpp_form": "1"},
+                          ["error::DeprecationWarning"]))
+        self.assertEqual(mpptest.ncalls(self.assertProfiled(r), "t_forms.py",
+                                        "form_work"), r.truth()["form_work"])
+        # -OO and --check-hash-based-pycs with its value.
+        words = ["python3", "-OO", "--check-hash-based-pycs", "never",
+                 self.script, "2"]
+        plain = self.plain(words)
+        r = self.form(words)
+        self.assertSameAsPlain(r, plain)
+        self.assertEqual(json.loads(r.stdout.splitlines()[-1])["optimize"], 2)
+
+    def test_refused_options_one_line(self):
+        cases = [("-E", "-E"), ("-I", "-I"), ("-S", "-S"), ("-i", "-i"),
+                 ("-V", "-V"), ("--version", "--version"), ("-h", "-h"),
+                 ("--help", "--help"), ("-uE", "-E"),
+                 ("-", "standard input")]
+        for opt, mention in cases:
+            with self.subTest(opt=opt):
+                r = self.form(["python3", opt, self.script, "3"])
+                line = self.assertOneLineError(r.proc, mentions=mention)
+                self.assertTrue(line.startswith("mpprof: "), line)
+                self.assertNothingRun(r)
+        r = self.form(["python3"])
+        self.assertOneLineError(r.proc, mentions="python3")
+        self.assertNothingRun(r)
+
+    def test_python_option_must_agree(self):
+        # A wrapper named python3 runs the same Python, but it is another
+        # file: refused before anything runs.
+        wdir = mpptest.mktemp(self)
+        wrapper = os.path.join(wdir, "python3")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nexec "%s" "$@"\n' % mpptest.PYTHON)
+        os.chmod(wrapper, 0o755)
+        r = self.form([wrapper, self.script, "3"], python=mpptest.PYTHON)
+        self.assertOneLineError(r.proc, mentions="--python")
+        self.assertNothingRun(r)
+        # The same interpreter under two names is one.
+        r = self.form(["python3", self.script, "8"], python=mpptest.PYTHON)
+        self.assertEqual(r.returncode, 0, r.describe())
+        self.assertEqual(mpptest.ncalls(self.assertProfiled(r), "t_forms.py",
+                                        "form_work"), r.truth()["form_work"])
+
+    def test_named_python_but_not_one(self):
+        # Named like an interpreter, it is one only if the launcher's
+        # probe says so.
+        fake = os.path.join(mpptest.mktemp(self), "python3.11")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho not a python\n")
+        os.chmod(fake, 0o755)
+        r = self.form([fake, self.script, "3"])
+        self.assertOneLineError(r.proc, mentions="does not look like a "
+                                "Python interpreter")
+        self.assertNothingRun(r)
+        r = self.form(["python3.999", self.script])
+        self.assertOneLineError(r.proc, mentions="cannot run 'python3.999'")
+        self.assertNothingRun(r)
+
+    def _console_script(self, name, shebang):
+        path = os.path.join(self.bindir, name)
+        with open(path, "w") as f:
+            f.write("#!%s\n"
+                    "import sys\n"
+                    "sys.path.insert(0, %r)\n"
+                    "import t_forms\n"
+                    "sys.exit(t_forms.main())\n" % (shebang, mpptest.TARGETS))
+        os.chmod(path, 0o755)
+        return path
+
+    def test_console_script_exact_counts(self):
+        self._console_script("mpp-forms-tool", mpptest.PYTHON)
+        words = ["mpp-forms-tool", "11", "5"]
+        plain = self.plain(words)
+        self.assertEqual(plain.returncode, 5, plain.stderr)
+        r = self.form(words)
+        self.assertSameAsPlain(r, plain)
+        # sys.argv[0] is the script's path, as the kernel gives it.
+        seen = json.loads(r.stdout.splitlines()[-1])
+        self.assertEqual(seen["argv"][0],
+                         os.path.join(self.bindir, "mpp-forms-tool"))
+        st = self.assertProfiled(r)
+        self.assertEqual(mpptest.ncalls(st, "t_forms.py", "form_work"),
+                         r.truth()["form_work"])
+
+    def test_console_script_env_shebang_with_option(self):
+        # `env -S` splits the line: python3 from PATH, with -O.
+        path = self._console_script("mpp-forms-env", "/usr/bin/env -S "
+                                    "python3 -O")
+        for words in (["mpp-forms-env", "4"], [path, "4"]):
+            with self.subTest(words=words[0]):
+                plain = self.plain(words)
+                self.assertEqual(plain.returncode, 0, plain.stderr)
+                r = self.form(words)
+                self.assertSameAsPlain(r, plain)
+                self.assertFalse(json.loads(r.stdout.splitlines()[-1])["debug"])
+                self.assertEqual(mpptest.ncalls(self.assertProfiled(r),
+                                                "t_forms.py", "form_work"), 4)
+
+    def test_python3_script_in_cwd_wins(self):
+        d = mpptest.mktemp(self)
+        with open(os.path.join(d, "python3"), "w") as f:
+            f.write("def here(i):\n    return i\n"
+                    "for i in range(6):\n    here(i)\nprint('local')\n")
+        r = self.form(["python3"], python=mpptest.PYTHON, cwd=d)
+        self.assertEqual((r.returncode, r.stdout), (0, "local\n"),
+                         r.describe())
+        self.assertEqual(mpptest.ncalls(self.assertProfiled(r), "python3",
+                                        "here"), 6)
+
+    def test_not_python_is_refused(self):
+        if shutil.which("ls", path=self.env["PATH"]) is None:
+            self.skipTest("no ls in PATH")
+        r = self.form(["ls", "-l"])
+        line = self.assertOneLineError(r.proc)
+        self.assertEqual(line, "mpprof: 'ls' is not a Python script or "
+                               "interpreter")
+        self.assertNothingRun(r)
+        # A shell script from PATH is no Python script either.
+        sh = os.path.join(self.bindir, "mpp-forms-sh")
+        with open(sh, "w") as f:
+            f.write("#!/bin/sh\necho hi\n")
+        os.chmod(sh, 0o755)
+        r = self.form(["mpp-forms-sh"])
+        self.assertOneLineError(r.proc, mentions="'mpp-forms-sh' is not a "
+                                "Python script")
+        self.assertNothingRun(r)
 
 
 if __name__ == "__main__":

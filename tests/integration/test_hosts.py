@@ -375,8 +375,9 @@ class MpiTest(unittest.TestCase):
         if why:
             self.skipTest(why)
         c = Collector(self, "--expect", "4", "--idle", "120")
+        # The form the launcher is given: the interpreter as a word.
         argv = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", "4",
-                mpptest.BIN, "run", "-q", "--join", c.join, "--python",
+                mpptest.BIN, "run", "-q", "--join", c.join,
                 SYS_PYTHON, mpptest.target("hosts_mpi.py")]
         env = dict(os.environ, OMPI_MCA_plm_rsh_agent="false")
         r = subprocess.run(argv, capture_output=True, text=True, env=env,
@@ -402,6 +403,53 @@ class MpiTest(unittest.TestCase):
             sub = c.report("--rank", str(k))
             self.assertEqual(ncalls(sub, "work"), 10 * (k + 1), k)
             self.assertEqual([p["rank"] for p in sub["processes"]], [k])
+
+
+DASK_WORKER = "/usr/bin/dask-worker"
+
+
+class ConsoleScriptTest(unittest.TestCase):
+    """`mpprof run --join J dask-worker ...`: Debian's console script,
+    found in PATH, run by the Python of its #! line."""
+
+    def test_dask_worker_console_script_joins(self):
+        if not os.access(DASK_WORKER, os.X_OK):
+            self.skipTest("%s is not installed (Debian: python3-distributed)"
+                          % DASK_WORKER)
+        with open(DASK_WORKER) as f:
+            shebang = f.readline()[2:].split()
+        why = mpptest.no_collector_for(shebang[0]) if shebang else \
+            "%s has no #! line" % DASK_WORKER
+        if why:
+            self.skipTest(why)
+        env = dict(os.environ, PATH="/usr/bin" + os.pathsep +
+                   os.environ.get("PATH", ""))
+        plain = subprocess.run(["dask-worker", "--version"],
+                               capture_output=True, text=True, env=env,
+                               timeout=120)
+        version = subprocess.run(
+            [shebang[0], "-c", "import platform; "
+             "print(platform.python_version())"],
+            capture_output=True, text=True, timeout=60).stdout.strip()
+        c = Collector(self, "--expect", "1", "--idle", "120")
+        r = subprocess.run([mpptest.BIN, "run", "-q", "--join", c.join,
+                            "dask-worker", "--version"],
+                           capture_output=True, text=True, env=env,
+                           timeout=120)
+        self.assertEqual((r.returncode, r.stdout, r.stderr),
+                         (plain.returncode, plain.stdout, plain.stderr))
+        self.assertEqual(c.wait(), 0, c.stderr)
+        doc = c.report()
+        # The Python of the #! line ran it (not python3 from PATH), with
+        # the script's path as sys.argv[0].
+        self.assertEqual(doc["python"], version)
+        self.assertEqual(len(doc["processes"]), 1, doc["processes"])
+        self.assertIsNotNone(doc["processes"][0]["host"])
+        mods = [(f["file"], f["ncalls"]) for f in doc["functions"]
+                if f["name"] == "<module>" and
+                (f["file"].endswith("/dask-worker") or
+                 f["file"].endswith("distributed/cli/dask_worker.py"))]
+        self.assertEqual(sorted(n for _, n in mods), [1, 1], mods)
 
 
 class HostileTest(unittest.TestCase):
