@@ -55,6 +55,10 @@ struct mpp_agg {
      * handed over (mpp_agg_expect): the final drain goes on until the
      * first reaches the second, not just until the socket is quiet. */
     _Atomic uint64_t received, expected;
+    /* Set by mpp_agg_expect: the sender that reported is the only one
+     * (the launcher's agent), so once its frames are in, none can be in
+     * flight and the final drain need not wait for any. */
+    atomic_bool sole_sender;
 };
 
 static int
@@ -219,7 +223,8 @@ s_final_drain(mpp_agg_t *self)
         if (now - start >= (owed ? S_EXPECT_MAX_NS : S_DRAIN_MAX_NS)) {
             break;
         }
-        int n = zmq_poll(&item, 1, S_DRAIN_MS);
+        bool all_in = !owed && atomic_load(&self->sole_sender);
+        int n = zmq_poll(&item, 1, all_in ? 0 : S_DRAIN_MS);
         if (n < 0 && zmq_errno() != EINTR) {
             break;
         }
@@ -359,6 +364,7 @@ void
 mpp_agg_expect(mpp_agg_t *self, uint64_t frames)
 {
     atomic_fetch_add(&self->expected, frames);
+    atomic_store(&self->sole_sender, true);
 }
 
 void

@@ -97,7 +97,10 @@ void mpp_agg_target_ended(mpp_agg_t *self);
 /*  Adds `frames` to the number of frames the thread must have received
  *  before its final drain stops (bounded at 10 s): a sender that has
  *  finished says how many it handed to its socket, so that none still in
- *  flight is left behind by a quiet moment. */
+ *  flight is left behind by a quiet moment.  Calling it also says that
+ *  this sender is the only one (the launcher's agent, when collectors
+ *  have no sockets): once its count is in, the drain stops at once
+ *  instead of watching a quiet socket for 50 ms. */
 void mpp_agg_expect(mpp_agg_t *self, uint64_t frames);
 
 /* Asks the thread to stop waiting for stragglers at once. */
