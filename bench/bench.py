@@ -10,10 +10,12 @@ Sections (each a function registered in SECTIONS, run in this order):
              TMP`, alternating, --rounds times; medians of the time measured
              inside the script (perf_counter around the workload: no
              interpreter start-up, no profile writing) and of the
-             whole-process wall time.  Target: mpprof's slowdown / cProfile's
-             slowdown <= --target (0.8), judged on the whole process (what a
-             user sees); the ratios inside the script are printed beside.  Also
-             the extra nanoseconds per call event of each profiler.
+             whole-process wall time.  Target: mpprof's overhead (extra
+             time over unprofiled) / cProfile's <= 0.75 by default and 0.5
+             with --fast on 3.12+, 0.85 on 3.11 (0.1.0's figure), judged
+             on the whole process (what a user sees); the ratios inside
+             the script are printed beside.  Also the extra nanoseconds
+             per call event of each profiler.
   callgrind  instructions per call event, noise-free: workload.py with
              --cg-calls and twice as many calls, each unprofiled, under
              cProfile and under `mpprof run`, in `valgrind --tool=callgrind`
@@ -230,10 +232,11 @@ def overhead_targets(ctx):
     3.12+ (sys.monitoring) 0.75 in the default mode and 0.5 in fast mode;
     3.11 (profile hook, which has no fast mode) 0.80."""
     if ctx["fast"]:
-        return {"default": 0.75, "fast": 0.5}
+        return {"default": 0.75, "fast": 0.5, "instr": 0.75}
     # 3.11: no worse than 0.1.0, whose README gave 3.58x for mpprof and
-    # 4.04x for cProfile, whole process: (3.58 - 1) / (4.04 - 1) = 0.85.
-    return {"default": 0.85, "fast": 0.5}
+    # 4.04x for cProfile, whole process: (3.58 - 1) / (4.04 - 1) = 0.85;
+    # and 1736 instructions per call event for cProfile's 1821: 0.95.
+    return {"default": 0.85, "fast": 0.5, "instr": 0.95}
 
 
 def section_overhead(args, ctx):
@@ -290,11 +293,14 @@ def section_overhead(args, ctx):
           "binary on every side: what a user sees, mpprof's launcher, agent "
           "and output files and cProfile's pstats dump included; the time "
           "inside the script, the hook's cost alone, is shown beside it)")
+    # Slowdowns for reading; what is judged is the overhead ratio below
+    # (issue 11's acceptance 4), of which this is another view.
     t = args.target
     figs.add("per-event cost: mpprof slowdown / cProfile slowdown, whole process",
              "%.3f (%.2fx / %.2fx)" % (rw["ratio_of_ratios"], rw["mpprof_over_unprofiled"],
                                       rw["cprofile_over_unprofiled"]),
-             "<= %.2f" % t, rw["ratio_of_ratios"] <= t)
+             "<= %.2f" % t if t else "none",
+             rw["ratio_of_ratios"] <= t if t else None)
     figs.add("per-event cost: mpprof slowdown / cProfile slowdown, inside the script",
              "%.3f (%.2fx / %.2fx)" % (ri["ratio_of_ratios"], ri["mpprof_over_unprofiled"],
                                       ri["cprofile_over_unprofiled"]),
@@ -490,7 +496,7 @@ def section_callgrind(args, ctx):
                  per["cProfile"]["groups"][groups[0]]),
              "none", None)
     tgt = overhead_targets(ctx)
-    for m, key in (("mpprof", "default"), ("mpprof-fast", "fast")):
+    for m, key in (("mpprof", "instr"), ("mpprof-fast", "fast")):
         if m in per:
             q = per[m]["differential"] / per["cProfile"]["differential"]
             figs.add("instructions per call event, %s / cProfile" % m,
@@ -875,8 +881,9 @@ def main(argv=None):
     ap.add_argument("--calls", type=int,
                     help="overhead: Python calls per workload run (3M; 1M quick)")
     ap.add_argument("--depth", type=int, default=60, help="recursion depth")
-    ap.add_argument("--target", type=float, default=0.8,
-                    help="overhead: max ratio of ratios (default 0.8)")
+    ap.add_argument("--target", type=float, default=0.0,
+                    help="overhead: max ratio of slowdowns, whole process "
+                    "(default: none; the overhead ratio is what is judged)")
     ap.add_argument("--cg-calls", type=int,
                     help="callgrind: calls of the smaller run (200k; 100k quick)")
     ap.add_argument("--pool-calls", type=int,
