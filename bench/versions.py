@@ -8,7 +8,8 @@ issue 11's acceptance 4) once with the host's python3 (build/mpprof) and
 once per Python of each Debian root (scripts/mkroot.sh; default: every root
 under build-roots/ that exists, as scripts/matrix.sh leaves them).  In a
 root, the checkout's tracked files are copied to ROOT/bench-src and built
-once per Python (build-3.X, -DPython3_EXECUTABLE=/usr/bin/python3.X);
+once per Python (build-3.X, -DPython3_EXECUTABLE=/usr/bin/python3.X,
+rebuilt when the tree changed);
 every python3.X binary there counts (its -dev package is installed into
 the root when missing).  Roots need root
 (chroot).
@@ -106,11 +107,11 @@ def run_root(args, root, v):
     name = "bench-%s.json" % v
     inner = (
         "cd /bench-src && "
-        "{ [ -x build-{v}/mpprof ] || BUILD_DIR=build-{v} scripts/build.sh "
-        "-DPython3_EXECUTABLE=/usr/bin/python{v} >/dev/null; } && "
-        "python{v} bench/bench.py --python /usr/bin/python{v} "
-        "--mpprof build-{v}/mpprof {rest}"
-    ).format(v=v, rest=" ".join(bench_args(args, "/bench-src/" + name)))
+        "BUILD_DIR=build-%(v)s scripts/build.sh "
+        "-DPython3_EXECUTABLE=/usr/bin/python%(v)s >/dev/null && "
+        "python%(v)s bench/bench.py --python /usr/bin/python%(v)s "
+        "--mpprof build-%(v)s/mpprof %(rest)s"
+    ) % {"v": v, "rest": " ".join(bench_args(args, "/bench-src/" + name))}
     print("== %s: python%s" % (root, v), flush=True)
     subprocess.run([MKROOT, "--run", root, "bash", "-c", inner])
     path = os.path.join(root, "bench-src", name)
