@@ -71,7 +71,11 @@ s_rename(void)
             end = strtoul(p + 1, NULL, 10);
         }
     }
-    if (start == 0 || end <= start + sizeof(S_NAME)) {
+    /* Only where the kernel's bounds hold this program's own argv[0]
+     * (glibc's program_invocation_name points into it): under valgrind
+     * they are the tool's own command line, not memory of ours. */
+    if (start == 0 || end <= start + sizeof(S_NAME) ||
+        (char *)start != program_invocation_name) {
         return;
     }
     char *area = (char *)start;
