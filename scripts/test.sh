@@ -14,7 +14,7 @@
 # root): the README's two commands in a fresh Debian 13 root (Python
 # 3.13), and the normal suite once per Python of a Debian sid root (3.14,
 # 3.15).  It is on by default in CI (CI=true, as root), where it adds
-# about 40 minutes on a 2-CPU machine; MPPROF_MATRIX=0 turns it off.
+# about 13 minutes on a 2-CPU machine; MPPROF_MATRIX=0 turns it off.
 # MPPROF_MATRIX_ROOT names the sid root (default build-roots/sid, reused
 # when it exists).
 set -uo pipefail
