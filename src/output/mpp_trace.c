@@ -139,7 +139,8 @@ s_proc_meta(FILE *out, bool *first, const mpp_session_t *s,
     int64_t main_tid = s_main_tid(p);
     s_event(out, first, "process_name", "M", tpid, main_tid);
     fputs(", \"args\": {\"name\": ", out);
-    mpp_rep_json_str(out, mpp_rep_proc_label(s, p));
+    const char *label = mpp_rep_proc_label(s, p);
+    mpp_rep_json_str(out, label != NULL ? label : "process");
     fprintf(out, ", \"pid\": %" PRId64 "}}", p->pid);
 
     /* Perfetto shows labels after the name: how the process started
@@ -207,9 +208,10 @@ s_proc_life(FILE *out, bool *first, const mpp_session_t *s,
             end = e > end ? e : end;
         }
     }
+    const char *label = mpp_rep_proc_label(s, p);
     char name[160];
     snprintf(name, sizeof(name), "%s (pid %" PRId64 ")",
-             mpp_rep_proc_label(s, p), p->pid);
+             label != NULL ? label : "process", p->pid);
     s_event(out, first, name, "X", tpid, main_tid);
     fputs(", \"cat\": \"process\", \"ts\": ", out);
     s_us(out, s_rel(s, start));

@@ -142,7 +142,8 @@ mpp_report_find_proc(const mpp_session_t *s, const char *spec)
      * name every output shows (a helper's, "forkserver"), then the one
      * multiprocessing gave it. */
     for (size_t i = 0; i < s->nprocs; i++) {
-        if (strcmp(mpp_rep_proc_label(s, &s->procs[i]), spec) == 0) {
+        const char *label = mpp_rep_proc_label(s, &s->procs[i]);
+        if (label != NULL && strcmp(label, spec) == 0) {
             return (ssize_t)i;
         }
     }

@@ -95,7 +95,8 @@ int64_t mpp_rep_proc_thread_ns(const mpp_proc_t *p);
  *  role the reports use; the mpp_rep_is_* functions judge a process
  *  alone (a fork server labelled "forkserver" counts as a worker). */
 /*  A process's name in every output: p->name, but "forkserver" or
- *  "resource_tracker" for a helper multiprocessing left "MainProcess". */
+ *  "resource_tracker" for a helper multiprocessing left "MainProcess";
+ *  NULL for a process that has no name. */
 const char *mpp_rep_proc_label(const mpp_session_t *s, const mpp_proc_t *p);
 bool mpp_rep_is_main(const mpp_proc_t *p);
 bool mpp_rep_is_helper(const mpp_proc_t *p);

@@ -183,10 +183,9 @@ mpp_rep_role_name(mpp_rep_role_t role)
 const char *
 mpp_rep_proc_label(const mpp_session_t *s, const mpp_proc_t *p)
 {
-    const char *name = p->name != NULL ? p->name : "process";
-    if (strcmp(name, "MainProcess") != 0 || s == NULL ||
-        mpp_rep_role_of(s, p) != MPP_REP_HELPER) {
-        return name;
+    if (p->name == NULL || strcmp(p->name, "MainProcess") != 0 ||
+        s == NULL || mpp_rep_role_of(s, p) != MPP_REP_HELPER) {
+        return p->name;
     }
     return s_tracker(mpp_rep_image(s, p)) ? "resource_tracker" : "forkserver";
 }
