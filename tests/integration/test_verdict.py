@@ -367,13 +367,13 @@ class TestVerdict(VerdictCase):
         for p in helpers:
             # Waiting for requests: idle, not compute (issue 13: 3.30 s of
             # the fork server counted as compute).  What compute is left
-            # is CPU time it really spent after its start-up: never more
-            # than its CPU time less its start-up, and most of its life is
-            # idle.
+            # is CPU time its thread's clock shows it spent after its
+            # start-up, outside every category: never more than its CPU
+            # time (its start-up's wall time is not all on a CPU on a busy
+            # machine, so the CPU time less the start-up's length is no
+            # bound), and most of its life is idle.
             c = p["categories"]
-            self.assertLessEqual(c["compute_s"],
-                                 max(0.0, p["cpu_s"] - c["startup_s"]) +
-                                 0.001, p)
+            self.assertLessEqual(c["compute_s"], p["cpu_s"] + 0.001, p)
             self.assertGreater(c["idle_s"], 0.5 * p["thread_s"], p)
             self.assertGreater(c["idle_s"], 5 * c["compute_s"], p)
             # Acceptance 2 of issue 13: a helper's compute under 50 ms.
