@@ -22,17 +22,33 @@ s_cpu(mpp_core_t *core, int64_t ns)
     mpp_core_hot(core)->clock.fake_cpu = ns;
 }
 
-/*  work [ acquire ] with CPU time known inside and outside the lock wait:
+/*  Time passing between events: `n` reads of the test clock. */
+static void
+s_pass(mpp_core_t *core, int n)
+{
+    for (int i = 0; i < n; i++) {
+        (void)mpp_clock_read(&mpp_core_hot(core)->clock);
+    }
+}
+
+/* Events this far apart are never near enough to skip a read. */
+#define GAP ((int)(MPP_TS_CPU_NEAR_NS / STEP) + 10)
+#define US 1000
+
+/*  work [ acquire ] with CPU time known inside and outside the lock wait,
+ *  each part GAP + 1 steps (31 us) of the event clock long:
  *
- *    clock  event            thread CPU clock
- *    1000   call work        0
- *    2000   call acquire     700   (700 on a CPU outside categories)
- *    3000   return acquire   800   (100 on a CPU inside the lock wait)
- *    4000   return work      1300  (500 more outside; read by the batch)
+ *    event            thread CPU clock
+ *    call work        0
+ *    call acquire     20 us  (20 on a CPU outside categories)
+ *    return acquire   25 us  (5 on a CPU inside the lock wait)
+ *    return work      40 us  (15 more outside; read by the next batch)
  *
- *  The thread's time is 3000 ns, 1000 of it lock wait: 2000 outside
- *  categories, of which 1200 on a CPU (compute) and 800 off it (other
+ *  The thread's time is 93 us, 31 of it lock wait: 62 outside
+ *  categories, of which 35 on a CPU (compute) and 27 off it (other
  *  wait). */
+#define PART ((int64_t)(GAP + 1) * STEP)
+
 static mpp_tstate_t *
 s_scenario(mpp_core_t *core, uint32_t *work_p)
 {
@@ -44,21 +60,24 @@ s_scenario(mpp_core_t *core, uint32_t *work_p)
     ASSERT_EQ(t->cpu_ns, -1); /* not read yet: unknown */
     s_call(core, t, work);
     ASSERT_EQ(t->cpu_ns, -1); /* a call of an untagged function reads none */
-    s_cpu(core, 700);
+    s_pass(core, GAP);
+    s_cpu(core, 20 * US);
     s_call(core, t, acquire); /* into the lock wait: read */
-    ASSERT_EQ(t->cpu_ns, 700);
+    ASSERT_EQ(t->cpu_ns, 20 * US);
     ASSERT_EQ(t->cpu_cat_ns, 0);
-    s_cpu(core, 800);
+    s_pass(core, GAP);
+    s_cpu(core, 25 * US);
     s_ret(core, t); /* out of it: read, and the first periodic read */
-    ASSERT_EQ(t->cpu_ns, 800);
-    ASSERT_EQ(t->cpu_cat_ns, 100);
-    s_cpu(core, 1300);
+    ASSERT_EQ(t->cpu_ns, 25 * US);
+    ASSERT_EQ(t->cpu_cat_ns, 5 * US);
+    s_pass(core, GAP);
+    s_cpu(core, 40 * US);
     s_ret(core, t); /* 10 ms of events have not passed: no read */
-    ASSERT_EQ(t->cpu_ns, 800);
+    ASSERT_EQ(t->cpu_ns, 25 * US);
     int64_t cpu, cat;
     ASSERT(mpp_tstate_cpu(t, &cpu, &cat));
-    ASSERT_EQ(cpu, 800);
-    ASSERT_EQ(cat, 100);
+    ASSERT_EQ(cpu, 25 * US);
+    ASSERT_EQ(cat, 5 * US);
     *work_p = work;
     return t;
 }
@@ -98,71 +117,109 @@ MPP_TEST(compute_and_other_wait_are_measured_through_the_wire)
     uint32_t work;
     mpp_tstate_t *t = s_scenario(core, &work);
     ASSERT_EQ(mpp_core_flush(core), 0); /* the batch reads every thread */
-    ASSERT_EQ(t->cpu_ns, 1300);
+    ASSERT_EQ(t->cpu_ns, 40 * US);
     const mpp_msg_t *m = s_last(MPP_MSG_DATA);
     ASSERT_EQ(m->nthreads, 1u);
     ASSERT(m->threads[0].has_cpu);
-    ASSERT_EQ(m->threads[0].cpu_ns, 1300);
-    ASSERT_EQ(m->threads[0].cpu_cat_ns, 100);
-    ASSERT_EQ(m->threads[0].cat[MPP_CAT_LOCK_WAIT].ns, (uint64_t)STEP);
+    ASSERT_EQ(m->threads[0].cpu_ns, 40 * US);
+    ASSERT_EQ(m->threads[0].cpu_cat_ns, 5 * US);
+    ASSERT_EQ(m->threads[0].cat[MPP_CAT_LOCK_WAIT].ns, (uint64_t)PART);
 
     /* A batch with nothing new sends nothing; CPU time alone is news. */
     size_t n = S.n;
     ASSERT_EQ(mpp_core_flush(core), 0);
     ASSERT_EQ(S.n, n);
-    s_cpu(core, 1400);
+    s_cpu(core, 41 * US);
     ASSERT_EQ(mpp_core_flush(core), 0);
     ASSERT_EQ(S.n, n + 1);
-    ASSERT_EQ(s_last(MPP_MSG_DATA)->threads[0].cpu_ns, 1400);
+    ASSERT_EQ(s_last(MPP_MSG_DATA)->threads[0].cpu_ns, 41 * US);
     ASSERT_EQ(s_last(MPP_MSG_DATA)->threads[0].nstats, 0u);
-    s_cpu(core, 1300); /* a clock going back is not believed */
+    s_cpu(core, 40 * US); /* a clock going back is not believed */
     ASSERT_EQ(mpp_core_flush(core), 0);
     ASSERT_EQ(S.n, n + 1);
-    ASSERT_EQ(t->cpu_ns, 1400);
+    ASSERT_EQ(t->cpu_ns, 41 * US);
 
     mpp_session_t *s = s_ingest();
     const mpp_proc_t *p;
     const mpp_thread_t *st = s_thread(s, 100, &p);
     ASSERT(st->has_cpu);
-    ASSERT_EQ(st->cpu_ns, 1400);
-    ASSERT_EQ(st->cpu_cat_ns, 100);
-    ASSERT_EQ(mpp_rep_thread_ns(p, st), 3 * STEP);
+    ASSERT_EQ(st->cpu_ns, 41 * US);
+    ASSERT_EQ(st->cpu_cat_ns, 5 * US);
+    ASSERT_EQ(mpp_rep_thread_ns(p, st), 3 * PART);
 
     /* The process's CPU time is what its thread's clock shows: nothing
      * unattributed.  (The DATA's own figure is the real process clock,
-     * which the test clock's events have nothing to do with.) */
-    s->procs[0].cpu_ns = 1400;
+     * which the test clock's events have nothing to do with.)  62 us
+     * outside categories: 36 on a CPU, 26 off it. */
+    s->procs[0].cpu_ns = 41 * US;
     mpp_rep_rest_t rest;
     mpp_rep_thread_rest(s, p, st, false, &rest);
-    ASSERT_EQ(rest.compute_ns, 1300);
-    ASSERT_EQ(rest.other_wait_ns, 700);
+    ASSERT_EQ(rest.compute_ns, 36 * US);
+    ASSERT_EQ(rest.other_wait_ns, 2 * PART - 36 * US);
     ASSERT_EQ(rest.idle_ns, 0);
     mpp_rep_proc_rest(s, p, false, &rest);
-    ASSERT_EQ(rest.compute_ns, 1300);
-    ASSERT_EQ(rest.other_wait_ns, 700);
+    ASSERT_EQ(rest.compute_ns, 36 * US);
+    ASSERT_EQ(rest.other_wait_ns, 2 * PART - 36 * US);
 
     /* CPU time the process used that no thread clock shows (a thread
      * killed after its last read) fills the off-CPU rest in proportion:
-     * 350 of 700. */
-    s->procs[0].cpu_ns = 1400 + 350;
+     * half of it here. */
+    int64_t off = 2 * PART - 36 * US;
+    s->procs[0].cpu_ns = 41 * US + off / 2;
     mpp_rep_thread_rest(s, p, st, false, &rest);
-    ASSERT_EQ(rest.compute_ns, 1300 + 350);
-    ASSERT_EQ(rest.other_wait_ns, 350);
-    s->procs[0].cpu_ns = 1400 + 5000; /* and never beyond the rest */
+    ASSERT_EQ(rest.compute_ns, 36 * US + off / 2);
+    ASSERT_EQ(rest.other_wait_ns, off - off / 2);
+    s->procs[0].cpu_ns = 41 * US + 5 * off; /* and never beyond the rest */
     mpp_rep_thread_rest(s, p, st, false, &rest);
-    ASSERT_EQ(rest.compute_ns, 2000);
+    ASSERT_EQ(rest.compute_ns, 2 * PART);
     ASSERT_EQ(rest.other_wait_ns, 0);
 
     /* Unknown CPU time (an older session file): the estimate, the
      * process's CPU time over the thread's time less lock waits: half. */
     mpp_thread_t *wt = &s->procs[0].threads[0];
     wt->has_cpu = false;
-    s->procs[0].cpu_ns = 1000;
+    s->procs[0].cpu_ns = PART;
     mpp_rep_thread_rest(s, p, st, false, &rest);
-    ASSERT_EQ(rest.compute_ns, 1000);
-    ASSERT_EQ(rest.other_wait_ns, 1000);
+    ASSERT_EQ(rest.compute_ns, PART);
+    ASSERT_EQ(rest.other_wait_ns, PART);
     mpp_session_destroy(&s);
     (void)work;
+    s_core_end(&core);
+}
+
+/*  Boundaries near the last read read no clock: a loop of short lock
+ *  calls counts their time as on a CPU inside the lock wait, and the
+ *  next boundary far enough from the last read reads again. */
+MPP_TEST(near_boundaries_read_no_clock)
+{
+    mpp_core_t *core = s_core("fork");
+    uint32_t work;
+    mpp_tstate_t *t = s_scenario(core, &work);
+    uint32_t acquire =
+        s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");
+    s_pass(core, GAP);
+    s_call(core, t, work);
+    s_cpu(core, 50 * US);
+    s_call(core, t, acquire); /* far from the last read: reads */
+    ASSERT_EQ(t->cpu_ns, 50 * US);
+    s_cpu(core, 1000 * US); /* would show if it were read */
+    s_ret(core, t);          /* 1 us later: no read, 1 us inside */
+    s_call(core, t, acquire); /* 2 us after the read, 1 us outside */
+    s_ret(core, t);           /* 3 us after: 1 us more inside */
+    ASSERT_EQ(t->cpu_ns, 50 * US);
+    ASSERT_EQ(t->cpu_cat_ns, (5 + 2) * US);
+    ASSERT_EQ(t->cpu_since, 53 * US);
+    s_pass(core, GAP);
+    s_cpu(core, 60 * US);
+    s_call(core, t, acquire); /* far again: reads, 7 us outside */
+    ASSERT_EQ(t->cpu_ns, 60 * US);
+    ASSERT_EQ(t->cpu_since, 60 * US);
+    ASSERT_EQ(t->cpu_cat_ns, 7 * US);
+    s_pass(core, GAP);
+    s_cpu(core, 61 * US);
+    s_ret(core, t);
+    ASSERT_EQ(t->cpu_cat_ns, 8 * US);
+    s_ret(core, t);
     s_core_end(&core);
 }
 
@@ -204,13 +261,13 @@ MPP_TEST(end_of_thread_and_process_read_the_clock)
     mpp_core_t *core = s_core("fork");
     uint32_t work;
     mpp_tstate_t *t = s_scenario(core, &work);
-    s_cpu(core, 2000);
+    s_cpu(core, 45 * US);
     mpp_tstate_t *x = mpp_core_add_thread(core, 101, "X");
     s_call(core, x, work);
-    s_cpu(core, 2500);
+    s_cpu(core, 46 * US);
     s_ret(core, x); /* first return: read */
-    ASSERT_EQ(x->cpu_ns, 2500);
-    s_cpu(core, 2600);
+    ASSERT_EQ(x->cpu_ns, 46 * US);
+    s_cpu(core, 47 * US);
     mpp_core_release_thread(core, x);
     const mpp_tstate_t *past = NULL;
     for (size_t i = 0; (past = mpp_core_table(core, i)) != NULL; i++) {
@@ -221,20 +278,20 @@ MPP_TEST(end_of_thread_and_process_read_the_clock)
     ASSERT_NOT_NULL(past);
     int64_t cpu, cat;
     ASSERT(mpp_tstate_cpu(past, &cpu, &cat));
-    ASSERT_EQ(cpu, 2600);
+    ASSERT_EQ(cpu, 47 * US);
     ASSERT_EQ(cat, 0);
-    s_cpu(core, 3000);
+    s_cpu(core, 50 * US);
     mpp_core_finish(core, MPP_EXIT_OK, 0);
-    ASSERT_EQ(t->cpu_ns, 3000);
+    ASSERT_EQ(t->cpu_ns, 50 * US);
     mpp_session_t *s = s_ingest();
     const mpp_proc_t *p;
     const mpp_thread_t *st = s_thread(s, 100, &p);
     ASSERT(st->has_cpu);
-    ASSERT_EQ(st->cpu_ns, 3000);
-    ASSERT_EQ(st->cpu_cat_ns, 100);
+    ASSERT_EQ(st->cpu_ns, 50 * US);
+    ASSERT_EQ(st->cpu_cat_ns, 5 * US);
     const mpp_thread_t *sx = s_thread(s, 101 | (1ull << 32), &p);
     ASSERT(sx->has_cpu);
-    ASSERT_EQ(sx->cpu_ns, 2600);
+    ASSERT_EQ(sx->cpu_ns, 47 * US);
     mpp_session_destroy(&s);
     s_core_end(&core);
 }
@@ -250,12 +307,13 @@ MPP_TEST(agent_reads_the_cpu_time_from_the_mapping)
     mpp_tstate_t *t = s_scenario(core, &work);
     uint32_t acquire =
         s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");
-    s_cpu(core, 1300);
-    s_call(core, t, acquire); /* 1200 outside; into the wait: read */
-    ASSERT_EQ(t->cpu_ns, 1300);
-    s_cpu(core, 1350);
-    ASSERT_EQ(mpp_core_flush(core), 0); /* 50 inside so far */
-    ASSERT_EQ(t->cpu_ns, 1350);
+    s_pass(core, GAP);
+    s_cpu(core, 40 * US);
+    s_call(core, t, acquire); /* into the wait: read */
+    ASSERT_EQ(t->cpu_ns, 40 * US);
+    s_cpu(core, 40 * US + 500);
+    ASSERT_EQ(mpp_core_flush(core), 0); /* 500 ns inside so far */
+    ASSERT_EQ(t->cpu_ns, 40 * US + 500);
 
     size_t len;
     unsigned char *b = s_bytes(getpid(), false, &len);
@@ -273,8 +331,8 @@ MPP_TEST(agent_reads_the_cpu_time_from_the_mapping)
             const mpp_wthread_t *w = &msg[i].threads[j];
             if (w->tid == 100) {
                 ASSERT(w->has_cpu);
-                ASSERT_EQ(w->cpu_ns, 1350);
-                ASSERT_EQ(w->cpu_cat_ns, 100 + 50);
+                ASSERT_EQ(w->cpu_ns, 40 * US + 500);
+                ASSERT_EQ(w->cpu_cat_ns, 5 * US + 500);
                 seen = true;
             }
         }
@@ -313,6 +371,7 @@ main(int argc, char **argv)
     (void)s_cost_eq;
     (void)s_read;
     MPP_RUN(compute_and_other_wait_are_measured_through_the_wire);
+    MPP_RUN(near_boundaries_read_no_clock);
     MPP_RUN(periodic_read_every_ten_ms_of_events);
     MPP_RUN(end_of_thread_and_process_read_the_clock);
     MPP_RUN(agent_reads_the_cpu_time_from_the_mapping);

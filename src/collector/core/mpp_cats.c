@@ -135,7 +135,7 @@ s_cur(const mpp_tstate_t *t)
 /*  Reads the thread's CPU clock into cpu_ns; false when it cannot be read
  *  (the test clock without an injected value, a thread that has ended). */
 static bool
-s_cpu_read(mpp_tstate_t *t)
+s_cpu_read(mpp_tstate_t *t, int64_t now)
 {
     if (t->core == NULL || t->cpu_base < 0) {
         return false;
@@ -149,19 +149,22 @@ s_cpu_read(mpp_tstate_t *t)
     if (v > t->cpu_ns) {
         t->cpu_ns = v;
     }
+    t->cpu_at = now;
     return true;
 }
 
 void
 mpp_cats_cpu_read(mpp_tstate_t *t)
 {
-    (void)s_cpu_read(t);
+    if (t->core != NULL) {
+        (void)s_cpu_read(t, mpp_clock_peek(&t->core->h.clock));
+    }
 }
 
 void
 mpp_cats_cpu_tick(mpp_tstate_t *t, int64_t now)
 {
-    (void)s_cpu_read(t);
+    (void)s_cpu_read(t, now);
     t->cpu_next =
         t->core != NULL
             ? now + mpp_clock_ticks(&t->core->h.clock, MPP_TS_CPU_PERIOD_NS)
@@ -169,18 +172,35 @@ mpp_cats_cpu_tick(mpp_tstate_t *t, int64_t now)
 }
 
 /*  The thread goes into or out of every category (`inside` says which it
- *  was): the CPU time since the last such change goes to the categories
- *  if it was inside them. */
+ *  was) at `now`: the CPU time since the last such change goes to the
+ *  categories if it was inside them.  Within MPP_TS_CPU_NEAR_NS of the
+ *  last read the clock is not read: the time since counts as on a CPU.
+ *  cpu_since may then run ahead of the next reading, by the part of that
+ *  time that was not (a short wait inside a category, say); that part is
+ *  counted inside categories, never more than the reading, and the next
+ *  change starts again from the reading. */
 static void
-s_cpu_switch(mpp_tstate_t *t, bool inside)
+s_cpu_switch(mpp_tstate_t *t, bool inside, int64_t now)
 {
-    if (!s_cpu_read(t)) {
+    int64_t v;
+    if (t->core == NULL) {
         return;
     }
-    if (inside && t->cpu_ns > t->cpu_since) {
-        t->cpu_cat_ns += t->cpu_ns - t->cpu_since;
+    int64_t near =
+        mpp_clock_ticks(&t->core->h.clock, MPP_TS_CPU_NEAR_NS);
+    if (t->cpu_ns >= 0 && now >= t->cpu_at && now - t->cpu_at < near) {
+        v = t->cpu_ns + mpp_clock_ns(&t->core->h.clock, now - t->cpu_at);
     }
-    t->cpu_since = t->cpu_ns;
+    else if (s_cpu_read(t, now)) {
+        v = t->cpu_ns;
+    }
+    else {
+        return;
+    }
+    if (inside && v > t->cpu_since) {
+        t->cpu_cat_ns += v - t->cpu_since;
+    }
+    t->cpu_since = v;
 }
 
 /*  Charges the time since the last switch to the current category; with
@@ -196,7 +216,7 @@ s_charge(mpp_tstate_t *t, int64_t now, bool cpu)
     }
     t->cat_since = now;
     if (cpu) {
-        s_cpu_switch(t, c != MPP_CAT_NONE);
+        s_cpu_switch(t, c != MPP_CAT_NONE, now);
     }
 }
 
@@ -259,6 +279,7 @@ s_clear(mpp_tstate_t *t)
     t->cpu_since = 0;
     t->cpu_sent = -1;
     t->cpu_base = 0;
+    t->cpu_at = 0;
 }
 
 void
@@ -321,11 +342,14 @@ mpp_cats_thread_unwind(mpp_tstate_t *t, int64_t now)
     bool inside = s_cur(t) != MPP_CAT_NONE;
     t->cat_depth = 0;
     s_charge(t, now, false);
-    if (inside) {
-        s_cpu_switch(t, true);
+    /* The thread's or the process's end: always a reading (or the last
+     * one, for a thread that is gone). */
+    (void)s_cpu_read(t, now);
+    if (inside && t->cpu_ns > t->cpu_since) {
+        t->cpu_cat_ns += t->cpu_ns - t->cpu_since;
     }
-    else {
-        (void)s_cpu_read(t); /* the thread's or the process's end */
+    if (inside && t->cpu_ns >= 0) {
+        t->cpu_since = t->cpu_ns;
     }
     if (t->cat_base == MPP_CAT_STARTUP && t->core != NULL) {
         t->cat_base = MPP_CAT_NONE;

@@ -62,6 +62,11 @@ typedef struct {
 
 /* The longest a thread's events go without a read of its CPU clock. */
 #define MPP_TS_CPU_PERIOD_NS 10000000
+/*  A category boundary this soon after the last read reads no clock: the
+ *  thread is taken to have been on a CPU since (it ran the code between),
+ *  so a loop of uncontended lock calls reads about once per this much of
+ *  its time, not twice per call. */
+#define MPP_TS_CPU_NEAR_NS 20000
 
 /* Category interval nesting deeper than this stays in the outer one. */
 #define MPP_TS_CATS_DEPTH 16
@@ -114,7 +119,8 @@ typedef struct mpp_tstate {
      *  return finds the event clock past cpu_next (about every
      *  MPP_TS_CPU_PERIOD_NS of a thread's events), at every batch or
      *  flush, and at the thread's and the process's end; never per
-     *  event.  cpu_ns is the reading at the last read, cpu_cat_ns the
+     *  event (a boundary within MPP_TS_CPU_NEAR_NS of the last read
+     *  counts that time as on a CPU instead of reading).  cpu_ns is the reading at the last read, cpu_cat_ns the
      *  part of it spent inside category intervals that have closed, and
      *  cpu_since the reading when the current one (if any) began; so
      *  what was on a CPU outside every category is cpu_ns minus
@@ -126,6 +132,7 @@ typedef struct mpp_tstate {
     int64_t cpu_since;
     int64_t cpu_sent;
     int64_t cpu_base; /* the clock's reading where cpu_ns counts from */
+    int64_t cpu_at;   /* event clock ticks at the last read */
 
     /* Cold. */
     uint64_t dropped; /* events lost to allocation failures */
