@@ -264,9 +264,15 @@ s_rd_cpu(mpp_mpcur_t *r, mpp_thread_t *t)
     if (rc != 0) {
         return rc;
     }
-    if (n != 2 || mpp_mpcur_i64(r, &t->cpu_ns) != 0 ||
-        mpp_mpcur_i64(r, &t->cpu_cat_ns) != 0 || t->cpu_cat_ns < 0 ||
-        t->cpu_ns < t->cpu_cat_ns) {
+    if (n != 2) {
+        return MPP_ECORRUPT;
+    }
+    /* A cut file reads as cut (MPP_ETRUNC), not as corrupt. */
+    if ((rc = mpp_mpcur_i64(r, &t->cpu_ns)) != 0 ||
+        (rc = mpp_mpcur_i64(r, &t->cpu_cat_ns)) != 0) {
+        return rc;
+    }
+    if (t->cpu_cat_ns < 0 || t->cpu_ns < t->cpu_cat_ns) {
         return MPP_ECORRUPT;
     }
     t->has_cpu = true;
