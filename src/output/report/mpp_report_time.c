@@ -225,17 +225,21 @@ s_split(const mpp_session_t *s, const mpp_proc_t *p, bool parallel,
     int64_t clocks = 0, off = 0;
     for (size_t i = 0; i < p->nthreads; i++) {
         const mpp_thread_t *t = &p->threads[i];
+        /* Sums that stop at INT64_MAX: a session may come from hostile
+         * frames or files. */
         if (t->has_cpu) {
             out->measured = true;
-            clocks += t->cpu_ns;
+            int64_t c = t->cpu_ns > 0 ? t->cpu_ns : 0;
+            clocks = clocks > INT64_MAX - c ? INT64_MAX : clocks + c;
         }
-        off += s_rest_ns(p, t) - s_on_ns(p, t);
+        int64_t o = s_rest_ns(p, t) - s_on_ns(p, t);
+        off = off > INT64_MAX - o ? INT64_MAX : off + o;
     }
     if (!out->measured) {
         out->share = s_rest_share(s, p);
         return;
     }
-    int64_t unseen = p->cpu_ns - clocks;
+    int64_t unseen = p->cpu_ns > clocks ? p->cpu_ns - clocks : 0;
     if (unseen > 0 && off > 0) {
         out->extra = unseen >= off ? 1.0 : (double)unseen / (double)off;
     }
