@@ -12,10 +12,12 @@
  *    DATA   "name":str "wall_ns":int "cpu_ns":int "dropped":uint "mem":uint
  *           "funcs":   [[fid, file, line, name]]      definitions new since
  *                                                     the previous DATA
- *           "threads": [[tid, name, stats, edges, cats]]
+ *           "threads": [[tid, name, stats, edges, cats(, cpu_ns, cpu_cat_ns)]]
  *               stats: [[fid, ncalls, pcalls, tt_ns, ct_ns]]
  *               edges: [[caller_fid, callee_fid, ncalls, pcalls, tt_ns, ct_ns]]
  *               cats:  [[ns, count, bytes]] * MPP_CAT_COUNT
+ *               cpu_ns, cpu_cat_ns: the thread's CPU time and the part of
+ *                      it inside categories; both left out when unknown
  *           "spans":   [[tid, cat, fid, start_ns, dur_ns, bytes]]
  *    BYE    "exit_kind":uint "exit_code":int "wall_ns":int "cpu_ns":int
  *           "dropped":uint
@@ -31,6 +33,7 @@
 #ifndef MPPROF_WIRE_H
 #define MPPROF_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,6 +120,12 @@ typedef struct {
     mpp_wedge_t *edges;
     size_t nedges;
     mpp_catval_t cat[MPP_CAT_COUNT];
+    /* The thread's CPU time so far (its CPU clock) and the part of it
+     * inside category intervals, 0 <= cpu_cat_ns <= cpu_ns; only with
+     * has_cpu (else unknown, and left off the wire). */
+    bool has_cpu;
+    int64_t cpu_ns;
+    int64_t cpu_cat_ns;
 } mpp_wthread_t;
 
 typedef struct {

@@ -29,6 +29,9 @@ typedef struct {
     s_prev_t *edges;
     uint32_t nedges;
     mpp_catval_t cat[MPP_CAT_COUNT];
+    bool has_cpu;
+    int64_t cpu_ns;
+    int64_t cpu_cat_ns;
 } s_thread_t;
 
 enum { F_UNSENT = 0, F_TAKEN = 1, F_SENT = 2 };

@@ -321,6 +321,9 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
     nt->nstats = t.nstats;
     nt->nedges = t.nedges;
     c->nnext++;
+    /* Before the unwind, which ends the category the CPU time was last
+     * read in. */
+    w->has_cpu = mpp_tstate_cpu(&t, &w->cpu_ns, &w->cpu_cat_ns);
     if (c->final) {
         s_unwind(c, &t, st, ed);
     }
@@ -377,7 +380,12 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
         w->cat[k].bytes = t.cat[k].bytes;
     }
     memcpy(nt->cat, w->cat, sizeof(nt->cat));
-    bool cats = p == &none || memcmp(p->cat, w->cat, sizeof(w->cat)) != 0;
+    nt->has_cpu = w->has_cpu;
+    nt->cpu_ns = w->cpu_ns;
+    nt->cpu_cat_ns = w->cpu_cat_ns;
+    bool cats = p == &none || memcmp(p->cat, w->cat, sizeof(w->cat)) != 0 ||
+                p->has_cpu != w->has_cpu || p->cpu_ns != w->cpu_ns ||
+                p->cpu_cat_ns != w->cpu_cat_ns;
     free(st);
     free(ed);
     if (w->nstats + w->nedges == 0 && !cats) {

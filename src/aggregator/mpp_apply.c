@@ -113,6 +113,13 @@ s_apply_thread(mpp_proc_t *p, const mpp_wthread_t *wt)
         return rc;
     }
     memcpy(t->cat, wt->cat, sizeof(t->cat));
+    if (wt->has_cpu) {
+        /* Cumulative, like the categories; a message without it (an
+         * older collector) leaves what is known. */
+        t->has_cpu = true;
+        t->cpu_ns = wt->cpu_ns;
+        t->cpu_cat_ns = wt->cpu_cat_ns;
+    }
     for (size_t i = 0; i < wt->nstats; i++) {
         uint32_t f = s_lookup_fid(p, wt->stats[i].fid);
         if (f == UINT32_MAX) {

@@ -56,6 +56,7 @@ mpp_clock_init(mpp_clock_t *clock, bool test, bool allow_tsc)
 {
     memset(clock, 0, sizeof(*clock));
     clock->ns_per_tick = 1.0;
+    clock->fake_cpu = -1;
     if (test) {
         clock->kind = MPP_CLOCK_TEST;
         return;

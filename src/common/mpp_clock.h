@@ -52,6 +52,9 @@ typedef struct {
     uint64_t tsc0;    /* TSC: a reading taken together with mono0 */
     int64_t mono0;
     double ns_per_tick; /* 1 except for the TSC */
+    /* TEST: what every thread's CPU clock reads (mpp_clock_thread_cpu_ns),
+     * set by the test; -1 (the default): unknown, as if unreadable. */
+    int64_t fake_cpu;
 } mpp_clock_t;
 
 /*  Picks the source: `test` forces the test clock, `allow_tsc` false keeps
@@ -101,6 +104,29 @@ mpp_clock_read(mpp_clock_t *clock)
         return clock->fake_now;
     }
     return mpp_clock_mono_ns();
+}
+
+/*  The CPU clock of thread `ktid` of this process (the kernel's thread
+ *  id): CLOCK_THREAD_CPUTIME_ID as that thread itself would read it, in
+ *  nanoseconds since the thread began (a fork child's thread: since the
+ *  fork).  Any thread of the process may read any other's, which is how
+ *  a batch or the exit path reads threads that are not running; a thread
+ *  that has ended (or a tid of another process) reads -1.  It is a
+ *  system call (no vDSO for CPU clocks): never per event.  The test
+ *  clock reads its injected value, fake_cpu, for every thread. */
+static inline int64_t
+mpp_clock_thread_cpu_ns(const mpp_clock_t *clock, uint32_t ktid)
+{
+    if (MPP_UNLIKELY(clock->kind == MPP_CLOCK_TEST)) {
+        return clock->fake_cpu;
+    }
+    /* glibc's pthread_getcpuclockid: MAKE_THREAD_CPUCLOCK(tid, SCHED). */
+    clockid_t id = (clockid_t)((~(uint64_t)ktid << 3) | 6u);
+    struct timespec ts;
+    if (ktid == 0 || clock_gettime(id, &ts) != 0) {
+        return -1;
+    }
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The current time without counting as a read: the test clock does not

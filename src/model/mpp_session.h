@@ -49,6 +49,14 @@ typedef struct {
     mpp_edge_t *edges;
     size_t nedges, capedges;
     mpp_catval_t cat[MPP_CAT_COUNT];
+    /* The thread's CPU time (its CPU clock, read by the collector at
+     * category boundaries, about every 10 ms of its events and at its
+     * end) and the part of it inside category intervals,
+     * 0 <= cpu_cat_ns <= cpu_ns; unknown without has_cpu (an older
+     * collector or session file). */
+    bool has_cpu;
+    int64_t cpu_ns;
+    int64_t cpu_cat_ns;
     mpp_span_t *spans;
     size_t nspans, capspans;
     /* Made on the first stat or edge, so a thread that has none (one a

@@ -252,7 +252,32 @@ s_rd_spans(mpp_mpcur_t *r, mpp_thread_t *t)
 }
 
 static const char *const s_thread_keys[] = {"tid",   "name",  "cats",
-                                            "stats", "edges", "spans"};
+                                            "stats", "edges", "spans",
+                                            "cpu"};
+
+/* A thread's CPU time: [cpu_ns, cpu_cat_ns], 0 <= cpu_cat_ns <= cpu_ns. */
+static int
+s_rd_cpu(mpp_mpcur_t *r, mpp_thread_t *t)
+{
+    uint32_t n;
+    int rc = mpp_mpcur_array(r, &n);
+    if (rc != 0) {
+        return rc;
+    }
+    if (n != 2) {
+        return MPP_ECORRUPT;
+    }
+    /* A cut file reads as cut (MPP_ETRUNC), not as corrupt. */
+    if ((rc = mpp_mpcur_i64(r, &t->cpu_ns)) != 0 ||
+        (rc = mpp_mpcur_i64(r, &t->cpu_cat_ns)) != 0) {
+        return rc;
+    }
+    if (t->cpu_cat_ns < 0 || t->cpu_ns < t->cpu_cat_ns) {
+        return MPP_ECORRUPT;
+    }
+    t->has_cpu = true;
+    return 0;
+}
 
 static int
 s_rd_thread(mpp_mpcur_t *r, mpp_proc_t *p)
@@ -267,7 +292,8 @@ s_rd_thread(mpp_mpcur_t *r, mpp_proc_t *p)
     if (n == 0) {
         return MPP_ECORRUPT;
     }
-    if ((rc = s_rd_key(r, s_thread_keys, 6, &seen, &ix)) != 0) {
+    if ((rc = s_rd_key(r, s_thread_keys, MPP_ARRAY_SIZE(s_thread_keys), &seen,
+                       &ix)) != 0) {
         return rc;
     }
     if (ix != 0) {
@@ -285,7 +311,8 @@ s_rd_thread(mpp_mpcur_t *r, mpp_proc_t *p)
         return MPP_ECORRUPT; /* the same thread twice */
     }
     for (uint32_t i = 1; i < n; i++) {
-        if ((rc = s_rd_key(r, s_thread_keys, 6, &seen, &ix)) != 0) {
+        if ((rc = s_rd_key(r, s_thread_keys, MPP_ARRAY_SIZE(s_thread_keys), &seen,
+                       &ix)) != 0) {
             return rc;
         }
         switch (ix) {
@@ -303,6 +330,9 @@ s_rd_thread(mpp_mpcur_t *r, mpp_proc_t *p)
             break;
         case 5:
             rc = s_rd_spans(r, t);
+            break;
+        case 6:
+            rc = s_rd_cpu(r, t);
             break;
         default:
             rc = mpp_mpcur_skip(r);

@@ -46,13 +46,20 @@ s_pack_strv(msgpack_packer *pk, char *const *v, size_t n)
 static void
 s_write_thread(msgpack_packer *pk, const mpp_thread_t *t)
 {
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, t->has_cpu ? 7 : 6);
     mpp_pack_key(pk, "tid");
     msgpack_pack_uint64(pk, t->tid);
     mpp_pack_key(pk, "name");
     s_pack_str(pk, t->name);
     mpp_pack_key(pk, "cats");
     mpp_pack_cats(pk, t->cat);
+    if (t->has_cpu) {
+        /* [cpu_ns, cpu_cat_ns]; absent: unknown. */
+        mpp_pack_key(pk, "cpu");
+        msgpack_pack_array(pk, 2);
+        msgpack_pack_int64(pk, t->cpu_ns);
+        msgpack_pack_int64(pk, t->cpu_cat_ns);
+    }
     mpp_pack_key(pk, "stats");
     msgpack_pack_array(pk, t->nstats);
     for (size_t i = 0; i < t->nstats; i++) {

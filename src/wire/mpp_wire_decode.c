@@ -247,8 +247,12 @@ static int
 s_thread(s_arena_t *a, mpp_mpcur_t *c, void *row)
 {
     mpp_wthread_t *t = row;
+    uint32_t n;
     int rc;
-    if (s_row(c, 5) != 0 || mpp_mpcur_u64(c, &t->tid) != 0 ||
+    /* Five columns, or seven with the CPU time (0 <= in categories <=
+     * all of it). */
+    if (mpp_mpcur_array(c, &n) != 0 || (n != 5 && n != 7) ||
+        mpp_mpcur_u64(c, &t->tid) != 0 ||
         s_str(a, c, MPP_WIRE_MAX_STR, true, &t->name) != 0) {
         return MPP_EPROTO;
     }
@@ -256,7 +260,21 @@ s_thread(s_arena_t *a, mpp_mpcur_t *c, void *row)
     if (rc == 0) {
         t->edges = S_TABLE(a, c, mpp_wedge_t, s_edge, &t->nedges, &rc);
     }
-    return rc == 0 ? s_cats(c, t->cat) : rc;
+    if (rc == 0) {
+        rc = s_cats(c, t->cat);
+    }
+    t->has_cpu = false;
+    t->cpu_ns = 0;
+    t->cpu_cat_ns = 0;
+    if (rc == 0 && n == 7) {
+        if (mpp_mpcur_i64(c, &t->cpu_ns) != 0 ||
+            mpp_mpcur_i64(c, &t->cpu_cat_ns) != 0 || t->cpu_cat_ns < 0 ||
+            t->cpu_ns < t->cpu_cat_ns) {
+            return MPP_EPROTO;
+        }
+        t->has_cpu = true;
+    }
+    return rc;
 }
 
 static int

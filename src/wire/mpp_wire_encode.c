@@ -131,7 +131,8 @@ s_check(const mpp_msg_t *m)
     for (size_t i = 0; i < m->nthreads; i++) {
         const mpp_wthread_t *t = &m->threads[i];
         if (s_bad_vec(t->stats, t->nstats) ||
-            s_bad_vec(t->edges, t->nedges)) {
+            s_bad_vec(t->edges, t->nedges) ||
+            (t->has_cpu && (t->cpu_cat_ns < 0 || t->cpu_ns < t->cpu_cat_ns))) {
             return MPP_EINVAL;
         }
     }
@@ -167,7 +168,7 @@ s_pack_hello(msgpack_packer *pk, const mpp_msg_t *m)
 static void
 s_pack_thread(msgpack_packer *pk, const mpp_wthread_t *t)
 {
-    msgpack_pack_array(pk, 5);
+    msgpack_pack_array(pk, t->has_cpu ? 7 : 5);
     msgpack_pack_uint64(pk, t->tid);
     if (t->name) {
         s_pack_str(pk, t->name);
@@ -185,6 +186,10 @@ s_pack_thread(msgpack_packer *pk, const mpp_wthread_t *t)
                       &t->edges[i].cost);
     }
     mpp_pack_cats(pk, t->cat);
+    if (t->has_cpu) {
+        msgpack_pack_int64(pk, t->cpu_ns);
+        msgpack_pack_int64(pk, t->cpu_cat_ns);
+    }
 }
 
 /* The process's totals so far, which DATA and BYE both carry. */

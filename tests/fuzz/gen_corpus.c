@@ -86,6 +86,9 @@ s_wire(void)
     threads[0].cat[MPP_CAT_PICKLE] = (mpp_catval_t){1500, 2, 512};
     threads[0].cat[MPP_CAT_IPC_WAIT] = (mpp_catval_t){900000, 7, 0};
     threads[1].cat[MPP_CAT_LOCK_WAIT] = (mpp_catval_t){42, 1, 0};
+    threads[0].has_cpu = true; /* seven columns; the other has five */
+    threads[0].cpu_ns = 9000000;
+    threads[0].cpu_cat_ns = 901500;
     mpp_wspan_t spans[] = {
         {140001, MPP_CAT_PICKLE, 0, 1700000000000100000, 1500, 512},
         {140002, MPP_CAT_LOCK_WAIT, 1, 1700000000000200000, 42, 0},
@@ -179,6 +182,10 @@ s_sessfile(void)
         mpp_thread_set_stat(t, (uint32_t)f1, &c);
         mpp_thread_set_edge(t, (uint32_t)f0, (uint32_t)f1, &c);
         t->cat[MPP_CAT_PICKLE] = (mpp_catval_t){500, 1, 64};
+        /* The worker's CPU time is known, the parent's is not. */
+        t->has_cpu = i == 1;
+        t->cpu_ns = i == 1 ? 1500 : 0;
+        t->cpu_cat_ns = i == 1 ? 400 : 0;
         mpp_span_t sp = {MPP_CAT_PICKLE, (uint32_t)f0, 1700000000000000000,
                          500, 64};
         mpp_thread_add_span(t, &sp);
@@ -294,6 +301,9 @@ s_ingest_one(void)
     };
     th1[0].cat[MPP_CAT_PICKLE] = (mpp_catval_t){1500, 2, 512};
     th1[1].cat[MPP_CAT_LOCK_WAIT] = (mpp_catval_t){4200, 1, 0};
+    th1[0].has_cpu = true;
+    th1[0].cpu_ns = 7000;
+    th1[0].cpu_cat_ns = 1500;
     mpp_wspan_t sp1[] = {
         {140001, MPP_CAT_PICKLE, 1, 1700000000000100000, 1500, 512},
         {140002, MPP_CAT_LOCK_WAIT, MPP_WIRE_MAX_FUNCS, 1700000000000200000,
@@ -317,6 +327,9 @@ s_ingest_one(void)
          .edges = ed2, .nedges = 2},
     };
     th2[0].cat[MPP_CAT_PICKLE] = (mpp_catval_t){3000, 4, 1024};
+    th2[0].has_cpu = true;
+    th2[0].cpu_ns = 25000;
+    th2[0].cpu_cat_ns = 3000;
     m = s_data(1234, 2, "MainProcess", f2, 1, th2, 1, NULL, 0);
     s_frame(&b, &m);
     m = s_bye(1234, 3, MPP_EXIT_OK, 0);

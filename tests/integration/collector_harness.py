@@ -326,7 +326,13 @@ class MessageTest(TempDirTest):
             if m.type != DATA:
                 continue
             defined.update(f[0] for f in m.body.get("funcs", []))
-            for tid, name, stats, edges, cats in m.body.get("threads", []):
+            for row in m.body.get("threads", []):
+                # Five columns, or seven with the thread's CPU time and
+                # its part inside categories (issue 13).
+                self.assertIn(len(row), (5, 7), "pid %d" % pid)
+                tid, name, stats, edges, cats = row[:5]
+                if len(row) == 7:
+                    self.assertTrue(0 <= row[6] <= row[5], row[5:])
                 for s in stats:
                     self.assertIn(s[0], defined, "pid %d" % pid)
                 for e in edges:
@@ -344,7 +350,8 @@ class MessageTest(TempDirTest):
                 continue
             for fid, file, line, fname in m.body.get("funcs", []):
                 defs[fid] = fname
-            for tid, tname, stats, edges, cats in m.body.get("threads", []):
+            for row in m.body.get("threads", []):
+                tid, tname, stats, edges, cats = row[:5]
                 for fid, ncalls, pcalls, tt, ct in stats:
                     latest[(tid, fid)] = ncalls
         return sum(n for (tid, fid), n in latest.items()

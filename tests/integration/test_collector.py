@@ -265,7 +265,8 @@ class Messages(MessageTest):
         seen_once = 0
         ticks = []
         for d in data:
-            for tid, tname, stats, edges, cats in d.get("threads", []):
+            for row in d.get("threads", []):
+                tid, tname, stats, edges, cats = row[:5]
                 # No pickling or IPC here; start-up (the last category)
                 # is the main thread's, entered once.  From 3.14 the
                 # import system takes an RLock per module, and those

@@ -116,6 +116,10 @@ mpp_sf_build(void)
     }
     s_span(t, MPP_CAT_PICKLE, 1, INT64_C(1700000000200000000), 1500, 4096);
     s_span(t, MPP_CAT_LOCK_WAIT, UINT32_MAX, -1, INT64_MAX, 0);
+    /* Its CPU time is known; the next thread's is not (an older file). */
+    t->has_cpu = true;
+    t->cpu_ns = 2900000000;
+    t->cpu_cat_ns = 1500;
     t = s_thread(p, 140000000000002, NULL); /* e.g. the result handler */
     c = mpp_sf_cost(7, 70);
     ASSERT_EQ(mpp_thread_set_stat(t, 2, &c), 0);
@@ -197,6 +201,8 @@ s_same_thread(const mpp_thread_t *a, const mpp_thread_t *b)
 {
     ASSERT(a->tid == b->tid);
     s_same_str(a->name, b->name);
+    ASSERT(a->has_cpu == b->has_cpu);
+    ASSERT(a->cpu_ns == b->cpu_ns && a->cpu_cat_ns == b->cpu_cat_ns);
     for (int k = 0; k < MPP_CAT_COUNT; k++) {
         ASSERT(a->cat[k].ns == b->cat[k].ns);
         ASSERT(a->cat[k].count == b->cat[k].count);

@@ -119,6 +119,63 @@ MPP_TEST(validation)
     ASSERT_EQ(mpp_sf_raw_rc(&r), MPP_ECORRUPT);
 }
 
+/*  A file with one thread whose "cpu" is `n` values from `v` (n < 0: no
+ *  "cpu" key, as an older writer's file); *out gets the thread read (its
+ *  arrays are gone: only its plain fields may be looked at). */
+static int
+s_with_cpu(int n, const int64_t *v, mpp_thread_t *out)
+{
+    mpp_sf_raw_t r;
+    mpp_sf_raw_init(&r, MPP_SESSFILE_VERSION);
+    msgpack_pack_map(&r.pk, 1);
+    mpp_sf_key(&r, "procs");
+    msgpack_pack_array(&r.pk, 1);
+    msgpack_pack_map(&r.pk, 2);
+    mpp_sf_key(&r, "pid");
+    msgpack_pack_int64(&r.pk, 1);
+    mpp_sf_key(&r, "threads");
+    msgpack_pack_array(&r.pk, 1);
+    msgpack_pack_map(&r.pk, n < 0 ? 1 : 2);
+    mpp_sf_key(&r, "tid");
+    msgpack_pack_uint64(&r.pk, 5);
+    if (n >= 0) {
+        mpp_sf_key(&r, "cpu");
+        msgpack_pack_array(&r.pk, (size_t)n);
+        for (int i = 0; i < n; i++) {
+            msgpack_pack_int64(&r.pk, v[i]);
+        }
+    }
+    mpp_session_t *s = NULL;
+    int rc = mpp_sf_raw_parse(&r, &s);
+    if (rc == 0) {
+        ASSERT_EQ(s->nprocs, 1u);
+        ASSERT_EQ(s->procs[0].nthreads, 1u);
+        *out = s->procs[0].threads[0];
+    }
+    mpp_session_destroy(&s);
+    return rc;
+}
+
+/*  A thread's CPU time: [cpu_ns, cpu_cat_ns] under "cpu"; absent means
+ *  unknown, and values that contradict each other are corruption. */
+MPP_TEST(thread_cpu)
+{
+    mpp_thread_t t;
+    const int64_t ok[] = {900, 100, 5};
+    ASSERT_EQ(s_with_cpu(2, ok, &t), 0);
+    ASSERT(t.has_cpu);
+    ASSERT_EQ(t.cpu_ns, 900);
+    ASSERT_EQ(t.cpu_cat_ns, 100);
+    ASSERT_EQ(s_with_cpu(-1, ok, &t), 0);
+    ASSERT(!t.has_cpu);
+    ASSERT_EQ(s_with_cpu(1, ok, &t), MPP_ECORRUPT);
+    ASSERT_EQ(s_with_cpu(3, ok, &t), MPP_ECORRUPT);
+    const int64_t over[] = {900, 901};
+    ASSERT_EQ(s_with_cpu(2, over, &t), MPP_ECORRUPT);
+    const int64_t neg[] = {-2, -3};
+    ASSERT_EQ(s_with_cpu(2, neg, &t), MPP_ECORRUPT);
+}
+
 /* Later writers may add keys and columns; this reader skips them. */
 MPP_TEST(extensions_are_skipped)
 {
@@ -212,6 +269,7 @@ int
 main(int argc, char **argv)
 {
     MPP_RUN(validation);
+    MPP_RUN(thread_cpu);
     MPP_RUN(extensions_are_skipped);
     MPP_RUN(huge_counts);
     return mpp_test_done(argc, argv);

@@ -399,6 +399,8 @@ MPP_TEST(damaged_files_give_errors_or_messages_never_a_crash)
     s_setup();
     s_span_min_us = 1;
     mpp_core_t *core = s_core("main");
+    /* A thread CPU clock that reads (the seed then holds CPU times). */
+    mpp_core_hot(core)->clock.fake_cpu = 12345;
     mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
     uint32_t f = s_fn(core, "p.py", "f");
     uint32_t g = s_fn(core, "~", "<method 'acquire' of '_thread.lock' objects>");

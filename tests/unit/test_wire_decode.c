@@ -434,9 +434,81 @@ MPP_TEST(table_fields)
     ASSERT_EQ(s_data_with(0, 1, MPP_CAT_COUNT, -1), MPP_EPROTO);
 }
 
+/*  A DATA message with one thread row of `ncols` columns: the five of
+ *  every row, then CPU values from `cpu` (as many as the row has beyond
+ *  five).  *out gets the decoded message when it decodes. */
+static int
+s_thread_cols(int ncols, const int64_t *cpu, mpp_msg_t *out)
+{
+    mpp_wt_raw_t r;
+    mpp_wt_raw_head(&r, 7, MPP_WIRE_VERSION, MPP_MSG_DATA);
+    msgpack_pack_map(&r.pk, 1);
+    mpp_wt_raw_str(&r, "threads");
+    msgpack_pack_array(&r.pk, 1);
+    msgpack_pack_array(&r.pk, (size_t)ncols);
+    msgpack_pack_uint64(&r.pk, 1);
+    msgpack_pack_nil(&r.pk);
+    msgpack_pack_array(&r.pk, 0);
+    msgpack_pack_array(&r.pk, 0);
+    msgpack_pack_array(&r.pk, MPP_CAT_COUNT);
+    for (int c = 0; c < MPP_CAT_COUNT; c++) {
+        msgpack_pack_array(&r.pk, 3);
+        msgpack_pack_uint64(&r.pk, 1);
+        msgpack_pack_uint64(&r.pk, 2);
+        msgpack_pack_uint64(&r.pk, 3);
+    }
+    for (int i = 5; i < ncols; i++) {
+        msgpack_pack_int64(&r.pk, cpu[i - 5]);
+    }
+    int rc = mpp_wire_decode(r.sb.data, r.sb.size, out);
+    msgpack_sbuffer_destroy(&r.sb);
+    return rc;
+}
+
+/*  A thread's CPU time: seven columns with it, five without (unknown);
+ *  no other count, and never less than its part inside categories or
+ *  below zero. */
+MPP_TEST(thread_cpu_columns)
+{
+    mpp_msg_t m;
+    const int64_t ok[] = {900, 100, 7};
+    ASSERT_EQ(s_thread_cols(7, ok, &m), 0);
+    ASSERT(m.threads[0].has_cpu);
+    ASSERT_EQ(m.threads[0].cpu_ns, 900);
+    ASSERT_EQ(m.threads[0].cpu_cat_ns, 100);
+    mpp_msg_clear(&m);
+    ASSERT_EQ(s_thread_cols(5, ok, &m), 0);
+    ASSERT(!m.threads[0].has_cpu);
+    mpp_msg_clear(&m);
+    const int64_t all_in[] = {900, 900};
+    ASSERT_EQ(s_thread_cols(7, all_in, &m), 0);
+    ASSERT(m.threads[0].has_cpu);
+    mpp_msg_clear(&m);
+    ASSERT_EQ(s_thread_cols(6, ok, &m), MPP_EPROTO);
+    ASSERT_EQ(s_thread_cols(8, ok, &m), MPP_EPROTO);
+    const int64_t more_in[] = {900, 901};
+    ASSERT_EQ(s_thread_cols(7, more_in, &m), MPP_EPROTO);
+    const int64_t neg_in[] = {900, -1};
+    ASSERT_EQ(s_thread_cols(7, neg_in, &m), MPP_EPROTO);
+    const int64_t neg[] = {-5, -6};
+    ASSERT_EQ(s_thread_cols(7, neg, &m), MPP_EPROTO);
+    /* The encoder refuses what the decoder would. */
+    mpp_wthread_t t = {.tid = 1, .has_cpu = true, .cpu_ns = 5,
+                       .cpu_cat_ns = 6};
+    mpp_msg_t d = {.token = TOKEN, .type = MPP_MSG_DATA, .threads = &t,
+                   .nthreads = 1};
+    mpp_buf_t buf;
+    mpp_buf_init(&buf);
+    ASSERT_EQ(mpp_wire_encode(&d, &buf), MPP_EINVAL);
+    t.cpu_cat_ns = 5;
+    ASSERT_EQ(mpp_wire_encode(&d, &buf), 0);
+    mpp_buf_fini(&buf);
+}
+
 int
 main(int argc, char **argv)
 {
+    MPP_RUN(thread_cpu_columns);
     MPP_RUN(wrong_magic_and_version);
     MPP_RUN(envelope_types);
     MPP_RUN(field_types);

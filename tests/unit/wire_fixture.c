@@ -104,6 +104,11 @@ mpp_wt_data(void)
         s_threads[0].cat[c].count = (uint64_t)c;
         s_threads[0].cat[c].bytes = UINT64_MAX - (uint64_t)c;
     }
+    /* The first thread's CPU time is known (seven columns), the
+     * second's is not (five, as an older collector sends). */
+    s_threads[0].has_cpu = true;
+    s_threads[0].cpu_ns = INT64_C(900000000123);
+    s_threads[0].cpu_cat_ns = 5000;
     s_threads[1].tid = UINT64_MAX;
     s_threads[1].name = NULL; /* unnamed: sent as nil */
     s_threads[1].stats = s_stats1;
@@ -186,6 +191,11 @@ mpp_wt_check_data(const mpp_msg_t *in, const mpp_msg_t *out)
         }
         else {
             ASSERT_STREQ(b->name, a->name);
+        }
+        ASSERT(b->has_cpu == a->has_cpu);
+        if (a->has_cpu) {
+            ASSERT_EQ(b->cpu_ns, a->cpu_ns);
+            ASSERT_EQ(b->cpu_cat_ns, a->cpu_cat_ns);
         }
         ASSERT_EQ(b->nstats, a->nstats);
         for (size_t j = 0; j < a->nstats; j++) {

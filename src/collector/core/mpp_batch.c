@@ -183,6 +183,7 @@ s_fill_thread(mpp_core_t *core, const mpp_tstate_t *t, mpp_wthread_t *w,
     w->stats = *ws;
     w->edges = *we;
     mpp_cats_fill(core, t, w->cat);
+    w->has_cpu = mpp_tstate_cpu(t, &w->cpu_ns, &w->cpu_cat_ns);
     for (uint32_t j = 0; j < t->nstats; j++) {
         const mpp_ts_stat_t *s = &t->stats[j];
         if (s->dirty) {

@@ -129,9 +129,85 @@ s_cur(const mpp_tstate_t *t)
     return t->cat_depth > 0 ? t->cat_stack[t->cat_depth - 1].cat : t->cat_base;
 }
 
-/* Charges the time since the last switch to the current category. */
+/* ---- CPU time ------------------------------------------------------------
+ */
+
+/*  Reads the thread's CPU clock into cpu_ns; false when it cannot be read
+ *  (the test clock without an injected value, a thread that has ended). */
+static bool
+s_cpu_read(mpp_tstate_t *t, int64_t now)
+{
+    if (t->core == NULL || t->cpu_base < 0) {
+        return false;
+    }
+    int64_t v = mpp_clock_thread_cpu_ns(&t->core->h.clock, t->ktid);
+    if (v < 0) {
+        return false;
+    }
+    v = v > t->cpu_base ? v - t->cpu_base : 0;
+    /* The clock never goes back; a reading that seems to is kept out. */
+    if (v > t->cpu_ns) {
+        t->cpu_ns = v;
+    }
+    t->cpu_at = now;
+    return true;
+}
+
+void
+mpp_cats_cpu_read(mpp_tstate_t *t)
+{
+    if (t->core != NULL) {
+        (void)s_cpu_read(t, mpp_clock_peek(&t->core->h.clock));
+    }
+}
+
+void
+mpp_cats_cpu_tick(mpp_tstate_t *t, int64_t now)
+{
+    (void)s_cpu_read(t, now);
+    t->cpu_next =
+        t->core != NULL
+            ? now + mpp_clock_ticks(&t->core->h.clock, MPP_TS_CPU_PERIOD_NS)
+            : INT64_MAX;
+}
+
+/*  The thread goes into or out of every category (`inside` says which it
+ *  was) at `now`: the CPU time since the last such change goes to the
+ *  categories if it was inside them.  Within MPP_TS_CPU_NEAR_NS of the
+ *  last read the clock is not read: the time since counts as on a CPU.
+ *  cpu_since may then run ahead of the next reading, by the part of that
+ *  time that was not (a short wait inside a category, say); that part is
+ *  counted inside categories, never more than the reading, and the next
+ *  change starts again from the reading. */
+static void
+s_cpu_switch(mpp_tstate_t *t, bool inside, int64_t now)
+{
+    int64_t v;
+    if (t->core == NULL) {
+        return;
+    }
+    int64_t near =
+        mpp_clock_ticks(&t->core->h.clock, MPP_TS_CPU_NEAR_NS);
+    if (t->cpu_ns >= 0 && now >= t->cpu_at && now - t->cpu_at < near) {
+        v = t->cpu_ns + mpp_clock_ns(&t->core->h.clock, now - t->cpu_at);
+    }
+    else if (s_cpu_read(t, now)) {
+        v = t->cpu_ns;
+    }
+    else {
+        return;
+    }
+    if (inside && v > t->cpu_since) {
+        t->cpu_cat_ns += v - t->cpu_since;
+    }
+    t->cpu_since = v;
+}
+
+/*  Charges the time since the last switch to the current category; with
+ *  `cpu`, the switch takes the thread into or out of every category, and
+ *  its CPU clock is read. */
 static inline void
-s_charge(mpp_tstate_t *t, int64_t now)
+s_charge(mpp_tstate_t *t, int64_t now, bool cpu)
 {
     uint8_t c = s_cur(t);
     if (c != MPP_CAT_NONE && now > t->cat_since) {
@@ -139,6 +215,9 @@ s_charge(mpp_tstate_t *t, int64_t now)
         t->cat_dirty = true;
     }
     t->cat_since = now;
+    if (cpu) {
+        s_cpu_switch(t, c != MPP_CAT_NONE, now);
+    }
 }
 
 /* The clock reading at the CLOCK_MONOTONIC time `mono_ns` (in the past). */
@@ -168,7 +247,7 @@ static void
 s_startup_end(mpp_tstate_t *t, int64_t now)
 {
     if (t->cat_depth == 0) {
-        s_charge(t, now);
+        s_charge(t, now, true);
     }
     t->cat_base = MPP_CAT_NONE;
     s_span_push(t, MPP_CAT_STARTUP, MPP_NOFID, t->startup_start,
@@ -191,6 +270,16 @@ s_clear(mpp_tstate_t *t)
     t->cat_since = 0;
     t->startup_start = 0;
     memset(t->cat, 0, sizeof(t->cat));
+    /* A thread's CPU clock starts with the thread, a fork child's with
+     * the fork: both count from 0.  The first read makes it known; the
+     * first return reads it. */
+    t->cpu_next = t->core != NULL ? INT64_MIN : INT64_MAX;
+    t->cpu_ns = -1;
+    t->cpu_cat_ns = 0;
+    t->cpu_since = 0;
+    t->cpu_sent = -1;
+    t->cpu_base = 0;
+    t->cpu_at = 0;
 }
 
 void
@@ -250,8 +339,18 @@ mpp_cats_thread_unwind(mpp_tstate_t *t, int64_t now)
     /* The frames are closed; what is left is start-up, if still on.  A
      * start-up that never ended (a worker terminated before it ran) is
      * still an interval on the timeline, as long as the time it charged. */
+    bool inside = s_cur(t) != MPP_CAT_NONE;
     t->cat_depth = 0;
-    s_charge(t, now);
+    s_charge(t, now, false);
+    /* The thread's or the process's end: always a reading (or the last
+     * one, for a thread that is gone). */
+    (void)s_cpu_read(t, now);
+    if (inside && t->cpu_ns > t->cpu_since) {
+        t->cpu_cat_ns += t->cpu_ns - t->cpu_since;
+    }
+    if (inside && t->cpu_ns >= 0) {
+        t->cpu_since = t->cpu_ns;
+    }
     if (t->cat_base == MPP_CAT_STARTUP && t->core != NULL) {
         t->cat_base = MPP_CAT_NONE;
         s_span_push(t, MPP_CAT_STARTUP, MPP_NOFID, t->startup_start,
@@ -306,10 +405,11 @@ mpp_cats_enter(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now,
         return;
     }
     c -= 1;
-    if (c == s_cur(t) || t->cat_depth == MPP_TS_CATS_DEPTH) {
+    uint8_t cur = s_cur(t);
+    if (c == cur || t->cat_depth == MPP_TS_CATS_DEPTH) {
         return; /* nested in its own category: the outer call counts */
     }
-    s_charge(t, now);
+    s_charge(t, now, cur == MPP_CAT_NONE);
     uint32_t fid = MPP_NOFID;
     if (t->depth >= 2 && t->stack[t->depth - 2].stat != 0) {
         fid = t->stats[t->stack[t->depth - 2].stat - 1].fid;
@@ -345,7 +445,7 @@ mpp_cats_leave(mpp_tstate_t *t, mpp_ts_frame_t *f, int64_t now, void *retval)
         level->bytes += bytes;
         t->cat[level->cat].bytes += bytes;
     }
-    s_charge(t, now);
+    s_charge(t, now, t->cat_depth == 1 && t->cat_base == MPP_CAT_NONE);
     t->cat_depth--;
     s_span_push(t, level->cat, level->fid, level->start, now - level->start,
                 level->bytes);
@@ -357,7 +457,8 @@ mpp_cats_leave(mpp_tstate_t *t, mpp_ts_frame_t *f, int64_t now, void *retval)
 bool
 mpp_cats_dirty(const mpp_tstate_t *t)
 {
-    return t->cat_dirty || s_cur(t) != MPP_CAT_NONE;
+    return t->cat_dirty || s_cur(t) != MPP_CAT_NONE ||
+           t->cpu_ns != t->cpu_sent;
 }
 
 void
@@ -411,5 +512,6 @@ mpp_cats_sent(mpp_core_t *core)
     core->spans->sent = core->spans->total;
     for (size_t i = 0; i < core->nthreads; i++) {
         core->threads[i]->cat_dirty = false;
+        core->threads[i]->cpu_sent = core->threads[i]->cpu_ns;
     }
 }

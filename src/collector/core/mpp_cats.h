@@ -86,8 +86,8 @@ void mpp_cats_thread_unwind(struct mpp_tstate *t, int64_t now);
 
 /*  For building a DATA message (mpp_batch.c).  A thread is dirty when its
  *  categories changed since the last DATA that went out or it is inside
- *  one now.  mpp_cats_fill gives its values in nanoseconds, the interval
- *  now running included.  mpp_cats_spans converts the waiting spans
+ *  one now, or its CPU time moved.  mpp_cats_fill gives its values in
+ *  nanoseconds, the interval now running included.  mpp_cats_spans converts the waiting spans
  *  (*n of them; the array lives until the next call) and mpp_cats_sent,
  *  once the message is queued, forgets them and the dirty flags. */
 bool mpp_cats_dirty(const struct mpp_tstate *t);

@@ -357,6 +357,18 @@ mpp_core_set_name(mpp_core_t *self, const char *name)
     mpp_root_sync(self);
 }
 
+/*  Every running thread's CPU clock, read at a batch: a thread that has
+ *  been inside one C function since its last event shows what it used. */
+static void
+s_read_cpu(mpp_core_t *self)
+{
+    for (size_t i = 0; i < self->nthreads; i++) {
+        if (!self->threads[i]->ended) {
+            mpp_cats_cpu_read(self->threads[i]);
+        }
+    }
+}
+
 int
 mpp_core_flush(mpp_core_t *self)
 {
@@ -368,6 +380,7 @@ mpp_core_flush(mpp_core_t *self)
     }
     s_set_deadline(self);
     mpp_core_free_acked(self);
+    s_read_cpu(self);
     if (!mpp_core_has_sink(self)) {
         /* No batch: the agent reads the tables where they are.  What it
          * cannot see there is refreshed here, at the same pace. */
@@ -440,7 +453,12 @@ mpp_core_restart(mpp_core_t *self)
     }
     s_clear_past(self);
     for (size_t i = 0; i < self->nthreads; i++) {
-        mpp_tstate_clear(self->threads[i]);
+        mpp_tstate_t *t = self->threads[i];
+        mpp_tstate_clear(t);
+        /* Unlike a fork, an exec that failed leaves the threads' CPU
+         * clocks running: they count from here, or not at all. */
+        int64_t v = mpp_clock_thread_cpu_ns(&self->h.clock, t->ktid);
+        t->cpu_base = v >= 0 ? v : -1;
     }
     mpp_funcs_unsend_all(self->h.funcs);
     self->sink_failed = false;

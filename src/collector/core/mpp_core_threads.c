@@ -150,6 +150,9 @@ mpp_core_release_thread(mpp_core_t *self, mpp_tstate_t *thread)
     if (!mpp_tstate_idle(thread)) {
         mpp_tstate_unwind(thread, mpp_clock_read(&self->h.clock));
     }
+    else {
+        mpp_cats_cpu_read(thread); /* its CPU time at its end */
+    }
     (void)mpp_tstate_merge(self->past, thread);
     self->past_dropped += thread->dropped;
     mpp_tstate_shrink(thread);

@@ -45,8 +45,9 @@
 
 #define MPP_SHM_MAGIC "mppshm1"
 /* 2: the agent's acknowledgment words in the header, the root's count of
- * ended threads and CPU time, the span buffer as a ring. */
-#define MPP_SHM_LAYOUT 2
+ * ended threads and CPU time, the span buffer as a ring.
+ * 3: the threads' CPU time (mpp_tstate.h), the test clock's CPU reading. */
+#define MPP_SHM_LAYOUT 3
 /* Size classes 2^4 .. 2^(4 + MPP_SHM_CLASSES - 1) bytes. */
 #define MPP_SHM_MIN_SHIFT 4
 #define MPP_SHM_CLASSES 27

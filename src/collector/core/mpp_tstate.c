@@ -157,6 +157,14 @@ mpp_tstate_merge(mpp_tstate_t *dst, const mpp_tstate_t *src)
         dst->cat[c].count += src->cat[c].count;
         dst->cat[c].bytes += src->cat[c].bytes;
     }
+    int64_t cpu, cat;
+    if (mpp_tstate_cpu(src, &cpu, &cat)) {
+        /* The merged table is never inside a category: all of it is
+         * closed. */
+        dst->cpu_ns = (dst->cpu_ns > 0 ? dst->cpu_ns : 0) + cpu;
+        dst->cpu_cat_ns += cat;
+        dst->cpu_since = dst->cpu_ns;
+    }
     return rc;
 }
 

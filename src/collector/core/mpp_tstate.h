@@ -60,6 +60,14 @@ typedef struct {
     bool dirty;
 } mpp_ts_edge_t;
 
+/* The longest a thread's events go without a read of its CPU clock. */
+#define MPP_TS_CPU_PERIOD_NS 10000000
+/*  A category boundary this soon after the last read reads no clock: the
+ *  thread is taken to have been on a CPU since (it ran the code between),
+ *  so a loop of uncontended lock calls reads about once per this much of
+ *  its time, not twice per call. */
+#define MPP_TS_CPU_NEAR_NS 20000
+
 /* Category interval nesting deeper than this stays in the outer one. */
 #define MPP_TS_CATS_DEPTH 16
 #define MPP_CAT_NONE 0xFF
@@ -90,6 +98,9 @@ typedef struct mpp_tstate {
     uint32_t capedges;
     uint32_t *ehash; /* 1-based indexes into edges, 0 = empty */
     uint32_t emask;  /* size of ehash minus one */
+    /* Clock ticks: the next periodic read of the CPU clock is due (one
+     * compare per return; see the CPU fields below). */
+    int64_t cpu_next;
 
     /* Categories: touched only by tagged calls; see mpp_cats.c. */
     uint8_t cat_base;      /* MPP_CAT_STARTUP while start-up lasts, or NONE */
@@ -100,6 +111,28 @@ typedef struct mpp_tstate {
     int64_t startup_start; /* clock at process start, for the span */
     mpp_catval_t cat[MPP_CAT_COUNT]; /* ns are clock ticks here */
     mpp_ts_catlevel_t cat_stack[MPP_TS_CATS_DEPTH];
+
+    /*  CPU time (mpp_cats.c), in nanoseconds of the thread's CPU clock
+     *  (mpp_clock_thread_cpu_ns), counted from the thread's start in this
+     *  incarnation (a fork child's from the fork).  The clock is read
+     *  where it is cheap: when the current category changes, when a
+     *  return finds the event clock past cpu_next (about every
+     *  MPP_TS_CPU_PERIOD_NS of a thread's events), at every batch or
+     *  flush, and at the thread's and the process's end; never per
+     *  event (a boundary within MPP_TS_CPU_NEAR_NS of the last read
+     *  counts that time as on a CPU instead of reading).  cpu_ns is the reading at the last read, cpu_cat_ns the
+     *  part of it spent inside category intervals that have closed, and
+     *  cpu_since the reading when the current one (if any) began; so
+     *  what was on a CPU outside every category is cpu_ns minus
+     *  mpp_tstate_cpu's `cat`.  cpu_ns < 0: unknown (never read, or the
+     *  clock cannot be read).  cpu_sent is what the core's last DATA
+     *  carried. */
+    int64_t cpu_ns;
+    int64_t cpu_cat_ns;
+    int64_t cpu_since;
+    int64_t cpu_sent;
+    int64_t cpu_base; /* the clock's reading where cpu_ns counts from */
+    int64_t cpu_at;   /* event clock ticks at the last read */
 
     /* Cold. */
     uint64_t dropped; /* events lost to allocation failures */
@@ -155,6 +188,33 @@ void mpp_cats_enter(mpp_tstate_t *self, mpp_ts_frame_t *f, uint8_t tag,
                     int64_t now, void *frame);
 void mpp_cats_leave(mpp_tstate_t *self, mpp_ts_frame_t *f, int64_t now,
                     void *retval);
+/*  The periodic read of the thread's CPU clock, due at cpu_next; and a
+ *  read from anywhere in the process (a batch, the end: by the thread's
+ *  kernel id, so the thread need not be the one running). */
+void mpp_cats_cpu_tick(mpp_tstate_t *self, int64_t now);
+void mpp_cats_cpu_read(mpp_tstate_t *self);
+
+/*  A thread's CPU time so far, from its fields as they stand (the
+ *  collector's own, or a reader's copy of them, which may be forged):
+ *  false when unknown; else *cpu is its CPU time and *cat the part of
+ *  it inside category intervals, the one open now included, with
+ *  0 <= *cat <= *cpu whatever the fields hold. */
+static inline bool
+mpp_tstate_cpu(const mpp_tstate_t *t, int64_t *cpu, int64_t *cat)
+{
+    int64_t total = t->cpu_ns, in = t->cpu_cat_ns, since = t->cpu_since;
+    if (total < 0 || in < 0 || since < 0) {
+        return false;
+    }
+    bool open = t->cat_depth > 0 || t->cat_base != MPP_CAT_NONE;
+    if (open && total > since) {
+        int64_t run = total - since; /* both >= 0: no overflow */
+        in = in > INT64_MAX - run ? INT64_MAX : in + run;
+    }
+    *cpu = total;
+    *cat = in < total ? in : total;
+    return true;
+}
 
 /*  Stat indexes are small dense integers, and a multiplicative hash of
  *  the packed pair is nearly linear in them, which clusters under linear
@@ -317,6 +377,9 @@ mpp_tstate_leave_ex(mpp_tstate_t *self, int64_t now, void *retval)
     }
     if (MPP_UNLIKELY(f->cat)) {
         mpp_cats_leave(self, f, now, retval);
+    }
+    if (MPP_UNLIKELY(now >= self->cpu_next)) {
+        mpp_cats_cpu_tick(self, now);
     }
 }
 

@@ -131,11 +131,17 @@ bool mpp_rep_exec_replaced(const mpp_session_t *s, const mpp_proc_t *p);
  *  CPU), idle (off it, waiting for work another process does) or other
  *  wait (off it, for no reason the profile knows).
  *
- *  The collector reads no thread CPU clock yet, only the process's CPU
- *  time, so the split is an estimate: the process's CPU time over its
- *  thread time less lock and IPC waits (which are off-CPU) is the share
- *  of the rest of each thread's time that was on a CPU.  The off-CPU
- *  rest is idle in a helper (the fork server and the resource tracker
+ *  Compute is measured: the collector reads each thread's CPU clock at
+ *  category boundaries, periodically and at its end, so a thread's
+ *  compute is its CPU time less the CPU time inside categories, within
+ *  [0, its time outside categories].  CPU time the process used that no
+ *  thread's clock shows (a thread killed after its last read, threads
+ *  the collector does not see) is on-CPU time of its threads too, and
+ *  goes to their off-CPU rest in proportion.  Where no thread's CPU
+ *  time is known (a session file of an older collector) the split is
+ *  the old estimate: the process's CPU time over its thread time less
+ *  lock and IPC waits (which are off-CPU) is the share of the rest of
+ *  each thread's time that was on a CPU.  The off-CPU rest is idle in a helper (the fork server and the resource tracker
  *  wait for requests) and in the main process of a parallel program (it
  *  waits for its workers, e.g. in os.waitpid, which no category claims);
  *  elsewhere it is other wait (a thread blocked in C, or runnable on a

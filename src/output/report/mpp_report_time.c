@@ -147,22 +147,6 @@ s_cpu_share(const mpp_proc_t *p)
     return (double)p->cpu_ns / (double)busy;
 }
 
-static void
-s_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t, bool idle,
-              double share, mpp_rep_rest_t *out)
-{
-    int64_t rest = mpp_rep_thread_ns(p, t) - mpp_rep_cat_ns(t->cat);
-    int64_t on = (int64_t)((double)rest * share + 0.5);
-    on = on < 0 ? 0 : on > rest ? rest : on;
-    out->compute_ns += on;
-    if (idle) {
-        out->idle_ns += rest - on;
-    }
-    else {
-        out->other_wait_ns += rest - on;
-    }
-}
-
 static bool
 s_idles(const mpp_session_t *s, const mpp_proc_t *p, bool parallel)
 {
@@ -201,23 +185,108 @@ s_rest_share(const mpp_session_t *s, const mpp_proc_t *p)
     return after < share ? after : share;
 }
 
+/*  How a process's time outside categories splits (see mpp_rep_rest_t):
+ *  measured, each thread's CPU time outside categories plus `extra`, the
+ *  share of its off-CPU rest that the CPU time no thread's clock shows
+ *  fills; or, with no thread's CPU time known, the estimated `share` of
+ *  its rest. */
+typedef struct {
+    bool measured;
+    bool idle;
+    double share;
+    double extra;
+} s_split_t;
+
+static int64_t
+s_rest_ns(const mpp_proc_t *p, const mpp_thread_t *t)
+{
+    int64_t rest = mpp_rep_thread_ns(p, t) - mpp_rep_cat_ns(t->cat);
+    return rest > 0 ? rest : 0;
+}
+
+/* A thread's measured CPU time outside categories, within its rest. */
+static int64_t
+s_on_ns(const mpp_proc_t *p, const mpp_thread_t *t)
+{
+    if (!t->has_cpu) {
+        return 0;
+    }
+    int64_t rest = s_rest_ns(p, t);
+    int64_t on = t->cpu_ns - t->cpu_cat_ns;
+    return on < 0 ? 0 : on > rest ? rest : on;
+}
+
+static void
+s_split(const mpp_session_t *s, const mpp_proc_t *p, bool parallel,
+        s_split_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->idle = s_idles(s, p, parallel);
+    int64_t clocks = 0, off = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        /* Sums that stop at INT64_MAX: a session may come from hostile
+         * frames or files. */
+        if (t->has_cpu) {
+            out->measured = true;
+            int64_t c = t->cpu_ns > 0 ? t->cpu_ns : 0;
+            clocks = clocks > INT64_MAX - c ? INT64_MAX : clocks + c;
+        }
+        int64_t o = s_rest_ns(p, t) - s_on_ns(p, t);
+        off = off > INT64_MAX - o ? INT64_MAX : off + o;
+    }
+    if (!out->measured) {
+        out->share = s_rest_share(s, p);
+        return;
+    }
+    int64_t unseen = p->cpu_ns > clocks ? p->cpu_ns - clocks : 0;
+    if (unseen > 0 && off > 0) {
+        out->extra = unseen >= off ? 1.0 : (double)unseen / (double)off;
+    }
+}
+
+static void
+s_thread_rest(const mpp_proc_t *p, const mpp_thread_t *t,
+              const s_split_t *sp, mpp_rep_rest_t *out)
+{
+    int64_t rest = s_rest_ns(p, t);
+    int64_t on;
+    if (sp->measured) {
+        on = s_on_ns(p, t);
+        on += (int64_t)((double)(rest - on) * sp->extra + 0.5);
+    }
+    else {
+        on = (int64_t)((double)rest * sp->share + 0.5);
+    }
+    on = on < 0 ? 0 : on > rest ? rest : on;
+    out->compute_ns += on;
+    if (sp->idle) {
+        out->idle_ns += rest - on;
+    }
+    else {
+        out->other_wait_ns += rest - on;
+    }
+}
+
 void
 mpp_rep_thread_rest(const mpp_session_t *s, const mpp_proc_t *p,
                     const mpp_thread_t *t, bool parallel, mpp_rep_rest_t *out)
 {
+    s_split_t sp;
+    s_split(s, p, parallel, &sp);
     memset(out, 0, sizeof(*out));
-    s_thread_rest(p, t, s_idles(s, p, parallel), s_rest_share(s, p), out);
+    s_thread_rest(p, t, &sp, out);
 }
 
 void
 mpp_rep_proc_rest(const mpp_session_t *s, const mpp_proc_t *p, bool parallel,
                   mpp_rep_rest_t *out)
 {
-    double share = s_rest_share(s, p);
-    bool idle = s_idles(s, p, parallel);
+    s_split_t sp;
+    s_split(s, p, parallel, &sp);
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < p->nthreads; i++) {
-        s_thread_rest(p, &p->threads[i], idle, share, out);
+        s_thread_rest(p, &p->threads[i], &sp, out);
     }
 }
 
