@@ -423,13 +423,14 @@ class TestVerdict(VerdictCase):
             self.assertGreater(c["idle_s"], 0.5 * p["thread_s"], p)
             self.assertGreater(c["idle_s"], 5 * c["compute_s"], p)
             # Acceptance 2 of issue 13: a helper's compute under 50 ms.
-            # The resource tracker meets it; the fork server, after its
-            # start-up ends (at the first line of its -c code), imports
-            # multiprocessing.forkserver (about 25 ms profiled) and forks
-            # the workers (about 11 ms each), CPU time no category claims:
-            # 0-75 ms in 8 runs, so it is held to 100 ms until its
-            # start-up runs until it serves.
-            limit = 0.1 if p["start_method"] == "forkserver" else 0.05
+            # Measured from each thread's CPU clock, the fork server (which
+            # after its start-up imports multiprocessing.forkserver and
+            # forks the workers, CPU time no category claims) and the
+            # resource tracker took 27-42 ms in 4 runs on a loaded machine.
+            # Under ASan the collector's instrumented code runs inside
+            # that import, so a sanitized build gets twice the room.
+            sanitized = os.environ.get("MPPTEST_SANITIZED") == "1"
+            limit = 0.1 if sanitized else 0.05
             self.assertLess(c["compute_s"], limit, p)
 
     def check_imbalance(self, method, load=0):
