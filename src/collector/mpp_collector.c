@@ -57,12 +57,15 @@ s_detect_origin(const char *const *argv, size_t argc, mpp_core_cfg_t *cfg)
     bool mp_fork = false;
     bool spawn_main = false;
     bool forkserver = false;
+    bool tracker = false;
 
     for (size_t i = 0; i < argc; i++) {
         mp_fork |= strcmp(argv[i], "--multiprocessing-fork") == 0;
         spawn_main |= strstr(argv[i], "spawn_main") != NULL;
         forkserver |= strstr(argv[i], "multiprocessing.forkserver") != NULL;
+        tracker |= strstr(argv[i], "multiprocessing.resource_tracker") != NULL;
     }
+    cfg->helper_main = forkserver || tracker;
     const char *parent = getenv("MPPROF_PARENT_PID");
     long long parent_pid = parent != NULL ? strtoll(parent, NULL, 10) : 0;
     cfg->ppid = parent_pid > 0 ? parent_pid : (long long)getppid();

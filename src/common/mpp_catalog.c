@@ -173,6 +173,10 @@ static const mpp_catalog_entry_t s_entries[] = {
      * may be the program's first line. */
     S_MARK(MPP_CATALOG_ANY, "<module>", MPP_PHASE_MODULE),
     S_MARK(MPP_CATALOG_ANY, "run", MPP_PHASE_RUN),
+    /* The main() a multiprocessing helper's -c code calls after its
+     * imports (the resource tracker's; the fork server's is the named
+     * entry above, a launch mark that classifies as this too). */
+    S_MARK(MPP_CATALOG_ANY, "main", MPP_PHASE_MAIN),
 };
 
 /* `file` is `suffix` or ends in "/" + suffix. */

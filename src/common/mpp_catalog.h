@@ -72,7 +72,8 @@ typedef enum {
     MPP_PHASE_BOOTSTRAP, /* BaseProcess._bootstrap: calls run() */
     MPP_PHASE_LAUNCH,    /* where multiprocessing forks a child */
     MPP_PHASE_MODULE,    /* any <module>: may end start-up */
-    MPP_PHASE_RUN        /* any function named run: may end start-up */
+    MPP_PHASE_RUN,       /* any function named run: may end start-up */
+    MPP_PHASE_MAIN       /* any function named main: ends a helper's */
 } mpp_phase_t;
 
 /* The `file` of an entry that matches any Python file (phase marks). */

@@ -45,6 +45,8 @@ strdup(const char *s)
 static int64_t s_span_min_us;
 /* Cores register the process's fork and exit handlers, as in Python. */
 static bool s_own_process;
+/* Cores are multiprocessing helpers (mpp_core_cfg_t.helper_main). */
+static bool s_helper_main;
 /*  When not -1, every message received is also written to this file
  *  descriptor as a 4-byte length and its wire encoding, so a parent can
  *  read what a forked child sent. */
@@ -149,6 +151,7 @@ s_core(const char *start_method)
         .name = "MainProcess",
         .span_min_us = s_span_min_us,
         .own_process = s_own_process,
+        .helper_main = s_helper_main,
         .shm_dir = s_shm_dir,
         .sink = {.open = s_open,
                  .send = s_send,

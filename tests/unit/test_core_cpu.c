@@ -358,6 +358,55 @@ MPP_TEST(agent_reads_the_cpu_time_from_the_mapping)
     s_teardown(&core);
 }
 
+/*  A multiprocessing helper (the resource tracker, the fork server) runs
+ *  `-c "from multiprocessing.X import main; main(...)"`: its start-up
+ *  goes on through the -c code's imports, CPU time that would otherwise
+ *  be its compute (25-55 ms of a helper that then only waits), and ends
+ *  when the -c code calls main().  A main() inside the imports does not
+ *  end it; in any other process a main() ends nothing and <module> does.
+ *  Each event reads the test clock once: start-up is 6 steps here. */
+MPP_TEST(helper_startup_runs_until_its_main)
+{
+    s_helper_main = true;
+    mpp_core_t *core = s_core("exec");
+    s_helper_main = false;
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t mod = s_fn(core, "<string>", "<module>");
+    uint32_t imp = s_fn(core, "<frozen importlib._bootstrap>",
+                        "_find_and_load");
+    uint32_t inner = s_fn(core, "/usr/lib/python3/dist-packages/x.py", "main");
+    uint32_t served = s_fn(
+        core, "/usr/lib/python3.11/multiprocessing/resource_tracker.py",
+        "main");
+    mpp_catval_t cat[MPP_CAT_COUNT];
+    s_call(core, t, mod);
+    s_call(core, t, imp);
+    s_call(core, t, inner);
+    s_ret(core, t);
+    s_ret(core, t);
+    mpp_cats_fill((const struct mpp_core *)core, t, cat);
+    ASSERT_EQ(cat[MPP_CAT_STARTUP].count, 1u);
+    s_call(core, t, served);
+    s_ret(core, t);
+    s_ret(core, t);
+    mpp_cats_fill((const struct mpp_core *)core, t, cat);
+    ASSERT_EQ(cat[MPP_CAT_STARTUP].ns, (uint64_t)(6 * STEP));
+    s_core_end(&core);
+
+    /* The same calls in a program: <module> ends start-up at once. */
+    core = s_core("main");
+    t = mpp_core_add_thread(core, 100, "MainThread");
+    mod = s_fn(core, "t.py", "<module>");
+    served = s_fn(core, "t.py", "main");
+    s_call(core, t, mod);
+    s_call(core, t, served);
+    s_ret(core, t);
+    s_ret(core, t);
+    mpp_cats_fill((const struct mpp_core *)core, t, cat);
+    ASSERT_EQ(cat[MPP_CAT_STARTUP].ns, (uint64_t)STEP);
+    s_core_end(&core);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -375,5 +424,6 @@ main(int argc, char **argv)
     MPP_RUN(periodic_read_every_ten_ms_of_events);
     MPP_RUN(end_of_thread_and_process_read_the_clock);
     MPP_RUN(agent_reads_the_cpu_time_from_the_mapping);
+    MPP_RUN(helper_startup_runs_until_its_main);
     return mpp_test_done(argc, argv);
 }

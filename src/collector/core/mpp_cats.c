@@ -368,16 +368,25 @@ s_startup_check(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now)
 {
     if (t->cat_base != MPP_CAT_STARTUP) {
         if (f->stat != 0) {
-            t->stats[f->stat - 1].tag &=
-                (uint8_t) ~(MPP_TAG_RUN | MPP_TAG_MODULE);
+            t->stats[f->stat - 1].tag &= (uint8_t)~MPP_TAG_PHASE;
         }
         return;
     }
     /* The frame is pushed: depth - 1 is it, depth - 2 its caller. */
     uint32_t depth = t->depth;
     uint8_t caller = depth >= 2 ? s_frame_mark(t, depth - 2) : 0;
+    bool helper = t->core != NULL && t->core->helper_main;
     bool end;
-    if (tag & MPP_TAG_RUN) {
+    if (helper) {
+        /* A helper's -c code imports its module, then calls its main():
+         * the imports are start-up too (issue 13: they made 25-55 ms of
+         * a helper's compute); main() called from the -c code ends it. */
+        end = (tag & MPP_TAG_MAIN) && depth == 2;
+    }
+    else if (tag & MPP_TAG_MAIN) {
+        end = false;
+    }
+    else if (tag & MPP_TAG_RUN) {
         end = caller == MPP_MARK_BOOTSTRAP;
     }
     else {
@@ -397,7 +406,7 @@ void
 mpp_cats_enter(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now,
                void *frame)
 {
-    if (tag & (MPP_TAG_RUN | MPP_TAG_MODULE)) {
+    if (tag & MPP_TAG_PHASE) {
         s_startup_check(t, f, tag, now);
     }
     unsigned c = tag & MPP_TAG_CAT;

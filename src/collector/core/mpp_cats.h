@@ -54,6 +54,8 @@ struct mpp_tstate;
 #define MPP_TAG_BYTES_ARG 0x10u /* the argument `buf` is bytes moved */
 #define MPP_TAG_RUN 0x20u       /* named run: may end start-up */
 #define MPP_TAG_MODULE 0x40u    /* a <module>: may end start-up */
+#define MPP_TAG_MAIN 0x80u      /* named main: may end a helper's start-up */
+#define MPP_TAG_PHASE (MPP_TAG_RUN | MPP_TAG_MODULE | MPP_TAG_MAIN)
 
 /* Marks: functions whose presence on the stack tells a phase apart.  The
  * registry holds them; they cost the hot path nothing. */

@@ -5,6 +5,8 @@
  */
 #include "mpp_internal.h"
 
+#include <string.h>
+
 #include "mpp_catalog.h"
 #include "mpp_cats.h"
 
@@ -30,6 +32,11 @@ s_tag(const mpp_catalog_entry_t *e)
     }
     else if (e->phase == MPP_PHASE_RUN) {
         tag |= MPP_TAG_RUN;
+    }
+    else if (e->phase == MPP_PHASE_MAIN ||
+             (e->phase == MPP_PHASE_LAUNCH && strcmp(e->name, "main") == 0)) {
+        /* The fork server's main() is also where it forks workers. */
+        tag |= MPP_TAG_MAIN;
     }
     return tag;
 }

@@ -133,6 +133,7 @@ mpp_core_new(const mpp_core_cfg_t *cfg)
     self->ppid = cfg->ppid;
     self->start_method = cfg->start_method ? cfg->start_method : "main";
     self->is_forkserver = cfg->is_forkserver;
+    self->helper_main = cfg->helper_main;
     self->interval_ns =
         (int64_t)(cfg->interval_ms > 0 ? cfg->interval_ms : 100) * 1000000;
     self->h.deadline = INT64_MAX;
@@ -288,6 +289,7 @@ mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current)
      * method; anyone else's are plain fork children. */
     self->start_method = self->is_forkserver ? "forkserver" : "fork";
     self->is_forkserver = false;
+    self->helper_main = false;
     self->start_ns = self->fork_real_ns;
     self->start_mono_ns = self->fork_mono_ns;
 

@@ -101,6 +101,10 @@ typedef struct {
     int64_t ppid;
     const char *start_method; /* main | spawn | forkserver | exec */
     bool is_forkserver;       /* this is multiprocessing's fork server */
+    /* A multiprocessing helper run as `-c "from ... import main;
+     * main(...)"` (the fork server, the resource tracker): its start-up
+     * goes on through the -c code's imports until main() is called. */
+    bool helper_main;
     const char *python;       /* "3.11.7" */
     const char *const *argv;
     size_t argc;

@@ -62,6 +62,7 @@ struct mpp_core {
     int64_t ppid;
     const char *start_method; /* static string */
     bool is_forkserver;
+    bool helper_main; /* see mpp_core_cfg_t */
     bool own_process;
     int64_t start_ns;      /* CLOCK_REALTIME at process start (or fork) */
     int64_t start_mono_ns; /* CLOCK_MONOTONIC at the same moment */
