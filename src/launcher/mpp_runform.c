@@ -484,6 +484,28 @@ s_set_command(mpp_runform_t *f, const char *value, char **words, size_t n,
     return 0;
 }
 
+/*  Whether two different files run one interpreter: a wrapper (pyenv's
+ *  shim, a bash script) and the binary it execs, as the probe sees
+ *  through them.  Only asked when the files differ, so the two probes
+ *  cost nothing in the common case; a probe that fails says why in its
+ *  one line and leaves its exit status in *status. */
+static bool
+s_same_probed(const char *a, const char *b, int *status)
+{
+    mpp_pyenv_t pa = {0}, pb = {0};
+    struct stat sa, sb;
+    *status = mpp_pyenv_probe(&pa, a);
+    if (*status == 0) {
+        *status = mpp_pyenv_probe(&pb, b);
+    }
+    bool same = *status == 0 && stat(pa.path, &sa) == 0 &&
+                stat(pb.path, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                sa.st_ino == sb.st_ino;
+    mpp_pyenv_fini(&pa);
+    mpp_pyenv_fini(&pb);
+    return same;
+}
+
 /*  `python3 [OPTS] (SCRIPT | -m MODULE | -c CODE) ARGS...`: the script
  *  after the options is a script, whatever its name, as for Python. */
 static int
@@ -501,7 +523,11 @@ s_interpreter(mpp_runform_t *f, const char *python, char **words, size_t n)
         return status;
     }
     if (python != NULL &&
-        (st.st_dev != py.st_dev || st.st_ino != py.st_ino)) {
+        (st.st_dev != py.st_dev || st.st_ino != py.st_ino) &&
+        !s_same_probed(python, words[0], &status)) {
+        if (status != 0) {
+            return status; /* the probe said why, in one line */
+        }
         mpp_say("--python '%s' and '%s' are two different interpreters: "
                 "name one", python, words[0]);
         return 2;

@@ -582,14 +582,25 @@ class TestRunForms(CliCase):
         self.assertNothingRun(r)
 
     def test_python_option_must_agree(self):
-        # A wrapper named python3 runs the same Python, but it is another
-        # file: refused before anything runs.
+        # A wrapper that execs the same Python (as pyenv's shim does) is
+        # that Python: the probe sees through it.
         wdir = mpptest.mktemp(self)
         wrapper = os.path.join(wdir, "python3")
         with open(wrapper, "w") as f:
             f.write('#!/bin/sh\nexec "%s" "$@"\n' % mpptest.PYTHON)
         os.chmod(wrapper, 0o755)
         r = self.form([wrapper, self.script, "3"], python=mpptest.PYTHON)
+        self.assertEqual(r.returncode, 0, r.describe())
+        self.assertEqual(mpptest.ncalls(self.assertProfiled(r), "t_forms.py",
+                                        "form_work"), r.truth()["form_work"])
+        # One that adds an option of its own runs something else: refused
+        # before anything runs.
+        os.mkdir(os.path.join(wdir, "other"))
+        other = os.path.join(wdir, "other", "python3")
+        with open(other, "w") as f:
+            f.write('#!/bin/sh\nexec "%s" -B "$@"\n' % mpptest.PYTHON)
+        os.chmod(other, 0o755)
+        r = self.form([other, self.script, "3"], python=mpptest.PYTHON)
         self.assertOneLineError(r.proc, mentions="--python")
         self.assertNothingRun(r)
         # The same interpreter under two names is one.
