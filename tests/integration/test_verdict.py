@@ -566,6 +566,36 @@ class TestVerdict(VerdictCase):
         lead = self.check_agree(r, rep)
         self.assertTrue(lead.startswith("Leading cost: lock wait"), lead)
 
+    def test_manager_round_trips(self):
+        """A Manager's proxy calls: IPC wait leads with the main process's
+        round trips, the Manager's server is a helper whose waits for
+        requests are idle (they led as lock wait, with a hint about shared
+        locks), no advice about workers, and the hint is the Manager's."""
+        calls, delay = 100, 0.003
+        r, rep = self.run_target([mpptest.target("verdict_manager.py"),
+                                  str(calls), str(delay)], timeout=300)
+        self.check_split(rep)
+        truth = r.truth()
+        v = rep["verdict"]
+        self.assertEqual(v["leading"], "ipc_wait", (v, rep["categories"]))
+        self.assertIs(v["parallel"], False, v)
+        self.assertIn("Manager", v["hint"] or "", v)
+        main = self.proc(rep, truth["main"])
+        server = self.proc(rep, truth["server"])
+        self.assertEqual(main["role"], "main", main)
+        self.assertEqual((server["role"], server["name"]),
+                         ("helper", "SlowManager-1"), server)
+        # The main process waits out every sleep of the server, and no
+        # more than the calls took as it timed them (plus connecting).
+        got = main["categories"]["ipc_wait_s"]
+        self.assertGreater(got, calls * delay, main)
+        self.assertLess(got, truth["round_trips_s"] + 0.1, (got, truth))
+        self.assertAlmostEqual(v["seconds"], got, places=6)
+        lead = self.check_agree(r, rep)
+        self.assertTrue(lead.startswith("Leading cost: IPC wait"), lead)
+        for word in WORKER_WORDS:
+            self.assertNotIn(word, lead.lower())
+
     def test_spawn_many(self):
         nprocs, work_s = 12, 0.005
         r, rep = self.run_target([mpptest.target("verdict_spawn_many.py"),

@@ -239,6 +239,37 @@ MPP_TEST(helpers_named_by_what_they_are)
     mpp_session_destroy(&s);
 }
 
+/*  A Manager's server process is a helper, by the name multiprocessing
+ *  gives it (its class's name, a dash, a number); names that only look
+ *  alike are workers. */
+MPP_TEST(manager_servers_are_helpers)
+{
+    static const struct {
+        const char *name;
+        const char *role;
+    } want[] = {
+        {"SyncManager-1", "helper"},  {"SharedMemoryManager-12", "helper"},
+        {"SlowManager-3", "helper"},  {"Manager-1", "helper"},
+        {"SyncManager-", "worker"},   {"SyncManager-1a", "worker"},
+        {"ManagerProcess-1", "worker"}, {"ForkPoolWorker-1", "worker"},
+    };
+    mpp_session_t *s = mpp_session_new();
+    s_rec(s, 300, 1, "main", 0, 3000 * MS, 900 * MS, 2900 * MS);
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(want); i++) {
+        mpp_proc_t *p = s_rec(s, 301 + (int64_t)i, 300, "fork", 100 * MS,
+                              100 * MS, 10 * MS, 90 * MS);
+        free(p->name);
+        p->name = strdup(want[i].name);
+    }
+    for (size_t i = 0; i < MPP_ARRAY_SIZE(want); i++) {
+        ASSERT(strcmp(s_role(s, i + 1), want[i].role) == 0);
+        ASSERT(strcmp(mpp_rep_proc_label(s, &s->procs[i + 1]),
+                      want[i].name) == 0);
+    }
+    ASSERT(mpp_rep_has_manager(s));
+    mpp_session_destroy(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -248,6 +279,7 @@ main(int argc, char **argv)
     MPP_RUN(queue_read_lock);
     MPP_RUN(startup_on_cpu);
     MPP_RUN(helpers_named_by_what_they_are);
+    MPP_RUN(manager_servers_are_helpers);
     return mpp_wf_done(mpp_test_done(argc, argv));
 }
 

@@ -87,8 +87,9 @@ int64_t mpp_rep_proc_thread_ns(const mpp_proc_t *p);
 
 /*  Process roles, as `compare` counts workers: the main process is the
  *  one the launcher started (start_method "main"); helpers are the
- *  multiprocessing resource tracker and the fork server itself (not the
- *  children it forks, which inherit its command line); every other
+ *  multiprocessing resource tracker, a Manager's server process and the
+ *  fork server itself (not the children it forks, which inherit its
+ *  command line); every other
  *  process is a worker.  The collector gives the fork server and its
  *  children the same start method and command line, so only their
  *  parents tell them apart: mpp_rep_role_of, with the session, is the
@@ -116,6 +117,8 @@ mpp_rep_selected(ssize_t proc, size_t i)
 
 /* Whether the selection holds a worker process. */
 bool mpp_rep_has_workers(const mpp_session_t *s, ssize_t proc);
+/* Whether the program ran a Manager (its server process, a helper). */
+bool mpp_rep_has_manager(const mpp_session_t *s);
 
 /*  Records of one pid (mpp_report_roles.c): an exec makes a new record
  *  of the same process, and the kernel may reuse a pid.  mpp_rep_parent
@@ -220,6 +223,10 @@ typedef struct {
     int lead_cat;
     bool has_workers;
     bool parallel;          /* the program (not the selection) had workers */
+    bool manager;           /* the program ran a Manager */
+    /* Lock and IPC wait of helpers (a Manager's server between requests,
+     * the fork server): waiting for work, so never the leading cost. */
+    int64_t helper_wait_ns;
     /* Start-up on a CPU: each process's start-up times its share of time
      * on a CPU (as for compute, see mpp_rep_rest_t); what the leading
      * cost weighs start-up by (mpp_rep_lead_rank). */
@@ -386,6 +393,8 @@ void mpp_rep_pct(char *buf, size_t size, int64_t part, int64_t whole);
 /* A one-sentence hint for a leading category, or NULL; `parallel` as in
  * mpp_rep_verdict_t. */
 const char *mpp_rep_hint(int cat, bool parallel);
+/* The hint for IPC wait when the program ran a Manager. */
+const char *mpp_rep_manager_hint(void);
 
 /* ---- JSON helpers (mpp_report_fmt.c) ----------------------------------- */
 

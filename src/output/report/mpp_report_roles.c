@@ -44,6 +44,24 @@ s_tracker(const mpp_proc_t *p)
     return false;
 }
 
+/*  A Manager's server process, by the name multiprocessing gives it: its
+ *  class's name, a dash and a number ("SyncManager-1",
+ *  "SharedMemoryManager-2"; a subclass of BaseManager is named after
+ *  itself, and by custom "...Manager").  It serves requests all its life
+ *  and waits between them, like the other helpers. */
+static bool
+s_manager(const mpp_proc_t *p)
+{
+    const char *dash = p->name != NULL ? strrchr(p->name, '-') : NULL;
+    if (dash == NULL || dash[1] == '\0' ||
+        strspn(dash + 1, "0123456789") != strlen(dash + 1)) {
+        return false;
+    }
+    static const char suffix[] = "Manager";
+    size_t k = sizeof(suffix) - 1, n = (size_t)(dash - p->name);
+    return n >= k && memcmp(dash - k, suffix, k) == 0;
+}
+
 /*  Without the session: the fork server's children inherit its command
  *  line, so only a process not itself started by the fork server counts
  *  as the server.  (The collector labels the server "forkserver" too, so
@@ -53,7 +71,7 @@ mpp_rep_is_helper(const mpp_proc_t *p)
 {
     bool forked = p->start_method != NULL &&
                   strcmp(p->start_method, "forkserver") == 0;
-    return s_tracker(p) || (!forked && s_forkserver_argv(p));
+    return s_tracker(p) || s_manager(p) || (!forked && s_forkserver_argv(p));
 }
 
 bool
@@ -157,7 +175,7 @@ mpp_rep_role_of(const mpp_session_t *s, const mpp_proc_t *p)
         return MPP_REP_MAIN;
     }
     p = mpp_rep_image(s, p);
-    if (s_tracker(p)) {
+    if (s_tracker(p) || s_manager(p)) {
         return MPP_REP_HELPER;
     }
     if (s_forkserver_argv(p)) {
@@ -218,6 +236,17 @@ mpp_rep_waits_for_workers(const mpp_session_t *s, const mpp_proc_t *p,
                           bool has_workers)
 {
     return (has_workers && mpp_rep_is_main(p)) || mpp_rep_is_pool_parent(s, p);
+}
+
+bool
+mpp_rep_has_manager(const mpp_session_t *s)
+{
+    for (size_t i = 0; i < s->nprocs; i++) {
+        if (s_manager(&s->procs[i])) {
+            return true;
+        }
+    }
+    return false;
 }
 
 bool

@@ -44,6 +44,19 @@ static const char s_imbalance_hint[] =
     "chunksize, or use imap_unordered so that free workers take the next "
     "task.";
 
+/* IPC wait in a program that ran a Manager: its proxies' round trips. */
+static const char s_manager_hint[] =
+    "Hint: each call on a Manager's proxy (its dict, list or Queue) is a "
+    "round trip to the Manager's server process: make fewer, larger calls "
+    "(update() with many items at once), or keep the data in the process "
+    "that uses it.";
+
+const char *
+mpp_rep_manager_hint(void)
+{
+    return s_manager_hint;
+}
+
 /*  Every hint but the lock's speaks of workers and tasks, so a program
  *  that ran no worker gets none of them. */
 const char *
@@ -217,6 +230,10 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
                       "their own waited %s (lock and IPC wait, all their "
                       "threads) for their workers: idle while those work, "
                       "so not counted as the leading cost.");
+    s_idle_wait(out, tm->helper_wait_ns,
+                "Helper processes (a Manager's server, the fork server) "
+                "waited %s for requests: idle, so not counted as the "
+                "leading cost either.");
     if (vd.hint != NULL) {
         mpp_rep_para(out, vd.hint, 2);
     }

@@ -367,6 +367,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
     memset(out, 0, sizeof(*out));
     out->has_workers = mpp_rep_has_workers(s, proc);
     out->parallel = mpp_rep_has_workers(s, -1);
+    out->manager = mpp_rep_has_manager(s);
     uint8_t *qflags = out->has_workers ? s_qflags(s) : NULL;
     for (size_t i = 0; i < s->nprocs; i++) {
         if (!mpp_rep_selected(proc, i)) {
@@ -375,6 +376,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         const mpp_proc_t *p = &s->procs[i];
         mpp_catval_t pc[MPP_CAT_COUNT];
         bool main_idle = mpp_rep_waits_for_workers(s, p, out->has_workers);
+        bool helper = mpp_rep_role_of(s, p) == MPP_REP_HELPER;
         mpp_rep_rest_t rest;
         mpp_proc_cats(p, pc);
         mpp_rep_proc_rest(s, p, out->parallel, &rest);
@@ -396,6 +398,10 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
             out->cat[c].bytes += pc[c].bytes;
             if (main_idle && mpp_rep_is_wait(c)) {
                 out->main_wait_ns += ns;
+                continue;
+            }
+            if (helper && mpp_rep_is_wait(c)) {
+                out->helper_wait_ns += ns;
                 continue;
             }
             if (out->has_workers && c == MPP_CAT_IPC_WAIT) {
@@ -515,7 +521,10 @@ mpp_rep_verdict(const mpp_rep_time_t *tm, mpp_rep_verdict_t *out)
     out->name = s_lead_name(tm, out->lead);
     out->share = tm->thread_ns > 0 ? (double)out->ns / (double)tm->thread_ns
                                    : 0.0;
-    out->hint = out->lead == MPP_REP_LEAD_COMPUTE
-                    ? NULL
+    /* A Manager's proxies wait on their server in IPC: round trips that
+     * a program with workers would have hidden among the pool's waits. */
+    out->hint = out->lead == MPP_REP_LEAD_COMPUTE ? NULL
+                : out->lead == MPP_CAT_IPC_WAIT && tm->manager
+                    ? mpp_rep_manager_hint()
                     : mpp_rep_hint(out->lead, out->parallel);
 }
