@@ -258,7 +258,7 @@ s_ret(mpp_core_t *core, mpp_tstate_t *t)
 }
 
 /* The stat of `fid` in `t`'s table, or NULL. */
-static const mpp_ts_stat_t *
+__attribute__((unused)) static const mpp_ts_stat_t *
 s_stat(const mpp_tstate_t *t, uint32_t fid)
 {
     for (uint32_t i = 0; i < t->nstats; i++) {
@@ -269,7 +269,7 @@ s_stat(const mpp_tstate_t *t, uint32_t fid)
     return NULL;
 }
 
-static const mpp_ts_edge_t *
+__attribute__((unused)) static const mpp_ts_edge_t *
 s_edge(const mpp_tstate_t *t, uint32_t caller, uint32_t callee)
 {
     for (uint32_t i = 0; i < t->nedges; i++) {
@@ -284,7 +284,7 @@ s_edge(const mpp_tstate_t *t, uint32_t caller, uint32_t callee)
 
 /*  ncalls of `fid` over every DATA received, merged as the aggregator
  *  merges: the last value per (thread id, function) counts. */
-static uint64_t
+__attribute__((unused)) static uint64_t
 s_wire_calls(uint32_t fid)
 {
     uint64_t tids[4096];
