@@ -586,10 +586,12 @@ class TestVerdict(VerdictCase):
         self.assertEqual((server["role"], server["name"]),
                          ("helper", "SlowManager-1"), server)
         # The main process waits out every sleep of the server, and no
-        # more than the calls took as it timed them (plus connecting).
+        # longer than it used the Manager: the server's start (its address
+        # comes through a pipe; on 3.14 and later through the fork server,
+        # 0.1-0.2 s), the calls as it timed them, and the shutdown.
         got = main["categories"]["ipc_wait_s"]
         self.assertGreater(got, calls * delay, main)
-        self.assertLess(got, truth["round_trips_s"] + 0.1, (got, truth))
+        self.assertLess(got, truth["manager_s"] + 0.01, (got, truth))
         self.assertAlmostEqual(v["seconds"], got, places=6)
         lead = self.check_agree(r, rep)
         self.assertTrue(lead.startswith("Leading cost: IPC wait"), lead)
