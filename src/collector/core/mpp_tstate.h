@@ -120,13 +120,13 @@ typedef struct mpp_tstate {
      *  MPP_TS_CPU_PERIOD_NS of a thread's events), at every batch or
      *  flush, and at the thread's and the process's end; never per
      *  event (a boundary within MPP_TS_CPU_NEAR_NS of the last read
-     *  counts that time as on a CPU instead of reading).  cpu_ns is the reading at the last read, cpu_cat_ns the
-     *  part of it spent inside category intervals that have closed, and
-     *  cpu_since the reading when the current one (if any) began; so
-     *  what was on a CPU outside every category is cpu_ns minus
-     *  mpp_tstate_cpu's `cat`.  cpu_ns < 0: unknown (never read, or the
-     *  clock cannot be read).  cpu_sent is what the core's last DATA
-     *  carried. */
+     *  counts that time as on a CPU instead of reading).  cpu_ns is the
+     *  reading at the last read, cpu_cat_ns the part of it spent inside
+     *  category intervals that have closed, and cpu_since the reading
+     *  when the current one (if any) began; so what was on a CPU outside
+     *  every category is cpu_ns minus mpp_tstate_cpu's `cat`.  cpu_ns < 0:
+     *  unknown (never read, or the clock cannot be read).  cpu_sent is
+     *  what the core's last DATA carried. */
     int64_t cpu_ns;
     int64_t cpu_cat_ns;
     int64_t cpu_since;
