@@ -59,10 +59,17 @@ def add_headers(root, versions):
         v = os.path.basename(exe)[len("python"):]
         if v.replace(".", "").isdigit():
             want.add(v)
+    updated = False
     for v in sorted(want):
         if os.path.exists(os.path.join(root, "usr/include/python%s/Python.h"
                                        % v)):
             continue
+        if not updated:
+            # A root fresh from mmdebstrap has no package lists yet.
+            subprocess.run([MKROOT, "--run", root, "apt-get", "update",
+                            "-qq"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            updated = True
         subprocess.run([MKROOT, "--run", root, "env",
                         "DEBIAN_FRONTEND=noninteractive", "apt-get",
                         "install", "-y", "-qq", "--no-install-recommends",
@@ -107,6 +114,7 @@ def run_root(args, root, v):
     name = "bench-%s.json" % v
     inner = (
         "cd /bench-src && "
+        "bash scripts/deps.sh --test >/dev/null && "
         "BUILD_DIR=build-%(v)s scripts/build.sh "
         "-DPython3_EXECUTABLE=/usr/bin/python%(v)s >/dev/null && "
         "python%(v)s bench/bench.py --python /usr/bin/python%(v)s "

@@ -182,8 +182,7 @@ s_find(const mpp_agent_t *self, const char *name)
     return NULL;
 }
 
-/*  Lists the directory and takes in every file not seen before; those
- *  get their first read at once.  Entries are taken in the order of
+/*  Lists the directory and takes in every file not seen before.  Entries are taken in the order of
  *  their names' times, so an exec'd process's older file comes first. */
 static void
 s_scan(mpp_agent_t *self, int64_t now)
@@ -223,8 +222,15 @@ s_scan(mpp_agent_t *self, int64_t now)
         }
         self->files[j] = f;
     }
+    /* A living process is read at the next tick or at its death, which
+     * comes first: most children are short, and a read at first sight
+     * found a fork child still holding its parent's copy (unborn) and
+     * copied it for nothing (issue 12).  One dead already gets its final
+     * read now. */
     for (size_t i = first_new; i < self->nfiles; i++) {
-        mpp_afile_read(self, self->files[i], now);
+        if (self->files[i]->dead) {
+            mpp_afile_read(self, self->files[i], now);
+        }
     }
 }
 

@@ -363,7 +363,11 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
     }
     mpp_sr_registry(&c);
     c.capwf = c.nfuncs;
-    c.wf = calloc(c.capwf + 1, sizeof(*c.wf));
+    /* Neither this nor the spans' array is zeroed: s_take_def and s_span
+     * write every field of an entry before it counts, and a fork child's
+     * registry (its parent's, thousands of functions) made the zeroing
+     * the largest part of a read (issue 12). */
+    c.wf = malloc((c.capwf + 1) * sizeof(*c.wf));
     c.capws = MPP_SPANS_CAP;
     /* The span threshold first: closing frames may make spans. */
     struct mpp_spans sh;
@@ -373,7 +377,7 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
     }
     rc = c.wf == NULL ? MPP_ENOMEM : mpp_sr_threads(&c);
     if (rc == 0 && c.ws == NULL) {
-        c.ws = calloc(c.capws + 1, sizeof(*c.ws));
+        c.ws = malloc((c.capws + 1) * sizeof(*c.ws));
         rc = c.ws == NULL ? MPP_ENOMEM : 0;
     }
     if (rc == 0) {

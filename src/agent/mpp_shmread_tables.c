@@ -301,8 +301,10 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
     }
     mpp_ts_stat_t *st = malloc((size_t)t.nstats * sizeof(*st) + 1);
     mpp_ts_edge_t *ed = malloc((size_t)t.nedges * sizeof(*ed) + 1);
-    nt->stats = calloc((size_t)t.nstats + 1, sizeof(s_prev_t));
-    nt->edges = calloc((size_t)t.nedges + 1, sizeof(s_prev_t));
+    /* Not zeroed: the loops below write every entry, `valid` false for
+     * one they reject. */
+    nt->stats = malloc(((size_t)t.nstats + 1) * sizeof(s_prev_t));
+    nt->edges = malloc(((size_t)t.nedges + 1) * sizeof(s_prev_t));
     w->stats = malloc((size_t)t.nstats * sizeof(mpp_wstat_t) + 1);
     w->edges = malloc((size_t)t.nedges * sizeof(mpp_wedge_t) + 1);
     if (st == NULL || ed == NULL || nt->stats == NULL || nt->edges == NULL ||
@@ -339,6 +341,7 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
     for (uint32_t j = 0; j < t.nstats; j++) {
         if (st[j].fid >= c->nfuncs) {
             s_bad(c);
+            nt->stats[j] = (s_prev_t){.valid = false};
             continue;
         }
         s_prev_t v = {.fid = st[j].fid, .cost = st[j].cost, .valid = true};
@@ -354,6 +357,7 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
         if (a == 0 || a > t.nstats || b == 0 || b > t.nstats ||
             !nt->stats[a - 1].valid || !nt->stats[b - 1].valid) {
             s_bad(c);
+            nt->edges[j] = (s_prev_t){.valid = false};
             continue;
         }
         s_prev_t v = {.fid = nt->stats[a - 1].fid,
@@ -438,7 +442,7 @@ mpp_sr_threads(s_ctx_t *c)
     }
     qsort(refs, m, sizeof(*refs), s_cmp_tref);
     c->capws += MPP_TS_CATS_DEPTH * m;
-    c->ws = calloc(c->capws + 1, sizeof(*c->ws));
+    c->ws = malloc((c->capws + 1) * sizeof(*c->ws)); /* see s_run */
     int rc = c->ws == NULL ? MPP_ENOMEM : 0;
     for (size_t i = 0; i < m && rc == 0; i++) {
         if ((i > 0 && refs[i].tid == refs[i - 1].tid) ||

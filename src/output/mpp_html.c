@@ -71,14 +71,14 @@ s_lt_write(void *cookie, const char *buf, size_t n)
 {
     FILE *out = cookie;
     size_t from = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] == '<') {
-            if (fwrite(buf + from, 1, i - from, out) != i - from ||
-                fputs("\\u003c", out) == EOF) {
-                return 0;
-            }
-            from = i + 1;
+    const char *lt;
+    while ((lt = memchr(buf + from, '<', n - from)) != NULL) {
+        size_t i = (size_t)(lt - buf);
+        if (fwrite(buf + from, 1, i - from, out) != i - from ||
+            fputs("\\u003c", out) == EOF) {
+            return 0;
         }
+        from = i + 1;
     }
     /* A short count is how stdio learns of a failed write. */
     return fwrite(buf + from, 1, n - from, out) == n - from ? (ssize_t)n : 0;

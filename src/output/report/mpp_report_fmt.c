@@ -280,6 +280,17 @@ mpp_rep_json_str(FILE *out, const char *text)
     bool valid;
     for (size_t i = 0, k; i < n; i += k) {
         unsigned char c = p[i];
+        /* Printable ASCII, the bulk of every name and path, in one write
+         * per run rather than one call per byte. */
+        k = 0;
+        while (i + k < n && p[i + k] >= 0x20 && p[i + k] < 0x7f &&
+               p[i + k] != '"' && p[i + k] != '\\') {
+            k++;
+        }
+        if (k > 0) {
+            fwrite(p + i, 1, k, out);
+            continue;
+        }
         k = mpp_utf8_seq(p + i, n - i, &valid);
         if (!valid) {
             fputs("\\ufffd", out);

@@ -1,6 +1,6 @@
 """What a process observes of itself (issue 12, item 3): its OS threads,
-every signal's handler, its os functions, and what fork prints (3.12+
-warns when the process has several threads)."""
+every signal's handler, its os functions, its sys.path, and what fork
+prints (3.12+ warns when the process has several threads)."""
 import os
 import signal
 import sys
@@ -18,6 +18,7 @@ def main():
         print("signal", int(s), h)
     print("os", os._exit is getattr(__import__("posix"), "_exit"),
           os.execv.__module__, os.closerange.__module__)
+    print("path", sys.path)
     pid = os.fork()
     if pid == 0:
         os._exit(0)
