@@ -247,6 +247,12 @@ class TestStartup(CatCase):
         workers = [p for p in rep["processes"]
                    if p["start_method"] == "spawn"]
         self.assertEqual(len(workers), 2, rep["processes"])
+        # A spawn child's hook goes in at spawn_main, after the imports of
+        # multiprocessing itself: the main module's import in each child
+        # is profiled all the same (the parent's, and one per worker).
+        self.assertEqual(
+            mpptest.json_ncalls(rep, "cat_startup.py", "at_import"), 3,
+            mpptest.json_functions(rep, "cat_startup.py", "at_import"))
         for w in workers:
             c = w["categories"]
             # A spawn child starts a whole interpreter and imports the

@@ -25,6 +25,15 @@ import time
 BARRIER = None
 CUT = os.environ.get("CAT_STARTUP_CUT")
 
+
+def at_import():
+    """Called by the module's import: in the parent, and again in each spawn
+    child, which imports the main module (as __mp_main__) before run()."""
+    return __name__
+
+
+at_import()
+
 if __name__ == "__mp_main__" and CUT == "term":
     time.sleep(60)   # the parent terminates it long before
 elif __name__ == "__mp_main__" and CUT == "exit":
