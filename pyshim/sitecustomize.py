@@ -43,19 +43,20 @@ def _mpprof_chain():
 
 
 def _mpprof_defer(enable):
-    """In a spawn child, calls `enable` when multiprocessing's bootstrap
-    hands over to spawn_main; True when it will.
+    """In a process multiprocessing starts with -c code (a spawn child, the
+    resource tracker, the fork server), calls `enable` when that code
+    calls the function it imports; True when it will.
 
-    A spawn child's -c code imports multiprocessing before anything of the
-    program runs: some 14,000 calls of the standard library's own imports,
-    the same in every child, which made most of what profiling a spawn
-    child cost (issue 12: 10-15 ms of CPU per child with the hook on from
-    here; about 1 ms per 1,000 calls on 3.11's profile hook, and as much
-    on 3.12+, where sys.monitoring instruments each code object the first
-    time it runs).  Imported here, before the hook, that time stays in the
-    process's start-up (which is measured by the clock, not by calls);
-    from spawn_main on, everything is profiled: the main module's import
-    in the child, the unpickling, and the program's own code."""
+    Such code imports multiprocessing before anything of the program runs:
+    some 14,000 calls of the standard library's own imports, the same in
+    every child, which made most of what profiling a spawn child cost
+    (issue 12: 10-15 ms of CPU per child with the hook on from here; on
+    3.11 every call through the profile hook, on 3.12+ sys.monitoring
+    instrumenting each code object the first time it runs).  Imported
+    here, before the hook, that time stays in the process's start-up,
+    which is timed by the clock, not by calls; from spawn_main (or the
+    helper's main) on, everything is profiled: in a spawn child the main
+    module's import, the unpickling and the program's own code."""
     import sys
 
     argv = getattr(sys, "orig_argv", ())
@@ -63,20 +64,27 @@ def _mpprof_defer(enable):
         code = argv[argv.index("-c") + 1]
     except (ValueError, IndexError):
         return False
-    if not code.startswith("from multiprocessing.spawn import spawn_main;"):
+    # The code as multiprocessing writes it (3.11 to 3.15); no `re`, which
+    # a bare interpreter has not imported.
+    for mod, name in (("spawn", "spawn_main"), ("resource_tracker", "main"),
+                      ("forkserver", "main")):
+        head = "from multiprocessing.%s import %s" % (mod, name)
+        if code.startswith(head) and code[len(head):].lstrip(" ")[:1] == ";":
+            break
+    else:
         return False
     try:
-        from multiprocessing import spawn
+        module = __import__("multiprocessing." + mod, fromlist=[name])
+        real = getattr(module, name)
     except Exception:
         return False
-    real = spawn.spawn_main
 
-    def spawn_main(*args, **kwargs):
-        spawn.spawn_main = real
+    def entry(*args, **kwargs):
+        setattr(module, name, real)
         enable()
         return real(*args, **kwargs)
 
-    spawn.spawn_main = spawn_main
+    setattr(module, name, entry)
     return True
 
 
@@ -125,7 +133,7 @@ def _mpprof_start():
             os.execve = _collector.os_execve
             os.closerange = _collector.os_closerange
         os.register_at_fork(after_in_child=_collector.after_fork_child)
-        if not (mp_child and _mpprof_defer(_collector.enable)):
+        if not _mpprof_defer(_collector.enable):
             _collector.enable()
     except Exception as exc:
         if not started:

@@ -380,8 +380,10 @@ s_startup_check(mpp_tstate_t *t, mpp_ts_frame_t *f, uint8_t tag, int64_t now)
     if (helper) {
         /* A helper's -c code imports its module, then calls its main():
          * the imports are start-up too (issue 13: they made 25-55 ms of
-         * a helper's compute); main() called from the -c code ends it. */
-        end = (tag & MPP_TAG_MAIN) && depth == 2;
+         * a helper's compute); main() called from the -c code ends it,
+         * or called first of all when the shim put the hook in only as
+         * main() began (pyshim's _mpprof_defer). */
+        end = (tag & MPP_TAG_MAIN) && depth <= 2;
     }
     else if (tag & MPP_TAG_MAIN) {
         end = false;
