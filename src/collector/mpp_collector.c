@@ -86,24 +86,66 @@ s_detect_origin(const char *const *argv, size_t argc, mpp_core_cfg_t *cfg)
 
 /*  Through os.environ, so Python-level copies of the environment agree
  *  with the C one. */
-int
-mpp_mod_export_parent_pid(void)
+/*  os.environ's own dict (bytes to bytes on POSIX), checked by a key the
+ *  launcher set; NULL (no exception) when it is not that. */
+static PyObject *
+s_environ_data(void)
 {
     PyObject *os = PyImport_ImportModule("os");
-    if (os == NULL) {
+    PyObject *env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+    PyObject *data = env ? PyObject_GetAttrString(env, "_data") : NULL;
+    Py_XDECREF(env);
+    Py_XDECREF(os);
+    PyErr_Clear();
+    if (data != NULL && PyDict_Check(data)) {
+        PyObject *probe = PyBytes_FromString("MPPROF_SESSION");
+        int has = probe != NULL ? PyDict_Contains(data, probe) : -1;
+        Py_XDECREF(probe);
+        if (has != 1) {
+            Py_CLEAR(data);
+        }
+    }
+    else {
+        Py_CLEAR(data);
+    }
+    PyErr_Clear();
+    return data;
+}
+
+int
+mpp_mod_export_parent_pid(PyObject *module)
+{
+    mpp_modstate_t *st = mpp_mod_state(module);
+    char text[24];
+    snprintf(text, sizeof(text), "%ld", (long)getpid());
+    if (st->environ_data == NULL) {
+        st->environ_data = s_environ_data();
+    }
+    if (st->environ_data == NULL) {
+        /* Not the mapping this code knows: through os.environ itself. */
+        PyObject *os = PyImport_ImportModule("os");
+        PyObject *env = os ? PyObject_GetAttrString(os, "environ") : NULL;
+        PyObject *pid = env ? PyUnicode_FromString(text) : NULL;
+        int rc = pid ? PyMapping_SetItemString(env, "MPPROF_PARENT_PID", pid)
+                     : -1;
+        Py_XDECREF(pid);
+        Py_XDECREF(env);
+        Py_XDECREF(os);
+        return rc;
+    }
+    /* What os.environ's __setitem__ does (posix.putenv, then its dict),
+     * minus the Python code: in a fork child that code ran under the
+     * child's own hook, and showed in its profile as calls the program
+     * never made. */
+    if (setenv("MPPROF_PARENT_PID", text, 1) != 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    PyObject *os_environ = PyObject_GetAttrString(os, "environ");
-    Py_DECREF(os);
-    if (os_environ == NULL) {
-        return -1;
-    }
-    PyObject *pid = PyUnicode_FromFormat("%ld", (long)getpid());
-    int rc = pid ? PyMapping_SetItemString(os_environ, "MPPROF_PARENT_PID",
-                                           pid)
-                 : -1;
-    Py_XDECREF(pid);
-    Py_DECREF(os_environ);
+    PyObject *key = PyBytes_FromString("MPPROF_PARENT_PID");
+    PyObject *val = PyBytes_FromString(text);
+    int rc = key && val ? PyDict_SetItem(st->environ_data, key, val) : -1;
+    Py_XDECREF(key);
+    Py_XDECREF(val);
     return rc;
 }
 
@@ -316,7 +358,7 @@ s_start(PyObject *module, PyObject *Py_UNUSED(ignored))
     /* The core reads this process's origin (MPPROF_PARENT_PID among it)
      * before the export below replaces it for the children. */
     if ((core = s_new_core(token, sink)) == NULL ||
-        !s_register_at_exit(module) || mpp_mod_export_parent_pid() < 0) {
+        !s_register_at_exit(module) || mpp_mod_export_parent_pid(module) < 0) {
         goto fail;
     }
     const char *why = NULL;
@@ -533,6 +575,7 @@ s_traverse(PyObject *module, visitproc visit, void *arg)
     for (int i = 0; i < MPP_NREAL; i++) {
         Py_VISIT(st->real[i]);
     }
+    Py_VISIT(st->environ_data);
     return 0;
 }
 
@@ -546,6 +589,7 @@ s_clear(PyObject *module)
     for (int i = 0; i < MPP_NREAL; i++) {
         Py_CLEAR(st->real[i]);
     }
+    Py_CLEAR(st->environ_data);
     return 0;
 }
 

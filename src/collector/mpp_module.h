@@ -27,6 +27,9 @@ typedef struct {
     PyObject *real[MPP_NREAL]; /* see MPP_REAL_* */
     mpp_hookcfg_t hook;        /* hook.core stays NULL until start() */
     mpp_zsink_t *zsink;        /* the core's sink; lives as long */
+    /* os.environ's dict of bytes (os._Environ._data), or NULL: the fork
+     * child's export writes it without running any Python code. */
+    PyObject *environ_data;
 } mpp_modstate_t;
 
 static inline mpp_modstate_t *
@@ -55,9 +58,10 @@ mpp_mod_core(PyObject *module)
 }
 
 /*  Children started from here, by exec or multiprocessing, must name this
- *  process as their profiled parent.  Returns 0, or -1 with an exception
+ *  process as their profiled parent: MPPROF_PARENT_PID in the C
+ *  environment and in os.environ.  Returns 0, or -1 with an exception
  *  set. */
-int mpp_mod_export_parent_pid(void);
+int mpp_mod_export_parent_pid(PyObject *module);
 
 /*  When the agent reads the mapping: makes os._exit, os.execv and
  *  os.execve record the end of the image in `core` before they run

@@ -244,7 +244,7 @@ mpp_mod_after_fork_child(PyObject *module, PyObject *Py_UNUSED(ignored))
     if (core != NULL) {
         /* at-fork callbacks run after Python's signal reset. */
         mpp_core_sigterm_after_fork();
-        if (mpp_mod_export_parent_pid() < 0) {
+        if (mpp_mod_export_parent_pid(module) < 0) {
             PyErr_Clear();
         }
     }

@@ -115,6 +115,14 @@ class Plain(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.describe())
         self.assertEqual(r.stdout, plain.stdout)
         self.assertEqual(r.stderr, plain.stderr)
+        # Nor does its profile hold calls it never made: the fork child
+        # once showed os.environ's __setitem__, encode and posix.putenv,
+        # the collector's own export of the child's pid.
+        rep = mpptest.report_json(r.outdir, ["--limit", "100000"])
+        names = [f.get("name", "") for f in rep.get("functions", [])]
+        self.assertIn("main", names, names)
+        self.assertFalse([n for n in names
+                          if n == "__setitem__" or "putenv" in n], names)
 
     @unittest.skipIf(os.environ.get("MPPTEST_SANITIZED") == "1",
                      "a time against a plain run; the ASan collector is "

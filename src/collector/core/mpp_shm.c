@@ -28,6 +28,7 @@ typedef struct {
  *  size: a full file system then fails an allocation, which the core
  *  counts as a dropped event, and never a store. */
 #define S_COMMIT_STEP ((uint64_t)256 * 1024)
+#define S_COMMIT_PAGE ((uint64_t)4096)
 
 void
 mpp_shm_note_file(mpp_shm_t *self, int fd)
@@ -40,9 +41,10 @@ mpp_shm_note_file(mpp_shm_t *self, int fd)
 }
 
 bool
-mpp_shm_commit_fd(mpp_shm_t *self, int fd, uint64_t upto)
+mpp_shm_commit_fd(mpp_shm_t *self, int fd, uint64_t upto, bool exact)
 {
-    upto = (upto + S_COMMIT_STEP - 1) / S_COMMIT_STEP * S_COMMIT_STEP;
+    uint64_t step = exact ? S_COMMIT_PAGE : S_COMMIT_STEP;
+    upto = (upto + step - 1) / step * step;
     if (upto > self->reserve) {
         upto = self->reserve;
     }
@@ -72,7 +74,7 @@ s_commit(mpp_shm_t *self, uint64_t upto)
     if (fd < 0) {
         return false;
     }
-    bool ok = mpp_shm_commit_fd(self, fd, upto);
+    bool ok = mpp_shm_commit_fd(self, fd, upto, false);
     close(fd);
     return ok;
 }
@@ -100,7 +102,7 @@ s_map_new_file(mpp_shm_t *self, const char *path, uint64_t reserve,
     self->committed = 0;
     errno = ENOSPC;
     if (ftruncate(fd, (off_t)reserve) == 0 &&
-        mpp_shm_commit_fd(self, fd, s_first_block())) {
+        mpp_shm_commit_fd(self, fd, s_first_block(), false)) {
         p = mmap(NULL, reserve, PROT_READ | PROT_WRITE,
                  MAP_SHARED | MAP_NORESERVE, fd, 0);
     }

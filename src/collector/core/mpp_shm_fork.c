@@ -159,7 +159,11 @@ s_copy_to_file(mpp_shm_t *self, const char *path, uint64_t len, int in)
     }
     uint64_t committed = self->committed;
     self->committed = done;
-    if (rc == 0 && !mpp_shm_commit_fd(self, fd, len)) {
+    /* Only the pages the copy filled: a fork child that lives a moment
+     * (most do) never grows, and the commit step's rest was 48 pages
+     * allocated, zeroed and freed again per child of a 330 KiB state.  A
+     * child that grows commits its next step as it allocates. */
+    if (rc == 0 && !mpp_shm_commit_fd(self, fd, len, true)) {
         rc = -ENOSPC;
     }
     if (rc != 0) {

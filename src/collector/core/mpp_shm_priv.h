@@ -18,9 +18,9 @@ struct mpp_shm {
     ino_t ino;
 };
 
-/*  Allocates the file's pages below `upto` (rounded up to the commit
- *  step); false when they cannot be. */
-bool mpp_shm_commit_fd(mpp_shm_t *self, int fd, uint64_t upto);
+/*  Allocates the file's pages below `upto`, rounded up to the commit step,
+ *  or with `exact` to a page only; false when they cannot be. */
+bool mpp_shm_commit_fd(mpp_shm_t *self, int fd, uint64_t upto, bool exact);
 
 /* Records the identity of the file open as `fd`. */
 void mpp_shm_note_file(mpp_shm_t *self, int fd);

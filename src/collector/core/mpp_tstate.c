@@ -70,10 +70,21 @@ mpp_tstate_clear(mpp_tstate_t *self)
 {
     /* First, while the stack still shows what the thread was doing. */
     mpp_cats_thread_reset(self);
-    if (self->slot != NULL) {
-        memset(self->slot, 0, self->nslot * sizeof(*self->slot));
+    /* The indexes start over small rather than zeroed at their size: in
+     * a fork child (this is its reset) zeroing them wrote every page of
+     * them, each a copy-on-write fault; a process of a few thousand
+     * functions and edges had a dozen. */
+    free(self->slot);
+    self->slot = NULL;
+    self->nslot = 0;
+    uint32_t *ehash = NULL;
+    if (self->emask + 1 > S_EHASH_START &&
+        (ehash = calloc(S_EHASH_START, sizeof(*ehash))) != NULL) {
+        free(self->ehash);
+        self->ehash = ehash;
+        self->emask = S_EHASH_START - 1;
     }
-    if (self->ehash != NULL) {
+    else if (self->ehash != NULL) {
         memset(self->ehash, 0,
                ((size_t)self->emask + 1) * sizeof(*self->ehash));
     }
