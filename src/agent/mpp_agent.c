@@ -73,12 +73,15 @@ mpp_agent_new_link(const char *mapdir, const char *endpoint,
         goto fail;
     }
     /* Without inotify (no instance left, say) the agent still finds every
-     * file at the next interval: the watch only makes it sooner. */
+     * file at the next interval: the watch only makes it sooner.  New
+     * names only: a file is read at its tick or its process's death, so
+     * its writes do not matter here, and IN_CLOSE_WRITE woke the agent
+     * for each of its own reads too (it opens files read-write, for the
+     * acknowledgement). */
     self->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (self->ino >= 0 &&
         inotify_add_watch(self->ino, mapdir,
-                          IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE |
-                              IN_ONLYDIR) < 0) {
+                          IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
         close(self->ino);
         self->ino = -1;
     }
