@@ -77,10 +77,10 @@ if [ "${MPPROF_QUICK:-0}" != 1 ]; then
     # the ASan pass above runs them.  MPPROF_VALGRIND_SKIP lists them as
     # BINARY:TEST words.
     stage "valgrind: C unit tests"
-    # test_agent (BINARY:* is every test of it) forks writers that race
-    # the agent thread with timeouts valgrind's slowdown breaks; ASan
-    # runs it above.
-    vskip=" ${MPPROF_VALGRIND_SKIP-test_sessfile:corruption_never_crashes test_agent:*} "
+    # test_agent and test_agent_end (BINARY:* is every test of one) fork
+    # writers that race the agent thread with timeouts valgrind's slowdown
+    # breaks; ASan runs them above.
+    vskip=" ${MPPROF_VALGRIND_SKIP-test_sessfile:corruption_never_crashes test_agent:* test_agent_end:*} "
     vrun() {
         local t=$1 base=${1##*/} n names=() out=() rc=0
         for n in $("$t" --list); do
@@ -100,7 +100,7 @@ if [ "${MPPROF_QUICK:-0}" != 1 ]; then
         # in every child.  The children are scaffolding there; what the
         # test checks runs in the parent.
         local child=()
-        case " ${MPPROF_VALGRIND_CHILD_SILENT-test_agent} " in
+        case " ${MPPROF_VALGRIND_CHILD_SILENT-test_agent test_agent_end} " in
             *" $base "*) child=(--child-silent-after-fork=yes) ;;
         esac
         MPP_TEST_TIMEOUT=600 valgrind -q --error-exitcode=42 \
