@@ -132,7 +132,7 @@ s_arg_bytes(void *ctx, void *frame)
  *  set s_shm_dir itself. */
 static const char *s_shm_dir;
 
-static mpp_core_t *
+__attribute__((unused)) static mpp_core_t *
 s_core(const char *start_method)
 {
     if (s_shm_dir == NULL) {
@@ -225,7 +225,7 @@ s_agent_ack(uint64_t upto)
     return true;
 }
 
-static void
+__attribute__((unused)) static void
 s_core_end(mpp_core_t **core)
 {
     mpp_core_destroy(core);
@@ -317,7 +317,7 @@ s_wire_calls(uint32_t fid)
     return total;
 }
 
-static const mpp_msg_t *
+__attribute__((unused)) static const mpp_msg_t *
 s_last(uint32_t type)
 {
     for (size_t m = S.n; m-- > 0;) {

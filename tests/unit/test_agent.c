@@ -195,12 +195,6 @@ MPP_TEST(the_launchers_status_serves_a_target_the_kernel_did_not_name)
 int
 main(int argc, char **argv)
 {
-    (void)s_stat; /* the fixture's helpers these files do not need */
-    (void)s_edge;
-    (void)s_wire_calls;
-    (void)s_core;
-    (void)s_core_end;
-    (void)s_last;
     MPP_RUN(sigkilled_process_gives_its_counts_and_a_bye_at_its_death);
     MPP_RUN(file_made_after_start_is_read_and_a_normal_end_gives_one_bye);
     MPP_RUN(the_launchers_status_serves_a_target_the_kernel_did_not_name);

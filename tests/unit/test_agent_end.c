@@ -200,12 +200,6 @@ MPP_TEST(a_hurried_last_look_gives_a_dead_process_its_bye)
 int
 main(int argc, char **argv)
 {
-    (void)s_stat; /* the fixture's helpers these files do not need */
-    (void)s_edge;
-    (void)s_wire_calls;
-    (void)s_core;
-    (void)s_core_end;
-    (void)s_last;
     MPP_RUN(garbage_in_the_directory_is_counted_and_the_rest_stands);
     MPP_RUN(an_exec_ends_the_old_images_file_before_the_new_one_speaks);
     MPP_RUN(hurry_stops_at_once_with_a_process_still_running);
