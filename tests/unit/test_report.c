@@ -398,15 +398,16 @@ MPP_TEST(sites)
      * speak of, and the parent's waits (0.9 + 0.02 + 0.7 s) are idle, so
      * pickling in the parent and both workers leads; the workers' waits
      * in SimpleQueue.get, 80 ms in the pipe and 40 ms on its read lock,
-     * are idle too. */
+     * are idle too.  Pickling and unpickling are moving data; no span
+     * shows a transfer. */
     s->procs[1].cpu_ns = s->procs[2].cpu_ns = 5 * MS;
     ASSERT_EQ(mpp_wf_write(MPP_WF_TEXT, s, NULL, mpp_wf_path("sites_b.txt")),
               0);
     txt = mpp_wf_slurp(mpp_wf_path("sites_b.txt"), &len);
     mpp_wf_check_width(txt);
-    ASSERT(strstr(txt, "\nLeading cost: pickling \xe2\x80\x94 107 ms in 3 "
-                       "processes (with unpickling: 127 ms of "
-                       "serialisation); top site:\n  pool.py:_handle_tasks "
+    ASSERT(strstr(txt, "\nLeading cost: moving data \xe2\x80\x94 127 ms in 3 "
+                       "processes: pickling 107 ms, unpickling 20 ms; top "
+                       "site:\n  pool.py:_handle_tasks "
                        "\xe2\x86\x92 ForkingPickler.dumps (4 calls, "
                        "4.0 kB)\nThe workers waited 120 ms on pipes and "
                        "their queues' read locks ("));

@@ -19,10 +19,19 @@ function drawHeader() {
   document.title = 'mpprof: ' + cmd;
   var v = R.verdict || {}, p = $('verdict');
   p.appendChild(document.createTextNode('Leading cost: '));
-  p.appendChild(el('b', CAT_TITLES[v.leading] || v.leading));
+  p.appendChild(el('b', v.leading === 'serialisation' ? 'moving data'
+                        : CAT_TITLES[v.leading] || v.leading));
+  var parts = '', m = R.moving_data || {};
+  if (v.leading === 'serialisation') {
+    /* The parts that had time, as the text report lists them. */
+    parts = [['pickling', m.pickle_s], ['unpickling', m.unpickle_s],
+             ['pipe transfers', m.transfer_s], ['queued behind them', m.queued_s]]
+      .filter(function (x) { return x[1] > 0; })
+      .map(function (x) { return x[0] + ' ' + fmtSecs(x[1]); }).join(', ');
+  }
   p.appendChild(document.createTextNode(', ' + fmtSecs(v.seconds || 0) + ' (' +
     pct(v.share || 0, 1) + ' of thread time' +
-    (v.parallel ? '' : ', one process') + ').' +
+    (v.parallel ? '' : ', one process') + (parts ? '; ' + parts : '') + ').' +
     (v.hint ? ' ' + v.hint.charAt(0).toUpperCase() + v.hint.slice(1) : '')));
 }
 

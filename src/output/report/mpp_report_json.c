@@ -275,6 +275,27 @@ s_json_imbalance(FILE *out, const mpp_rep_imb_t *imb)
     fprintf(out, ", \"workers\": %" PRIu32 "}", imb->procs);
 }
 
+/*  Moving data as the verdict weighs it (mpp_rep_move_t): pickling and
+ *  unpickling as the leading cost takes them, the pipe transfers at both
+ *  ends and the workers' waits behind them. */
+static void
+s_json_moving(FILE *out, const mpp_rep_time_t *tm)
+{
+    const struct {
+        const char *key;
+        int64_t ns;
+    } part[] = {{"pickle_s", tm->lead_ns[MPP_CAT_PICKLE]},
+                {"unpickle_s", tm->lead_ns[MPP_CAT_UNPICKLE]},
+                {"transfer_s", tm->transfer_ns},
+                {"queued_s", tm->behind_ns}};
+    fputs(",\n  \"moving_data\": {", out);
+    for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
+        fprintf(out, "%s\"%s\": ", i ? ", " : "", part[i].key);
+        mpp_rep_json_secs(out, part[i].ns);
+    }
+    fputc('}', out);
+}
+
 /* Functions are all listed unless opts->limit asks for fewer. */
 int
 mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
@@ -296,6 +317,7 @@ mpp_report_json(const mpp_session_t *s, const mpp_report_opts_t *o,
     s_json_cats(out, r.tm.cat, &r.tm.rest);
     s_json_verdict(out, &r.tm);
     s_json_imbalance(out, &r.tm.imb);
+    s_json_moving(out, &r.tm);
     rc = s_json_sites(out, s, r.o.proc);
     fputs(",\n  \"functions\": [", out);
     for (size_t i = 0; i < shown; i++) {

@@ -212,6 +212,27 @@ bool mpp_rep_is_wait(int cat);
  *  peer stay in: they are the contention itself.  lead_cat is the category
  *  with the most time once those are left out, or -1 when no category has
  *  any time. */
+/*  Moving data between processes (mpp_report_moving.c), from the spans
+ *  of every thread of the session: a transfer is a send and a receive of
+ *  the same number of bytes in two processes of one host, for as long as
+ *  both were in them (before, the receiver waited for the message to
+ *  begin; after, the sender waited for a reader).  ipc_ns[i] is the IPC
+ *  wait of process i that was transfer, as sender or receiver; lock_ns[i]
+ *  the lock wait of worker i behind a sibling's transfer (queued on a
+ *  queue's read lock while a sibling received a task through it, or on
+ *  its write lock while one sent a result), its own receives cut out.
+ *  Only waits of at least the collector's span length (1 ms) are spans,
+ *  so small messages move no data here. */
+typedef struct {
+    int64_t *ipc_ns;  /* per process of the session */
+    int64_t *lock_ns; /* per process of the session */
+    uint32_t transfers;
+} mpp_rep_move_t;
+
+/* Returns 0 or MPP_ENOMEM (then `out` holds nothing to free). */
+int mpp_rep_moving(const mpp_session_t *s, mpp_rep_move_t *out);
+void mpp_rep_moving_free(mpp_rep_move_t *m);
+
 typedef struct {
     int64_t thread_ns;
     int64_t cat_ns;
@@ -221,6 +242,13 @@ typedef struct {
     int64_t lead_ns[MPP_CAT_COUNT];    /* cat[c].ns less main waits */
     uint32_t lead_procs[MPP_CAT_COUNT]; /* processes with lead_ns[c] > 0 */
     int lead_cat;
+    /* Moving data (mpp_rep_move_t): the transfers' IPC wait at both ends
+     * and the lock wait queued behind them, taken out of the buckets
+     * above and ranked with pickling and unpickling; move_procs is the
+     * number of processes with any of the four. */
+    int64_t transfer_ns;
+    int64_t behind_ns;
+    uint32_t move_procs;
     bool has_workers;
     bool parallel;          /* the program (not the selection) had workers */
     bool manager;           /* the program ran a Manager */
@@ -238,6 +266,11 @@ typedef struct {
 } mpp_rep_time_t;
 
 void mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out);
+
+/* Whether moving data had at least two of its parts (pickling,
+ * unpickling, transfers with the waits behind them): its verdict is then
+ * "serialisation", and the text report names it moving data. */
+bool mpp_rep_moving_data(const mpp_rep_time_t *tm);
 
 /* The weight a category's time has when choosing the leading cost. */
 int64_t mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat);

@@ -146,6 +146,36 @@ s_idle_wait(FILE *out, int64_t ns, const char *fmt)
     mpp_rep_para(out, line, 2);
 }
 
+/*  The leading cost when it is moving data (mpp_rep_moving_data): the
+ *  verdict's seconds and its parts, those that had time. */
+static void
+s_moving_line(const mpp_rep_time_t *tm, int64_t ns, char *line, size_t size)
+{
+    char sec[32];
+    const struct {
+        const char *what;
+        int64_t ns;
+    } part[] = {
+        {"pickling", tm->lead_ns[MPP_CAT_PICKLE]},
+        {"unpickling", tm->lead_ns[MPP_CAT_UNPICKLE]},
+        {"pipe transfers (both ends)", tm->transfer_ns},
+        {"workers queued behind transfers", tm->behind_ns},
+    };
+    mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(ns));
+    snprintf(line, size,
+             "Leading cost: moving data \xe2\x80\x94 %s in %" PRIu32
+             " process%s:",
+             sec, tm->move_procs, tm->move_procs == 1 ? "" : "es");
+    const char *sep = " ";
+    for (size_t i = 0; i < sizeof(part) / sizeof(part[0]); i++) {
+        if (part[i].ns > 0) {
+            mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(part[i].ns));
+            mpp_rep_add(line, size, "%s%s %s", sep, part[i].what, sec);
+            sep = ", ";
+        }
+    }
+}
+
 static int
 s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
            FILE *out)
@@ -188,25 +218,24 @@ s_txt_lead(const mpp_session_t *s, const mpp_rep_time_t *tm, ssize_t proc,
             mpp_rep_sites_free(&sites);
             return rc;
         }
-        mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(tm->lead_ns[c]));
-        snprintf(line, sizeof(line),
-                 "Leading cost: %s \xe2\x80\x94 %s in %" PRIu32 " process%s",
-                 mpp_catalog_cat(c)->title, sec, tm->lead_procs[c],
-                 tm->lead_procs[c] == 1 ? "" : "es");
-        int other = c == MPP_CAT_PICKLE     ? MPP_CAT_UNPICKLE
-                    : c == MPP_CAT_UNPICKLE ? MPP_CAT_PICKLE
-                                            : -1;
+        bool moving = (c == MPP_CAT_PICKLE || c == MPP_CAT_UNPICKLE) &&
+                      mpp_rep_moving_data(tm);
+        if (moving) {
+            s_moving_line(tm, vd.ns, line, sizeof(line));
+        }
+        else {
+            mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(tm->lead_ns[c]));
+            snprintf(line, sizeof(line),
+                     "Leading cost: %s \xe2\x80\x94 %s in %" PRIu32
+                     " process%s",
+                     mpp_catalog_cat(c)->title, sec, tm->lead_procs[c],
+                     tm->lead_procs[c] == 1 ? "" : "es");
+        }
         if (c == MPP_CAT_STARTUP && vd.ns < tm->lead_ns[c]) {
             /* What the verdict weighs (mpp_rep_lead_rank), so the JSON's
              * seconds can be found in the text. */
             mpp_rep_fmt_secs(sec, sizeof(sec), mpp_rep_sec(vd.ns));
             mpp_rep_add(line, sizeof(line), " (%s of it on a CPU)", sec);
-        }
-        if (other >= 0 && tm->lead_ns[other] > 0) {
-            mpp_rep_fmt_secs(sec, sizeof(sec),
-                       mpp_rep_sec(tm->lead_ns[c] + tm->lead_ns[other]));
-            mpp_rep_add(line, sizeof(line), " (with %s: %s of serialisation)",
-                  mpp_catalog_cat(other)->title, sec);
         }
         if (sites.first[c] < sites.first[c + 1]) {
             s_site_phrase(s, &sites.site[sites.first[c]], phrase,

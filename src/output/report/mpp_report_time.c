@@ -369,6 +369,10 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
     out->parallel = mpp_rep_has_workers(s, -1);
     out->manager = mpp_rep_has_manager(s);
     uint8_t *qflags = out->has_workers ? s_qflags(s) : NULL;
+    mpp_rep_move_t mv;
+    if (!out->parallel || mpp_rep_moving(s, &mv) != 0) {
+        memset(&mv, 0, sizeof(mv)); /* nothing moved, or no memory to tell */
+    }
     for (size_t i = 0; i < s->nprocs; i++) {
         if (!mpp_rep_selected(proc, i)) {
             continue;
@@ -391,11 +395,26 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         int64_t qwait = qflags != NULL && !main_idle
                             ? s_queue_wait_ns(p, qflags, s->nfuncs)
                             : 0;
+        bool moved = pc[MPP_CAT_PICKLE].ns > 0 || pc[MPP_CAT_UNPICKLE].ns > 0;
         for (int c = 0; c < MPP_CAT_COUNT; c++) {
             int64_t ns = (int64_t)pc[c].ns;
             out->cat[c].ns += pc[c].ns;
             out->cat[c].count += pc[c].count;
             out->cat[c].bytes += pc[c].bytes;
+            /* A transfer's part of the waits is moving data, wherever
+             * the rest of the wait goes. */
+            int64_t *taken = c == MPP_CAT_IPC_WAIT && mv.ipc_ns != NULL
+                                 ? &out->transfer_ns
+                             : c == MPP_CAT_LOCK_WAIT && mv.lock_ns != NULL
+                                 ? &out->behind_ns
+                                 : NULL;
+            if (taken != NULL) {
+                int64_t m = c == MPP_CAT_IPC_WAIT ? mv.ipc_ns[i] : mv.lock_ns[i];
+                m = m < ns ? m : ns;
+                *taken += m;
+                ns -= m;
+                moved = moved || m > 0;
+            }
             if (main_idle && mpp_rep_is_wait(c)) {
                 out->main_wait_ns += ns;
                 continue;
@@ -409,14 +428,17 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
                 continue;
             }
             if (c == MPP_CAT_LOCK_WAIT) {
+                qwait = qwait < ns ? qwait : ns;
                 out->pipe_wait_ns += qwait;
                 ns -= qwait;
             }
             out->lead_ns[c] += ns;
             out->lead_procs[c] += ns > 0;
         }
+        out->move_procs += moved;
     }
     free(qflags);
+    mpp_rep_moving_free(&mv);
     mpp_rep_imbalance(s, proc, &out->imb);
     out->cat_ns = mpp_rep_cat_ns(out->cat);
     out->lead_cat = -1;
@@ -433,9 +455,11 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
     }
 }
 
-/*  Pickling in one place is paid again as unpickling in another, and a
- *  slow pickler shows up in its peers as waits; so the two halves of
- *  serialisation rank together against the other costs.
+/*  Pickling in one place is paid again as unpickling in another, and
+ *  the bytes between them pass through a pipe while peers queue behind
+ *  the transfer: moving data is one cost, so pickling, unpickling, the
+ *  transfers and the waits behind them (mpp_rep_move_t) rank together
+ *  against the other costs.
  *
  *  Start-up ranks by its part on a CPU (startup_on_ns), not its length.
  *  It is timed from the exec or fork, and processes started together
@@ -450,13 +474,23 @@ int64_t
 mpp_rep_lead_rank(const mpp_rep_time_t *tm, int cat)
 {
     if (cat == MPP_CAT_PICKLE || cat == MPP_CAT_UNPICKLE) {
-        return tm->lead_ns[MPP_CAT_PICKLE] + tm->lead_ns[MPP_CAT_UNPICKLE];
+        return tm->lead_ns[MPP_CAT_PICKLE] + tm->lead_ns[MPP_CAT_UNPICKLE] +
+               tm->transfer_ns + tm->behind_ns;
     }
     if (cat == MPP_CAT_STARTUP) {
         return tm->startup_on_ns < tm->lead_ns[cat] ? tm->startup_on_ns
                                                     : tm->lead_ns[cat];
     }
     return tm->lead_ns[cat];
+}
+
+bool
+mpp_rep_moving_data(const mpp_rep_time_t *tm)
+{
+    int parts = (tm->lead_ns[MPP_CAT_PICKLE] > 0) +
+                (tm->lead_ns[MPP_CAT_UNPICKLE] > 0) +
+                (tm->transfer_ns + tm->behind_ns > 0);
+    return parts >= 2;
 }
 
 /* Keys of the design's "verdict.leading". */
@@ -473,7 +507,7 @@ s_lead_name(const mpp_rep_time_t *tm, int lead)
         return "none";
     }
     if ((lead == MPP_CAT_PICKLE || lead == MPP_CAT_UNPICKLE) &&
-        tm->lead_ns[MPP_CAT_PICKLE] > 0 && tm->lead_ns[MPP_CAT_UNPICKLE] > 0) {
+        mpp_rep_moving_data(tm)) {
         return "serialisation";
     }
     return mpp_catalog_cat(lead)->name;
