@@ -3,8 +3,12 @@
  *
  *  Besides "no crash, no leak, no undefined behaviour" it checks that
  *  whatever the reader accepts is a consistent session: it writes, the
- *  result reads back, and writing that copy gives the same bytes. */
+ *  result reads back, and writing that copy gives the same bytes.  And
+ *  what `mpprof report` then does with it, the text and JSON reports
+ *  (their analysis reads every span and edge the file holds), must not
+ *  crash either. */
 #include "mpp_output.h"
+#include "mpp_report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +49,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     }
     char *b2 = s_write_or_die(t, &n2);
+    FILE *sink = fopen("/dev/null", "w");
+    if (sink == NULL) {
+        abort();
+    }
+    (void)mpp_report_text(s, NULL, sink);
+    (void)mpp_report_json(s, NULL, sink);
+    fclose(sink);
     if (n1 != n2 || memcmp(b1, b2, n1) != 0) {
         __builtin_trap();
     }

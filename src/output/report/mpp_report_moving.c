@@ -11,6 +11,7 @@
  *  when both were in it: the overlap of a send and a receive of the same
  *  number of bytes in two processes.
  */
+#include "mpp_internal.h"
 #include "mpp_report_priv.h"
 
 #include <stdlib.h>
@@ -54,6 +55,18 @@ typedef struct {
     size_t nxfer;
     int64_t max_xfer_ns; /* the longest transfer, for the searches */
 } s_move_t;
+
+/*  Spans come from the session file too, which anyone may hand to
+ *  `mpprof report`: one that no clock could have made (negative, or so
+ *  late or long that the arithmetic below would overflow) is left out. */
+#define S_SPAN_MAX (INT64_MAX / 4)
+
+static bool
+s_span_ok(const mpp_span_t *sp)
+{
+    return sp->start_ns >= 0 && sp->start_ns <= S_SPAN_MAX &&
+           sp->dur_ns > 0 && sp->dur_ns <= S_SPAN_MAX;
+}
 
 static uint8_t *
 s_flags(const mpp_session_t *s)
@@ -142,7 +155,7 @@ s_collect_ends(s_move_t *mv)
             for (size_t k = 0; rc == 0 && k < t->nspans; k++) {
                 const mpp_span_t *sp = &t->spans[k];
                 if (sp->cat != MPP_CAT_IPC_WAIT || sp->bytes == 0 ||
-                    sp->func >= s->nfuncs || sp->dur_ns <= 0) {
+                    sp->func >= s->nfuncs || !s_span_ok(sp)) {
                     continue;
                 }
                 s_end_t end = {sp->start_ns, sp->start_ns + sp->dur_ns,
@@ -193,6 +206,9 @@ s_same_host(const mpp_proc_t *a, const mpp_proc_t *b)
 static int
 s_match(s_move_t *mv)
 {
+    if (mv->nsend == 0 || mv->nrecv == 0) {
+        return 0; /* nothing sent, or nothing received: no transfer */
+    }
     qsort(mv->send, mv->nsend, sizeof(*mv->send), s_by_bytes_start);
     qsort(mv->recv, mv->nrecv, sizeof(*mv->recv), s_by_bytes_start);
     mv->xfer = malloc((mv->nsend ? mv->nsend : 1) * sizeof(*mv->xfer));
@@ -229,7 +245,9 @@ s_match(s_move_t *mv)
                                                         : mv->max_xfer_ns;
         }
     }
-    qsort(mv->xfer, mv->nxfer, sizeof(*mv->xfer), s_xfer_by_start);
+    if (mv->nxfer > 1) {
+        qsort(mv->xfer, mv->nxfer, sizeof(*mv->xfer), s_xfer_by_start);
+    }
     return 0;
 }
 
@@ -277,7 +295,8 @@ s_behind(const s_move_t *mv, size_t q, const mpp_thread_t *t, int64_t w0,
             for (size_t k = 0; k < t->nspans; k++) {
                 const mpp_span_t *sp = &t->spans[k];
                 int64_t e = sp->start_ns + sp->dur_ns;
-                if (sp->cat != MPP_CAT_IPC_WAIT || e <= c || sp->start_ns >= b) {
+                if (sp->cat != MPP_CAT_IPC_WAIT || !s_span_ok(sp) ||
+                    e <= c || sp->start_ns >= b) {
                     continue;
                 }
                 if (sp->start_ns <= c) {
@@ -309,13 +328,13 @@ s_queued(const s_move_t *mv, int64_t *lock_ns)
             s_mark_callers(mv->fl, s->nfuncs, t, true);
             for (size_t k = 0; k < t->nspans; k++) {
                 const mpp_span_t *sp = &t->spans[k];
-                if (sp->cat != MPP_CAT_LOCK_WAIT || sp->dur_ns <= 0) {
+                if (sp->cat != MPP_CAT_LOCK_WAIT || !s_span_ok(sp)) {
                     continue;
                 }
                 bool get = sp->func < s->nfuncs &&
                            ((mv->fl[sp->func] & (S_QGET | S_CALLS_QGET)) != 0);
-                lock_ns[q] += s_behind(mv, q, t, sp->start_ns,
-                                       sp->start_ns + sp->dur_ns, get);
+                lock_ns[q] = mpp_add_sat_i64(lock_ns[q], s_behind(mv, q, t, sp->start_ns,
+                                       sp->start_ns + sp->dur_ns, get));
             }
             s_mark_callers(mv->fl, s->nfuncs, t, false);
         }
@@ -338,8 +357,10 @@ mpp_rep_moving(const mpp_session_t *s, mpp_rep_move_t *out)
     if (rc == 0) {
         for (size_t i = 0; i < mv.nxfer; i++) {
             const s_xfer_t *x = &mv.xfer[i];
-            out->ipc_ns[x->sender] += x->t1 - x->t0;
-            out->ipc_ns[x->receiver] += x->t1 - x->t0;
+            out->ipc_ns[x->sender] =
+                mpp_add_sat_i64(out->ipc_ns[x->sender], x->t1 - x->t0);
+            out->ipc_ns[x->receiver] =
+                mpp_add_sat_i64(out->ipc_ns[x->receiver], x->t1 - x->t0);
         }
         out->transfers = (uint32_t)mv.nxfer;
         s_queued(&mv, out->lock_ns);
