@@ -68,26 +68,16 @@ s_span_ok(const mpp_span_t *sp)
            sp->dur_ns > 0 && sp->dur_ns <= S_SPAN_MAX;
 }
 
-static uint8_t *
-s_flags(const mpp_session_t *s)
+static uint8_t
+s_flag(const mpp_catalog_entry_t *e)
 {
-    uint8_t *fl = calloc(s->nfuncs ? s->nfuncs : 1, 1);
-    for (size_t f = 0; fl != NULL && f < s->nfuncs; f++) {
-        const mpp_catalog_entry_t *e =
-            mpp_catalog_find(s->funcs[f].file, s->funcs[f].name);
-        if (e == NULL) {
-            continue;
-        }
-        if (e->role == MPP_ROLE_ROOT && e->cat == MPP_CAT_IPC_WAIT) {
-            fl[f] = e->bytes == MPP_BYTES_ARG   ? S_SEND_ROOT
-                    : e->bytes == MPP_BYTES_RET ? S_RECV_ROOT
-                                                : 0;
-        }
-        else if (e->role == MPP_ROLE_WRAPPER && e->cat == MPP_CAT_LOCK_WAIT) {
-            fl[f] = S_QGET;
-        }
+    if (e->role == MPP_ROLE_ROOT && e->cat == MPP_CAT_IPC_WAIT) {
+        return e->bytes == MPP_BYTES_ARG   ? S_SEND_ROOT
+               : e->bytes == MPP_BYTES_RET ? S_RECV_ROOT
+                                           : 0;
     }
-    return fl;
+    return e->role == MPP_ROLE_WRAPPER && e->cat == MPP_CAT_LOCK_WAIT ? S_QGET
+                                                                      : 0;
 }
 
 /* Marks (or with on == false, unmarks) the callers in thread t of the
@@ -349,7 +339,7 @@ mpp_rep_moving(const mpp_session_t *s, mpp_rep_move_t *out)
     size_t n = s->nprocs ? s->nprocs : 1;
     out->ipc_ns = calloc(n, sizeof(*out->ipc_ns));
     out->lock_ns = calloc(n, sizeof(*out->lock_ns));
-    mv.fl = s_flags(s);
+    mv.fl = mpp_rep_func_flags(s, s_flag);
     int rc = out->ipc_ns == NULL || out->lock_ns == NULL || mv.fl == NULL
                  ? MPP_ENOMEM
                  : s_collect_ends(&mv);

@@ -332,6 +332,11 @@ const mpp_rep_root_t *mpp_rep_root(const mpp_func_t *f);
  * WRAPPER entries, whether or not they have a category). */
 bool mpp_rep_is_wrapper(const mpp_func_t *f);
 
+/* flag(entry) of every function the catalog knows, 0 for the others, in
+ * an array by session function id; NULL when out of memory. */
+uint8_t *mpp_rep_func_flags(const mpp_session_t *s,
+                            uint8_t (*flag)(const mpp_catalog_entry_t *e));
+
 /*  A call site of a category: caller -> root, merged over threads and
  *  processes.  callee is MPP_REP_NOFUNC for a site only spans know of.
  *  Count and time come from edges (spans only when no edge matches);

@@ -24,6 +24,19 @@ mpp_rep_is_wrapper(const mpp_func_t *f)
     return e != NULL && e->role == MPP_ROLE_WRAPPER;
 }
 
+uint8_t *
+mpp_rep_func_flags(const mpp_session_t *s,
+                   uint8_t (*flag)(const mpp_catalog_entry_t *e))
+{
+    uint8_t *fl = calloc(s->nfuncs ? s->nfuncs : 1, 1);
+    for (size_t f = 0; fl != NULL && f < s->nfuncs; f++) {
+        const mpp_catalog_entry_t *e =
+            mpp_catalog_find(s->funcs[f].file, s->funcs[f].name);
+        fl[f] = e != NULL ? flag(e) : 0;
+    }
+    return fl;
+}
+
 /* ---- call sites --------------------------------------------------------- */
 
 #define S_END UINT32_MAX      /* the end of a list of edges */

@@ -299,27 +299,15 @@ enum {
     S_LPATH = 8   /* in this thread, a plain wrapper calling a lock root */
 };
 
-/*  The catalog's reading of every function, for s_queue_wait_ns; NULL
- *  when out of memory (then no lock wait is taken for a queue's). */
-static uint8_t *
-s_qflags(const mpp_session_t *s)
+/*  The catalog's reading of one function, for s_queue_wait_ns. */
+static uint8_t
+s_qflag(const mpp_catalog_entry_t *e)
 {
-    uint8_t *fl = calloc(s->nfuncs ? s->nfuncs : 1, 1);
-    for (size_t f = 0; fl != NULL && f < s->nfuncs; f++) {
-        const mpp_catalog_entry_t *e =
-            mpp_catalog_find(s->funcs[f].file, s->funcs[f].name);
-        if (e == NULL) {
-            continue;
-        }
-        bool lock = e->cat == MPP_CAT_LOCK_WAIT;
-        if (e->role == MPP_ROLE_WRAPPER) {
-            fl[f] = lock ? S_QGET : e->cat < 0 ? S_LPLAIN : 0;
-        }
-        else if (e->role == MPP_ROLE_ROOT && lock) {
-            fl[f] = S_LROOT;
-        }
+    bool lock = e->cat == MPP_CAT_LOCK_WAIT;
+    if (e->role == MPP_ROLE_WRAPPER) {
+        return lock ? S_QGET : e->cat < 0 ? S_LPLAIN : 0;
     }
-    return fl;
+    return e->role == MPP_ROLE_ROOT && lock ? S_LROOT : 0;
 }
 
 /*  The lock wait a process spent entering a multiprocessing queue's read
@@ -368,7 +356,9 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
     out->has_workers = mpp_rep_has_workers(s, proc);
     out->parallel = mpp_rep_has_workers(s, -1);
     out->manager = mpp_rep_has_manager(s);
-    uint8_t *qflags = out->has_workers ? s_qflags(s) : NULL;
+    /* NULL when out of memory: then no lock wait is taken for a queue's. */
+    uint8_t *qflags =
+        out->has_workers ? mpp_rep_func_flags(s, s_qflag) : NULL;
     mpp_rep_move_t mv;
     if (!out->parallel || mpp_rep_moving(s, &mv) != 0) {
         memset(&mv, 0, sizeof(mv)); /* nothing moved, or no memory to tell */
