@@ -58,8 +58,8 @@ s_worker(mpp_session_t *s, const s_fns_t *f, int64_t pid, int64_t ppid,
 /*  The parent (300) pickles for 400 ms and sends 4 MB over [100, 400)
  *  ms; worker 301 waits in its receive from 50 ms, takes the message by
  *  420 ms and unpickles it for 250 ms; worker 302 queues on the read lock
- *  over [60, 500), less a 30 ms IPC wait of its own at [350, 380);
- *  worker 303, of another parent, waits on a lock at the same time.
+ *  over [60, 500), less a 30 ms IPC wait of its own at [350, 380), and
+ *  another of its threads waits on a lock of the program's; worker 303, of another parent, waits on a lock at the same time.
  *  `recv_at` moves 301's receive. */
 static mpp_session_t *
 s_pool(int64_t recv_at)
@@ -105,6 +105,12 @@ s_pool(int64_t recv_at)
     mpp_thread_t *w2 = s_worker(s, &f, 302, 300, 30 * MS, 400 * MS, 0);
     s_span(w2, MPP_CAT_LOCK_WAIT, f.worker, 60 * MS, 500 * MS, 0);
     s_span(w2, MPP_CAT_IPC_WAIT, f.recv, 350 * MS, 380 * MS, 0);
+    /* A wait for a lock of the program's, in another thread of 302 during
+     * the transfer: contention, not a wait behind the transfer. */
+    mpp_thread_t *w2b = mpp_wf_thread(&s->procs[s->nprocs - 1], 2, "Thread-1");
+    uint32_t work = mpp_wf_fn(s, "/app/job.py", 20, "work");
+    mpp_wf_stat(w2b, work, 1, 1, 300 * MS, 300 * MS);
+    s_span(w2b, MPP_CAT_LOCK_WAIT, work, 100 * MS, 400 * MS, 0);
     mpp_thread_t *w3 = s_worker(s, &f, 303, 299, 0, 300 * MS, 0);
     s_span(w3, MPP_CAT_LOCK_WAIT, f.worker, 100 * MS, 400 * MS, 0);
     return s;

@@ -25,7 +25,9 @@ enum {
     S_QGET = 4,       /* a queue's get (a lock-wait wrapper) */
     S_CALLS_SEND = 8, /* in this thread, calls a send root */
     S_CALLS_RECV = 16,
-    S_CALLS_QGET = 32
+    S_CALLS_QGET = 32,
+    S_QPUT = 64,     /* a queue's put (SimpleQueue's takes its write lock) */
+    S_IN_PUT = 128   /* in this thread, called by a queue's put */
 };
 
 /* One end of a message: a span of IPC wait that moved bytes. */
@@ -76,8 +78,13 @@ s_flag(const mpp_catalog_entry_t *e)
                : e->bytes == MPP_BYTES_RET ? S_RECV_ROOT
                                            : 0;
     }
-    return e->role == MPP_ROLE_WRAPPER && e->cat == MPP_CAT_LOCK_WAIT ? S_QGET
-                                                                      : 0;
+    if (e->role == MPP_ROLE_WRAPPER && e->cat == MPP_CAT_LOCK_WAIT) {
+        return S_QGET;
+    }
+    return e->role == MPP_ROLE_WRAPPER && strcmp(e->name, "put") == 0 &&
+                   strstr(e->file, "queues.py") != NULL
+               ? S_QPUT
+               : 0;
 }
 
 /* Marks (or with on == false, unmarks) the callers in thread t of the
@@ -96,10 +103,12 @@ s_mark_callers(uint8_t *fl, size_t nfuncs, const mpp_thread_t *t, bool on)
         mark |= (to & S_QGET) ? S_CALLS_QGET : 0;
         if (on) {
             fl[e->caller] |= mark;
+            fl[e->callee] |= (fl[e->caller] & S_QPUT) ? S_IN_PUT : 0;
         }
         else {
             fl[e->caller] &= (uint8_t)~(S_CALLS_SEND | S_CALLS_RECV |
                                         S_CALLS_QGET);
+            fl[e->callee] &= (uint8_t)~S_IN_PUT;
         }
     }
 }
@@ -247,7 +256,7 @@ s_match(s_move_t *mv)
  *  and q's own IPC spans of thread t did not: a worker queued on a
  *  queue's lock while a sibling moved a payload through that queue.  A
  *  wait in a queue's get (`get`) is behind a sibling receiving a task
- *  (it holds the read lock); any other lock wait is behind a sibling
+ *  (it holds the read lock); a wait in a queue's put is behind a sibling
  *  sending (a result, under the queue's write lock).  A queue's get
  *  also holds the process's own receive, which is no wait on a peer. */
 static int64_t
@@ -321,10 +330,16 @@ s_queued(const s_move_t *mv, int64_t *lock_ns)
                 if (sp->cat != MPP_CAT_LOCK_WAIT || !s_span_ok(sp)) {
                     continue;
                 }
-                bool get = sp->func < s->nfuncs &&
-                           ((mv->fl[sp->func] & (S_QGET | S_CALLS_QGET)) != 0);
-                lock_ns[q] = mpp_add_sat_i64(lock_ns[q], s_behind(mv, q, t, sp->start_ns,
-                                       sp->start_ns + sp->dur_ns, get));
+                /* Other lock waits (a lock of the program's) are not
+                 * behind a transfer, whatever ran meanwhile. */
+                uint8_t m = sp->func < s->nfuncs ? mv->fl[sp->func] : 0;
+                bool get = (m & (S_QGET | S_CALLS_QGET)) != 0;
+                if (!get && (m & (S_QPUT | S_IN_PUT)) == 0) {
+                    continue;
+                }
+                int64_t ns = s_behind(mv, q, t, sp->start_ns,
+                                      sp->start_ns + sp->dur_ns, get);
+                lock_ns[q] = mpp_add_sat_i64(lock_ns[q], ns);
             }
             s_mark_callers(mv->fl, s->nfuncs, t, false);
         }
