@@ -15,7 +15,9 @@ drew (--screenshot).
                 work() are frames of the flame graph; choosing a worker in
                 the process filter (#process=PID sends the filter the same
                 change event as a click) redraws the graph with that
-                worker's, smaller, total; the screenshot is not blank (the
+                worker's, smaller, total; the verdict of a Pool moving
+                megabytes per task names moving data and the parts of it
+                report --json gives; the screenshot is not blank (the
                 PNG, decoded here with zlib, has many colours, among them
                 the compute colour of the time bars).  The file size and
                 the time to first render are printed.
@@ -40,6 +42,7 @@ acceptance needs the browser.
 import html.parser
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -95,6 +98,8 @@ class DomParser(html.parser.HTMLParser):
         super().__init__(convert_charrefs=True)
         self.attrs, self.scripts, self.text = {}, 0, []
         self._cell = None
+        # The verdict's sentence, as the page wrote it.
+        self.verdict, self._in_verdict = [], 0
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -106,15 +111,21 @@ class DomParser(html.parser.HTMLParser):
             self.scripts += 1
         if tag == "td":
             self._cell = []
+        if a.get("id") == "verdict" or self._in_verdict:
+            self._in_verdict += 1
 
     def handle_endtag(self, tag):
         if tag == "td" and self._cell is not None:
             self.text.append("".join(self._cell))
             self._cell = None
+        if self._in_verdict:
+            self._in_verdict -= 1
 
     def handle_data(self, data):
         if self._cell is not None:
             self._cell.append(data)
+        if self._in_verdict:
+            self.verdict.append(data)
 
 
 def render(test, page, fragment=""):
@@ -280,6 +291,27 @@ class TestPage(unittest.TestCase):
         self.assertGreater(len(colours), 50, "a blank screenshot")
         self.assertIn(bytes(COMPUTE_RGB), colours)
 
+
+    def test_verdict_moving_data(self):
+        """A Pool whose tasks carry megabytes: the page's verdict names
+        moving data, as report --json's does, with the parts the JSON
+        gives (pickling, unpickling, the pipe transfers)."""
+        r = mpptest.run([mpptest.target("verdict_payload.py"), "fork", "4"],
+                        test=self)
+        self.assertEqual(r.returncode, 0, r.describe())
+        rep = mpptest.report_json(r.outdir)
+        self.assertEqual(rep["verdict"]["leading"], "serialisation",
+                         rep["verdict"])
+        dom = render(self, r.path("report.html"))
+        text = " ".join("".join(dom.verdict).split())
+        self.assertTrue(text.startswith("Leading cost: moving data, "), text)
+        parts = {"pickling": "pickle_s", "unpickling": "unpickle_s",
+                 "pipe transfers": "transfer_s"}
+        for words, key in parts.items():
+            # A part is named exactly when the JSON gives it time.
+            named = re.search("[;,] " + words + " [0-9]", text) is not None
+            self.assertEqual(named,
+                             rep["moving_data"][key] > 0, (text, rep))
 
 # Sent after the page rendered: what a person does with the mouse and
 # keyboard, as DOM events, each step's results recorded on #selftest.  The
