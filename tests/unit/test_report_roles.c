@@ -171,7 +171,7 @@ MPP_TEST(queue_read_lock)
 /*  Start-up weighs its time on a CPU: a spawn worker 1 s long, all of it
  *  start-up but on a CPU a quarter of the time (a busy machine), weighs
  *  250 ms, and the JSON's verdict says so while its categories keep the
- *  measured second. */
+ *  measured second; with its thread's CPU clock known, the clock says. */
 MPP_TEST(startup_on_cpu)
 {
     mpp_session_t *s = mpp_session_new();
@@ -197,6 +197,21 @@ MPP_TEST(startup_on_cpu)
     const char *txt = mpp_wf_slurp(mpp_wf_path("su.txt"), &len);
     ASSERT(strstr(txt, "Leading cost: start-up \xe2\x80\x94 1.00 s in 1 "
                        "process (250 ms of it on a CPU)"));
+
+    /* The thread's CPU clock known: 220 ms of CPU inside categories, of
+     * which 40 ms pickling, leaves 180 ms for start-up, whatever the
+     * process's share says; clocks that read more than start-up lasted
+     * count its length. */
+    mpp_thread_t *t = &w->threads[0];
+    t->has_cpu = true;
+    t->cpu_ns = 240 * MS;
+    t->cpu_cat_ns = 220 * MS;
+    t->cat[MPP_CAT_PICKLE] = (mpp_catval_t){40 * MS, 1, 0};
+    mpp_rep_time(s, -1, &tm);
+    ASSERT_EQ(tm.startup_on_ns, 180 * MS);
+    t->cpu_cat_ns = 1300 * MS;
+    mpp_rep_time(s, -1, &tm);
+    ASSERT_EQ(tm.startup_on_ns, 1000 * MS);
     mpp_session_destroy(&s);
 }
 

@@ -255,9 +255,11 @@ typedef struct {
     /* Lock and IPC wait of helpers (a Manager's server between requests,
      * the fork server): waiting for work, so never the leading cost. */
     int64_t helper_wait_ns;
-    /* Start-up on a CPU: each process's start-up times its share of time
-     * on a CPU (as for compute, see mpp_rep_rest_t); what the leading
-     * cost weighs start-up by (mpp_rep_lead_rank). */
+    /* Start-up on a CPU, from each thread's CPU clock (its CPU time
+     * inside categories less pickling and unpickling, within start-up's
+     * length), or where none is known each process's start-up times its
+     * share of time on a CPU; what the leading cost weighs start-up by
+     * (mpp_rep_lead_rank). */
     int64_t startup_on_ns;
     mpp_rep_rest_t rest;    /* compute, idle, other wait of the selection */
     mpp_rep_imb_t imb;      /* load imbalance of the selection's workers */

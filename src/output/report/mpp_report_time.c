@@ -155,6 +155,37 @@ s_idles(const mpp_session_t *s, const mpp_proc_t *p, bool parallel)
            (parallel && mpp_rep_waits_for_workers(s, p, true));
 }
 
+/*  A process's start-up on a CPU, thread by thread.  Measured where the
+ *  thread's CPU clock is known: the collector's first reading (at the
+ *  end of start-up, or at a category's boundary inside it) holds all the
+ *  CPU time since the thread began, so its CPU time inside categories,
+ *  less pickling and unpickling (on a CPU as far as the profile knows;
+ *  lock and IPC waits are off it), is start-up's, within its length.
+ *  Elsewhere the process's share of its time on a CPU. */
+static int64_t
+s_startup_on_ns(const mpp_proc_t *p)
+{
+    int64_t on = 0;
+    for (size_t i = 0; i < p->nthreads; i++) {
+        const mpp_thread_t *t = &p->threads[i];
+        int64_t su = (int64_t)t->cat[MPP_CAT_STARTUP].ns;
+        if (su <= 0) {
+            continue;
+        }
+        int64_t v;
+        if (t->has_cpu) {
+            v = t->cpu_cat_ns - (int64_t)t->cat[MPP_CAT_PICKLE].ns -
+                (int64_t)t->cat[MPP_CAT_UNPICKLE].ns;
+            v = v < 0 ? 0 : v > su ? su : v;
+        }
+        else {
+            v = (int64_t)((double)su * s_cpu_share(p) + 0.5);
+        }
+        on = on > INT64_MAX - v ? INT64_MAX : on + v;
+    }
+    return on;
+}
+
 /*  The share of a process's time outside categories that was on a CPU.
  *  A helper (the fork server, the resource tracker) waits for requests
  *  all its life but its start-up, which is where its CPU time goes:
@@ -380,8 +411,7 @@ mpp_rep_time(const mpp_session_t *s, ssize_t proc, mpp_rep_time_t *out)
         out->rest.other_wait_ns += rest.other_wait_ns;
         out->compute_procs += rest.compute_ns > 0;
         out->thread_ns += mpp_rep_proc_thread_ns(p);
-        out->startup_on_ns +=
-            (int64_t)((double)pc[MPP_CAT_STARTUP].ns * s_cpu_share(p) + 0.5);
+        out->startup_on_ns += s_startup_on_ns(p);
         int64_t qwait = qflags != NULL && !main_idle
                             ? s_queue_wait_ns(p, qflags, s->nfuncs)
                             : 0;
