@@ -18,8 +18,9 @@ the right category and process, within 10%.
   TestStartup    start-up: present and bounded for the main process (script,
                  -c, -m), present for spawn workers (whose unpickling during
                  start-up stays unpickling), none for a plain os.fork child.
-  TestExamples   examples/pool_payload.py leads with pickling/unpickling,
-                 examples/lock_contention.py with lock wait.
+  TestExamples   examples/pool_payload.py leads with moving data (pickling,
+                 transfers, unpickling), examples/lock_contention.py
+                 with lock wait.
   TestPictures   issue 14 on the pickling Pool: trace.json loads with
                  json, has a process track per profiled pid, and its pickle
                  slices add up to report --json's pickle_s within 2%, and
@@ -371,7 +372,7 @@ class TestExamples(CatCase):
         self.assertEqual(r.returncode, 0, r.describe())
         self.check_exclusive(mpptest.report_json(r.outdir))
         lead, summary = self.leading(r)
-        self.assertTrue(lead.startswith(("pickling", "unpickling")), summary)
+        self.assertTrue(lead.startswith("moving data"), summary)
 
     def test_lock_contention(self):
         r = mpptest.run([os.path.join(EXAMPLES, "lock_contention.py")],
