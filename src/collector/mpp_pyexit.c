@@ -34,6 +34,7 @@ mpp_mod_at_exit(PyObject *module, PyObject *Py_UNUSED(ignored))
         Py_RETURN_NONE;
     }
     mpp_hook_refresh_name(core);
+    mpp_core_cpu_final(core);
     (void)mpp_core_flush(core);
     if (!mpp_core_has_sink(core)) {
         /* Nothing is in flight to protect: the mapping holds it all, and

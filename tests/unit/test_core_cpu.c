@@ -161,11 +161,20 @@ MPP_TEST(compute_and_other_wait_are_measured_through_the_wire)
     ASSERT_EQ(rest.compute_ns, 36 * US);
     ASSERT_EQ(rest.other_wait_ns, 2 * PART - 36 * US);
 
-    /* CPU time the process used that no thread clock shows (a thread
-     * killed after its last read) fills the off-CPU rest in proportion:
-     * half of it here. */
+    /* CPU time the process used that no thread clock shows fills the
+     * off-CPU rest in proportion when the process was killed (a thread
+     * killed after its last read): half of it here.  A process that
+     * recorded its own end read its clocks when the program was over,
+     * and what it used after that was finalization: no thread's. */
     int64_t off = 2 * PART - 36 * US;
     s->procs[0].cpu_ns = 41 * US + off / 2;
+    s->procs[0].exit_kind = MPP_EXIT_OK;
+    mpp_rep_thread_rest(s, p, st, false, &rest);
+    ASSERT_EQ(rest.compute_ns, 36 * US);
+    s->procs[0].exit_kind = MPP_EXIT_CODE;
+    mpp_rep_thread_rest(s, p, st, false, &rest);
+    ASSERT_EQ(rest.compute_ns, 36 * US);
+    s->procs[0].exit_kind = MPP_EXIT_LOST;
     mpp_rep_thread_rest(s, p, st, false, &rest);
     ASSERT_EQ(rest.compute_ns, 36 * US + off / 2);
     ASSERT_EQ(rest.other_wait_ns, off - off / 2);
@@ -407,6 +416,31 @@ MPP_TEST(helper_startup_runs_until_its_main)
     s_core_end(&core);
 }
 
+/*  The program over (its exit handlers have run), the core reads every
+ *  clock for the last time: what finalization uses next (freeing every
+ *  object) changes no thread's CPU time, whatever the clock says at the
+ *  process's end. */
+MPP_TEST(final_reading_ends_the_threads_cpu_time)
+{
+    mpp_core_t *core = s_core("fork");
+    uint32_t work;
+    mpp_tstate_t *t = s_scenario(core, &work);
+    s_cpu(core, 45 * US);
+    mpp_core_cpu_final(core);
+    ASSERT_EQ(t->cpu_ns, 45 * US);
+    s_cpu(core, 90 * US); /* finalization on a CPU */
+    s_pass(core, GAP);
+    s_call(core, t, work); /* a __del__ the hook still sees */
+    s_ret(core, t);
+    mpp_core_finish(core, MPP_EXIT_OK, 0);
+    ASSERT_EQ(t->cpu_ns, 45 * US);
+    int64_t cpu, cat;
+    ASSERT(mpp_tstate_cpu(t, &cpu, &cat));
+    ASSERT_EQ(cpu, 45 * US);
+    ASSERT_EQ(cat, 5 * US);
+    s_core_end(&core);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -423,6 +457,7 @@ main(int argc, char **argv)
     MPP_RUN(near_boundaries_read_no_clock);
     MPP_RUN(periodic_read_every_ten_ms_of_events);
     MPP_RUN(end_of_thread_and_process_read_the_clock);
+    MPP_RUN(final_reading_ends_the_threads_cpu_time);
     MPP_RUN(agent_reads_the_cpu_time_from_the_mapping);
     MPP_RUN(helper_startup_runs_until_its_main);
     return mpp_test_done(argc, argv);

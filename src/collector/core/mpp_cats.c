@@ -137,7 +137,7 @@ s_cur(const mpp_tstate_t *t)
 static bool
 s_cpu_read(mpp_tstate_t *t, int64_t now)
 {
-    if (t->core == NULL || t->cpu_base < 0) {
+    if (t->core == NULL || t->cpu_base < 0 || t->core->cpu_final) {
         return false;
     }
     int64_t v = mpp_clock_thread_cpu_ns(&t->core->h.clock, t->ktid);

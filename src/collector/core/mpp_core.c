@@ -290,6 +290,7 @@ mpp_core_after_fork(mpp_core_t *self, mpp_tstate_t *current)
     self->start_method = self->is_forkserver ? "forkserver" : "fork";
     self->is_forkserver = false;
     self->helper_main = false;
+    self->cpu_final = false;
     self->start_ns = self->fork_real_ns;
     self->start_mono_ns = self->fork_mono_ns;
 
@@ -369,6 +370,14 @@ s_read_cpu(mpp_core_t *self)
             mpp_cats_cpu_read(self->threads[i]);
         }
     }
+}
+
+void
+mpp_core_cpu_final(mpp_core_t *self)
+{
+    mpp_core_after_fork(self, NULL);
+    s_read_cpu(self);
+    self->cpu_final = true;
 }
 
 int

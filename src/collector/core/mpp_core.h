@@ -181,6 +181,13 @@ void mpp_core_set_name(mpp_core_t *self, const char *name);
  *  the next deadline.  Returns 0 or a negative code. */
 int mpp_core_flush(mpp_core_t *self);
 
+/*  Reads every thread's CPU clock for the last time: the program is over
+ *  (its exit handlers have run) and what the interpreter's finalization
+ *  uses next (freeing every object: after a fork, a copy-on-write fault
+ *  per page) lies outside every thread's measured time, so it must not
+ *  count as any thread's compute.  A fork child reads again. */
+void mpp_core_cpu_final(mpp_core_t *self);
+
 /*  The end of this incarnation: closes open frames on every thread, sends
  *  the final DATA and BYE, and closes the sink (one warning line on
  *  stderr when its delivery wait ran out).  Events are ignored afterwards.

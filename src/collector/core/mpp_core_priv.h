@@ -74,6 +74,11 @@ struct mpp_core {
     uint64_t messages;
     uint64_t send_failures;
 
+    /* The threads' CPU clocks were read for the last time
+     * (mpp_core_cpu_final): what the interpreter's finalization uses
+     * after that is outside every thread's measured time. */
+    bool cpu_final;
+
     /* Written by mpp_core_note_fork, read by mpp_core_after_fork. */
     bool fork_detached; /* the child's state is its own (mpp_shm.h) */
     int64_t fork_pid;

@@ -138,9 +138,11 @@ bool mpp_rep_exec_replaced(const mpp_session_t *s, const mpp_proc_t *p);
  *  category boundaries, periodically and at its end, so a thread's
  *  compute is its CPU time less the CPU time inside categories, within
  *  [0, its time outside categories].  CPU time the process used that no
- *  thread's clock shows (a thread killed after its last read, threads
- *  the collector does not see) is on-CPU time of its threads too, and
- *  goes to their off-CPU rest in proportion.  Where no thread's CPU
+ *  thread's clock shows (a thread killed after its last read) is on-CPU
+ *  time of its threads too, and goes to their off-CPU rest in
+ *  proportion; in a process that recorded its own end (exit status ok
+ *  or a code) the clocks were read once its program was over, and the
+ *  rest is finalization, outside every thread's time.  Where no thread's CPU
  *  time is known (a session file of an older collector) the split is
  *  the old estimate: the process's CPU time over its thread time less
  *  lock and IPC waits (which are off-CPU) is the share of the rest of
