@@ -311,6 +311,21 @@ def total_tt(stats):
 
 # --- report --json ----------------------------------------------------------
 
+def profile_note(outdir):
+    """What the session says of its own completeness, for the message of
+    a count that came out wrong: integrity counters and every process's
+    exit and calls."""
+    try:
+        rep = report_json(outdir)
+    except AssertionError as e:
+        return "(no report: %s)" % e
+    procs = ["%s %s %s calls=%s" % (p.get("pid"), p.get("name"), p.get("exit"),
+                                   p.get("calls"))
+             for p in rep.get("processes", [])]
+    return "integrity %r; processes:\n  %s" % (rep.get("integrity"),
+                                               "\n  ".join(procs))
+
+
 def report_json(outdir, extra=()):
     """`mpprof report OUTDIR --json` parsed; AssertionError on failure."""
     p = mpprof(["report", outdir, "--json"] + list(extra))

@@ -67,8 +67,10 @@ class MpCase(unittest.TestCase):
         self.assertTrue(keys, "%s missing from profile.prof" % name)
         self.assertEqual(len(keys), 1,
                          "one function split over several keys: %r" % keys)
-        self.assertEqual(mpptest.ncalls(st, TARGET, name), n,
-                         "profile.prof ncalls of %s" % name)
+        got = mpptest.ncalls(st, TARGET, name)
+        if got != n:
+            self.fail("profile.prof ncalls of %s: %d, not %d\n%s" % (
+                name, got, n, mpptest.profile_note(r.outdir)))
         self.assertEqual(mpptest.pcalls(st, TARGET, name), n,
                          "profile.prof primitive calls of %s" % name)
         rep = mpptest.report_json(r.outdir, ["--limit", "100000"])

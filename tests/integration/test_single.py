@@ -449,8 +449,11 @@ class CodeMadeAnew(unittest.TestCase):
                         test=self)
         self.assertEqual(r.returncode, 0, r.describe())
         stats = mpptest.load_stats(r)
-        self.assertEqual(mpptest.ncalls(stats, "<anew>", "anew"),
-                         r.truth()["anew"], r.describe())
+        got = mpptest.ncalls(stats, "<anew>", "anew")
+        if got != r.truth()["anew"]:
+            self.fail("anew counted %d times, not %d\n%s\n%s" % (
+                got, r.truth()["anew"], r.describe(),
+                mpptest.profile_note(r.outdir)))
 
 
 class TestCpuBound(_TargetCase, unittest.TestCase):
