@@ -149,6 +149,110 @@ s_cfunc_label(PyObject *func)
     return PyUnicode_FromFormat("<built-in method %s>", ml_name);
 }
 
+/* ---- labels read in place ------------------------------------------------
+ *
+ *  A fork child shares its parent's pages until it writes to one, and on
+ *  some machines each first write costs tens of microseconds.  Making a
+ *  label with Python objects writes to many shared pages (reference counts
+ *  of types and descriptors, the type cache, pymalloc pools for new
+ *  strings): in a fork child that names the dozen C functions it calls
+ *  that its parent never did, it was about 13 such faults (issue 12).  The
+ *  common labels need only what these objects already hold, so they are
+ *  composed here from C strings read in place, and anything unusual goes
+ *  the Python way (s_cfunc_label), which gives the same text. */
+
+/* The text of an exact, compact ASCII str, or NULL. */
+static const char *
+s_ascii(PyObject *s)
+{
+    if (s == NULL || !PyUnicode_CheckExact(s) ||
+        !PyUnicode_IS_COMPACT_ASCII(s)) {
+        return NULL;
+    }
+    return (const char *)PyUnicode_DATA(s);
+}
+
+/*  What _PyType_Lookup(type, name) finds, found by reading each dict of
+ *  the MRO: 1 with *found borrowed, 0 when no type has the name, -1 when
+ *  this cannot tell without Python (a key that is not an ASCII str). */
+static int
+s_mro_find(PyTypeObject *type, const char *name, PyObject **found)
+{
+    PyObject *mro = type->tp_mro;
+    if (mro == NULL || !PyTuple_Check(mro)) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict =
+            mpp_type_dict((PyTypeObject *)PyTuple_GET_ITEM(mro, i));
+        if (dict == NULL || !PyDict_CheckExact(dict)) {
+            return -1;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(dict, &pos, &key, &value)) {
+            const char *text = s_ascii(key);
+            if (text == NULL) {
+                return -1;
+            }
+            if (strcmp(text, name) == 0) {
+                *found = value;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/*  s_cfunc_label's text for the C function (def, self, module) into
+ *  buf, when it can be read in place; false otherwise. */
+static bool
+s_label_in_place(const PyMethodDef *def, PyObject *self, PyObject *mod,
+                 char *buf, size_t cap)
+{
+    const char *ml_name = def != NULL ? def->ml_name : NULL;
+    if (ml_name == NULL || self == NULL) {
+        return false; /* rare (static methods): the Python way */
+    }
+    for (const char *c = ml_name; *c; c++) {
+        if ((unsigned char)*c >= 0x80) {
+            return false;
+        }
+    }
+    PyObject *attr = NULL;
+    int r = s_mro_find(Py_TYPE(self), ml_name, &attr);
+    int n;
+    if (r < 0) {
+        return false;
+    }
+    if (r > 0) {
+        /* The repr of a method descriptor, as descrobject.c writes it. */
+        if (!Py_IS_TYPE(attr, &PyMethodDescr_Type) &&
+            !Py_IS_TYPE(attr, &PyClassMethodDescr_Type)) {
+            return false;
+        }
+        const char *dname = s_ascii(PyDescr_NAME(attr));
+        PyTypeObject *dtype = PyDescr_TYPE(attr);
+        if (dname == NULL || dtype == NULL || dtype->tp_name == NULL ||
+            strstr(dtype->tp_name, " at 0x") != NULL) {
+            return false;
+        }
+        n = snprintf(buf, cap, "<method '%s' of '%s' objects>", dname,
+                     dtype->tp_name);
+    }
+    else if (mod == NULL) {
+        n = snprintf(buf, cap, "<built-in method %s>", ml_name);
+    }
+    else {
+        const char *modname = s_ascii(mod);
+        if (modname == NULL) {
+            return false;
+        }
+        n = snprintf(buf, cap, "<built-in method %s.%s>", modname, ml_name);
+    }
+    return n > 0 && (size_t)n < cap;
+}
+
 /*  Whether `def` is one of the methods `type` itself defines in C. */
 static bool
 s_defines(PyTypeObject *type, const PyMethodDef *def)
@@ -170,13 +274,11 @@ s_defines(PyTypeObject *type, const PyMethodDef *def)
  *  this very method, yet cProfile labels it after the subclass's Python
  *  override when there is one, which no catalog entry can list. */
 static const char *
-s_pickler_as(PyObject *func)
+s_pickler_as(PyObject *self, const PyMethodDef *def)
 {
     static const char dump[] = "<method 'dump' of '_pickle.Pickler' objects>";
     static const char load[] =
         "<method 'load' of '_pickle.Unpickler' objects>";
-    PyObject *self = mpp_cfunc_self(func);
-    const PyMethodDef *def = mpp_cfunc_def(func);
     if (self == NULL || PyModule_Check(self) || def == NULL ||
         def->ml_name == NULL) {
         return NULL;
@@ -199,12 +301,24 @@ s_pickler_as(PyObject *func)
     return NULL;
 }
 
-uint32_t
-mpp_names_cfunc(mpp_core_t *core, mpp_tstate_t *thread, PyObject *func)
+/*  Adds the C function `def` under `label` and binds the two. */
+static uint32_t
+s_register_c(mpp_funcs_t *funcs, mpp_tstate_t *thread, const PyMethodDef *def,
+             const char *label)
 {
-    mpp_funcs_t *funcs = mpp_core_hot(core)->funcs;
-    mpp_exc_t exc;
-    mpp_exc_save(&exc);
+    uint32_t fid = mpp_funcs_add(funcs, "~", 0, label);
+    if (fid == MPP_NOFID || mpp_funcs_bind(funcs, def, fid) < 0) {
+        thread->dropped++;
+    }
+    return fid;
+}
+
+/*  The label of the C function (def, self, mod) when it needs no Python
+ *  call: the pickler's (see below) or one read in place. */
+static const char *
+s_label_quick(const PyMethodDef *def, PyObject *self, PyObject *mod, char *buf,
+              size_t cap)
+{
     /*  The C pickler's dump and the C unpickler's load are named as what
      *  runs, not as cProfile labels them after a subclass's override:
      *  the name is the catalog's, so the report knows the call as the
@@ -213,19 +327,32 @@ mpp_names_cfunc(mpp_core_t *core, mpp_tstate_t *thread, PyObject *func)
      *  C method (mpp_funcs_bind), which every pickler shares, so a label
      *  taken from the first subclass seen would have named the calls of
      *  all the others after it anyway. */
-    const char *as = s_pickler_as(func);
-    PyErr_Clear();
-    PyObject *label = as == NULL ? s_cfunc_label(func) : NULL;
+    const char *as = s_pickler_as(self, def);
+    if (as == NULL && s_label_in_place(def, self, mod, buf, cap)) {
+        as = buf;
+    }
+    return as;
+}
+
+uint32_t
+mpp_names_cfunc(mpp_core_t *core, mpp_tstate_t *thread, PyObject *func)
+{
+    mpp_funcs_t *funcs = mpp_core_hot(core)->funcs;
+    const PyMethodDef *def = mpp_cfunc_def(func);
+    char text[512];
+    const char *as = s_label_quick(def, mpp_cfunc_self(func),
+                                   mpp_cfunc_module(func), text, sizeof(text));
+    if (as != NULL) {
+        return s_register_c(funcs, thread, def, as);
+    }
+    mpp_exc_t exc;
+    mpp_exc_save(&exc);
+    PyObject *label = s_cfunc_label(func);
     PyObject *holder = NULL;
     PyErr_Clear();
-    uint32_t fid = mpp_funcs_add(funcs, "~", 0,
-                                 as != NULL ? as : s_bytes(label, &holder));
+    uint32_t fid = s_register_c(funcs, thread, def, s_bytes(label, &holder));
     Py_XDECREF(holder);
     Py_XDECREF(label);
-    if (fid == MPP_NOFID ||
-        mpp_funcs_bind(funcs, mpp_cfunc_def(func), fid) < 0) {
-        thread->dropped++;
-    }
     mpp_exc_restore(&exc);
     return fid;
 }
@@ -234,6 +361,15 @@ uint32_t
 mpp_names_method(mpp_core_t *core, mpp_tstate_t *thread, PyObject *descr,
                  PyObject *self)
 {
+    if (Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
+        /* The bound method this would make has no module. */
+        const PyMethodDef *def = ((PyMethodDescrObject *)descr)->d_method;
+        char text[512];
+        const char *as = s_label_quick(def, self, NULL, text, sizeof(text));
+        if (as != NULL) {
+            return s_register_c(mpp_core_hot(core)->funcs, thread, def, as);
+        }
+    }
     /* The bound method is what cProfile names (and what 3.11's profile
      * hook saw); making one allocates, which is fine here: this runs once
      * per method. */

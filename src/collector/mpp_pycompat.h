@@ -242,6 +242,22 @@ mpp_type_lookup(PyTypeObject *type, PyObject *name)
     return _PyType_Lookup(type, name);
 }
 
+/*  The dict of `type`'s own attributes, borrowed, or NULL.  From 3.12 on
+ *  a static builtin type keeps it in the interpreter, not in tp_dict, and
+ *  only PyType_GetDict (which returns a new reference) reaches it; the type
+ *  holds the dict, so dropping that reference at once leaves it alive. */
+static inline PyObject *
+mpp_type_dict(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *dict = PyType_GetDict(type);
+    Py_XDECREF(dict);
+    return dict;
+#else
+    return type->tp_dict;
+#endif
+}
+
 /* ---- thread state ------------------------------------------------------ */
 
 /*  The frame the calling thread runs, borrowed, or NULL.  sys.monitoring

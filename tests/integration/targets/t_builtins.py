@@ -1,5 +1,25 @@
-"""Builtins and methods of builtin types called from Python functions."""
+"""Builtins and methods of builtin types called from Python functions.
+
+c_variety calls C functions of every shape the collector names in place
+(mpp_names.c: module functions, methods found on the type or inherited by
+a Python subclass, methods of extension types, class methods) so that
+test_single compares each name with cProfile's."""
+import collections
+import io
+import math
+import operator
+import re
+import struct
 import sys
+import time
+
+
+class Counts(dict):
+    """A Python subclass: its get is dict's, found one step up the MRO."""
+
+
+PATTERN = re.compile(r"w(\d+)")
+PACKER = struct.Struct("<i")
 
 
 def words(n):
@@ -22,6 +42,24 @@ def joined(ws):
     return len(s.split(","))
 
 
+def c_variety(ws):
+    counts = Counts()
+    queue = collections.deque()
+    out = io.StringIO()
+    total = 0
+    for w in ws:
+        counts[w] = counts.get(w, 0) + 1
+        queue.append(w)
+        total += int(PATTERN.match(w).group(1))
+        out.write(w)
+        total += len(PACKER.pack(len(w)))
+        total += int(math.sqrt(len(w)))
+    total += len(dict.fromkeys(ws)) + len({}.fromkeys(ws))
+    total += len(bytes.fromhex("00ff")) + operator.add(1, 2)
+    time.monotonic()
+    return total + len(out.getvalue()) + len(queue) + len(counts)
+
+
 def driver(rounds):
     total = 0
     acc = []
@@ -32,6 +70,8 @@ def driver(rounds):
         total += joined(ws)
         acc.append(max(len(w) for w in ws))
         total += abs(-r) + min(r, 3)
+        if r % 10 == 0:
+            total += c_variety(ws)
     return total + sum(acc)
 
 
