@@ -23,9 +23,9 @@
 /* The aggregator's straggler limit (mpp_agg.c), so that the agent never
  * waits for a process longer than the aggregator would have. */
 #define S_STRAGGLER_NS (10000 * S_MS)
-#define S_SNDHWM 100000      /* frames queued before a send blocks */
-#define S_SNDTIMEO_MS 2000   /* longest a blocked send waits */
-#define S_LINGER_MS 2000     /* longest closing waits for delivery */
+#define S_SNDHWM 100000    /* frames queued before a send blocks */
+#define S_SNDTIMEO_MS 2000 /* longest a blocked send waits */
+#define S_LINGER_MS 2000   /* longest closing waits for delivery */
 #define S_DEFAULT_INTERVAL_MS 100
 
 static int
@@ -38,14 +38,12 @@ mpp_agent_t *
 mpp_agent_new(const char *mapdir, const char *endpoint, const char *token,
               int interval_ms, int *err)
 {
-    return mpp_agent_new_link(mapdir, endpoint, token, interval_ms, NULL,
-                              err);
+    return mpp_agent_new_link(mapdir, endpoint, token, interval_ms, NULL, err);
 }
 
 mpp_agent_t *
-mpp_agent_new_link(const char *mapdir, const char *endpoint,
-                   const char *token, int interval_ms,
-                   const mpp_agent_link_t *link, int *err)
+mpp_agent_new_link(const char *mapdir, const char *endpoint, const char *token,
+                   int interval_ms, const mpp_agent_link_t *link, int *err)
 {
     mpp_agent_t *self = calloc(1, sizeof(*self));
     *err = MPP_ENOMEM;
@@ -185,8 +183,57 @@ s_find(const mpp_agent_t *self, const char *name)
     return NULL;
 }
 
-/*  Lists the directory and takes in every file not seen before.  Entries are taken in the order of
- *  their names' times, so an exec'd process's older file comes first. */
+/*  Takes in the file `name` when it is one of ours and not seen before;
+ *  false only when out of memory. */
+static bool
+s_take(mpp_agent_t *self, const char *name, int64_t now)
+{
+    int64_t pid, mono;
+    if (!s_parse_name(name, &pid, &mono) || s_find(self, name) != NULL) {
+        return true;
+    }
+    if (self->nfiles == self->capfiles &&
+        mpp_grow((void **)&self->files, &self->capfiles, self->nfiles + 1,
+                 sizeof(*self->files)) != 0) {
+        return false;
+    }
+    mpp_afile_t *f = mpp_afile_new(self, name, pid, mono, now);
+    if (f == NULL) {
+        return false;
+    }
+    self->files[self->nfiles++] = f;
+    return true;
+}
+
+/*  Sorts the files taken in since `first_new` oldest first (a handful at a
+ *  time: insertion sort), so an exec'd process's older file comes first,
+ *  and gives those already dead their final read.  A living process is
+ *  read at the next tick or at its death, which comes first: most
+ *  children are short, and a read at first sight found a fork child still
+ *  holding its parent's copy (unborn) and copied it for nothing (issue
+ *  12). */
+static void
+s_settle_new(mpp_agent_t *self, size_t first_new, int64_t now)
+{
+    for (size_t i = first_new + 1; i < self->nfiles; i++) {
+        mpp_afile_t *f = self->files[i];
+        size_t j = i;
+        while (j > first_new && self->files[j - 1]->name_mono > f->name_mono) {
+            self->files[j] = self->files[j - 1];
+            j--;
+        }
+        self->files[j] = f;
+    }
+    for (size_t i = first_new; i < self->nfiles; i++) {
+        if (self->files[i]->dead) {
+            mpp_afile_read(self, self->files[i], now);
+        }
+    }
+}
+
+/*  Lists the directory and takes in every file not seen before: at each
+ *  tick, and when inotify cannot say what was made (no watch, or its
+ *  queue overflowed). */
 static void
 s_scan(mpp_agent_t *self, int64_t now)
 {
@@ -197,56 +244,47 @@ s_scan(mpp_agent_t *self, int64_t now)
     struct dirent *e;
     size_t first_new = self->nfiles;
     while ((e = readdir(d)) != NULL) {
-        int64_t pid, mono;
-        if ((e->d_type != DT_REG && e->d_type != DT_UNKNOWN) ||
-            !s_parse_name(e->d_name, &pid, &mono) ||
-            s_find(self, e->d_name) != NULL) {
-            continue;
-        }
-        if (self->nfiles == self->capfiles &&
-            mpp_grow((void **)&self->files, &self->capfiles,
-                     self->nfiles + 1, sizeof(*self->files)) != 0) {
+        if ((e->d_type == DT_REG || e->d_type == DT_UNKNOWN) &&
+            !s_take(self, e->d_name, now)) {
             break;
         }
-        mpp_afile_t *f = mpp_afile_new(self, e->d_name, pid, mono, now);
-        if (f == NULL) {
-            break;
-        }
-        self->files[self->nfiles++] = f;
     }
     closedir(d);
-    /* Oldest first (a handful at a time: insertion sort). */
-    for (size_t i = first_new + 1; i < self->nfiles; i++) {
-        mpp_afile_t *f = self->files[i];
-        size_t j = i;
-        while (j > first_new && self->files[j - 1]->name_mono > f->name_mono) {
-            self->files[j] = self->files[j - 1];
-            j--;
-        }
-        self->files[j] = f;
-    }
-    /* A living process is read at the next tick or at its death, which
-     * comes first: most children are short, and a read at first sight
-     * found a fork child still holding its parent's copy (unborn) and
-     * copied it for nothing (issue 12).  One dead already gets its final
-     * read now. */
-    for (size_t i = first_new; i < self->nfiles; i++) {
-        if (self->files[i]->dead) {
-            mpp_afile_read(self, self->files[i], now);
-        }
-    }
+    s_settle_new(self, first_new, now);
 }
 
-/* Empties the inotify queue; true when anything was there. */
+/*  Empties the inotify queue and takes in the files its events name: one
+ *  listing of the directory per new file was a fifth of the agent's time
+ *  per fork child (issue 12).  True when the directory must be listed
+ *  instead (the queue overflowed). */
 static bool
-s_drain_inotify(mpp_agent_t *self)
+s_drain_inotify(mpp_agent_t *self, int64_t now)
 {
-    char buf[4096] __attribute__((aligned(8)));
-    bool any = false;
-    while (read(self->ino, buf, sizeof(buf)) > 0) {
-        any = true;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool overflow = false;
+    size_t first_new = self->nfiles;
+    ssize_t n;
+    while ((n = read(self->ino, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0;
+             off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+            const struct inotify_event *ev =
+                (const struct inotify_event *)(buf + off);
+            off += (ssize_t)sizeof(*ev) + ev->len;
+            if (off > n) {
+                break;
+            }
+            if (ev->mask & IN_Q_OVERFLOW) {
+                overflow = true;
+            }
+            else if (ev->len > 0 && !(ev->mask & IN_ISDIR) &&
+                     memchr(ev->name, '\0', ev->len) != NULL &&
+                     !s_take(self, ev->name, now)) {
+                overflow = true; /* out of memory: the tick lists again */
+            }
+        }
     }
-    return any;
+    s_settle_new(self, first_new, now);
+    return overflow;
 }
 
 /*  Drops the files that are finished: their BYE went out (or there is
@@ -260,8 +298,7 @@ s_sweep(mpp_agent_t *self)
         mpp_afile_t *f = self->files[i];
         if (f->finished && !f->kept) {
             char path[4096];
-            int n = snprintf(path, sizeof(path), "%s/%s", self->dir,
-                             f->name);
+            int n = snprintf(path, sizeof(path), "%s/%s", self->dir, f->name);
             if (n > 0 && (size_t)n < sizeof(path) &&
                 (unlink(path) == 0 || errno == ENOENT)) {
                 mpp_afile_destroy(self, &f);
@@ -414,7 +451,7 @@ s_thread_main(void *arg)
         }
         bool scan = now >= next_tick;
         if (n > 0 && self->ino >= 0 && (self->pfd[1].revents & POLLIN)) {
-            scan = s_drain_inotify(self) || scan;
+            scan = s_drain_inotify(self, now) || scan;
         }
         if (scan) {
             s_scan(self, now);

@@ -313,8 +313,9 @@ mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
     }
     int fd = s_open(a, f);
     if (fd < 0) {
-        /* Gone (or never a file we can read): nothing more will come. */
-        if (fd == -ENOENT || f->dead || fd == MPP_EFORMAT) {
+        /* Gone (or never a file we can read, such as a link planted in
+         * the directory): nothing more will come. */
+        if (fd == -ENOENT || fd == -ELOOP || f->dead || fd == MPP_EFORMAT) {
             f->finished = true;
         }
         return;
@@ -398,13 +399,16 @@ mpp_afile_died(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
     /* Its CPU clock still answers while it is a zombie, and the pid is
      * still its own while /proc shows that zombie. */
     int64_t ns;
+    bool have_cpu = mpp_aproc_cpu_ns(f->pid, &ns) == 0;
     mpp_aproc_stat_t st;
-    if (mpp_aproc_cpu_ns(f->pid, &ns) == 0 &&
-        mpp_aproc_stat(f->pid, &st) == 0 && st.state == 'Z' &&
-        f->kstart != 0 && mpp_aproc_same_start(st.start_mono_ns, f->kstart)) {
+    if (mpp_aproc_stat(f->pid, &st) != 0) {
+        st.state = 0;
+    }
+    if (have_cpu && st.state == 'Z' && f->kstart != 0 &&
+        mpp_aproc_same_start(st.start_mono_ns, f->kstart)) {
         f->cpu_ns = ns;
     }
-    f->status_known = mpp_aproc_exit_status(f->pidfd, f->pid, f->kstart,
+    f->status_known = mpp_aproc_exit_status(f->pidfd, f->pid, f->kstart, &st,
                                             &f->ws);
     mpp_afile_read(a, f, now);
 }

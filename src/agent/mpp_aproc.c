@@ -170,7 +170,8 @@ mpp_aproc_same_start(int64_t a, int64_t b)
 }
 
 bool
-mpp_aproc_exit_status(int pidfd, int64_t pid, int64_t kernel_start, int *ws)
+mpp_aproc_exit_status(int pidfd, int64_t pid, int64_t kernel_start,
+                      const mpp_aproc_stat_t *seen, int *ws)
 {
     if (s_pidfd_exit(pidfd, ws)) {
         return true;
@@ -178,7 +179,13 @@ mpp_aproc_exit_status(int pidfd, int64_t pid, int64_t kernel_start, int *ws)
     /* A zombie is still ours while its start time is: its pid cannot be
      * reused before it is reaped. */
     mpp_aproc_stat_t st;
-    if (mpp_aproc_stat(pid, &st) == 0 && st.state == 'Z' &&
+    if (seen != NULL) {
+        st = *seen;
+    }
+    else if (mpp_aproc_stat(pid, &st) != 0) {
+        st.state = 0;
+    }
+    if (st.state == 'Z' &&
         st.have_exit_code &&
         (kernel_start == 0 || mpp_aproc_same_start(st.start_mono_ns, kernel_start))) {
         *ws = st.exit_code;

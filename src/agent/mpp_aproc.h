@@ -55,9 +55,11 @@ bool mpp_aproc_exited(int pidfd);
  *  has been reaped, by whoever its parent is), else field 52 of
  *  /proc/<pid>/stat while it is a zombie, else PIDFD_GET_INFO again (it
  *  may have been reaped in between).  Returns true and sets *ws when one
- *  of them told; false when nothing is known. */
+ *  of them told; false when nothing is known.  `seen`, when not NULL, is
+ *  what mpp_aproc_stat just read of `pid` (zeroed when it could not):
+ *  /proc is then not read again, a read costing tens of microseconds. */
 bool mpp_aproc_exit_status(int pidfd, int64_t pid, int64_t kernel_start,
-                           int *ws);
+                           const mpp_aproc_stat_t *seen, int *ws);
 
 /*  CPU time (user + system, every thread, ended ones included) of `pid`
  *  in nanoseconds, through its process CPU clock.  Returns 0 or a
