@@ -397,14 +397,21 @@ s_note_deaths(mpp_agent_t *self, int64_t now)
     }
 }
 
-/* One read of every file that is not finished. */
+/*  One read of every file that is not finished; at ticks (`all` false)
+ *  not of a living process known for less than MPP_AGENT_FIRST_LIVE_TICKS
+ *  intervals, whose death will get it read. */
 static void
-s_pass(mpp_agent_t *self, int64_t now)
+s_pass(mpp_agent_t *self, int64_t now, bool all)
 {
     for (size_t i = 0; i < self->nfiles; i++) {
-        if (!self->files[i]->finished) {
-            mpp_afile_read(self, self->files[i], now);
+        mpp_afile_t *f = self->files[i];
+        if (f->finished ||
+            (!all && !f->dead &&
+             now - f->first_seen_ns <
+                 MPP_AGENT_FIRST_LIVE_TICKS * self->interval_ns)) {
+            continue;
         }
+        mpp_afile_read(self, f, now);
     }
 }
 
@@ -457,7 +464,7 @@ s_thread_main(void *arg)
             s_scan(self, now);
         }
         if (now >= next_tick) {
-            s_pass(self, now);
+            s_pass(self, now, false);
             next_tick += self->interval_ns;
             if (next_tick <= now) {
                 next_tick = now + self->interval_ns;
@@ -474,7 +481,7 @@ s_thread_main(void *arg)
     self->ended = true;
     s_scan(self, now);
     s_note_deaths(self, now);
-    s_pass(self, now);
+    s_pass(self, now, true);
     mpp_afile_settle_held(self, now);
     s_sweep(self);
     for (size_t i = 0; i < self->nfiles; i++) {

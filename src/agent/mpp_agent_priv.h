@@ -19,6 +19,16 @@
  *  run. */
 #define MPP_AGENT_NEWFILE_GRACE_NS (2000 * 1000000LL)
 
+/*  A living process is first read at a tick once it has been known for
+ *  this many read intervals; until then only its death gets it read.
+ *  Each read copies the process's whole state: a spawn child that lives
+ *  a few hundred milliseconds was copied three or four times at 100 ms
+ *  ticks for what one final read gives, 1.4 ms of the agent's CPU per
+ *  child (issue 12).  Live reads are for long processes: progress, and
+ *  letting the writer free the ended threads it keeps until the agent
+ *  has them. */
+#define MPP_AGENT_FIRST_LIVE_TICKS 5
+
 /* One mapping file, one process incarnation. */
 typedef struct {
     char *name;            /* in the directory */
