@@ -593,6 +593,7 @@ mpp_agent_destroy(mpp_agent_t **self_p)
     free(self->pfd);
     free(self->who);
     mpp_shmread_out_fini(&self->out);
+    free(self->rbuf);
     if (self->sock != NULL) {
         zmq_close(self->sock);
     }

@@ -301,6 +301,64 @@ s_end_older(mpp_agent_t *a, const mpp_afile_t *f, int64_t now)
     }
 }
 
+/*  The part of a read after the copy: `b` holds `len` bytes of `f`'s
+ *  file (open as `fd`, which the caller closes), or the copy failed with
+ *  `rc`. */
+static void
+s_use(mpp_agent_t *a, mpp_afile_t *f, int fd, const unsigned char *b,
+      size_t len, int rc, int64_t now)
+{
+    mpp_shm_root_t root;
+    bool unborn = false;
+    bool have_root =
+        (rc == 0 || rc == MPP_ETRUNC) && s_root(f, b, len, &root, &unborn);
+    f->unborn = unborn;
+    if (have_root && !f->checked) {
+        s_check(f, &root, now);
+    }
+    if (!have_root) {
+        /* Not readable (yet): a live file is tried again; a dead one is
+         * all there will ever be. */
+        f->finished = f->dead;
+        return;
+    }
+    if (!f->parsed) {
+        s_end_older(a, f, now);
+    }
+    mpp_shmread_out_reset(&a->out);
+    s_hand_cpu(f);
+    uint32_t kind;
+    int32_t code;
+    bool recorded = root.exit_kind != MPP_EXIT_RUNNING;
+    if (f->dead) {
+        if (!s_exit(a, f, recorded, &kind, &code)) {
+            return;
+        }
+        rc = mpp_shmread_final(f->reader, b, len, f->death_ns, kind, code,
+                               &a->out);
+        if (rc == 0 && !recorded && kind == MPP_EXIT_LOST) {
+            atomic_fetch_add(&a->n.lost, 1);
+        }
+    }
+    else {
+        rc = mpp_shmread_read(f->reader, b, len, &a->out);
+    }
+    s_count_corrupt(a, f);
+    if (rc == 0) {
+        if (!f->parsed) {
+            f->parsed = true;
+            atomic_fetch_add(&a->n.files, 1);
+        }
+        if (mpp_agent_send(a, &a->out)) {
+            s_ack(f, fd);
+        }
+    }
+    /* A dead process gets one final read, whatever it gave. */
+    if (mpp_shmread_done(f->reader) || f->dead) {
+        f->finished = true;
+    }
+}
+
 void
 mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
 {
@@ -328,64 +386,22 @@ mpp_afile_read(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
     if (!f->dead) {
         s_cpu(f);
     }
-    unsigned char *b = NULL;
+    /* Every read copies into the agent's one buffer, but a read can set
+     * off another (s_end_older: an exec'd image's first read ends the
+     * older image's file) while its own bytes are still in use: that
+     * one copies into a buffer of its own. */
+    bool nested = a->rbuf_busy;
+    unsigned char *own = NULL;
+    size_t owncap = 0;
+    unsigned char **buf = nested ? &own : &a->rbuf;
+    size_t *cap = nested ? &owncap : &a->rcap;
     size_t len = 0;
-    int rc = mpp_shmread_load_fd(fd, !f->dead, &b, &len);
-    mpp_shm_root_t root;
-    bool unborn = false;
-    bool have_root = (rc == 0 || rc == MPP_ETRUNC) &&
-                     s_root(f, b, len, &root, &unborn);
-    f->unborn = unborn;
-    if (have_root && !f->checked) {
-        s_check(f, &root, now);
-    }
-    if (!have_root) {
-        /* Not readable (yet): a live file is tried again; a dead one is
-         * all there will ever be. */
-        f->finished = f->dead;
-        free(b);
-        close(fd);
-        return;
-    }
-    if (!f->parsed) {
-        s_end_older(a, f, now);
-    }
-    mpp_shmread_out_reset(&a->out);
-    s_hand_cpu(f);
-    uint32_t kind;
-    int32_t code;
-    bool recorded = root.exit_kind != MPP_EXIT_RUNNING;
-    if (f->dead) {
-        if (!s_exit(a, f, recorded, &kind, &code)) {
-            free(b);
-            close(fd);
-            return;
-        }
-        rc = mpp_shmread_final(f->reader, b, len, f->death_ns, kind, code,
-                               &a->out);
-        if (rc == 0 && !recorded && kind == MPP_EXIT_LOST) {
-            atomic_fetch_add(&a->n.lost, 1);
-        }
-    }
-    else {
-        rc = mpp_shmread_read(f->reader, b, len, &a->out);
-    }
-    free(b);
-    s_count_corrupt(a, f);
-    if (rc == 0) {
-        if (!f->parsed) {
-            f->parsed = true;
-            atomic_fetch_add(&a->n.files, 1);
-        }
-        if (mpp_agent_send(a, &a->out)) {
-            s_ack(f, fd);
-        }
-    }
+    a->rbuf_busy = true;
+    int rc = mpp_shmread_load_into(fd, !f->dead, buf, cap, &len);
+    s_use(a, f, fd, *buf, len, rc, now);
+    a->rbuf_busy = nested;
+    free(own);
     close(fd);
-    /* A dead process gets one final read, whatever it gave. */
-    if (mpp_shmread_done(f->reader) || f->dead) {
-        f->finished = true;
-    }
 }
 
 void
@@ -408,8 +424,8 @@ mpp_afile_died(mpp_agent_t *a, mpp_afile_t *f, int64_t now)
         mpp_aproc_same_start(st.start_mono_ns, f->kstart)) {
         f->cpu_ns = ns;
     }
-    f->status_known = mpp_aproc_exit_status(f->pidfd, f->pid, f->kstart, &st,
-                                            &f->ws);
+    f->status_known =
+        mpp_aproc_exit_status(f->pidfd, f->pid, f->kstart, &st, &f->ws);
     mpp_afile_read(a, f, now);
 }
 

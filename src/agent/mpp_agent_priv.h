@@ -31,9 +31,9 @@
 
 /* One mapping file, one process incarnation. */
 typedef struct {
-    char *name;            /* in the directory */
-    int64_t name_pid;      /* from the name */
-    int64_t name_mono;     /* CLOCK_MONOTONIC when the file was made */
+    char *name;        /* in the directory */
+    int64_t name_pid;  /* from the name */
+    int64_t name_mono; /* CLOCK_MONOTONIC when the file was made */
     int64_t first_seen_ns;
     mpp_shmread_t *reader; /* NULL once released */
     int pidfd;             /* the process, -1 when none */
@@ -71,7 +71,7 @@ struct mpp_agent {
     void *prefix;
     size_t prefix_len;
     bool remote;
-    int ino;    /* inotify on dir, -1 without */
+    int ino;     /* inotify on dir, -1 without */
     int wake[2]; /* main -> thread: 'e' target ended, 'h' hurry */
     int done[2]; /* thread -> main: one byte when the thread stops */
     pthread_t thread;
@@ -87,6 +87,9 @@ struct mpp_agent {
     mpp_afile_t **who; /* pfd[i] is who[i]'s pidfd, from i = 2 */
     size_t cappoll;
     mpp_shmread_out_t out;
+    unsigned char *rbuf; /* every file is read into it (mpp_afile_read) */
+    size_t rcap;
+    bool rbuf_busy; /* a read is using rbuf */
 
     struct {
         _Atomic uint64_t files, frames, corrupt, torn, unreadable, unsent,

@@ -22,8 +22,7 @@
 struct s_pidfd_info {
     uint64_t mask;
     uint64_t cgroupid;
-    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid,
-        fsgid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
     int32_t exit_code;
 };
 #define S_PIDFD_INFO_EXIT (1ULL << 3)
@@ -185,9 +184,9 @@ mpp_aproc_exit_status(int pidfd, int64_t pid, int64_t kernel_start,
     else if (mpp_aproc_stat(pid, &st) != 0) {
         st.state = 0;
     }
-    if (st.state == 'Z' &&
-        st.have_exit_code &&
-        (kernel_start == 0 || mpp_aproc_same_start(st.start_mono_ns, kernel_start))) {
+    if (st.state == 'Z' && st.have_exit_code &&
+        (kernel_start == 0 ||
+         mpp_aproc_same_start(st.start_mono_ns, kernel_start))) {
         *ws = st.exit_code;
         return true;
     }

@@ -127,8 +127,8 @@ s_pread_all(int fd, void *buf, size_t n, uint64_t off, size_t *got)
 {
     *got = 0;
     while (*got < n) {
-        ssize_t k = pread(fd, (char *)buf + *got, n - *got,
-                          (off_t)(off + *got));
+        ssize_t k =
+            pread(fd, (char *)buf + *got, n - *got, (off_t)(off + *got));
         if (k < 0 && errno == EINTR) {
             continue;
         }
@@ -160,9 +160,9 @@ s_file_gen(int fd, const mpp_shm_hdr_t *hdr)
 }
 
 int
-mpp_shmread_load_fd(int fd, bool live, unsigned char **bytes, size_t *len)
+mpp_shmread_load_into(int fd, bool live, unsigned char **buf, size_t *cap,
+                      size_t *len)
 {
-    *bytes = NULL;
     *len = 0;
     mpp_shm_hdr_t hdr;
     size_t got;
@@ -194,23 +194,39 @@ mpp_shmread_load_fd(int fd, bool live, unsigned char **bytes, size_t *len)
     if (live && (gen1 == UINT64_MAX || gen1 % 2 != 0)) {
         return -EAGAIN;
     }
-    unsigned char *buf = malloc(want > 0 ? (size_t)want : 1);
-    if (buf == NULL) {
-        return MPP_ENOMEM;
+    if (*buf == NULL || *cap < want) {
+        size_t n = want > 0 ? (size_t)want : 1;
+        unsigned char *grown = realloc(*buf, n);
+        if (grown == NULL) {
+            return MPP_ENOMEM;
+        }
+        *buf = grown;
+        *cap = n;
     }
-    rc = s_pread_all(fd, buf, (size_t)want, 0, &got);
+    rc = s_pread_all(fd, *buf, (size_t)want, 0, &got);
     if (rc < 0) {
-        free(buf);
         return rc;
     }
     /* The root record changed during the copy: try again later. */
     if (live && s_file_gen(fd, &hdr) != gen1) {
-        free(buf);
         return -EAGAIN;
     }
-    *bytes = buf;
     *len = got;
     return got < hdr.used ? MPP_ETRUNC : 0;
+}
+
+int
+mpp_shmread_load_fd(int fd, bool live, unsigned char **bytes, size_t *len)
+{
+    size_t cap = 0;
+    *bytes = NULL;
+    int rc = mpp_shmread_load_into(fd, live, bytes, &cap, len);
+    if (rc != 0 && rc != MPP_ETRUNC) {
+        free(*bytes);
+        *bytes = NULL;
+        *len = 0;
+    }
+    return rc;
 }
 
 int
@@ -256,8 +272,8 @@ s_hello(s_ctx_t *c, mpp_shmread_out_t *out)
 {
     const mpp_shm_root_t *root = &c->root;
     uint32_t argc = root->argc;
-    if (argc > 0 && !s_claim(c, (uint64_t)(uintptr_t)root->argv, argc,
-                             sizeof(uint64_t))) {
+    if (argc > 0 &&
+        !s_claim(c, (uint64_t)(uintptr_t)root->argv, argc, sizeof(uint64_t))) {
         s_bad(c);
         argc = 0;
     }
@@ -394,7 +410,7 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
     if (rc == 0 && (c.nwt > 0 || c.nwf > 0 || c.nws > 0 || renamed || bye ||
                     c.spans_lost > 0)) {
         int64_t end = root->exit_kind != MPP_EXIT_RUNNING ? root->end_mono_ns
-                      : final ? now_mono
+                      : final                             ? now_mono
                               : mpp_clock_mono_ns();
         mpp_msg_t m = {.type = MPP_MSG_DATA,
                        .name = root->name,

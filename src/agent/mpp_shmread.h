@@ -56,8 +56,17 @@ void mpp_shmread_destroy(mpp_shmread_t **self_p);
  *  Returns 0, -errno, MPP_EFORMAT/MPP_EVERSION/MPP_ECORRUPT (header), or
  *  MPP_ETRUNC (the file is shorter than its header says is in use; the
  *  bytes that are there are still returned). */
-int mpp_shmread_load_fd(int fd, bool live, unsigned char **bytes,
-                        size_t *len);
+int mpp_shmread_load_fd(int fd, bool live, unsigned char **bytes, size_t *len);
+
+/*  The same into a buffer the caller keeps from one read to the next
+ *  (*buf of *cap bytes, NULL and 0 at first; grown with realloc, freed by
+ *  the caller): the agent reads every process through one buffer, whose
+ *  pages are then already the agent's.  A fresh buffer per read took a
+ *  page fault per 4 KiB copied, the larger part of copying a fork
+ *  child's state (issue 12).  *len is what was copied, also on
+ *  MPP_ETRUNC. */
+int mpp_shmread_load_into(int fd, bool live, unsigned char **buf, size_t *cap,
+                          size_t *len);
 int mpp_shmread_load(const char *path, bool live, unsigned char **bytes,
                      size_t *len);
 
