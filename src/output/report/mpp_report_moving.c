@@ -26,8 +26,8 @@ enum {
     S_CALLS_SEND = 8, /* in this thread, calls a send root */
     S_CALLS_RECV = 16,
     S_CALLS_QGET = 32,
-    S_QPUT = 64,     /* a queue's put (SimpleQueue's takes its write lock) */
-    S_IN_PUT = 128   /* in this thread, called by a queue's put */
+    S_QPUT = 64,   /* a queue's put (SimpleQueue's takes its write lock) */
+    S_IN_PUT = 128 /* in this thread, called by a queue's put */
 };
 
 /* One end of a message: a span of IPC wait that moved bytes. */
@@ -66,8 +66,8 @@ typedef struct {
 static bool
 s_span_ok(const mpp_span_t *sp)
 {
-    return sp->start_ns >= 0 && sp->start_ns <= S_SPAN_MAX &&
-           sp->dur_ns > 0 && sp->dur_ns <= S_SPAN_MAX;
+    return sp->start_ns >= 0 && sp->start_ns <= S_SPAN_MAX && sp->dur_ns > 0 &&
+           sp->dur_ns <= S_SPAN_MAX;
 }
 
 static uint8_t
@@ -106,8 +106,8 @@ s_mark_callers(uint8_t *fl, size_t nfuncs, const mpp_thread_t *t, bool on)
             fl[e->callee] |= (fl[e->caller] & S_QPUT) ? S_IN_PUT : 0;
         }
         else {
-            fl[e->caller] &= (uint8_t)~(S_CALLS_SEND | S_CALLS_RECV |
-                                        S_CALLS_QGET);
+            fl[e->caller] &=
+                (uint8_t) ~(S_CALLS_SEND | S_CALLS_RECV | S_CALLS_QGET);
             fl[e->callee] &= (uint8_t)~S_IN_PUT;
         }
     }
@@ -197,7 +197,8 @@ static bool
 s_same_host(const mpp_proc_t *a, const mpp_proc_t *b)
 {
     return (a->host == NULL && b->host == NULL) ||
-           (a->host != NULL && b->host != NULL && strcmp(a->host, b->host) == 0);
+           (a->host != NULL && b->host != NULL &&
+            strcmp(a->host, b->host) == 0);
 }
 
 /*  Pairs each send with the receive of as many bytes, in another process
@@ -240,8 +241,8 @@ s_match(s_move_t *mv)
             int64_t a = best->t0 > snd->t0 ? best->t0 : snd->t0;
             mv->xfer[mv->nxfer++] =
                 (s_xfer_t){a, a + best_ov, snd->proc, best->proc};
-            mv->max_xfer_ns = best_ov > mv->max_xfer_ns ? best_ov
-                                                        : mv->max_xfer_ns;
+            mv->max_xfer_ns =
+                best_ov > mv->max_xfer_ns ? best_ov : mv->max_xfer_ns;
         }
     }
     if (mv->nxfer > 1) {
@@ -252,6 +253,44 @@ s_match(s_move_t *mv)
 
 /* ---- waits behind a transfer -------------------------------------------- */
 
+/* An interval of a thread's timeline, [t0, t1). */
+typedef struct {
+    int64_t t0, t1;
+} s_ivl_t;
+
+static int
+s_by_start(const void *a, const void *b)
+{
+    int64_t x = ((const s_ivl_t *)a)->t0, y = ((const s_ivl_t *)b)->t0;
+    return (x > y) - (x < y);
+}
+
+/*  How much of [a, b) the disjoint sorted intervals `v` cover: a binary
+ *  search for the first that ends after a, then a walk.  Each lock wait
+ *  had scanned every span of its thread for every transfer it overlapped,
+ *  quadratic in a long worker's spans. */
+static int64_t
+s_covered(const s_ivl_t *v, size_t n, int64_t a, int64_t b)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].t1 <= a) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    int64_t in = 0;
+    for (size_t k = lo; k < n && v[k].t0 < b; k++) {
+        int64_t x = v[k].t0 > a ? v[k].t0 : a;
+        int64_t y = v[k].t1 < b ? v[k].t1 : b;
+        in += y > x ? y - x : 0;
+    }
+    return in;
+}
+
 /*  The part of [w0, w1) that transfers of process q's siblings covered
  *  and q's own IPC spans of thread t did not: a worker queued on a
  *  queue's lock while a sibling moved a payload through that queue.  A
@@ -260,8 +299,8 @@ s_match(s_move_t *mv)
  *  sending (a result, under the queue's write lock).  A queue's get
  *  also holds the process's own receive, which is no wait on a peer. */
 static int64_t
-s_behind(const s_move_t *mv, size_t q, const mpp_thread_t *t, int64_t w0,
-         int64_t w1, bool get)
+s_behind(const s_move_t *mv, size_t q, const s_ivl_t *own, size_t nown,
+         int64_t w0, int64_t w1, bool get)
 {
     const mpp_proc_t *me = &mv->s->procs[q];
     /* The first transfer that may end after w0. */
@@ -287,33 +326,54 @@ s_behind(const s_move_t *mv, size_t q, const mpp_thread_t *t, int64_t w0,
         }
         int64_t a = x->t0 > done ? x->t0 : done;
         int64_t b = x->t1 < w1 ? x->t1 : w1;
-        for (int64_t c = a; c < b;) {
-            /* Cut out this thread's own IPC spans. */
-            int64_t next = b;
-            bool own = false;
-            for (size_t k = 0; k < t->nspans; k++) {
-                const mpp_span_t *sp = &t->spans[k];
-                int64_t e = sp->start_ns + sp->dur_ns;
-                if (sp->cat != MPP_CAT_IPC_WAIT || !s_span_ok(sp) ||
-                    e <= c || sp->start_ns >= b) {
-                    continue;
-                }
-                if (sp->start_ns <= c) {
-                    own = true;
-                    next = e < b ? e : b;
-                    break;
-                }
-                next = sp->start_ns < next ? sp->start_ns : next;
-            }
-            ns += own ? 0 : next - c;
-            c = next;
+        if (a < b) {
+            ns += b - a - s_covered(own, nown, a, b);
         }
         done = b > done ? b : done;
     }
     return ns;
 }
 
-static void
+/*  The thread's own IPC waits as disjoint intervals sorted by start, in
+ *  *out (malloc'd; NULL when there are none).  Returns how many, or -1
+ *  when out of memory. */
+static ssize_t
+s_own_ipc(const mpp_thread_t *t, s_ivl_t **out)
+{
+    *out = NULL;
+    size_t n = 0;
+    for (size_t k = 0; k < t->nspans; k++) {
+        n += t->spans[k].cat == MPP_CAT_IPC_WAIT && s_span_ok(&t->spans[k]);
+    }
+    if (n == 0) {
+        return 0;
+    }
+    s_ivl_t *v = malloc(n * sizeof(*v));
+    if (v == NULL) {
+        return -1;
+    }
+    n = 0;
+    for (size_t k = 0; k < t->nspans; k++) {
+        const mpp_span_t *sp = &t->spans[k];
+        if (sp->cat == MPP_CAT_IPC_WAIT && s_span_ok(sp)) {
+            v[n++] = (s_ivl_t){sp->start_ns, sp->start_ns + sp->dur_ns};
+        }
+    }
+    qsort(v, n, sizeof(*v), s_by_start);
+    size_t m = 0; /* merged: overlapping or touching intervals become one */
+    for (size_t k = 1; k < n; k++) {
+        if (v[k].t0 <= v[m].t1) {
+            v[m].t1 = v[k].t1 > v[m].t1 ? v[k].t1 : v[m].t1;
+        }
+        else {
+            v[++m] = v[k];
+        }
+    }
+    *out = v;
+    return (ssize_t)(m + 1);
+}
+
+static int
 s_queued(const s_move_t *mv, int64_t *lock_ns)
 {
     const mpp_session_t *s = mv->s;
@@ -324,6 +384,8 @@ s_queued(const s_move_t *mv, int64_t *lock_ns)
         }
         for (size_t j = 0; j < p->nthreads; j++) {
             const mpp_thread_t *t = &p->threads[j];
+            s_ivl_t *own = NULL;
+            ssize_t nown = -2; /* made at the first wait that needs it */
             s_mark_callers(mv->fl, s->nfuncs, t, true);
             for (size_t k = 0; k < t->nspans; k++) {
                 const mpp_span_t *sp = &t->spans[k];
@@ -337,13 +399,19 @@ s_queued(const s_move_t *mv, int64_t *lock_ns)
                 if (!get && (m & (S_QPUT | S_IN_PUT)) == 0) {
                     continue;
                 }
-                int64_t ns = s_behind(mv, q, t, sp->start_ns,
+                if (nown == -2 && (nown = s_own_ipc(t, &own)) < 0) {
+                    s_mark_callers(mv->fl, s->nfuncs, t, false);
+                    return MPP_ENOMEM;
+                }
+                int64_t ns = s_behind(mv, q, own, (size_t)nown, sp->start_ns,
                                       sp->start_ns + sp->dur_ns, get);
                 lock_ns[q] = mpp_add_sat_i64(lock_ns[q], ns);
             }
+            free(own);
             s_mark_callers(mv->fl, s->nfuncs, t, false);
         }
     }
+    return 0;
 }
 
 int
@@ -368,7 +436,7 @@ mpp_rep_moving(const mpp_session_t *s, mpp_rep_move_t *out)
                 mpp_add_sat_i64(out->ipc_ns[x->receiver], x->t1 - x->t0);
         }
         out->transfers = (uint32_t)mv.nxfer;
-        s_queued(&mv, out->lock_ns);
+        rc = s_queued(&mv, out->lock_ns);
     }
     free(mv.fl);
     free(mv.send);
