@@ -399,16 +399,21 @@ s_note_deaths(mpp_agent_t *self, int64_t now)
 
 /*  One read of every file that is not finished; at ticks (`all` false)
  *  not of a living process known for less than MPP_AGENT_FIRST_LIVE_TICKS
- *  intervals, whose death will get it read. */
+ *  intervals, whose death will get it read.  Never longer than half the
+ *  grace of a new file (s_all_finished): a living process not yet read
+ *  past that grace would count as a garbage file, and the agent could
+ *  end before it with a long --interval. */
 static void
 s_pass(mpp_agent_t *self, int64_t now, bool all)
 {
+    int64_t young = MPP_AGENT_FIRST_LIVE_TICKS * self->interval_ns;
+    if (young > MPP_AGENT_NEWFILE_GRACE_NS / 2) {
+        young = MPP_AGENT_NEWFILE_GRACE_NS / 2;
+    }
     for (size_t i = 0; i < self->nfiles; i++) {
         mpp_afile_t *f = self->files[i];
         if (f->finished ||
-            (!all && !f->dead &&
-             now - f->first_seen_ns <
-                 MPP_AGENT_FIRST_LIVE_TICKS * self->interval_ns)) {
+            (!all && !f->dead && now - f->first_seen_ns < young)) {
             continue;
         }
         mpp_afile_read(self, f, now);
