@@ -208,10 +208,10 @@ s_take(mpp_agent_t *self, const char *name, int64_t now)
 /*  Sorts the files taken in since `first_new` oldest first (a handful at a
  *  time: insertion sort), so an exec'd process's older file comes first,
  *  and gives those already dead their final read.  A living process is
- *  read at the next tick or at its death, which comes first: most
- *  children are short, and a read at first sight found a fork child still
- *  holding its parent's copy (unborn) and copied it for nothing (issue
- *  12). */
+ *  not read at first sight, which found a fork child still holding its
+ *  parent's copy (unborn) and copied it for nothing, but at a tick once
+ *  it has lived a while (s_pass) or at its death, which comes first:
+ *  most children are short (issue 12). */
 static void
 s_settle_new(mpp_agent_t *self, size_t first_new, int64_t now)
 {
