@@ -51,9 +51,10 @@ struct mpp_agg {
     int64_t live_due_ns; /* the earliest time of the next one */
     atomic_uint live_seq;
     _Atomic uint64_t live_procs, live_ended, live_calls;
-    /* Frames received, and how many a sender that has finished says it
-     * handed over (mpp_agg_expect): the final drain goes on until the
-     * first reaches the second, not just until the socket is quiet. */
+    /* Frames received and accepted, and how many a sender that has
+     * finished says it handed over (mpp_agg_expect): the final drain goes
+     * on until the first reaches the second, not just until the socket is
+     * quiet. */
     _Atomic uint64_t received, expected;
     /* Set by mpp_agg_expect: the sender that reported is the only one
      * (the launcher's agent), so once its frames are in, none can be in
@@ -130,10 +131,16 @@ s_recv_batch(mpp_agg_t *self)
             zmq_msg_close(&msg);
             break;
         }
-        mpp_ingest_frame(self->session, self->token, zmq_msg_data(&msg),
-                         zmq_msg_size(&msg));
+        /* Only accepted frames count against what the agent says it
+         * sent: a frame another process of the session sent (rejected)
+         * must not stand in for one of the agent's still in flight, or
+         * the final drain stops before that one arrives (a BYE missed,
+         * the process taken for lost: test_hostile, once). */
+        if (mpp_ingest_frame(self->session, self->token, zmq_msg_data(&msg),
+                             zmq_msg_size(&msg)) == 0) {
+            atomic_fetch_add(&self->received, 1);
+        }
         zmq_msg_close(&msg);
-        atomic_fetch_add(&self->received, 1);
         n++;
     }
     return n;
