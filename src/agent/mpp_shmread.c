@@ -373,6 +373,7 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
         code = root->exit_code;
     }
     bool bye = final || root->exit_kind != MPP_EXIT_RUNNING;
+    c.settled = bye;
 
     if (!r->hello_sent && (rc = s_hello(&c, out)) < 0) {
         return rc;

@@ -19,6 +19,10 @@ typedef struct {
     uint32_t fid2;
     mpp_cost_t cost;
     bool valid;
+    /* The value changed but went out in no message: the definition it
+     * names was not whole in a live copy (s_take_def).  A later read
+     * sends it whether or not it changes again. */
+    bool unsent;
 } s_prev_t;
 
 /* One thread's values as last sent, by the thread's wire id. */
@@ -67,6 +71,10 @@ typedef struct {
     mpp_shm_hdr_t hdr;
     mpp_shm_root_t root;
     bool final;
+    /* Nothing in the file moves any more: a final read, or the process
+     * recorded its end.  Only then is a part that does not read whole
+     * damage rather than a copy torn by the writer (s_take_def). */
+    bool settled;
     int64_t now;      /* ticks: cats running, spans, unwinding */
     int64_t real_now; /* CLOCK_REALTIME at `now` */
     uint32_t nfuncs;

@@ -59,7 +59,16 @@ mpp_sr_registry(s_ctx_t *c)
 }
 
 /*  Adds the definition of `fid` to the message unless some message has
- *  carried it; false for an id the registry does not hold. */
+ *  carried it; false for an id the registry does not hold.
+ *
+ *  A live copy is not one moment of the file: the writer may have added
+ *  a definition, counted in the registry as copied, whose strings lie
+ *  past the bytes the copy took.  Such a definition is left for a later
+ *  read (false here, and the caller keeps what names it for that read
+ *  too): sent with "?" for its names it would be taken as sent for good,
+ *  and the function's counts would stay under "?" (test_hosts, MPI).  A
+ *  settled file does not change any more: what does not read then is
+ *  damage, and the function is named "?". */
 static bool
 s_take_def(s_ctx_t *c, uint32_t fid)
 {
@@ -85,23 +94,20 @@ s_take_def(s_ctx_t *c, uint32_t fid)
     if (c->nwf == c->capwf) {
         return false; /* cannot happen: capwf counts every reference */
     }
-    w->fid = fid;
-    w->file = "?";
-    w->name = "?";
-    w->line = 0;
-    if (s_get(c, (uint64_t)(uintptr_t)(c->defs_ptr + fid), sizeof(d), &d)) {
-        const char *file = s_str(c, d.file);
-        const char *name = s_str(c, d.name);
-        if (file == NULL || name == NULL) {
-            s_bad(c); /* named "?" rather than unnamed */
+    bool whole =
+        s_get(c, (uint64_t)(uintptr_t)(c->defs_ptr + fid), sizeof(d), &d);
+    const char *file = whole ? s_str(c, d.file) : NULL;
+    const char *name = whole ? s_str(c, d.name) : NULL;
+    if (file == NULL || name == NULL) {
+        s_bad(c); /* torn (counted apart by the agent) or damaged */
+        if (!c->settled) {
+            return false;
         }
-        w->file = file != NULL ? file : "?";
-        w->name = name != NULL ? name : "?";
-        w->line = d.line;
     }
-    else {
-        s_bad(c);
-    }
+    w->fid = fid;
+    w->file = file != NULL ? file : "?";
+    w->name = name != NULL ? name : "?";
+    w->line = whole ? d.line : 0;
     r->fstate[fid] = F_TAKEN;
     c->nwf++;
     return true;
@@ -265,7 +271,7 @@ s_changed(const s_thread_t *p, uint32_t j, bool edge, const s_prev_t *now)
 {
     const s_prev_t *a = edge ? p->edges : p->stats;
     uint32_t n = edge ? p->nedges : p->nstats;
-    return j >= n || !a[j].valid || a[j].fid != now->fid ||
+    return j >= n || !a[j].valid || a[j].unsent || a[j].fid != now->fid ||
            a[j].fid2 != now->fid2 ||
            memcmp(&a[j].cost, &now->cost, sizeof(now->cost)) != 0;
 }
@@ -346,9 +352,15 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
         }
         s_prev_t v = {.fid = st[j].fid, .cost = st[j].cost, .valid = true};
         nt->stats[j] = v;
-        if (s_changed(p, j, false, &v) && s_take_def(c, v.fid)) {
+        if (!s_changed(p, j, false, &v)) {
+            continue;
+        }
+        if (s_take_def(c, v.fid)) {
             w->stats[w->nstats++] =
                 (mpp_wstat_t){.fid = v.fid, .cost = s_cost_ns(c, v.cost)};
+        }
+        else {
+            nt->stats[j].unsent = true;
         }
     }
     for (uint32_t j = 0; j < t.nedges; j++) {
@@ -365,10 +377,15 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
                       .cost = ed[j].cost,
                       .valid = true};
         nt->edges[j] = v;
-        if (s_changed(p, j, true, &v) && s_take_def(c, v.fid) &&
-            s_take_def(c, v.fid2)) {
+        if (!s_changed(p, j, true, &v)) {
+            continue;
+        }
+        if (s_take_def(c, v.fid) && s_take_def(c, v.fid2)) {
             w->edges[w->nedges++] = (mpp_wedge_t){
                 .caller = v.fid, .callee = v.fid2, .cost = s_cost_ns(c, v.cost)};
+        }
+        else {
+            nt->edges[j].unsent = true;
         }
     }
     /* mpp_cats_fill: the interval running now counts up to `now`. */
@@ -500,8 +517,17 @@ mpp_sr_spans(s_ctx_t *c, uint64_t ptr)
         bool tid_ok = c->nnext > 0 &&
                       bsearch(&s.tid, c->next, c->nnext, sizeof(s_thread_t),
                               s_cmp_thread) != NULL;
-        if (!tid_ok || s.cat >= MPP_CAT_COUNT ||
-            (s.fid != MPP_NOFID && !s_take_def(c, s.fid))) {
+        if (!tid_ok || s.cat >= MPP_CAT_COUNT) {
+            s_bad(c);
+            continue;
+        }
+        if (s.fid != MPP_NOFID && !s_take_def(c, s.fid)) {
+            if (!c->settled) {
+                /* Its function's definition was torn: this span and
+                 * those after it wait for the next read, in order. */
+                c->spans_total = i;
+                break;
+            }
             s_bad(c);
             continue;
         }

@@ -394,7 +394,9 @@ class MpiTest(unittest.TestCase):
                                  for k in range(4)})
         self.assertEqual(c.wait(), 0, c.stderr)
         doc = c.report()
-        self.assertEqual(ncalls(doc, "work"), 100)
+        self.assertEqual(ncalls(doc, "work"), 100, json.dumps(
+            {"processes": doc["processes"], "integrity": doc.get("integrity"),
+             "run": r.stderr, "collect": c.stderr}, indent=1))
         ranks = sorted(p["rank"] for p in doc["processes"])
         self.assertEqual(ranks, [0, 1, 2, 3])
         for p in doc["processes"]:

@@ -370,6 +370,80 @@ MPP_TEST(loader_copies_with_pread_and_says_truncated_or_again)
 }
 
 /* Runs a fresh reader over damaged bytes, live and final. */
+/*  A live copy is not one moment of the file.  Here the copy ends where
+ *  the file ended before a new function was added, as a copy that read
+ *  the size first and the registry later would: the registry counts the
+ *  new definition, whose strings lie past the copy.  The read leaves the
+ *  definition and the counts that name it for the next read, which
+ *  sends both; a final read of the same copy names it "?", since a
+ *  file that no longer changes is damaged where it does not read. */
+MPP_TEST(torn_copy_leaves_a_definition_for_the_next_read)
+{
+    s_setup();
+    mpp_core_t *core = s_core("main");
+    mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    uint32_t f = s_fn(core, "p.py", "f");
+    s_call(core, t, f);
+    s_ret(core, t);
+    mpp_shmread_t *r = mpp_shmread_new(TOKEN);
+    mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
+    ASSERT_EQ(s_read(r, msg), 2u);
+    s_clear(msg, 2);
+    size_t before;
+    free(s_bytes(getpid(), true, &before));
+
+    uint32_t g = s_fn(core, "a_module_added_late.py", "added_late");
+    s_call(core, t, g);
+    s_ret(core, t);
+    size_t len;
+    unsigned char *b = s_bytes(getpid(), true, &len);
+    ASSERT(len > before);
+    mpp_shmread_out_t out;
+    mpp_shmread_out_init(&out);
+    /* Torn: g's call counted, its definition not whole. */
+    ASSERT_EQ(mpp_shmread_read(r, b, before, &out), 0);
+    ASSERT_EQ(mpp_shmread_corrupt(r), 1u);
+    size_t n = s_decode(&out, msg);
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(msg[i].nfuncs, 0u);
+        ASSERT_NULL(s_wstat(&msg[i], g));
+    }
+    s_clear(msg, n);
+    /* Whole: g's definition, by its names, and its call. */
+    mpp_shmread_out_reset(&out);
+    ASSERT_EQ(mpp_shmread_read(r, b, len, &out), 0);
+    ASSERT_EQ(s_decode(&out, msg), 1u);
+    ASSERT_EQ(msg[0].nfuncs, 1u);
+    ASSERT_EQ(msg[0].funcs[0].fid, g);
+    ASSERT_STREQ(msg[0].funcs[0].file, "a_module_added_late.py");
+    ASSERT_STREQ(msg[0].funcs[0].name, "added_late");
+    ASSERT_EQ(s_wstat(&msg[0], g)->cost.ncalls, 1u);
+    s_clear(msg, 1);
+    ASSERT_EQ(mpp_shmread_corrupt(r), 1u);
+    mpp_shmread_destroy(&r);
+
+    /* Settled: the same torn bytes name g "?", and its call counts. */
+    r = mpp_shmread_new(TOKEN);
+    mpp_shmread_out_reset(&out);
+    ASSERT_EQ(mpp_shmread_final(r, b, before, 1, MPP_EXIT_LOST, 0, &out), 0);
+    n = s_decode(&out, msg);
+    ASSERT_EQ(n, 3u);
+    bool named = false;
+    for (size_t i = 0; i < msg[1].nfuncs; i++) {
+        if (msg[1].funcs[i].fid == g) {
+            ASSERT_STREQ(msg[1].funcs[i].name, "?");
+            named = true;
+        }
+    }
+    ASSERT(named);
+    ASSERT_EQ(s_wstat(&msg[1], g)->cost.ncalls, 1u);
+    s_clear(msg, n);
+    mpp_shmread_out_fini(&out);
+    mpp_shmread_destroy(&r);
+    free(b);
+    s_teardown(&core);
+}
+
 static void
 s_try(const unsigned char *b, size_t len)
 {
@@ -485,6 +559,7 @@ main(int argc, char **argv)
     MPP_RUN(fork_child_file_is_read_on_its_own);
     MPP_RUN(spans_and_categories_as_the_core_sends_them_spans_once);
     MPP_RUN(loader_copies_with_pread_and_says_truncated_or_again);
+    MPP_RUN(torn_copy_leaves_a_definition_for_the_next_read);
     MPP_RUN(damaged_files_give_errors_or_messages_never_a_crash);
     return mpp_test_done(argc, argv);
 }
