@@ -166,10 +166,6 @@ mpp_shmread_load_into(int fd, bool live, unsigned char **buf, size_t *cap,
     *len = 0;
     mpp_shm_hdr_t hdr;
     size_t got;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        return -errno;
-    }
     int rc = s_pread_all(fd, &hdr, sizeof(hdr), 0, &got);
     if (rc < 0) {
         return rc;
@@ -183,16 +179,29 @@ mpp_shmread_load_into(int fd, bool live, unsigned char **buf, size_t *cap,
     if (rc < 0) {
         return rc;
     }
+    /* The gen before the size the copy takes (the header's and the
+     * file's): whatever the root named at that gen was allocated before,
+     * so it lies inside the copy (a thread's table, or the table of one
+     * that ended). */
+    uint64_t gen1 = live ? s_file_gen(fd, &hdr) : 0;
+    if (live && (gen1 == UINT64_MAX || gen1 % 2 != 0)) {
+        return -EAGAIN;
+    }
+    if (live && (s_pread_all(fd, &hdr, sizeof(hdr), 0, &got) < 0 ||
+                 got < sizeof(hdr) ||
+                 mpp_shm_check_hdr(&hdr, hdr.reserve) < 0)) {
+        return -EAGAIN;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        return -errno;
+    }
     uint64_t want = hdr.used;
     if ((uint64_t)st.st_size < want) {
         want = (uint64_t)st.st_size;
     }
     if (want > SIZE_MAX / 2) {
         return MPP_ETOOBIG;
-    }
-    uint64_t gen1 = live ? s_file_gen(fd, &hdr) : 0;
-    if (live && (gen1 == UINT64_MAX || gen1 % 2 != 0)) {
-        return -EAGAIN;
     }
     if (*buf == NULL || *cap < want) {
         size_t n = want > 0 ? (size_t)want : 1;
@@ -452,8 +461,9 @@ s_run(mpp_shmread_t *r, const void *bytes, size_t len, bool final,
         r->spans_lost = lost;
         snprintf(r->name, sizeof(r->name), "%s", root->name);
         /* Every thread this snapshot counts as ended went out with its
-         * final numbers (or had no change left to send). */
-        if (!final) {
+         * final numbers (or had no change left to send), unless some were
+         * left for a later read. */
+        if (!final && c.held == 0) {
             r->ack_due = root->ended;
             r->ack_any = true;
         }

@@ -298,6 +298,7 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
     if (!s_claim(c, (uint64_t)(uintptr_t)t.stats, t.nstats, sizeof(mpp_ts_stat_t)) ||
         !s_claim(c, (uint64_t)(uintptr_t)t.edges, t.nedges, sizeof(mpp_ts_edge_t))) {
         s_bad(c);
+        c->held += !c->settled; /* torn, or the thread's end is not read */
         return true;
     }
     if (!s_cats_ok(&t)) {
@@ -361,6 +362,7 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
         }
         else {
             nt->stats[j].unsent = true;
+            c->held++;
         }
     }
     for (uint32_t j = 0; j < t.nedges; j++) {
@@ -386,6 +388,7 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
         }
         else {
             nt->edges[j].unsent = true;
+            c->held++;
         }
     }
     /* mpp_cats_fill: the interval running now counts up to `now`. */
@@ -451,6 +454,7 @@ mpp_sr_threads(s_ctx_t *c)
         if (c->budget < sizeof(mpp_tstate_t) ||
             !s_get(c, ptr, sizeof(mpp_tstate_t), &ts[m])) {
             s_bad(c);
+            c->held += !c->settled;
             continue;
         }
         c->budget -= sizeof(mpp_tstate_t);
@@ -526,6 +530,7 @@ mpp_sr_spans(s_ctx_t *c, uint64_t ptr)
                 /* Its function's definition was torn: this span and
                  * those after it wait for the next read, in order. */
                 c->spans_total = i;
+                c->held++;
                 break;
             }
             s_bad(c);

@@ -62,6 +62,25 @@ s_bytes(pid_t pid, bool live, size_t *len)
     return bytes;
 }
 
+/* This process's mapping file, open for the agent's acknowledgment. */
+static int
+s_ack_fd(void)
+{
+    char path[4096];
+    s_path(getpid(), path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    return fd;
+}
+
+static size_t
+s_threads(const mpp_core_t *core)
+{
+    mpp_core_info_t info;
+    mpp_core_info(core, &info);
+    return info.threads;
+}
+
 /* Decodes every frame of `out` into msg[] (cleared by s_clear). */
 static size_t
 s_decode(const mpp_shmread_out_t *out, mpp_msg_t *msg)

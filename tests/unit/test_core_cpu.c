@@ -448,6 +448,8 @@ main(int argc, char **argv)
     (void)s_edge;
     (void)s_wire_calls;
     (void)s_agent_ack;
+    (void)s_ack_fd;
+    (void)s_threads;
     (void)s_wstat;
     (void)s_wedge;
     (void)s_nstats;

@@ -375,16 +375,21 @@ MPP_TEST(loader_copies_with_pread_and_says_truncated_or_again)
  *  the size first and the registry later would: the registry counts the
  *  new definition, whose strings lie past the copy.  The read leaves the
  *  definition and the counts that name it for the next read, which
- *  sends both; a final read of the same copy names it "?", since a
- *  file that no longer changes is damaged where it does not read. */
+ *  sends both.  Until then the thread that called it, which has ended,
+ *  is not acknowledged: the writer keeps its table.  A final read of the
+ *  same copy names the function "?", since a file that no longer
+ *  changes is damaged where it does not read. */
 MPP_TEST(torn_copy_leaves_a_definition_for_the_next_read)
 {
     s_setup();
     mpp_core_t *core = s_core("main");
     mpp_tstate_t *t = mpp_core_add_thread(core, 100, "MainThread");
+    mpp_tstate_t *u = mpp_core_add_thread(core, 101, "U");
     uint32_t f = s_fn(core, "p.py", "f");
     s_call(core, t, f);
     s_ret(core, t);
+    s_call(core, u, f);
+    s_ret(core, u);
     mpp_shmread_t *r = mpp_shmread_new(TOKEN);
     mpp_msg_t msg[MPP_SHMREAD_MAXMSG];
     ASSERT_EQ(s_read(r, msg), 2u);
@@ -393,8 +398,10 @@ MPP_TEST(torn_copy_leaves_a_definition_for_the_next_read)
     free(s_bytes(getpid(), true, &before));
 
     uint32_t g = s_fn(core, "a_module_added_late.py", "added_late");
-    s_call(core, t, g);
-    s_ret(core, t);
+    s_call(core, u, g);
+    s_ret(core, u);
+    mpp_core_release_thread(core, u);
+    int fd = s_ack_fd();
     size_t len;
     unsigned char *b = s_bytes(getpid(), true, &len);
     ASSERT(len > before);
@@ -409,6 +416,9 @@ MPP_TEST(torn_copy_leaves_a_definition_for_the_next_read)
         ASSERT_NULL(s_wstat(&msg[i], g));
     }
     s_clear(msg, n);
+    ASSERT_EQ(mpp_shmread_ack(r, fd), 0);
+    mpp_tstate_t *v = mpp_core_add_thread(core, 102, "V"); /* cold point */
+    ASSERT_EQ(s_threads(core), 3u); /* main, U (kept), V */
     /* Whole: g's definition, by its names, and its call. */
     mpp_shmread_out_reset(&out);
     ASSERT_EQ(mpp_shmread_read(r, b, len, &out), 0);
@@ -420,6 +430,10 @@ MPP_TEST(torn_copy_leaves_a_definition_for_the_next_read)
     ASSERT_EQ(s_wstat(&msg[0], g)->cost.ncalls, 1u);
     s_clear(msg, 1);
     ASSERT_EQ(mpp_shmread_corrupt(r), 1u);
+    ASSERT_EQ(mpp_shmread_ack(r, fd), 0);
+    mpp_core_release_thread(core, v);
+    ASSERT_EQ(s_threads(core), 2u); /* U freed; V not yet read */
+    close(fd);
     mpp_shmread_destroy(&r);
 
     /* Settled: the same torn bytes name g "?", and its call counts. */

@@ -58,25 +58,6 @@ s_tally_calls(const s_tally_t *tl, uint32_t fid)
     return total;
 }
 
-/* This process's mapping file, open for the agent's acknowledgment. */
-static int
-s_ack_fd(void)
-{
-    char path[4096];
-    s_path(getpid(), path, sizeof(path));
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    return fd;
-}
-
-static size_t
-s_threads(const mpp_core_t *core)
-{
-    mpp_core_info_t info;
-    mpp_core_info(core, &info);
-    return info.threads;
-}
-
 /* The header's `used` of this process's file. */
 static uint64_t
 s_used(void)
