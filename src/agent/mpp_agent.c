@@ -60,6 +60,10 @@ mpp_agent_new_link(const char *mapdir, const char *endpoint, const char *token,
     }
     self->interval_ns =
         (interval_ms > 0 ? interval_ms : S_DEFAULT_INTERVAL_MS) * S_MS;
+    self->first_live_ns = MPP_AGENT_FIRST_LIVE_TICKS * self->interval_ns;
+    if (self->first_live_ns > MPP_AGENT_NEWFILE_GRACE_NS / 2) {
+        self->first_live_ns = MPP_AGENT_NEWFILE_GRACE_NS / 2;
+    }
     self->dir = strdup(mapdir);
     self->token = strdup(token);
     if (self->dir == NULL || self->token == NULL) {
@@ -398,22 +402,18 @@ s_note_deaths(mpp_agent_t *self, int64_t now)
 }
 
 /*  One read of every file that is not finished; at ticks (`all` false)
- *  not of a living process known for less than MPP_AGENT_FIRST_LIVE_TICKS
- *  intervals, whose death will get it read.  Never longer than half the
+ *  not of a living process known for less than first_live_ns, whose
+ *  death will get it read.  That wait is never longer than half the
  *  grace of a new file (s_all_finished): a living process not yet read
  *  past that grace would count as a garbage file, and the agent could
  *  end before it with a long --interval. */
 static void
 s_pass(mpp_agent_t *self, int64_t now, bool all)
 {
-    int64_t young = MPP_AGENT_FIRST_LIVE_TICKS * self->interval_ns;
-    if (young > MPP_AGENT_NEWFILE_GRACE_NS / 2) {
-        young = MPP_AGENT_NEWFILE_GRACE_NS / 2;
-    }
     for (size_t i = 0; i < self->nfiles; i++) {
         mpp_afile_t *f = self->files[i];
-        if (f->finished ||
-            (!all && !f->dead && now - f->first_seen_ns < young)) {
+        bool young = now - f->first_seen_ns < self->first_live_ns;
+        if (f->finished || (!all && !f->dead && young)) {
             continue;
         }
         mpp_afile_read(self, f, now);

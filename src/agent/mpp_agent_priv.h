@@ -63,6 +63,10 @@ struct mpp_agent {
     char *dir;
     char *token;
     int64_t interval_ns;
+    /* How long a living process is known before a tick reads it (s_pass):
+     * MPP_AGENT_FIRST_LIVE_TICKS intervals, at most half the grace of a
+     * new file. */
+    int64_t first_live_ns;
     void *ctx;
     void *sock; /* PUSH, connected to the aggregator */
     /* A link to an aggregator on another host (mpp_agent_new_link): the
