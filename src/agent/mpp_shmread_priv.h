@@ -75,8 +75,9 @@ typedef struct {
      * recorded its end.  Only then is a part that does not read whole
      * damage rather than a copy torn by the writer (s_take_def). */
     bool settled;
-    /* Entries this read left for a later one (torn definitions): the
-     * writer must then not be told it may free ended threads. */
+    /* What this live read left for a later one (a torn definition, a
+     * table regrown past the copy): the writer must then not be told it
+     * may free ended threads. */
     size_t held;
     int64_t now;      /* ticks: cats running, spans, unwinding */
     int64_t real_now; /* CLOCK_REALTIME at `now` */

@@ -52,6 +52,7 @@ mpp_sr_registry(s_ctx_t *c)
         f.ndefs >= MPP_WIRE_MAX_FUNCS ||
         !s_claim(c, (uint64_t)(uintptr_t)f.defs, f.ndefs, sizeof(mpp_fdef_t))) {
         s_bad(c);
+        c->held += !c->settled; /* a table regrown past a live copy */
         return;
     }
     c->nfuncs = f.ndefs;
@@ -348,6 +349,7 @@ s_thread(s_ctx_t *c, const mpp_tstate_t *src)
     for (uint32_t j = 0; j < t.nstats; j++) {
         if (st[j].fid >= c->nfuncs) {
             s_bad(c);
+            c->held += !c->settled; /* defined after the registry's copy */
             nt->stats[j] = (s_prev_t){.valid = false};
             continue;
         }
